@@ -1,0 +1,47 @@
+# Two commands do all set-up on a fresh machine:  make demo  |  make test
+# Every target is idempotent: environments are rebuilt only when their requirement files change.
+
+PY ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+VLLM_VENV := .venv-vllm
+VLLM_PY := $(VLLM_VENV)/bin/python
+MODEL_DIR := .cache/models/SmolLM2-135M-Instruct
+PIP_FLAGS := --disable-pip-version-check --progress-bar off -q
+PYTEST_ARGS ?=
+
+.PHONY: env vllm-env model setup demo test typecheck clean
+
+$(VENV)/.stamp: requirements/main.lock requirements/nodeps.txt pyproject.toml
+	test -x $(VPY) || $(PY) -m venv $(VENV)
+	$(VPY) -m pip install $(PIP_FLAGS) -r requirements/main.lock
+	$(VPY) -m pip install $(PIP_FLAGS) --no-deps -r requirements/nodeps.txt
+	$(VPY) -m pip install $(PIP_FLAGS) --no-deps --no-build-isolation -e .
+	$(VPY) -m pip uninstall -y -q torchvision torchaudio torchcodec 2>/dev/null || true
+	$(VPY) -m pip check
+	touch $@
+
+env: $(VENV)/.stamp
+
+$(VLLM_VENV)/.stamp: requirements/vllm.txt requirements/vllm-gpu.txt
+	bash deploy/scripts/make_vllm_env.sh $(VLLM_VENV)
+	touch $@
+
+vllm-env: $(VLLM_VENV)/.stamp
+
+$(MODEL_DIR)/manifest.json: $(VENV)/.stamp
+	$(VPY) -m agents.model_cache --out $(MODEL_DIR)
+
+model: $(MODEL_DIR)/manifest.json
+
+setup: env vllm-env model
+
+demo: setup
+	$(VENV)/bin/tailor demo
+
+test: setup
+	$(VPY) -m mypy
+	$(VPY) -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) $(VLLM_VENV) .cache .tailor

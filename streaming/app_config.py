@@ -1,0 +1,28 @@
+"""Service-wide settings: identity, local directories, metrics endpoint, logging."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class AppConfig(BaseModel):
+    app_id: str = Field(default="tailor", description="Faust app id; also the consumer-group prefix.")
+    data_dir: Path = Field(default=Path(".tailor"), description="Local state: blob store, frames, sinks.")
+    blob_uri: str | None = Field(
+        default=None, description="Blob store for claim-checked media (fsspec URI); default data_dir/blobs."
+    )
+    allowed_uri_schemes: tuple[str, ...] = Field(
+        default=("file",), description="URI schemes a record may reference (claim checks, frames)."
+    )
+    allowed_roots: tuple[str, ...] = Field(
+        default=(),
+        description="Extra roots a file URI may point into, besides the blob store (absolute paths).",
+    )
+    metrics_host: str = Field(default="127.0.0.1", description="Address /metrics binds to (loopback).")
+    metrics_port: int = Field(default=9464, ge=0, le=65535, description="Port of /metrics; 0 picks one.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
+    log_json: bool = Field(default=False, description="Log one JSON object per line.")
+    worker_id: str = Field(default="worker-0", description="Name of this worker in logs and DLQ records.")

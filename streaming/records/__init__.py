@@ -1,0 +1,23 @@
+"""Typed, versioned records: one per topic, JSON on the wire."""
+
+from streaming.records.base import RecordError, TailorRecord
+from streaming.records.media import MediaRef
+from streaming.records.pipeline import (
+    Anchor,
+    AnchorSet,
+    DeadLetter,
+    Example,
+    Feedback,
+    FrameRef,
+    Intent,
+    ModelUpdate,
+    RejectedExample,
+    SourceSpan,
+)
+from streaming.records.raw import BBox, GuiAction, GuiStep, GuiTarget, RobotStep, VideoSegment
+
+__all__ = [
+    "Anchor", "AnchorSet", "BBox", "DeadLetter", "Example", "Feedback", "FrameRef", "GuiAction", "GuiStep",
+    "GuiTarget", "Intent", "MediaRef", "ModelUpdate", "RecordError", "RejectedExample", "RobotStep",
+    "SourceSpan", "TailorRecord", "VideoSegment",
+]

@@ -1,0 +1,164 @@
+"""Records produced inside Tailor: intents, anchors, examples, feedback, model updates."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from streaming.records.base import TailorRecord
+from streaming.records.media import SHA256_PATTERN
+from streaming.records.raw import ID_PATTERN, BBox
+
+Domain = Literal["video", "gui", "robot"]
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+class Intent(TailorRecord):
+    """A user's request for data (topic `tailor.intents`, compacted, key = intent_id)."""
+
+    RECORD_NAME: ClassVar[str] = "Intent"
+    schema_version: Literal[1] = 1
+    intent_id: str = Field(pattern=ID_PATTERN, description="Intent id; the Kafka key (compaction keeps the latest).")
+    text: str = Field(min_length=1, max_length=5000, description="The request in the user's words.")
+    domain: Domain | None = Field(default=None, description="Restrict to one input domain.")
+    task: str | None = Field(default=None, max_length=100, description="Task family, when the user names one.")
+    budget: int | None = Field(default=None, gt=0, description="Maximum examples to produce.")
+    created_at: float = Field(description="Unix seconds.")
+    active: bool = Field(default=True, description="False retires the intent.")
+
+
+class SourceSpan(_Part):
+    topic: str
+    partition: int = Field(ge=0)
+    first_offset: int = Field(ge=0)
+    last_offset: int = Field(ge=0)
+    start_time: float = Field(description="Stream time of the first item, seconds.")
+    end_time: float = Field(description="Stream time of the end of the last item, seconds.")
+
+
+class FrameRef(_Part):
+    frame_index: int = Field(ge=0, description="Frame index within the window.")
+    timestamp: float = Field(description="Stream time of the frame, seconds.")
+    uri: str = Field(max_length=2048, description="Content-addressed URI in the frame store.")
+    sha256: str = Field(pattern=SHA256_PATTERN)
+
+
+class Anchor(_Part):
+    anchor_id: str = Field(max_length=200, description="Stable id within the window.")
+    type: str = Field(max_length=64, description="Anchor type, e.g. scene_cut, gui_action, gripper_close.")
+    frame_index: int = Field(ge=0, description="Frame or step index within the window.")
+    timestamp: float = Field(description="Stream time, seconds.")
+    end_frame_index: int | None = Field(default=None, ge=0, description="End of a span anchor (inclusive).")
+    end_timestamp: float | None = Field(default=None)
+    bbox: BBox | None = Field(default=None, description="Where it applies, in pixels.")
+    point: tuple[float, float] | None = Field(default=None, description="(x, y) point, pixels.")
+    content: str = Field(default="", max_length=20_000, description="Human-readable content.")
+    value: float | None = Field(default=None, description="Numeric magnitude where one applies.")
+    evidence_frames: list[int] = Field(default_factory=list, description="Frame indices that show it.")
+
+
+class AnchorSet(TailorRecord):
+    """Factual anchors of one window of one key (topic `tailor.anchors`, key = window_id)."""
+
+    RECORD_NAME: ClassVar[str] = "AnchorSet"
+    schema_version: Literal[1] = 1
+    window_id: str = Field(max_length=300)
+    domain: Domain
+    key: str = Field(pattern=ID_PATTERN, description="Stream, session or episode id.")
+    span: SourceSpan
+    num_frames: int = Field(ge=0, description="Frames or steps in the window.")
+    key_frames: list[FrameRef] = Field(default_factory=list)
+    anchors: list[Anchor] = Field(default_factory=list)
+    instruction: str | None = Field(default=None, max_length=10_000)
+    created_at: float
+
+
+class Example(TailorRecord):
+    """A validated tailored example (topic `tailor.examples`, key = example_id)."""
+
+    RECORD_NAME: ClassVar[str] = "Example"
+    schema_version: Literal[1] = 1
+    example_id: str = Field(max_length=200, description="Deterministic id: replays never duplicate.")
+    task_family: str = Field(max_length=64)
+    output_json: str = Field(max_length=1_000_000, description="The example in its task family's JSON schema.")
+    window_id: str = Field(max_length=300)
+    intent_id: str | None = None
+    source: SourceSpan
+    anchor_ids: list[str] = Field(default_factory=list)
+    frames: list[FrameRef] = Field(default_factory=list)
+    model: str = Field(default="rules", max_length=300)
+    weights_version: str | None = None
+    prompt_sha256: str | None = Field(default=None, pattern=SHA256_PATTERN)
+    rewards: dict[str, float] = Field(default_factory=dict, description="Reward terms by name.")
+    created_at: float
+
+
+class RejectedExample(TailorRecord):
+    """An example that failed validation (topic `tailor.examples.rejected`)."""
+
+    RECORD_NAME: ClassVar[str] = "RejectedExample"
+    schema_version: Literal[1] = 1
+    example_id: str = Field(max_length=200)
+    task_family: str = Field(max_length=64)
+    window_id: str = Field(max_length=300)
+    reasons: list[str] = Field(min_length=1, description="Validator reason labels.")
+    details: list[str] = Field(default_factory=list)
+    raw_output: str = Field(default="", max_length=200_000)
+    model: str = Field(default="rules", max_length=300)
+    created_at: float
+
+
+class Feedback(TailorRecord):
+    """Downstream results (topic `tailor.feedback`)."""
+
+    RECORD_NAME: ClassVar[str] = "Feedback"
+    schema_version: Literal[1] = 1
+    feedback_id: str = Field(max_length=200)
+    kind: Literal["example_utility", "batch_metric", "preference"]
+    example_ids: list[str] = Field(default_factory=list, max_length=100_000)
+    utility: float | None = Field(default=None, description="Per-example utility (example_utility).")
+    metric: str | None = Field(default=None, max_length=200, description="Metric name (batch_metric).")
+    value: float | None = Field(default=None, description="Metric value (batch_metric).")
+    chosen_id: str | None = Field(default=None, description="Preferred example (preference).")
+    rejected_id: str | None = Field(default=None, description="Dispreferred example (preference).")
+    source: str = Field(default="user", max_length=200, description="Who measured it.")
+    created_at: float
+
+
+class ModelUpdate(TailorRecord):
+    """A published weights version (topic `tailor.model.updates`)."""
+
+    RECORD_NAME: ClassVar[str] = "ModelUpdate"
+    schema_version: Literal[1] = 1
+    version: str = Field(max_length=100)
+    kind: Literal["lora", "full"]
+    base_model: str = Field(max_length=300)
+    uri: str = Field(max_length=2048, description="Model-store URI of the safetensors.")
+    sha256: str = Field(pattern=SHA256_PATTERN)
+    metrics: dict[str, float] = Field(default_factory=dict)
+    trained_on: list[str] = Field(default_factory=list, description="Example ids used for training.")
+    rollback_of: str | None = None
+    created_at: float
+
+
+class DeadLetter(TailorRecord):
+    """Input that could not be processed (topic `tailor.dlq`)."""
+
+    RECORD_NAME: ClassVar[str] = "DeadLetter"
+    schema_version: Literal[1] = 1
+    reason: str = Field(max_length=100, description="Short label, also the metric's reason label.")
+    detail: str = Field(max_length=2000, description="Human-readable error.")
+    stage: str = Field(max_length=100, description="Pipeline stage that failed.")
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    key: bytes | None = Field(default=None, description="Original key (base64).")
+    payload: bytes = Field(description="Original value, cut to the configured cap (base64).")
+    payload_size: int = Field(ge=0, description="Size of the original value.")
+    truncated: bool
+    worker: str = Field(max_length=200)
+    created_at: float
