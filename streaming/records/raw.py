@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from streaming.records.base import TailorRecord
 from streaming.records.media import MediaRef
 
-ID_PATTERN = r"^[A-Za-z0-9_.:@/+=-]{1,200}$"
+ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.:@+=-]{0,199}$"  # no slashes: ids become file names
 
 
 class VideoSegment(TailorRecord):

@@ -1,0 +1,101 @@
+"""The Faust app factory. Nothing happens at import time: `create_app(settings)` builds it all."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import faust
+
+from streaming.blobstore import BlobStore
+from streaming.ingest import DeadLetterSink, IngestStage, RecordHandler
+from streaming.ingest_checks import checks_for
+from streaming.kafka_clients import faust_broker_kwargs
+from streaming.metrics import TailorMetrics
+from streaming.records import DeadLetter
+from streaming.settings import TailorSettings
+from streaming.topics import TopicSpec, topic_specs
+
+log = logging.getLogger(__name__)
+
+RAW_ROLES = ("raw_video", "raw_gui", "raw_robot")
+
+
+class FaustDeadLetterSink(DeadLetterSink):
+    def __init__(self, topic: faust.types.TopicT, metrics: TailorMetrics) -> None:
+        self.topic = topic
+        self.metrics = metrics
+
+    async def send(self, letter: DeadLetter) -> None:
+        await self.topic.send(key=letter.source_topic.encode(), value=letter.to_bytes())
+        self.metrics.records_out.labels(self.topic.get_topic_name()).inc()
+
+
+@dataclass
+class TailorApp:
+    """The Faust app and what was registered on it."""
+
+    faust_app: faust.App
+    metrics: TailorMetrics
+    blobs: BlobStore
+    stages: dict[str, IngestStage] = field(default_factory=dict)
+
+
+def blob_store(settings: TailorSettings) -> BlobStore:
+    root = settings.blob_uri or (settings.data_dir / "blobs").resolve().as_uri()
+    return BlobStore(root, settings.allowed_uri_schemes, settings.allowed_roots)
+
+
+def create_app(
+    settings: TailorSettings,
+    metrics: TailorMetrics,
+    handlers: dict[str, list[RecordHandler]] | None = None,
+) -> TailorApp:
+    """Build the Faust app on `settings.kafka_bootstrap` and register the agents explicitly."""
+    if settings.kafka_bootstrap is None:
+        raise ValueError("create_app needs a bootstrap address (start the embedded broker first)")
+    app = faust.App(
+        settings.app_id,
+        **faust_broker_kwargs(settings, settings.kafka_bootstrap),
+        autodiscover=False,
+        store="memory://",
+        key_serializer="raw",
+        value_serializer="raw",
+        web_enabled=False,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        broker_session_timeout=settings.kafka_session_timeout_s,
+        broker_heartbeat_interval=min(1.0, settings.kafka_session_timeout_s / 3),
+        broker_request_timeout=max(settings.kafka_request_timeout_s, settings.kafka_session_timeout_s + 5),
+        consumer_auto_offset_reset="earliest",
+        datadir=str(settings.data_dir / "faust"),
+    )
+    blobs = blob_store(settings)
+    tailor = TailorApp(app, metrics, blobs)
+    dlq = FaustDeadLetterSink(app.topic(settings.topic_dlq, internal=False), metrics)
+    for spec in topic_specs(settings):
+        if spec.role in RAW_ROLES:
+            register_ingest(tailor, settings, spec, dlq, (handlers or {}).get(spec.role, []))
+    return tailor
+
+
+def register_ingest(
+    tailor: TailorApp,
+    settings: TailorSettings,
+    spec: TopicSpec,
+    dlq: DeadLetterSink,
+    handlers: list[RecordHandler],
+) -> IngestStage:
+    stage = IngestStage(
+        spec=spec,
+        checks=checks_for(spec.record, settings, tailor.blobs),
+        limits=settings,
+        metrics=tailor.metrics,
+        dlq=dlq,
+        handlers=handlers,
+        worker_id=settings.worker_id,
+    )
+    topic = tailor.faust_app.topic(spec.name, key_serializer="raw", value_serializer="raw")
+    tailor.faust_app.agent(topic, name=f"tailor.{stage.name}")(stage.agent)
+    tailor.stages[spec.role] = stage
+    return stage

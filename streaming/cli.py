@@ -1,0 +1,104 @@
+"""The `tailor` command. Each command parses its arguments into a config and calls one function."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from streaming.settings import SettingsError, TailorSettings, load_settings
+
+
+def _settings(**overrides: Any) -> TailorSettings:
+    try:
+        settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as exc:
+        click.echo(f"tailor: {exc}", err=True)
+        sys.exit(2)
+    from streaming.logging_setup import configure_logging
+
+    configure_logging(settings.log_level, settings.log_json)
+    return settings
+
+
+def _fail(exc: Exception) -> None:
+    click.echo(f"tailor: {exc}", err=True)
+    sys.exit(1)
+
+
+@click.group()
+def main() -> None:
+    """Tailor: raw multimodal streams in, tailored training examples out."""
+
+
+@main.command()
+def up() -> None:
+    """Run the worker service (Faust agents + /metrics) until stopped."""
+    from streaming.service import run_service
+
+    sys.exit(run_service(_settings()))
+
+
+@main.command()
+@click.option("--dead-letters", default=10, show_default=True, help="How many latest dead letters to show.")
+def status(dead_letters: int) -> None:
+    """Topics, consumer-group lag (from fetch high-water marks) and the latest dead letters."""
+    from streaming.runtime import NoBrokerError, resolve_bootstrap
+    from streaming.status import collect_status, render_status
+
+    try:
+        settings = resolve_bootstrap(_settings())
+    except NoBrokerError as exc:
+        _fail(exc)
+    render_status(collect_status(settings, dead_letters))
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--kind", type=click.Choice(["video", "gui", "robot"]), default=None, help="Input kind; detected if unset.")
+@click.option("--rate", type=float, default=1.0, show_default=True, help="Speed-up of the original timing (0 = as fast as possible).")
+@click.option("--loop", is_flag=True, help="Replay again and again until stopped.")
+@click.option("--segment-seconds", type=float, default=2.0, show_default=True, help="Video segment length.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+def replay(paths: tuple[Path, ...], kind: str | None, rate: float, loop: bool, segment_seconds: float, no_progress: bool) -> None:
+    """Publish recorded files (video, GUI trajectories, robot episodes) as live streams."""
+    from streaming.replay.runner import replay as run_replay
+    from streaming.replay.runner_config import ReplayConfig
+    from streaming.runtime import NoBrokerError, resolve_bootstrap
+
+    try:
+        settings = resolve_bootstrap(_settings())
+        config = ReplayConfig(
+            paths=list(paths), kind=kind, rate=rate, loop=loop, segment_seconds=segment_seconds,
+            progress=not no_progress,
+        )
+        result = run_replay(settings, config)
+    except (NoBrokerError, ValueError) as exc:
+        _fail(exc)
+    click.echo(f"published {result.published} records from {result.sources} sources in {result.seconds:.1f}s")
+
+
+@main.command()
+@click.option("--out", type=click.Path(path_type=Path), default=Path("docs"), show_default=True)
+def schemas(out: Path) -> None:
+    """Write the JSON Schemas of every record and the AsyncAPI document."""
+    from streaming.schemas import write_schemas
+
+    for path in write_schemas(_settings(), out):
+        click.echo(str(path))
+
+
+@main.command()
+@click.option("--seconds", type=float, default=120.0, show_default=True, help="Longest time to wait for the worker.")
+def demo(seconds: float) -> None:
+    """Run the main job on the embedded default with the bundled real samples."""
+    from streaming.demo import run_demo
+    from streaming.demo_config import DemoConfig
+
+    sys.exit(run_demo(_settings(), DemoConfig(wait_seconds=seconds)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""All Prometheus metrics, created in one place from a registry that tests can pass in."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class TailorMetrics:
+    """Metric families named by Prometheus conventions (`tailor_` prefix, units, `_total`)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.records_in = Counter(
+            "tailor_records_in_total", "Records consumed, by topic.", ["topic"], registry=registry
+        )
+        self.records_out = Counter(
+            "tailor_records_out_total", "Records produced, by topic.", ["topic"], registry=registry
+        )
+        self.dead_lettered = Counter(
+            "tailor_dead_lettered_total",
+            "Records sent to the dead-letter topic, by source topic, stage and reason.",
+            ["topic", "stage", "reason"],
+            registry=registry,
+        )
+        self.stage_in = Counter(
+            "tailor_stage_in_total", "Items entering a pipeline stage.", ["stage"], registry=registry
+        )
+        self.stage_out = Counter(
+            "tailor_stage_out_total", "Items leaving a pipeline stage.", ["stage"], registry=registry
+        )
+        self.stage_dropped = Counter(
+            "tailor_stage_dropped_total", "Items dropped by a stage, by reason.", ["stage", "reason"],
+            registry=registry,
+        )
+        self.processing_seconds = Histogram(
+            "tailor_processing_seconds",
+            "Time to process one record, by topic.",
+            ["topic"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.consumer_lag = Gauge(
+            "tailor_consumer_lag_messages",
+            "High-water mark minus the next offset to read, per partition.",
+            ["topic", "partition"],
+            registry=registry,
+        )
+        self.up = Gauge("tailor_up", "1 while the worker runs.", registry=registry)
+
+
+def serve_metrics(registry: CollectorRegistry, host: str, port: int) -> int:
+    """Serve /metrics on host:port (port 0 picks one); return the bound port."""
+    server, _thread = start_http_server(port, addr=host, registry=registry)
+    return int(server.server_port)

@@ -1,0 +1,37 @@
+"""`tailor up`: the worker service (Faust agents + /metrics) until stopped."""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+from prometheus_client import CollectorRegistry
+
+from streaming.app import create_app
+from streaming.metrics import TailorMetrics, serve_metrics
+from streaming.runtime import owned_cluster
+from streaming.settings import TailorSettings
+from streaming.topics import ensure_topics
+
+log = logging.getLogger(__name__)
+
+
+def run_service(settings: TailorSettings) -> int:
+    """Run until SIGINT/SIGTERM. Starts (and stops) an embedded broker when none is configured."""
+    with owned_cluster(settings, announce=True) as live:
+        assert live.kafka_bootstrap is not None
+        ensure_topics(live, live, live.kafka_bootstrap)
+        registry = CollectorRegistry()
+        metrics = TailorMetrics(registry)
+        port = serve_metrics(registry, live.metrics_host, live.metrics_port)
+        log.info("metrics on http://%s:%d/metrics; kafka at %s", live.metrics_host, port, live.kafka_bootstrap)
+        tailor = create_app(live, metrics)
+        metrics.up.set(1)
+        worker = faust.Worker(tailor.faust_app, loglevel=live.log_level, override_logging=False)
+        try:
+            worker.execute_from_commandline()
+        except SystemExit as exc:
+            return int(exc.code or 0)
+        finally:
+            metrics.up.set(0)
+    return 0

@@ -1,0 +1,136 @@
+"""Shared fixtures: the real Tansu broker (session-wide), the shared data folder, a worker process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from streaming.broker import EmbeddedBroker, free_port
+from streaming.broker_config import BrokerConfig
+from streaming.settings import TailorSettings
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not (SHARED / "data").is_dir():
+        pytest.skip(f"the shared data folder {SHARED} is absent (it holds the real robot and GUI samples)")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """A real Kafka-protocol broker: TAILOR_TEST_KAFKA_BOOTSTRAP if set, else the embedded Tansu."""
+    external = os.environ.get("TAILOR_TEST_KAFKA_BOOTSTRAP")
+    if external:
+        yield external
+        return
+    with EmbeddedBroker(BrokerConfig()) as bootstrap:
+        yield bootstrap
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    """Unique topic names per test, so tests sharing the session broker never see each other's data."""
+    return f"t{uuid.uuid4().hex[:8]}"
+
+
+def topic_env(prefix: str) -> dict[str, str]:
+    names = {
+        "RAW_VIDEO": "raw.video", "RAW_GUI": "raw.gui", "RAW_ROBOT": "raw.robot", "INTENTS": "intents",
+        "ANCHORS": "anchors", "EXAMPLES": "examples", "REJECTED": "examples.rejected", "FEEDBACK": "feedback",
+        "MODEL_UPDATES": "model.updates", "DLQ": "dlq",
+    }
+    return {f"TAILOR_TOPIC_{k}": f"{prefix}.{v}" for k, v in names.items()}
+
+
+@pytest.fixture
+def settings(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> TailorSettings:
+    overrides = {k.removeprefix("TAILOR_").lower(): v for k, v in topic_env(topic_prefix).items()}
+    return TailorSettings(
+        kafka_bootstrap=kafka_bootstrap,
+        app_id=f"{topic_prefix}-app",
+        data_dir=tmp_path / "data",
+        partitions=2,
+        **overrides,
+    )
+
+
+def settings_env(s: TailorSettings) -> dict[str, str]:
+    """The environment that makes a child `tailor` process see the same settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAILOR_")}
+    for name, value in s.model_dump(mode="json").items():
+        if value is None:
+            continue
+        if isinstance(value, (list, tuple)):
+            import json
+
+            value = json.dumps(value)
+        env[f"TAILOR_{name.upper()}"] = str(value)
+    if s.kafka_sasl_password is not None:
+        env["TAILOR_KAFKA_SASL_PASSWORD"] = s.kafka_sasl_password.get_secret_value()
+    return env
+
+
+class WorkerProcess:
+    def __init__(self, proc: subprocess.Popen[bytes], metrics_port: int, log_path: Path) -> None:
+        self.proc = proc
+        self.metrics_port = metrics_port
+        self.log_path = log_path
+
+    def metrics_text(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as resp:
+            return resp.read().decode()
+
+    def metric(self, name: str, **labels: str) -> float:
+        total = 0.0
+        for line in self.metrics_text().splitlines():
+            if not line.startswith(name + "{") and not line.startswith(name + " "):
+                continue
+            if all(f'{k}="{v}"' in line for k, v in labels.items()):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def worker(settings: TailorSettings, tmp_path: Path) -> Iterator[WorkerProcess]:
+    """`tailor up` as a real child process on the session broker."""
+    port = free_port()
+    live = settings.model_copy(update={"metrics_port": port})
+    log_path = tmp_path / "worker.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streaming.cli", "up"], env=settings_env(live), stdout=log, stderr=log, cwd=REPO
+        )
+    wp = WorkerProcess(proc, port, log_path)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"worker exited early:\n{wp.log()[-3000:]}")
+        try:
+            wp.metrics_text()
+            break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        raise RuntimeError("worker metrics never came up")
+    yield wp
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -1,0 +1,67 @@
+import subprocess
+import sys
+
+import pytest
+
+from streaming.settings import SettingsError, load_settings
+
+
+def test_defaults_are_loopback_and_embedded(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in list(__import__("os").environ):
+        if key.startswith("TAILOR_"):
+            monkeypatch.delenv(key)
+    s = load_settings()
+    assert s.kafka_bootstrap is None
+    assert s.metrics_host == "127.0.0.1"
+    assert s.topic_raw_video == "tailor.raw.video"
+
+
+def test_environment_is_read_and_settings_are_frozen(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TAILOR_KAFKA_BOOTSTRAP", "k1:9092,k2:9092")
+    monkeypatch.setenv("TAILOR_PARTITIONS", "12")
+    s = load_settings()
+    assert s.kafka_bootstrap == "k1:9092,k2:9092" and s.partitions == 12
+    with pytest.raises(Exception):
+        s.partitions = 3  # type: ignore[misc]
+
+
+def test_bad_value_names_the_setting_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TAILOR_PARTITIONS", "many")
+    with pytest.raises(SettingsError) as err:
+        load_settings()
+    msg = str(err.value)
+    assert "TAILOR_PARTITIONS" in msg and "\n" not in msg
+
+
+def test_sasl_without_password_fails_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TAILOR_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("TAILOR_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512")
+    monkeypatch.setenv("TAILOR_KAFKA_SASL_USERNAME", "svc")
+    with pytest.raises(SettingsError) as err:
+        load_settings()
+    assert "TAILOR_KAFKA_SASL_PASSWORD" in str(err.value)
+
+
+def test_password_is_secret_and_passes_to_clients(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from streaming.kafka_clients import aiokafka_kwargs, kafka_python_kwargs
+
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not used for connecting here")
+    monkeypatch.setenv("TAILOR_KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
+    monkeypatch.setenv("TAILOR_KAFKA_SASL_MECHANISM", "PLAIN")
+    monkeypatch.setenv("TAILOR_KAFKA_SASL_USERNAME", "svc")
+    monkeypatch.setenv("TAILOR_KAFKA_SASL_PASSWORD", "hunter2")
+    s = load_settings()
+    assert "hunter2" not in repr(s) and "hunter2" not in str(s.model_dump())
+    kp = kafka_python_kwargs(s, "b:9092")
+    ak = aiokafka_kwargs(s, "b:9092")
+    assert kp["sasl_plain_password"] == ak["sasl_plain_password"] == "hunter2"
+    assert kp["security_protocol"] == ak["security_protocol"] == "SASL_PLAINTEXT"
+
+
+def test_cli_prints_one_line_and_exits_2_on_bad_setting(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env = {"PATH": "/usr/bin:/bin", "TAILOR_METRICS_PORT": "99999", "TAILOR_DATA_DIR": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-m", "streaming.cli", "status"], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "TAILOR_METRICS_PORT" in lines[0], proc.stderr
