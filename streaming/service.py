@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 def run_service(settings: TailorSettings) -> int:
     """Run until SIGINT/SIGTERM. Starts (and stops) an embedded broker when none is configured."""
+    (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
     with owned_cluster(settings, announce=True) as live:
         assert live.kafka_bootstrap is not None
         ensure_topics(live, live, live.kafka_bootstrap)
