@@ -73,14 +73,16 @@ async def latest_dead_letters(settings: TailorSettings, n: int, timeout_s: float
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     assert settings.kafka_bootstrap
+    if n <= 0:
+        return []
     hws = await fetch_highwaters(settings, [settings.topic_dlq], timeout_s)
+    tps = [TopicPartition(t, p) for (t, p), hw in hws.items() if hw > 0]
+    if not tps:
+        return []
     consumer = AIOKafkaConsumer(**aiokafka_kwargs(settings, settings.kafka_bootstrap), enable_auto_commit=False)
     await consumer.start()
     letters: list[DeadLetter] = []
     try:
-        tps = [TopicPartition(t, p) for (t, p), hw in hws.items() if hw > 0]
-        if not tps:
-            return []
         consumer.assign(tps)
         for tp in tps:
             consumer.seek(tp, max(0, hws[(tp.topic, tp.partition)] - n))
@@ -108,10 +110,10 @@ def group_lags(settings: TailorSettings, hws: dict[tuple[str, int], int]) -> lis
     assert settings.kafka_bootstrap
     admin = KafkaAdminClient(client_id="tailor-status", **kafka_python_kwargs(settings, settings.kafka_bootstrap))
     try:
-        groups = sorted(g[0] if isinstance(g, tuple) else str(g) for g in admin.list_consumer_groups())
+        groups = sorted({_group_name(g) for g in admin.list_groups()})
         out = []
         for group in groups:
-            offsets = admin.list_consumer_group_offsets(group)
+            offsets = admin.list_group_offsets({group: None}).get(group, {})
             lag = GroupLag(group)
             for tp, meta in offsets.items():
                 key = (tp.topic, tp.partition)
@@ -121,6 +123,14 @@ def group_lags(settings: TailorSettings, hws: dict[tuple[str, int], int]) -> lis
         return out
     finally:
         admin.close()
+
+
+def _group_name(group: object) -> str:
+    if isinstance(group, dict):
+        return str(group.get("group_id") or group.get("group") or group.get("name"))
+    if isinstance(group, tuple):
+        return str(group[0])
+    return str(getattr(group, "group_id", group))
 
 
 def collect_status(settings: TailorSettings, dead_letters: int = 10) -> Status:

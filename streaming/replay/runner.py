@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from streaming.app import blob_store
 from streaming.producer import TailorProducer
 from streaming.records import MediaRef
-from streaming.replay.base import ReplayEvent, ReplaySource, open_sources
+from streaming.replay.base import ReplayEvent, ReplaySource
+from streaming.replay.detect import open_sources
 from streaming.replay.runner_config import ReplayConfig
 from streaming.settings import TailorSettings
 from streaming.topics import ensure_topics, spec_for
