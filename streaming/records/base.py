@@ -87,5 +87,5 @@ def _record_error(name: str, exc: ValidationError) -> RecordError:
         if not loc and e.get("type") == "model_type":
             return RecordError("invalid_json", f"{name}: top level must be a JSON object")
     first = errors[0]
-    loc = ".".join(str(p) for p in first.get("loc", ()))
-    return RecordError("schema_mismatch", f"{name}.{loc}: {first.get('msg')}"[:500])
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    return RecordError("schema_mismatch", f"{name}.{where}: {first.get('msg')}"[:500])

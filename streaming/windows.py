@@ -1,0 +1,366 @@
+"""Keyed windows over raw streams, with state that survives a worker restart.
+
+Policy (also in docs/windows.md):
+- size: a window holds at most `window_max_items` steps/segments (video: `window_video_seconds` of
+  stream time); a full window closes at once and the next item opens a new one (tumbling).
+- session end: a step with `is_last` closes the window after `window_grace_s`; a key idle for
+  `window_gap_s` (+ grace) closes too (checked every `window_sweep_interval_s`).
+- late events: an item whose index is at or below the last index of an already-closed window of its
+  key is late: it is dead-lettered with reason `late_event`; a repeated index inside the open window
+  is dead-lettered with reason `duplicate_step`. Out-of-order items inside the open window are
+  re-sorted by index at close.
+- state: one small changelogged table entry per item (media spilled to the blob store first, so
+  entries stay small) plus one fixed-size header per key. Closing deletes the items. Nothing rewrites
+  a whole window list on every event. After a restart the table is recovered from its changelog and
+  open windows continue; a window whose close was interrupted is found by `recover()` and closed once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from abc import ABC, abstractmethod
+from collections.abc import MutableMapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Generic, TypeVar
+
+from streaming.blobstore import BlobStore
+from streaming.dlq import SourcePosition
+from streaming.ingest import RecordHandler
+from streaming.metrics import TailorMetrics
+from streaming.records import GuiStep, MediaRef, RecordError, RobotStep, TailorRecord, VideoSegment
+from streaming.windows_config import WindowsConfig
+
+log = logging.getLogger(__name__)
+
+R = TypeVar("R", bound=TailorRecord)
+
+
+class KeyAdapter(ABC, Generic[R]):
+    """How one raw record type is windowed: its key, index, times and end marker."""
+
+    domain: str
+    record_type: type[R]
+
+    @abstractmethod
+    def key(self, record: R) -> str: ...
+
+    @abstractmethod
+    def index(self, record: R) -> int: ...
+
+    @abstractmethod
+    def stream_time(self, record: R) -> float: ...
+
+    def is_last(self, record: R) -> bool:
+        return bool(getattr(record, "is_last", False))
+
+    def span_seconds(self, first: R, last: R) -> float:
+        return 0.0
+
+    def spill(self, record: R, blobs: BlobStore) -> R:
+        """The record with inline media moved to the blob store (so state entries stay small)."""
+        return record
+
+
+def _spill_ref(ref: MediaRef, blobs: BlobStore) -> MediaRef:
+    if ref.data is None:
+        return ref
+    return blobs.put(ref.data, ref.media_type, ref.width, ref.height)
+
+
+class RobotKeys(KeyAdapter[RobotStep]):
+    domain = "robot"
+    record_type = RobotStep
+
+    def key(self, record: RobotStep) -> str:
+        return record.episode_id
+
+    def index(self, record: RobotStep) -> int:
+        return record.step_index
+
+    def stream_time(self, record: RobotStep) -> float:
+        return record.timestamp
+
+    def spill(self, record: RobotStep, blobs: BlobStore) -> RobotStep:
+        if not any(ref.data is not None for ref in record.cameras.values()):
+            return record
+        return record.model_copy(update={"cameras": {k: _spill_ref(v, blobs) for k, v in record.cameras.items()}})
+
+
+class GuiKeys(KeyAdapter[GuiStep]):
+    domain = "gui"
+    record_type = GuiStep
+
+    def key(self, record: GuiStep) -> str:
+        return record.session_id
+
+    def index(self, record: GuiStep) -> int:
+        return record.step_index
+
+    def stream_time(self, record: GuiStep) -> float:
+        return record.timestamp
+
+    def spill(self, record: GuiStep, blobs: BlobStore) -> GuiStep:
+        if record.screenshot is None or record.screenshot.data is None:
+            return record
+        return record.model_copy(update={"screenshot": _spill_ref(record.screenshot, blobs)})
+
+
+class VideoKeys(KeyAdapter[VideoSegment]):
+    domain = "video"
+    record_type = VideoSegment
+
+    def key(self, record: VideoSegment) -> str:
+        return record.stream_id
+
+    def index(self, record: VideoSegment) -> int:
+        return record.seq
+
+    def stream_time(self, record: VideoSegment) -> float:
+        return record.start_time
+
+    def span_seconds(self, first: VideoSegment, last: VideoSegment) -> float:
+        return last.start_time + last.duration_s - first.start_time
+
+    def spill(self, record: VideoSegment, blobs: BlobStore) -> VideoSegment:
+        return record.model_copy(update={"media": _spill_ref(record.media, blobs)})
+
+
+@dataclass
+class Header:
+    """Fixed-size state of one key: the open window and what was already closed."""
+
+    seq: int = 0
+    partition: int = 0
+    count: int = 0
+    first_offset: int = -1
+    last_offset: int = -1
+    first_time: float = 0.0
+    last_time: float = 0.0
+    last_seen_wall: float = 0.0
+    last_seen_final_wall: float = 0.0
+    last_closed_index: int = -1
+    max_index: int = -1
+    first_index: int = -1
+    topic: str = ""
+    closing_seq: int = -1
+
+    def dumps(self) -> bytes:
+        return json.dumps(asdict(self)).encode()
+
+    @classmethod
+    def loads(cls, data: bytes) -> "Header":
+        return cls(**json.loads(data))
+
+
+@dataclass(frozen=True)
+class ClosedWindow:
+    domain: str
+    key: str
+    seq: int
+    topic: str
+    partition: int
+    first_offset: int
+    last_offset: int
+    records: list[Any] = field(default_factory=list)
+    reason: str = "size"
+
+    @property
+    def window_id(self) -> str:
+        return f"{self.domain}:{self.key}:{self.seq}"
+
+
+class WindowCloser(ABC):
+    """What happens to a closed window (anchor extraction and emission)."""
+
+    @abstractmethod
+    async def close(self, window: ClosedWindow) -> None: ...
+
+
+class ChangeLog(ABC):
+    """Where state changes go besides the local map (the table's changelog topic)."""
+
+    @abstractmethod
+    def record(self, partition: int, key: bytes, value: bytes | None) -> None: ...
+
+
+class WindowState:
+    """Header and item entries in a key-value map whose changes are sent to a changelog."""
+
+    def __init__(self, data: MutableMapping[bytes, bytes], changelog: ChangeLog) -> None:
+        self.data = data
+        self.changelog = changelog
+
+    @staticmethod
+    def header_key(domain: str, key: str) -> bytes:
+        return f"h|{domain}|{key}".encode()
+
+    @staticmethod
+    def item_key(domain: str, key: str, seq: int, index: int) -> bytes:
+        return f"i|{domain}|{key}|{seq:010d}|{index:012d}".encode()
+
+    def header(self, domain: str, key: str) -> Header | None:
+        raw = self.data.get(self.header_key(domain, key))
+        return Header.loads(raw) if raw is not None else None
+
+    def put(self, partition: int, k: bytes, v: bytes) -> None:
+        self.data[k] = v
+        self.changelog.record(partition, k, v)
+
+    def delete(self, partition: int, k: bytes) -> None:
+        if k in self.data:
+            del self.data[k]
+            self.changelog.record(partition, k, None)
+
+    def items(self, domain: str, key: str, seq: int) -> list[tuple[bytes, bytes]]:
+        prefix = f"i|{domain}|{key}|{seq:010d}|".encode()
+        return sorted((k, v) for k, v in list(self.data.items()) if k.startswith(prefix))
+
+    def headers(self) -> list[tuple[str, str, Header]]:
+        out = []
+        for k, v in list(self.data.items()):
+            if k.startswith(b"h|"):
+                _h, domain, key = k.decode().split("|", 2)
+                out.append((domain, key, Header.loads(v)))
+        return out
+
+
+class Windower(RecordHandler):
+    """Appends accepted raw records to their key's open window and closes windows by policy."""
+
+    def __init__(
+        self,
+        adapter: KeyAdapter[Any],
+        state: WindowState,
+        closer: WindowCloser,
+        config: WindowsConfig,
+        blobs: BlobStore,
+        metrics: TailorMetrics,
+    ) -> None:
+        self.adapter = adapter
+        self.state = state
+        self.closer = closer
+        self.config = config
+        self.blobs = blobs
+        self.metrics = metrics
+
+    @property
+    def stage(self) -> str:
+        return f"window_{self.adapter.domain}"
+
+    async def handle(self, record: TailorRecord, pos: SourcePosition) -> None:
+        ad = self.adapter
+        key, index = ad.key(record), ad.index(record)
+        self._check_order(key, index)  # cheap early answer, before any media is moved
+        spilled = await asyncio.to_thread(ad.spill, record, self.blobs)
+        # from here to the header write there is no await: a sweep cannot interleave
+        hdr = self._check_order(key, index) or Header(partition=pos.partition, topic=pos.topic)
+        item_key = self.state.item_key(ad.domain, key, hdr.seq, index)
+        entry = json.dumps({"offset": pos.offset, "record": spilled.model_dump(mode="json")}).encode()
+        self.state.put(pos.partition, item_key, entry)
+        now = time.time()
+        if hdr.count == 0:
+            hdr.first_offset, hdr.first_time, hdr.first_index = pos.offset, ad.stream_time(record), index
+        hdr.count += 1
+        hdr.partition, hdr.topic = pos.partition, pos.topic
+        hdr.first_offset = min(hdr.first_offset, pos.offset)
+        hdr.last_offset = max(hdr.last_offset, pos.offset)
+        hdr.last_time = max(hdr.last_time, ad.stream_time(record))
+        hdr.max_index = max(hdr.max_index, index)
+        hdr.first_index = min(hdr.first_index, index)
+        hdr.last_seen_wall = now
+        if ad.is_last(record):
+            hdr.last_seen_final_wall = now
+        self.state.put(pos.partition, self.state.header_key(ad.domain, key), hdr.dumps())
+        self.metrics.stage_in.labels(self.stage).inc()
+        if self._full(hdr, key):
+            await self.close_window(key, "size")
+        elif ad.is_last(record) and self.config.window_grace_s == 0:
+            await self.close_window(key, "final")
+
+    def _check_order(self, key: str, index: int) -> Header | None:
+        ad = self.adapter
+        hdr = self.state.header(ad.domain, key)
+        if hdr is None:
+            return None
+        if index <= hdr.last_closed_index:
+            raise RecordError("late_event", f"{ad.domain} {key} index {index} <= closed index {hdr.last_closed_index}")
+        if self.state.item_key(ad.domain, key, hdr.seq, index) in self.state.data:
+            raise RecordError("duplicate_step", f"{ad.domain} {key} index {index} already in the open window")
+        return hdr
+
+    def _full(self, hdr: Header, key: str) -> bool:
+        if hdr.count >= self.config.window_max_items:
+            return True
+        if self.adapter.domain != "video":
+            return False
+        return hdr.last_time - hdr.first_time >= self.config.window_video_seconds
+
+    async def close_window(self, key: str, reason: str) -> ClosedWindow | None:
+        ad = self.adapter
+        hdr = self.state.header(ad.domain, key)
+        if hdr is None or hdr.count == 0:
+            return None
+        seq = hdr.seq
+        entries = self.state.items(ad.domain, key, seq)
+        records = [ad.record_type.model_validate(json.loads(v)["record"]) for _k, v in entries]
+        records.sort(key=ad.index)
+        window = ClosedWindow(
+            domain=ad.domain, key=key, seq=seq, topic=hdr.topic, partition=hdr.partition,
+            first_offset=hdr.first_offset, last_offset=hdr.last_offset, records=records, reason=reason,
+        )
+        # the next item opens window seq+1; if we crash before the items are deleted, recover() closes it
+        final = Header(seq=seq + 1, partition=hdr.partition, topic=hdr.topic,
+                       last_closed_index=max(hdr.last_closed_index, hdr.max_index), closing_seq=seq)
+        self.state.put(hdr.partition, self.state.header_key(ad.domain, key), final.dumps())
+        try:
+            await self.closer.close(window)
+        finally:
+            for k, _v in entries:
+                self.state.delete(hdr.partition, k)
+            done = self.state.header(ad.domain, key) or final
+            done.closing_seq = -1
+            self.state.put(hdr.partition, self.state.header_key(ad.domain, key), done.dumps())
+        self.metrics.stage_out.labels(self.stage).inc()
+        return window
+
+    async def sweep(self, now: float | None = None) -> int:
+        """Close idle windows (gap) and final ones past their grace; return how many closed."""
+        now = time.time() if now is None else now
+        closed = 0
+        cfg = self.config
+        for domain, key, hdr in self.state.headers():
+            if domain != self.adapter.domain or hdr.count == 0:
+                continue
+            if hdr.last_seen_final_wall and now - hdr.last_seen_final_wall >= cfg.window_grace_s:
+                reason = "final"
+            elif now - hdr.last_seen_wall >= cfg.window_gap_s + cfg.window_grace_s:
+                reason = "gap"
+            else:
+                continue
+            if await self.close_window(key, reason):
+                closed += 1
+        return closed
+
+    async def recover(self) -> int:
+        """Close windows whose close was interrupted by a crash (items left behind a newer header)."""
+        recovered = 0
+        for domain, key, hdr in self.state.headers():
+            if domain != self.adapter.domain or hdr.closing_seq < 0:
+                continue
+            entries = self.state.items(domain, key, hdr.closing_seq)
+            if entries:
+                records = [self.adapter.record_type.model_validate(json.loads(v)["record"]) for _k, v in entries]
+                records.sort(key=self.adapter.index)
+                offsets = [json.loads(v)["offset"] for _k, v in entries]
+                window = ClosedWindow(domain, key, hdr.closing_seq, hdr.topic, hdr.partition,
+                                      min(offsets), max(offsets), records, "recovered")
+                await self.closer.close(window)
+                for k, _v in entries:
+                    self.state.delete(hdr.partition, k)
+                recovered += 1
+            hdr.closing_seq = -1
+            self.state.put(hdr.partition, self.state.header_key(domain, key), hdr.dumps())
+        return recovered
