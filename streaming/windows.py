@@ -145,7 +145,6 @@ class Header:
     max_index: int = -1
     first_index: int = -1
     topic: str = ""
-    closing_seq: int = -1
 
     def dumps(self) -> bytes:
         return json.dumps(asdict(self)).encode()
@@ -217,6 +216,11 @@ class WindowState:
     def items(self, domain: str, key: str, seq: int) -> list[tuple[bytes, bytes]]:
         prefix = f"i|{domain}|{key}|{seq:010d}|".encode()
         return sorted((k, v) for k, v in list(self.data.items()) if k.startswith(prefix))
+
+    def older_windows(self, domain: str, key: str, current_seq: int) -> list[int]:
+        prefix = f"i|{domain}|{key}|".encode()
+        seqs = {int(k[len(prefix):].split(b"|", 1)[0]) for k in list(self.data) if k.startswith(prefix)}
+        return sorted(q for q in seqs if q < current_seq)
 
     def headers(self) -> list[tuple[str, str, Header]]:
         out = []
@@ -313,30 +317,29 @@ class Windower(RecordHandler):
         )
         # the next item opens window seq+1; if we crash before the items are deleted, recover() closes it
         final = Header(seq=seq + 1, partition=hdr.partition, topic=hdr.topic,
-                       last_closed_index=max(hdr.last_closed_index, hdr.max_index), closing_seq=seq)
+                       last_closed_index=max(hdr.last_closed_index, hdr.max_index))
         self.state.put(hdr.partition, self.state.header_key(ad.domain, key), final.dumps())
-        try:
-            await self.closer.close(window)
-        finally:
-            for k, _v in entries:
-                self.state.delete(hdr.partition, k)
-            done = self.state.header(ad.domain, key) or final
-            done.closing_seq = -1
-            self.state.put(hdr.partition, self.state.header_key(ad.domain, key), done.dumps())
+        # a cancelled or killed close leaves its items and closing_seq behind: recover() finishes it
+        await self.closer.close(window)
+        for k, _v in entries:
+            self.state.delete(hdr.partition, k)
         self.metrics.stage_out.labels(self.stage).inc()
         return window
 
-    async def sweep(self, now: float | None = None) -> int:
-        """Close idle windows (gap) and final ones past their grace; return how many closed."""
+    async def sweep(self, now: float | None = None, active_since: float = 0.0) -> int:
+        """Close idle windows (gap) and final ones past their grace; return how many closed.
+
+        `active_since` is when this worker started: a window is never idle for longer than that,
+        so a restart does not close every open window at once before its next items arrive."""
         now = time.time() if now is None else now
         closed = 0
         cfg = self.config
         for domain, key, hdr in self.state.headers():
             if domain != self.adapter.domain or hdr.count == 0:
                 continue
-            if hdr.last_seen_final_wall and now - hdr.last_seen_final_wall >= cfg.window_grace_s:
+            if hdr.last_seen_final_wall and now - max(hdr.last_seen_final_wall, active_since) >= cfg.window_grace_s:
                 reason = "final"
-            elif now - hdr.last_seen_wall >= cfg.window_gap_s + cfg.window_grace_s:
+            elif now - max(hdr.last_seen_wall, active_since) >= cfg.window_gap_s + cfg.window_grace_s:
                 reason = "gap"
             else:
                 continue
@@ -345,22 +348,21 @@ class Windower(RecordHandler):
         return closed
 
     async def recover(self) -> int:
-        """Close windows whose close was interrupted by a crash (items left behind a newer header)."""
+        """Close windows whose close was interrupted (items left under an older window number)."""
         recovered = 0
+        ad = self.adapter
         for domain, key, hdr in self.state.headers():
-            if domain != self.adapter.domain or hdr.closing_seq < 0:
+            if domain != ad.domain:
                 continue
-            entries = self.state.items(domain, key, hdr.closing_seq)
-            if entries:
-                records = [self.adapter.record_type.model_validate(json.loads(v)["record"]) for _k, v in entries]
-                records.sort(key=self.adapter.index)
-                offsets = [json.loads(v)["offset"] for _k, v in entries]
-                window = ClosedWindow(domain, key, hdr.closing_seq, hdr.topic, hdr.partition,
+            for seq in self.state.older_windows(domain, key, hdr.seq):
+                entries = self.state.items(domain, key, seq)
+                loaded = [json.loads(v) for _k, v in entries]
+                records = sorted((ad.record_type.model_validate(e["record"]) for e in loaded), key=ad.index)
+                offsets = [int(e["offset"]) for e in loaded]
+                window = ClosedWindow(domain, key, seq, hdr.topic, hdr.partition,
                                       min(offsets), max(offsets), records, "recovered")
                 await self.closer.close(window)
                 for k, _v in entries:
                     self.state.delete(hdr.partition, k)
                 recovered += 1
-            hdr.closing_seq = -1
-            self.state.put(hdr.partition, self.state.header_key(domain, key), hdr.dumps())
         return recovered

@@ -1,0 +1,147 @@
+"""Window policy: size, final/gap closing with grace, late and duplicate events, crash recovery."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from streaming.blobstore import BlobStore
+from streaming.dlq import SourcePosition
+from streaming.metrics import TailorMetrics
+from streaming.records import MediaRef, RecordError, RobotStep
+from streaming.windows import ChangeLog, ClosedWindow, RobotKeys, WindowCloser, Windower, WindowState
+from streaming.windows_config import WindowsConfig
+from tests.media_helpers import jpeg_bytes
+
+
+class ListChangeLog(ChangeLog):
+    def __init__(self) -> None:
+        self.entries: list[tuple[int, bytes, bytes | None]] = []
+
+    def record(self, partition: int, key: bytes, value: bytes | None) -> None:
+        self.entries.append((partition, key, value))
+
+
+class Collect(WindowCloser):
+    def __init__(self, fail: bool = False) -> None:
+        self.windows: list[ClosedWindow] = []
+        self.fail = fail
+
+    async def close(self, window: ClosedWindow) -> None:
+        if self.fail:
+            raise KeyboardInterrupt("crash in the middle of a close")
+        self.windows.append(window)
+
+
+def step(i: int, last: bool = False, ep: str = "ep") -> RobotStep:
+    return RobotStep(episode_id=ep, step_index=i, timestamp=100.0 + i, state=[float(i)] * 3,
+                     cameras={"c": MediaRef.inline(jpeg_bytes(value=i), "image/jpeg")}, is_last=last)
+
+
+def make(tmp_path: Path, closer: WindowCloser, data: dict[bytes, bytes] | None = None, **cfg: float) -> tuple[Windower, dict[bytes, bytes], ListChangeLog]:
+    store: dict[bytes, bytes] = {} if data is None else data
+    log = ListChangeLog()
+    w = Windower(RobotKeys(), WindowState(store, log), closer, WindowsConfig(**cfg),  # type: ignore[arg-type]
+                 BlobStore.for_dir(tmp_path / "blobs"), TailorMetrics(CollectorRegistry()))
+    return w, store, log
+
+
+def pos(offset: int) -> SourcePosition:
+    return SourcePosition("raw.robot", 0, offset)
+
+
+def test_full_window_closes_and_next_item_opens_a_new_one(tmp_path: Path) -> None:
+    closer = Collect()
+    w, store, _ = make(tmp_path, closer, window_max_items=4)
+
+    async def run() -> None:
+        for i in range(6):
+            await w.handle(step(i), pos(i))
+
+    asyncio.run(run())
+    assert len(closer.windows) == 1
+    win = closer.windows[0]
+    assert [s.step_index for s in win.records] == [0, 1, 2, 3]
+    assert (win.first_offset, win.last_offset, win.window_id) == (0, 3, "robot:ep:0")
+    # media went to the blob store, so state entries stay small
+    assert all(ref.uri and ref.data is None for s in win.records for ref in s.cameras.values())
+    assert max(len(v) for v in store.values()) < 2000
+    items = [k for k in store if k.startswith(b"i|")]
+    assert len(items) == 2  # steps 4 and 5 in window 1
+
+
+def test_out_of_order_steps_are_sorted_late_and_duplicate_steps_rejected(tmp_path: Path) -> None:
+    closer = Collect()
+    w, _store, _ = make(tmp_path, closer, window_max_items=3)
+
+    async def run() -> None:
+        for off, i in enumerate([1, 0, 2]):
+            await w.handle(step(i), pos(off))
+        with pytest.raises(RecordError) as late:
+            await w.handle(step(1), pos(3))
+        assert late.value.reason == "late_event"
+        await w.handle(step(3), pos(4))
+        with pytest.raises(RecordError) as dup:
+            await w.handle(step(3), pos(5))
+        assert dup.value.reason == "duplicate_step"
+
+    asyncio.run(run())
+    assert [s.step_index for s in closer.windows[0].records] == [0, 1, 2]
+
+
+def test_final_step_closes_after_grace_and_idle_key_after_gap(tmp_path: Path) -> None:
+    closer = Collect()
+    w, _store, _ = make(tmp_path, closer, window_grace_s=2.0, window_gap_s=5.0)
+
+    async def run() -> None:
+        await w.handle(step(0, ep="a"), pos(0))
+        await w.handle(step(1, last=True, ep="a"), pos(1))
+        await w.handle(step(0, ep="b"), pos(2))
+        now = time.time()
+        assert await w.sweep(now + 1.0) == 0  # inside the grace
+        assert await w.sweep(now + 2.5) == 1  # a: final + grace
+        assert await w.sweep(now + 6.0) == 0  # b: not idle for gap + grace yet
+        assert await w.sweep(now + 7.5) == 1  # b: idle
+        # a restarted worker gives open windows a full gap before calling them idle
+        await w.handle(step(1, ep="b"), pos(3))
+        assert await w.sweep(now + 100.0, active_since=now + 99.0) == 0
+
+    asyncio.run(run())
+    assert [(c.key, c.reason) for c in closer.windows] == [("a", "final"), ("b", "gap")]
+
+
+def test_state_survives_a_restart_and_an_interrupted_close_is_recovered_once(tmp_path: Path) -> None:
+    crashing = Collect(fail=True)
+    w, store, changelog = make(tmp_path, crashing, window_max_items=3)
+
+    async def crash() -> None:
+        for i in range(3):
+            try:
+                await w.handle(step(i), pos(i))
+            except KeyboardInterrupt:
+                pass
+
+    asyncio.run(crash())
+    # rebuild the state from the changelog alone, as table recovery does after a restart
+    recovered: dict[bytes, bytes] = {}
+    for _p, k, v in changelog.entries:
+        if v is None:
+            recovered.pop(k, None)
+        else:
+            recovered[k] = v
+    closer = Collect()
+    w2, _s, _ = make(tmp_path, closer, data=recovered, window_max_items=3)
+
+    async def resume() -> None:
+        assert await w2.recover() == 1
+        assert await w2.recover() == 0
+        await w2.handle(step(3), pos(3))
+
+    asyncio.run(resume())
+    assert [[s.step_index for s in c.records] for c in closer.windows] == [[0, 1, 2]]
+    assert closer.windows[0].reason == "recovered"
+    assert not [k for k in recovered if k.startswith(b"i|") and b"|0000000000|" in k]
