@@ -73,9 +73,13 @@ def create_app(
     blobs = blob_store(settings)
     tailor = TailorApp(app, metrics, blobs)
     dlq = FaustDeadLetterSink(app.topic(settings.topic_dlq, internal=False), metrics)
+    if handlers is None:
+        from streaming.anchor_stage import register_anchor_stage
+
+        handlers = register_anchor_stage(app, settings, blobs, dlq, metrics)
     for spec in topic_specs(settings):
         if spec.role in RAW_ROLES:
-            register_ingest(tailor, settings, spec, dlq, (handlers or {}).get(spec.role, []))
+            register_ingest(tailor, settings, spec, dlq, handlers.get(spec.role, []))
     return tailor
 
 

@@ -8,6 +8,8 @@ the worker has consumed everything (lag from fetch high-water marks), prints the
 from __future__ import annotations
 
 import importlib.util
+import urllib.request
+from collections import Counter
 import logging
 import os
 import subprocess
@@ -17,11 +19,13 @@ from pathlib import Path
 
 from streaming.broker import free_port
 from streaming.demo_config import DemoConfig
+from streaming.records import AnchorSet
 from streaming.replay.runner import replay
 from streaming.replay.runner_config import ReplayConfig
 from streaming.runtime import owned_cluster
 from streaming.settings import TailorSettings
 from streaming.status import collect_status, render_status
+from streaming.topic_reader import read_topic
 from streaming.topics import ensure_topics
 
 log = logging.getLogger(__name__)
@@ -68,6 +72,44 @@ def _raw_lag(settings: TailorSettings) -> int | None:
     return sum(lag for tp, lag in group.lag.items() if tp[0] in raw_topics)
 
 
+def _open_windows(port: int) -> float | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return None
+    values = [float(ln.rsplit(" ", 1)[1]) for ln in text.splitlines() if ln.startswith("tailor_open_windows{")]
+    return sum(values) if values else None
+
+
+def _wait_settled(settings: TailorSettings, port: int, worker: subprocess.Popen[bytes], seconds: float) -> bool:
+    """True once every raw record is consumed and every window closed (so its anchors were sent)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            raise RuntimeError(f"worker exited with {worker.returncode}")
+        if _raw_lag(settings) == 0 and _open_windows(port) == 0:
+            return True
+        time.sleep(1.0)
+    return False
+
+
+def render_anchor_summary(anchor_sets: list[AnchorSet]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Anchors (tailor.anchors)")
+    for col in ("domain", "windows", "frames", "key frames", "anchors by type"):
+        table.add_column(col)
+    for domain in ("robot", "gui", "video"):
+        sets = [a for a in anchor_sets if a.domain == domain]
+        counts = Counter(anchor.type for a in sets for anchor in a.anchors)
+        table.add_row(domain, str(len(sets)), str(sum(a.num_frames for a in sets)),
+                      str(sum(len(a.key_frames) for a in sets)),
+                      ", ".join(f"{t}={n}" for t, n in sorted(counts.items())))
+    Console().print(table)
+
+
 def run_demo(settings: TailorSettings, config: DemoConfig) -> int:
     started = time.monotonic()
     inputs = demo_inputs(config)
@@ -79,19 +121,12 @@ def run_demo(settings: TailorSettings, config: DemoConfig) -> int:
         try:
             result = replay(live, ReplayConfig(paths=inputs, rate=config.rate, progress=sys.stderr.isatty()))
             log.info("replayed %d records from %d sources", result.published, result.sources)
-            deadline = time.monotonic() + config.wait_seconds
-            lag = None
-            while time.monotonic() < deadline:
-                lag = _raw_lag(live)
-                if lag == 0:
-                    break
-                if worker.poll() is not None:
-                    raise RuntimeError(f"worker exited with {worker.returncode}")
-                time.sleep(1.0)
+            settled = _wait_settled(live, port, worker, config.wait_seconds)
             render_status(collect_status(live, dead_letters=10))
-            print(f"demo: published {result.published} records; worker lag {lag}; "
+            render_anchor_summary(read_topic(live, live.topic_anchors, AnchorSet))
+            print(f"demo: published {result.published} records; settled={settled}; "
                   f"metrics were at http://127.0.0.1:{port}/metrics; {time.monotonic() - started:.0f}s")
-            return 0 if lag == 0 else 1
+            return 0 if settled else 1
         finally:
             worker.terminate()
             try:

@@ -47,6 +47,10 @@ class TailorMetrics:
             ["topic", "partition"],
             registry=registry,
         )
+        self.open_windows = Gauge(
+            "tailor_open_windows", "Windows holding items and not yet closed, by domain.", ["domain"],
+            registry=registry,
+        )
         self.up = Gauge("tailor_up", "1 while the worker runs.", registry=registry)
 
 

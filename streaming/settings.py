@@ -8,16 +8,20 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from agents.anchoring_config import AnchoringConfig
 from streaming.app_config import AppConfig
 from streaming.broker_config import BrokerConfig
 from streaming.kafka_config import KafkaConfig
 from streaming.limits_config import LimitsConfig
 from streaming.topics_config import TopicsConfig
+from streaming.windows_config import WindowsConfig
 
 ENV_PREFIX = "TAILOR_"
 
 
-class TailorSettings(AppConfig, KafkaConfig, TopicsConfig, LimitsConfig, BrokerConfig, BaseSettings):
+class TailorSettings(
+    AppConfig, KafkaConfig, TopicsConfig, LimitsConfig, BrokerConfig, WindowsConfig, AnchoringConfig, BaseSettings
+):
     """All settings, flat: every field is `TAILOR_<FIELD>` in the environment."""
 
     model_config = SettingsConfigDict(

@@ -347,6 +347,9 @@ class Windower(RecordHandler):
                 closed += 1
         return closed
 
+    def open_windows(self) -> int:
+        return sum(1 for d, _k, h in self.state.headers() if d == self.adapter.domain and h.count > 0)
+
     async def recover(self) -> int:
         """Close windows whose close was interrupted (items left under an older window number)."""
         recovered = 0

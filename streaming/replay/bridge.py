@@ -28,8 +28,9 @@ import numpy as np
 from PIL import Image
 
 from streaming.records import MediaRef, RobotStep
-from streaming.replay.base import ReplayError, ReplayEvent, ReplaySource, wall_time
+from streaming.replay.base import ReplayError, ReplayEvent, ReplaySource
 from streaming.replay.checks import finite_vector, image_size, sanitize_id
+from streaming.replay.robot_steps import RobotStepDraft, emit_episode
 from streaming.replay.tfrecord import FeatureValue, looks_like_tfrecord, parse_example, read_records
 
 log = logging.getLogger(__name__)
@@ -64,16 +65,15 @@ class RldsTfrecordSource(ReplaySource):
             max_record_bytes=self.config.max_tfrecord_record_bytes,
         )
         for index, payload in enumerate(records):
-            features = parse_example(payload)
             episode_id = f"{stem}:{index:05d}"
-            steps = self._episode(episode_id, features)  # whole episode checked before any is yielded
-            for step_index, build in enumerate(steps):
-                at_s = (clock + step_index) * step_s
-                record = build(wall_time(t0, at_s, rate))
-                yield ReplayEvent(key=episode_id, record=record, at_s=at_s)
-            clock += len(steps)
+            # the whole episode is read and checked before any of its steps is yielded
+            drafts = self._episode(episode_id, parse_example(payload), clock * step_s, step_s)
+            yield from emit_episode(drafts, t0, rate)
+            clock += len(drafts)
 
-    def _episode(self, episode_id: str, f: dict[str, FeatureValue]) -> list[_StepBuilder]:
+    def _episode(
+        self, episode_id: str, f: dict[str, FeatureValue], start_s: float, step_s: float
+    ) -> list[RobotStepDraft]:
         state_key = next((k for k in STATE_KEYS if k in f), None)
         if state_key is None or ACTION_KEY not in f:
             raise ReplayError(
@@ -93,11 +93,13 @@ class RldsTfrecordSource(ReplaySource):
             state = finite_vector(states[i], f"{episode_id} step {i} state", self.limits)
             action = finite_vector(actions[i], f"{episode_id} step {i} action", self.limits)
             out.append(
-                _StepBuilder(
+                RobotStepDraft(
                     episode_id=episode_id,
                     step_index=i,
+                    at_s=start_s + i * step_s,
                     state=state,
                     action=action,
+                    gripper=action[-1] if action else None,
                     cameras=cameras[i],
                     instruction=instructions[i],
                     is_first=is_first[i] or i == 0,
@@ -126,48 +128,6 @@ class RldsTfrecordSource(ReplaySource):
                 if not _is_black(data):
                     out[i][name] = self.media(data, media_type, width, height)
         return out
-
-
-class _StepBuilder:
-    """Everything of one step but its wall-clock time, which depends on when it is replayed."""
-
-    def __init__(
-        self,
-        *,
-        episode_id: str,
-        step_index: int,
-        state: list[float],
-        action: list[float],
-        cameras: dict[str, MediaRef],
-        instruction: str | None,
-        is_first: bool,
-        is_last: bool,
-        source: str,
-    ) -> None:
-        self.episode_id = episode_id
-        self.step_index = step_index
-        self.state = state
-        self.action = action
-        self.cameras = cameras
-        self.instruction = instruction
-        self.is_first = is_first
-        self.is_last = is_last
-        self.source = source
-
-    def __call__(self, timestamp: float) -> RobotStep:
-        return RobotStep(
-            episode_id=self.episode_id,
-            step_index=self.step_index,
-            timestamp=timestamp,
-            state=self.state,
-            action=self.action,
-            gripper=self.action[-1] if self.action else None,
-            cameras=self.cameras,
-            instruction=self.instruction,
-            is_first=self.is_first,
-            is_last=self.is_last,
-            source=self.source,
-        )
 
 
 def _num_steps(f: dict[str, FeatureValue]) -> int:
@@ -212,7 +172,8 @@ def _is_black(data: bytes) -> bool:
     try:
         with Image.open(io.BytesIO(data)) as img:
             img.draft("L", (max(1, img.width // 8), max(1, img.height // 8)))
-            low, high = img.convert("L").getextrema()
+            extrema = img.convert("L").getextrema()
     except (OSError, ValueError, SyntaxError) as exc:
         raise ReplayError("corrupt_image", f"camera image does not decode: {exc}") from None
-    return bool(high <= BLACK_LEVEL)
+    high = extrema[1] if isinstance(extrema, tuple) else extrema
+    return bool(isinstance(high, (int, float)) and high <= BLACK_LEVEL)

@@ -1,0 +1,98 @@
+"""Video anchoring: a window's segments → one remuxed stream → the video experts.
+
+Segments were cut at key frames and re-muxed without re-encoding; a window concatenates their
+packets into one in-memory Matroska container (no re-encoding either) and decodes it once, so
+scene cuts across segment boundaries are seen and frame indices are window-relative. OCR runs only
+when the window looks like a screen recording (large exactly-flat areas, which camera video lacks).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from fractions import Fraction
+
+import av
+import numpy as np
+
+from agents.anchoring import KeyFrame, WindowAnchoring, WindowFacts
+from agents.extractors.video.media import VideoDecodeError
+from agents.extractors.video.pipeline import VideoExpertPipeline
+from agents.extractors.video.pipeline_config import VideoPipelineConfig
+from agents.extractors.video.decode import VideoDecoder
+from agents.extractors.video.window import VideoWindow
+from streaming.blobstore import BlobStore
+from streaming.limits_config import LimitsConfig
+from streaming.records import VideoSegment
+from streaming.windows import ClosedWindow
+
+log = logging.getLogger(__name__)
+
+SCREEN_FLAT_FRACTION = 0.6
+
+
+def concat_segments(parts: list[bytes]) -> bytes:
+    """Packets of every segment, in order, in one Matroska container (stream copy, no re-encoding)."""
+    if len(parts) == 1:
+        return parts[0]
+    out_buf = io.BytesIO()
+    try:
+        with av.open(out_buf, mode="w", format="matroska") as out:
+            ostream = None
+            offset = 0
+            for data in parts:
+                with av.open(io.BytesIO(data), mode="r") as src:
+                    if not src.streams.video:
+                        raise VideoDecodeError("no_video_stream", "segment has no video stream")
+                    istream = src.streams.video[0]
+                    if ostream is None:
+                        ostream = out.add_stream_from_template(istream)
+                        tb = istream.time_base or Fraction(1, 90000)
+                    last = offset
+                    for packet in src.demux(istream):
+                        if packet.dts is None and packet.pts is None:
+                            continue
+                        src_tb = istream.time_base or tb
+                        shift = int(offset * tb / src_tb) if src_tb else 0
+                        if packet.pts is not None:
+                            packet.pts += shift
+                        if packet.dts is not None:
+                            packet.dts += shift
+                        end = (packet.pts or packet.dts or 0) + (packet.duration or 0)
+                        last = max(last, int(end * src_tb / tb))
+                        packet.stream = ostream
+                        out.mux(packet)
+                    offset = last
+    except av.error.FFmpegError as exc:
+        raise VideoDecodeError("corrupt_media", f"cannot join segments: {exc}") from None
+    return out_buf.getvalue()
+
+
+def looks_like_screen(window: VideoWindow) -> bool:
+    """Screens have large areas of exactly equal neighbouring pixels; camera footage has sensor noise."""
+    if len(window) == 0:
+        return False
+    sample = window.luma[:: max(1, len(window) // 8)].astype(np.int16)
+    flat = float(np.mean(np.diff(sample, axis=2) == 0))
+    return flat >= SCREEN_FLAT_FRACTION
+
+
+class VideoAnchoring(WindowAnchoring):
+    def __init__(self, blobs: BlobStore, limits: LimitsConfig, ocr: bool, config: VideoPipelineConfig | None = None) -> None:
+        super().__init__(blobs, limits)
+        self.ocr = ocr
+        self.config = config or VideoPipelineConfig(frame_max_side=640)
+
+    def facts(self, window: ClosedWindow) -> WindowFacts:
+        segments: list[VideoSegment] = window.records
+        parts = [self.media(s.media) for s in segments]
+        start = segments[0].start_time
+        declared = sum(s.duration_s for s in segments) or None
+        video = VideoDecoder(self.config.decode).decode(concat_segments(parts), time_offset=start,
+                                                        declared_duration=declared)
+        ocr = self.ocr and looks_like_screen(video)
+        extraction = VideoExpertPipeline.from_config(self.config.model_copy(update={"ocr_enabled": ocr})).run(video)
+        frames = [KeyFrame(k.frame_index, k.timestamp, k.data, k.media_type) for k in extraction.key_frames]
+        end = segments[-1].start_time + segments[-1].duration_s
+        num_frames = int(video.indices[-1]) + 1 if len(video) else 0
+        return WindowFacts(extraction.anchors, frames, num_frames, start, end, None)

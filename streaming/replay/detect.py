@@ -1,0 +1,121 @@
+"""Pick the reader for each replay path (a file or a dataset folder), detecting the format if asked.
+
+A folder that is itself a dataset (LeRobot, Mind2Web step, AITW episode, GUI JSONL) becomes one
+source; any other folder is searched (sorted, a few levels deep) for recordings.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from streaming.limits_config import LimitsConfig
+from streaming.replay.base import MediaFactory, ReplayError, ReplaySource
+from streaming.replay.bridge import RldsTfrecordSource
+from streaming.replay.gui_aitw import AitwEpisodeSource
+from streaming.replay.gui_jsonl import GuiJsonlSource
+from streaming.replay.gui_mind2web import Mind2WebSource
+from streaming.replay.lerobot import LeRobotArrowSource
+from streaming.replay.lerobot_parquet import LeRobotParquetSource
+from streaming.replay.source_config import ReplaySourceConfig
+from streaming.replay.video import VIDEO_SUFFIXES, VideoFileSource
+
+log = logging.getLogger(__name__)
+
+SOURCE_TYPES: tuple[type[ReplaySource], ...] = (
+    Mind2WebSource,
+    AitwEpisodeSource,
+    GuiJsonlSource,
+    LeRobotParquetSource,
+    LeRobotArrowSource,
+    RldsTfrecordSource,
+    VideoFileSource,
+)
+KINDS = ("video", "gui", "robot")
+MAX_DEPTH = 3
+_KNOWN = (
+    f"video files ({', '.join(VIDEO_SUFFIXES)}), RLDS TFRecord files, LeRobot folders (meta/info.json or "
+    "meta_data/info.json), Mind2Web folders (queries.jsonl), AITW episodes (JSON list), GUI JSONL files"
+)
+
+
+def open_sources(
+    paths: list[Path],
+    kind: str | None,
+    media: MediaFactory,
+    limits: LimitsConfig,
+    segment_s: float | None = None,
+    *,
+    config: ReplaySourceConfig | None = None,
+) -> list[ReplaySource]:
+    """One source per recording found under `paths`; ReplayError for missing, unknown or unreadable input."""
+    if kind is not None and kind not in KINDS:
+        raise ReplayError("bad_kind", f"kind must be one of {KINDS}, got {kind!r}")
+    cfg = config or ReplaySourceConfig()
+    if segment_s is not None:
+        cfg = cfg.model_copy(update={"segment_s": segment_s})
+    if not paths:
+        raise ReplayError("no_input", "no paths to replay")
+    out: list[ReplaySource] = []
+    for path in paths:
+        found = _open(Path(path), kind, media, limits, cfg)
+        log.info("replay %s: %s", path, ", ".join(f"{s.format_name}:{s.path.name}" for s in found))
+        out.extend(found)
+    return out
+
+
+def detect(path: Path) -> type[ReplaySource] | None:
+    """The reader whose format `path` has, or None."""
+    return next((t for t in SOURCE_TYPES if t.accepts(path)), None)
+
+
+def _open(
+    path: Path, kind: str | None, media: MediaFactory, limits: LimitsConfig, cfg: ReplaySourceConfig
+) -> list[ReplaySource]:
+    if not path.exists():
+        raise ReplayError("missing_file", f"{path} does not exist")
+    if not os.access(path, os.R_OK):
+        raise ReplayError("unreadable", f"{path} is not readable")
+    if path.is_file() and path.stat().st_size == 0:
+        raise ReplayError("empty_file", f"{path} is empty")
+    found = detect(path)
+    if found is not None:
+        if kind is not None and found.kind != kind:
+            raise ReplayError("kind_mismatch", f"{path} is {found.kind} ({found.format_name}), not {kind}")
+        return [found(path, media, limits, cfg)]
+    if path.is_file():
+        raise ReplayError("unknown_format", f"{path}: not a recording Tailor reads; it reads {_KNOWN}")
+    sources = _search(path, kind, media, limits, cfg, MAX_DEPTH)
+    if not sources:
+        wanted = f"{kind} " if kind else ""
+        raise ReplayError("unknown_format", f"{path}: no {wanted}recordings found; Tailor reads {_KNOWN}")
+    return sources
+
+
+def _search(
+    folder: Path,
+    kind: str | None,
+    media: MediaFactory,
+    limits: LimitsConfig,
+    cfg: ReplaySourceConfig,
+    depth: int,
+) -> list[ReplaySource]:
+    out: list[ReplaySource] = []
+    try:
+        children = sorted(folder.iterdir())
+    except OSError as exc:
+        raise ReplayError("unreadable", f"{folder}: {exc}") from None
+    for child in children:
+        if child.name.startswith("."):
+            continue
+        if child.is_file() and child.stat().st_size == 0:
+            log.warning("replay: skipping empty file %s", child)
+            continue
+        found = detect(child)
+        if found is not None:
+            if kind is None or found.kind == kind:
+                out.append(found(child, media, limits, cfg))
+        elif child.is_dir() and depth > 1:
+            out.extend(_search(child, kind, media, limits, cfg, depth - 1))
+    return out

@@ -1,0 +1,34 @@
+"""Settings of the replay readers (segment length, nominal rates, image encoding, record caps)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class ReplaySourceConfig(BaseModel):
+    segment_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="Target video segment length in seconds; cut at the first key frame at or after it.",
+    )
+    robot_fps: float = Field(
+        default=10.0, gt=0, description="Nominal control rate of robot recordings that carry no timestamps."
+    )
+    gui_step_interval_s: float = Field(
+        default=1.0, gt=0, description="Nominal seconds between GUI steps when a recording has no timing."
+    )
+    jpeg_quality: int = Field(
+        default=90, ge=1, le=100, description="JPEG quality of camera frames cut from robot episode videos."
+    )
+    verify_tfrecord_crc: bool = Field(
+        default=True,
+        description="Check the masked CRC32C of every TFRecord payload (lengths are always checked).",
+    )
+    max_tfrecord_record_bytes: int = Field(
+        default=256 * 1024 * 1024, gt=0, description="Largest single TFRecord record accepted, in bytes."
+    )
+    frame_match_tolerance_s: float = Field(
+        default=0.05,
+        ge=0,
+        description="Largest gap between a robot step's timestamp and the video frame used as its image.",
+    )

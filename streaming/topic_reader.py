@@ -1,0 +1,50 @@
+"""Read a whole topic up to its current high-water marks (for summaries, status and tests)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TypeVar
+
+from streaming.kafka_clients import aiokafka_kwargs
+from streaming.records import RecordError, TailorRecord
+from streaming.settings import TailorSettings
+
+R = TypeVar("R", bound=TailorRecord)
+
+
+async def read_topic_async(settings: TailorSettings, topic: str, record: type[R], timeout_s: float = 30.0) -> list[R]:
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from streaming.status import fetch_highwaters
+
+    assert settings.kafka_bootstrap
+    hws = await fetch_highwaters(settings, [topic], timeout_s)
+    tps = [TopicPartition(t, p) for (t, p), hw in hws.items() if hw > 0]
+    if not tps:
+        return []
+    consumer = AIOKafkaConsumer(**aiokafka_kwargs(settings, settings.kafka_bootstrap), enable_auto_commit=False)
+    await consumer.start()
+    out: list[R] = []
+    try:
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        remaining = {tp: hws[(tp.topic, tp.partition)] for tp in tps}
+        deadline = time.monotonic() + timeout_s
+        while remaining and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=300)
+            for tp, msgs in batch.items():
+                for msg in msgs:
+                    try:
+                        out.append(record.from_bytes(msg.value))
+                    except RecordError:
+                        pass
+                    if msg.offset + 1 >= remaining.get(tp, 0):
+                        remaining.pop(tp, None)
+        return out
+    finally:
+        await consumer.stop()
+
+
+def read_topic(settings: TailorSettings, topic: str, record: type[R], timeout_s: float = 30.0) -> list[R]:
+    return asyncio.run(read_topic_async(settings, topic, record, timeout_s))
