@@ -1,0 +1,89 @@
+"""Bounded image decoding for the GUI and robot experts (screenshots, camera frames).
+
+Every decode checks the byte size and the declared pixel count before Pillow touches the pixels,
+so a hostile or corrupt image fails fast with a reason label instead of eating memory.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import warnings
+
+import numpy as np
+from PIL import Image
+
+from streaming.blobstore import BlobStore, UriPolicyError
+from streaming.limits_config import LimitsConfig
+from streaming.records.base import RecordError
+from streaming.records.media import MediaRef
+
+log = logging.getLogger(__name__)
+
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/bmp", "image/gif")
+
+
+def media_bytes(ref: MediaRef, blobs: BlobStore | None, limits: LimitsConfig) -> bytes:
+    """The bytes behind a MediaRef: inline data, or a claim check read through the blob store."""
+    if ref.data is not None:
+        return ref.data
+    if blobs is None:
+        raise RecordError(
+            "blob_store_missing", f"media {ref.uri!r} is a claim check but no blob store is set"
+        )
+    try:
+        return blobs.get(ref, max_bytes=limits.max_message_bytes)
+    except UriPolicyError as exc:
+        raise RecordError(exc.reason, exc.detail) from None
+
+
+def decode_image(data: bytes, limits: LimitsConfig, media_type: str | None = None) -> Image.Image:
+    """Decode image bytes to an RGB Pillow image, within the configured size caps."""
+    if not data:
+        raise RecordError("empty_media", "image has no bytes")
+    if media_type is not None and media_type not in IMAGE_TYPES:
+        raise RecordError("unsupported_media_type", f"{media_type!r} is not an image type")
+    if len(data) > limits.max_message_bytes:
+        raise RecordError("oversized_media", f"{len(data)} bytes > cap {limits.max_message_bytes}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:
+                width, height = img.size
+                if width <= 0 or height <= 0:
+                    raise RecordError("corrupt_media", "image declares no size")
+                if width * height > limits.max_image_pixels:
+                    raise RecordError(
+                        "resolution_too_large", f"{width}x{height} > cap of {limits.max_image_pixels} pixels"
+                    )
+                img.load()
+                return img.convert("RGB")
+    except RecordError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise RecordError("resolution_too_large", str(exc)) from None
+    except Exception as exc:  # Pillow raises many exception types for bad bytes
+        raise RecordError("corrupt_media", f"{type(exc).__name__}: {exc}"[:300]) from None
+
+
+def gray_thumbnail(image: Image.Image, size: int) -> np.ndarray:
+    """A size x size grayscale thumbnail as float32 in [0, 1] (aspect is not kept: both sides compare)."""
+    small = image.convert("L").resize((size, size), Image.Resampling.BILINEAR)
+    return np.asarray(small, dtype=np.float32) / 255.0
+
+
+def crop_box(
+    image_size: tuple[int, int], box: tuple[float, float, float, float], margin_px: float, margin_frac: float
+) -> tuple[int, int, int, int] | None:
+    """Integer crop (left, top, right, bottom) of an (x, y, w, h) box grown by a margin, clipped to the
+    image; None when nothing of it lies on the image."""
+    x, y, w, h = box
+    grow_x = margin_px + margin_frac * w
+    grow_y = margin_px + margin_frac * h
+    left = max(0, int(np.floor(x - grow_x)))
+    top = max(0, int(np.floor(y - grow_y)))
+    right = min(image_size[0], int(np.ceil(x + w + grow_x)))
+    bottom = min(image_size[1], int(np.ceil(y + h + grow_y)))
+    if right - left < 1 or bottom - top < 1:
+        return None
+    return left, top, right, bottom

@@ -1,0 +1,65 @@
+"""A GUI window: the ordered steps of one session, with screenshots decoded on demand."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from PIL import Image
+
+from agents.extractors.gui.images import decode_image, media_bytes
+from streaming.blobstore import BlobStore
+from streaming.limits_config import LimitsConfig
+from streaming.records import GuiStep
+from streaming.records.base import RecordError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class GuiWindow:
+    """Steps of ONE session in step order; `frame_index` in anchors is the position in `steps`."""
+
+    key: str
+    steps: list[GuiStep]
+    blobs: BlobStore | None = None
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    _images: dict[int, Image.Image | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    @classmethod
+    def of(
+        cls, steps: Sequence[GuiStep], blobs: BlobStore | None = None, limits: LimitsConfig | None = None
+    ) -> GuiWindow:
+        """Build a checked window: one session id, step indices strictly increasing."""
+        if not steps:
+            raise RecordError("empty_window", "a GUI window needs at least one step")
+        keys = {s.session_id for s in steps}
+        if len(keys) != 1:
+            raise RecordError("mixed_keys", f"window mixes sessions {sorted(keys)[:3]}")
+        ordered = sorted(steps, key=lambda s: s.step_index)
+        indices = [s.step_index for s in ordered]
+        if len(set(indices)) != len(indices):
+            raise RecordError("duplicate_step", f"session {ordered[0].session_id} repeats a step index")
+        return cls(key=ordered[0].session_id, steps=ordered, blobs=blobs, limits=limits or LimitsConfig())
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    @property
+    def instruction(self) -> str | None:
+        """The first instruction any step carries."""
+        return next((s.instruction for s in self.steps if s.instruction), None)
+
+    def screenshot(self, index: int) -> Image.Image | None:
+        """The decoded RGB screenshot of step `index` (None when the step has none); cached."""
+        if index not in self._images:
+            ref = self.steps[index].screenshot
+            if ref is None:
+                self._images[index] = None
+            else:
+                data = media_bytes(ref, self.blobs, self.limits)
+                self._images[index] = decode_image(data, self.limits, ref.media_type)
+        return self._images[index]

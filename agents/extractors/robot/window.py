@@ -1,0 +1,72 @@
+"""A robot window: the ordered steps of one episode, with camera frames decoded on demand."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from PIL import Image
+
+from agents.extractors.gui.images import decode_image, media_bytes
+from streaming.blobstore import BlobStore
+from streaming.limits_config import LimitsConfig
+from streaming.records import RobotStep
+from streaming.records.base import RecordError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RobotWindow:
+    """Steps of ONE episode in step order; `frame_index` in anchors is the position in `steps`."""
+
+    key: str
+    steps: list[RobotStep]
+    blobs: BlobStore | None = None
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    _frames: dict[tuple[int, str], Image.Image] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    @classmethod
+    def of(
+        cls, steps: Sequence[RobotStep], blobs: BlobStore | None = None, limits: LimitsConfig | None = None
+    ) -> RobotWindow:
+        """Build a checked window: one episode id, step indices strictly increasing, equal vector sizes."""
+        if not steps:
+            raise RecordError("empty_window", "a robot window needs at least one step")
+        keys = {s.episode_id for s in steps}
+        if len(keys) != 1:
+            raise RecordError("mixed_keys", f"window mixes episodes {sorted(keys)[:3]}")
+        ordered = sorted(steps, key=lambda s: s.step_index)
+        indices = [s.step_index for s in ordered]
+        if len(set(indices)) != len(indices):
+            raise RecordError("duplicate_step", f"episode {ordered[0].episode_id} repeats a step index")
+        if len({len(s.state) for s in ordered}) != 1:
+            raise RecordError(
+                "ragged_state", f"episode {ordered[0].episode_id}: state sizes differ between steps"
+            )
+        return cls(key=ordered[0].episode_id, steps=ordered, blobs=blobs, limits=limits or LimitsConfig())
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    @property
+    def instruction(self) -> str | None:
+        """The first language instruction any step carries."""
+        return next((s.instruction for s in self.steps if s.instruction), None)
+
+    def camera_names(self) -> list[str]:
+        """Every camera name seen in the window, sorted."""
+        return sorted({name for s in self.steps for name in s.cameras})
+
+    def camera_frame(self, index: int, camera: str) -> Image.Image | None:
+        """The decoded RGB frame of `camera` at step `index` (None when that step lacks it); cached."""
+        ref = self.steps[index].cameras.get(camera)
+        if ref is None:
+            return None
+        if (index, camera) not in self._frames:
+            data = media_bytes(ref, self.blobs, self.limits)
+            self._frames[(index, camera)] = decode_image(data, self.limits, ref.media_type)
+        return self._frames[(index, camera)]
