@@ -62,6 +62,9 @@ def settings(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> TailorS
         app_id=f"{topic_prefix}-app",
         data_dir=tmp_path / "data",
         partitions=2,
+        window_grace_s=0.5,
+        window_gap_s=2.0,
+        window_sweep_interval_s=0.5,
         **overrides,
     )
 

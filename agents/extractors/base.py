@@ -11,7 +11,7 @@ import time
 from abc import ABC, abstractmethod
 from typing import ClassVar, Generic, TypeVar
 
-from streaming.records import Anchor
+from streaming.records import Anchor, RecordError
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,8 @@ class Extractor(ABC, Generic[W]):
             anchors = self.extract(window)
         except ExtractorError:
             raise
+        except RecordError as exc:  # bad data inside the window keeps its own reason label
+            raise ExtractorError(self.name, exc.reason, exc.detail) from exc
         except Exception as exc:  # an expert's bug or bad data must not kill the worker
             raise ExtractorError(self.name, "extractor_failed", f"{type(exc).__name__}: {exc}") from exc
         self.last_seconds = time.perf_counter() - started
