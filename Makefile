@@ -26,7 +26,7 @@ $(VENV)/.stamp: requirements/main.lock requirements/nodeps.txt requirements/mode
 
 env: $(VENV)/.stamp
 
-$(VLLM_VENV)/.stamp: requirements/vllm.txt requirements/vllm-gpu.txt
+$(VLLM_VENV)/.stamp: requirements/vllm.txt requirements/vllm-gpu.txt requirements/vllm.lock deploy/scripts/make_vllm_env.sh
 	bash deploy/scripts/make_vllm_env.sh $(VLLM_VENV)
 	touch $@
 

@@ -29,6 +29,7 @@ from streaming.windows import ClosedWindow
 log = logging.getLogger(__name__)
 
 SCREEN_FLAT_FRACTION = 0.6
+SCREEN_STILL_FRACTION = 0.9
 
 
 def concat_segments(parts: list[bytes]) -> bytes:
@@ -69,12 +70,18 @@ def concat_segments(parts: list[bytes]) -> bytes:
 
 
 def looks_like_screen(window: VideoWindow) -> bool:
-    """Screens have large areas of exactly equal neighbouring pixels; camera footage has sensor noise."""
-    if len(window) == 0:
+    """Screen recordings are flat in space (UI areas of one colour) and still in time (pixels that do
+    not change between frames), where camera footage has sensor noise and motion. Measured on the
+    analysis frames: GNOME recording 0.70 flat / 1.00 still; bikes, bigbuckbunny, carphone and the UMI
+    camera at most 0.48 flat / 0.68 still."""
+    if len(window) < 2:
         return False
-    sample = window.luma[:: max(1, len(window) // 8)].astype(np.int16)
-    flat = float(np.mean(np.diff(sample, axis=2) == 0))
-    return flat >= SCREEN_FLAT_FRACTION
+    luma = window.luma.astype(np.int16)
+    sample = luma[:: max(1, len(window) // 8)]
+    flat = float(np.mean(np.abs(np.diff(sample, axis=2)) <= 1))
+    still = np.abs(np.diff(luma, axis=0)) <= 1
+    still_median = float(np.median(still.reshape(still.shape[0], -1).mean(axis=1)))
+    return flat >= SCREEN_FLAT_FRACTION and still_median >= SCREEN_STILL_FRACTION
 
 
 class VideoAnchoring(WindowAnchoring):

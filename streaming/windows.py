@@ -249,6 +249,7 @@ class Windower(RecordHandler):
         self.config = config
         self.blobs = blobs
         self.metrics = metrics
+        self.closing: set[tuple[str, int]] = set()  # closes in progress in this process
 
     @property
     def stage(self) -> str:
@@ -319,8 +320,12 @@ class Windower(RecordHandler):
         final = Header(seq=seq + 1, partition=hdr.partition, topic=hdr.topic,
                        last_closed_index=max(hdr.last_closed_index, hdr.max_index))
         self.state.put(hdr.partition, self.state.header_key(ad.domain, key), final.dumps())
-        # a cancelled or killed close leaves its items and closing_seq behind: recover() finishes it
-        await self.closer.close(window)
+        # a cancelled or killed close leaves its items behind an older window number: recover() finishes it
+        self.closing.add((key, seq))
+        try:
+            await self.closer.close(window)
+        finally:
+            self.closing.discard((key, seq))
         for k, _v in entries:
             self.state.delete(hdr.partition, k)
         self.metrics.stage_out.labels(self.stage).inc()
@@ -358,6 +363,8 @@ class Windower(RecordHandler):
             if domain != ad.domain:
                 continue
             for seq in self.state.older_windows(domain, key, hdr.seq):
+                if (key, seq) in self.closing:
+                    continue  # being closed right now, not interrupted
                 entries = self.state.items(domain, key, seq)
                 loaded = [json.loads(v) for _k, v in entries]
                 records = sorted((ad.record_type.model_validate(e["record"]) for e in loaded), key=ad.index)

@@ -145,3 +145,23 @@ def test_state_survives_a_restart_and_an_interrupted_close_is_recovered_once(tmp
     assert [[s.step_index for s in c.records] for c in closer.windows] == [[0, 1, 2]]
     assert closer.windows[0].reason == "recovered"
     assert not [k for k in recovered if k.startswith(b"i|") and b"|0000000000|" in k]
+
+
+def test_recovery_does_not_close_a_window_whose_close_is_in_progress(tmp_path: Path) -> None:
+    class Slow(Collect):
+        async def close(self, window: ClosedWindow) -> None:
+            await asyncio.sleep(0.2)
+            self.windows.append(window)
+
+    closer = Slow()
+    w, _store, _ = make(tmp_path, closer, window_max_items=2)
+
+    async def run() -> None:
+        await w.handle(step(0), pos(0))
+        closing = asyncio.create_task(w.handle(step(1), pos(1)))  # fills the window: a slow close starts
+        await asyncio.sleep(0.05)
+        assert await w.recover() == 0
+        await closing
+
+    asyncio.run(run())
+    assert [c.reason for c in closer.windows] == ["size"]

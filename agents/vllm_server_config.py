@@ -1,0 +1,79 @@
+"""Settings of the vLLM OpenAI-compatible server: started locally from its own venv, or used by URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from agents.model_cache_config import DEFAULT_MODEL_NAME
+
+
+class VllmServerConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str | None = Field(
+        default=None,
+        description="Base URL of a running server (e.g. a GPU box) to use instead of starting one; "
+        "then only served_model_name and start_timeout_s matter.",
+    )
+    venv: Path = Field(
+        default=Path(".venv-vllm"), description="The separate vLLM environment (made by `make vllm-env`)."
+    )
+    model_dir: Path | None = Field(
+        default=None,
+        description="Safetensors model folder to serve (see agents.model_cache); required without url.",
+    )
+    served_model_name: str = Field(
+        default=DEFAULT_MODEL_NAME, min_length=1, description="Model name clients send in requests."
+    )
+    host: str = Field(default="127.0.0.1", description="Address the server listens on.")
+    port: int = Field(default=0, ge=0, le=65535, description="Server port; 0 picks a free one.")
+    start_timeout_s: float = Field(
+        default=180.0, gt=0, description="How long to wait for GET /health to answer 200 before giving up."
+    )
+    stop_timeout_s: float = Field(
+        default=20.0, gt=0, description="How long to wait after SIGTERM before killing the process group."
+    )
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
+        default="bfloat16", description="Weight/activation dtype (bfloat16 suits the CPU backend and GPUs)."
+    )
+    max_model_len: int = Field(
+        default=2048, gt=0, le=1_048_576, description="Context length (prompt + output) in tokens."
+    )
+    gpu_memory_utilization: float = Field(
+        default=0.3, gt=0, le=0.95,
+        description="Fraction of device memory for weights and KV cache (on the CPU backend: of RAM).",
+    )
+    enforce_eager: bool = Field(
+        default=True, description="Skip torch.compile / CUDA graphs (faster start, CPU-safe)."
+    )
+    enable_lora: bool = Field(
+        default=True,
+        description="Serve LoRA adapters and allow loading them at run time (POST /v1/load_lora_adapter).",
+    )
+    max_lora_rank: int = Field(default=16, gt=0, le=512, description="Largest LoRA rank an adapter may have.")
+    cpu_reserved_cores: int | None = Field(
+        default=0, ge=0,
+        description="CPU backend only: cores kept free of the engine's threads (VLLM_CPU_NUM_OF_RESERVED_CPU); "
+        "vLLM's default of 1 idles half of a 2-core machine. None keeps vLLM's default.",
+    )
+    extra_args: list[str] = Field(
+        default_factory=list, description="More command-line arguments for the server."
+    )
+    extra_env: dict[str, str] = Field(
+        default_factory=dict, description="More environment variables for the server."
+    )
+    log_file: Path | None = Field(
+        default=None, description="Where the server's stdout/stderr go; default: a new temporary file."
+    )
+    log_tail_lines: int = Field(
+        default=30, ge=0, description="How many log lines to quote in the error when start fails."
+    )
+
+    @model_validator(mode="after")
+    def _model_or_url(self) -> VllmServerConfig:
+        if self.url is None and self.model_dir is None:
+            raise ValueError("model_dir is required when no url of a running server is given")
+        return self

@@ -1,0 +1,222 @@
+"""The vLLM server, for real: started from its own venv on the converted SmolLM2, asked for JSON, stopped."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agents.model_cache import MANIFEST_NAME, ModelCacheError, prepare_model, verify_manifest
+from agents.model_cache_config import DEFAULT_MODEL_NAME, ModelCacheConfig
+from agents.vllm_server import VllmServer, VllmServerError, group_members, is_healthy
+from agents.vllm_server_config import VllmServerConfig
+
+log = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parents[2]
+REPO_CACHE = REPO / ".cache" / "models" / DEFAULT_MODEL_NAME
+VENV_CANDIDATES = (REPO / ".venv-vllm", Path("/tmp/vllmtest"))
+SERVED = "smol"
+ANSWER_SCHEMA = {
+    "type": "object",
+    "properties": {"answer": {"type": "string"}},
+    "required": ["answer"],
+    "additionalProperties": False,
+}
+
+
+def vllm_venv() -> Path:
+    for venv in VENV_CANDIDATES:
+        if (venv / "bin" / "python").is_file():
+            return venv
+    pytest.skip("no vLLM environment (.venv-vllm): run `make vllm-env`")
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The repo's cache (made by `make model`) when it verifies, else one conversion per test session."""
+    if (REPO_CACHE / MANIFEST_NAME).is_file():
+        try:
+            verify_manifest(REPO_CACHE)
+            return REPO_CACHE
+        except ModelCacheError:
+            pass
+    out = tmp_path_factory.getbasetemp() / "models" / DEFAULT_MODEL_NAME
+    prepare_model(ModelCacheConfig(out_dir=out))
+    return out
+
+
+@pytest.fixture(scope="module")
+def server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[VllmServer]:
+    config = VllmServerConfig(
+        venv=vllm_venv(),
+        model_dir=model_dir,
+        served_model_name=SERVED,
+        log_file=tmp_path_factory.mktemp("vllm") / "server.log",
+    )
+    started = time.monotonic()
+    with VllmServer(config) as running:
+        log.warning("vLLM server start took %.1fs", time.monotonic() - started)
+        yield running
+
+
+def post_json(url: str, body: dict[str, Any], timeout_s: float = 120.0) -> dict[str, Any]:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=timeout_s) as resp:
+        result: dict[str, Any] = json.loads(resp.read())
+        return result
+
+
+def chat(server: VllmServer, content: str, max_tokens: int, **extra: Any) -> dict[str, Any]:
+    body = {
+        "model": server.model_name,
+        "messages": [{"role": "user", "content": content}],
+        "max_tokens": max_tokens,
+        "temperature": 0,
+        **extra,
+    }
+    return post_json(server.api_url + "/chat/completions", body)
+
+
+def test_serves_the_model_under_its_name(server: VllmServer) -> None:
+    with urllib.request.urlopen(server.api_url + "/models", timeout=10) as resp:
+        models = json.loads(resp.read())
+    assert [m["id"] for m in models["data"]] == [SERVED]
+    assert server.pid is not None and len(group_members(server.pid)) >= 2  # API server + engine core
+
+
+def test_json_schema_chat_completion(server: VllmServer) -> None:
+    response_format = {"type": "json_schema", "json_schema": {"name": "answer", "schema": ANSWER_SCHEMA}}
+    reply = chat(server, "What is the capital of France? Reply in JSON.", 64, response_format=response_format)
+    choice = reply["choices"][0]
+    assert choice["finish_reason"] == "stop"
+    parsed = json.loads(choice["message"]["content"])
+    assert set(parsed) == {"answer"}
+    assert isinstance(parsed["answer"], str)
+
+
+def test_batch_of_16_concurrent_prompts(server: VllmServer, record_property: Any) -> None:
+    topics = ["rivers", "robots", "bread", "the moon", "chess", "rain", "bicycles", "volcanoes",
+              "owls", "glass", "music", "trains", "salt", "maps", "clocks", "bridges"]
+    prompts = [f"Write three sentences about {t}." for t in topics]
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=len(prompts)) as pool:  # ignore_eos: every reply runs the full 128
+        replies = list(pool.map(lambda p: chat(server, p, 128, ignore_eos=True), prompts))
+    elapsed = time.monotonic() - started
+    tokens = [r["usage"]["completion_tokens"] for r in replies]
+    assert all(r["choices"][0]["message"]["content"].strip() for r in replies)
+    assert tokens == [128] * len(prompts)
+    rate = sum(tokens) / elapsed
+    record_property("tokens_per_s", round(rate, 1))
+    log.warning("16 concurrent prompts: %d tokens in %.1fs = %.0f tokens/s", sum(tokens), elapsed, rate)
+
+
+def test_url_mode_uses_the_running_server_and_leaves_it_alone(server: VllmServer) -> None:
+    assert server.base_url is not None
+    with VllmServer(VllmServerConfig(url=server.base_url + "/", served_model_name=SERVED)) as remote:
+        assert remote.pid is None
+        assert remote.api_url == server.api_url
+        reply = chat(remote, "What is the capital of France?", 24)
+        assert "Paris" in reply["choices"][0]["message"]["content"]
+    assert is_healthy(server.base_url)
+
+
+def test_stop_leaves_no_process(server: VllmServer) -> None:
+    """Runs last in this module: stops the shared server (the fixture's exit is then a no-op)."""
+    pid, url = server.pid, server.base_url
+    assert pid is not None and url is not None
+    server.stop()
+    assert group_members(pid) == []
+    assert not is_healthy(url, timeout_s=1)
+    server.stop()  # idempotent
+
+
+def test_start_timeout_kills_the_half_started_server(model_dir: Path, tmp_path: Path) -> None:
+    config = VllmServerConfig(
+        venv=vllm_venv(), model_dir=model_dir, start_timeout_s=2, log_file=tmp_path / "s.log"
+    )
+    server = VllmServer(config)
+    started = time.monotonic()
+    with pytest.raises(VllmServerError) as err:
+        server.start()
+    assert err.value.reason == "start timeout"
+    assert time.monotonic() - started < 2 + config.stop_timeout_s * 2 + 5
+    assert "last log lines" in str(err.value)
+    assert server.process is None
+    assert processes_writing(tmp_path / "s.log") == []
+
+
+def processes_writing(log_file: Path) -> list[int]:
+    """Processes holding `log_file` open: the server and every child it spawned inherit it as stdout."""
+    found = []
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            if any(fd.readlink() == log_file for fd in fd_dir.iterdir()):
+                found.append(int(fd_dir.parent.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_server_dies_with_its_parent(model_dir: Path, tmp_path: Path) -> None:
+    """SIGKILL the Python process that started the server: PR_SET_PDEATHSIG must take the server down."""
+    log_file = tmp_path / "orphan.log"
+    config = VllmServerConfig(venv=vllm_venv(), model_dir=model_dir, log_file=log_file)
+    code = (
+        "from agents.vllm_server import VllmServer\n"
+        "from agents.vllm_server_config import VllmServerConfig\n"
+        f"VllmServer(VllmServerConfig.model_validate_json({config.model_dump_json()!r})).start()\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", code], cwd=REPO)
+    try:
+        deadline = time.monotonic() + 60
+        while len(holders := processes_writing(log_file)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)  # the parent and its server child both hold the log open
+        server_pids = set(holders) - {parent.pid}
+        assert server_pids, "the server process never appeared"
+    finally:
+        parent.kill()
+        parent.wait(timeout=10)
+    deadline = time.monotonic() + 30
+    while processes_writing(log_file) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert processes_writing(log_file) == [], "the vLLM server outlived its parent"
+
+
+def test_broken_model_folder_reports_the_server_log(tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text('{"model_type": "no-such-architecture"}')
+    config = VllmServerConfig(
+        venv=vllm_venv(), model_dir=broken, start_timeout_s=120, log_file=tmp_path / "b.log"
+    )
+    with pytest.raises(VllmServerError) as err:
+        VllmServer(config).start()
+    assert err.value.reason == "server exited"
+    assert "no-such-architecture" in str(err.value) or "Error" in str(err.value)
+    assert processes_writing(tmp_path / "b.log") == []
+
+
+def test_inputs_are_checked_before_starting(model_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(VllmServerError) as err:
+        VllmServer(VllmServerConfig(venv=tmp_path / "no-venv", model_dir=model_dir)).start()
+    assert err.value.reason == "vllm env missing"
+    with pytest.raises(VllmServerError) as err:
+        VllmServer(VllmServerConfig(venv=vllm_venv(), model_dir=tmp_path)).start()
+    assert err.value.reason == "model missing"
+    with pytest.raises(ValueError):
+        VllmServerConfig()
+    with pytest.raises(VllmServerError) as err:
+        VllmServer(VllmServerConfig(url="http://127.0.0.1:9", start_timeout_s=1)).start()
+    assert err.value.reason == "server unreachable"
