@@ -1,0 +1,196 @@
+"""The explicit Arrow schema of the example dataset, and Example <-> row conversion.
+
+The schema is fixed (it never depends on the data), so every part file has the same columns whether
+frames are embedded or referenced and `datasets` can read all files as one table. The Parquet schema
+metadata carries the Hugging Face `datasets` features (key `huggingface`), so `frames` loads as
+`List(Image())` and decodes to PIL images without a cast. Rewards are a list of {name, value} structs:
+an Arrow map has no `datasets` equivalent, and a struct would change shape with the reward names.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+
+from streaming.records import Example, FrameRef, SourceSpan
+
+SINK_SCHEMA_VERSION = 1
+SCHEMA_VERSION_KEY = b"tailor.sink_schema_version"
+HF_METADATA_KEY = b"huggingface"
+
+
+class RowError(ValueError):
+    """An example that cannot become a row; `reason` is a short label."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class FrameCell:
+    """One key frame of a row: the reference, plus its bytes when embedded or the reason it is not."""
+
+    ref: FrameRef
+    data: bytes | None = None
+    error: str | None = None
+
+
+_STR = {"dtype": "string", "_type": "Value"}
+_I64 = {"dtype": "int64", "_type": "Value"}
+_I32 = {"dtype": "int32", "_type": "Value"}
+_F64 = {"dtype": "float64", "_type": "Value"}
+_BOOL = {"dtype": "bool", "_type": "Value"}
+
+# (column, arrow type, datasets feature) in column order
+_COLUMNS: list[tuple[str, pa.DataType, dict[str, Any]]] = [
+    ("example_id", pa.string(), _STR),
+    ("task_family", pa.string(), _STR),
+    ("output_json", pa.string(), _STR),
+    ("window_id", pa.string(), _STR),
+    ("intent_id", pa.string(), _STR),
+    ("source_topic", pa.string(), _STR),
+    ("source_partition", pa.int32(), _I32),
+    ("source_first_offset", pa.int64(), _I64),
+    ("source_last_offset", pa.int64(), _I64),
+    ("source_start_time", pa.float64(), _F64),
+    ("source_end_time", pa.float64(), _F64),
+    ("anchor_ids", pa.list_(pa.string()), {"feature": _STR, "_type": "List"}),
+    ("model", pa.string(), _STR),
+    ("weights_version", pa.string(), _STR),
+    ("prompt_sha256", pa.string(), _STR),
+    (
+        "rewards",
+        pa.list_(pa.struct([("name", pa.string()), ("value", pa.float64())])),
+        {"feature": {"name": _STR, "value": _F64}, "_type": "List"},
+    ),
+    ("created_at", pa.timestamp("us", tz="UTC"), {"dtype": "timestamp[us, tz=UTC]", "_type": "Value"}),
+    (
+        "frames",
+        pa.list_(pa.struct([("bytes", pa.binary()), ("path", pa.string())])),
+        {"feature": {"_type": "Image"}, "_type": "List"},
+    ),
+    (
+        "frame_refs",
+        pa.list_(
+            pa.struct([
+                ("frame_index", pa.int64()), ("timestamp", pa.float64()), ("uri", pa.string()),
+                ("sha256", pa.string()), ("embedded", pa.bool_()), ("error", pa.string()),
+            ])
+        ),
+        {
+            "feature": {
+                "frame_index": _I64, "timestamp": _F64, "uri": _STR, "sha256": _STR, "embedded": _BOOL,
+                "error": _STR,
+            },
+            "_type": "List",
+        },
+    ),
+]
+
+COLUMN_NAMES = [name for name, _, _ in _COLUMNS]
+
+
+def example_schema() -> pa.Schema:
+    """The Arrow schema of every part file, with the `datasets` features in its metadata."""
+    features = {name: feature for name, _, feature in _COLUMNS}
+    metadata = {
+        HF_METADATA_KEY: json.dumps({"info": {"features": features}}).encode(),
+        SCHEMA_VERSION_KEY: str(SINK_SCHEMA_VERSION).encode(),
+    }
+    return pa.schema([pa.field(name, typ) for name, typ, _ in _COLUMNS], metadata=metadata)
+
+
+def utc_datetime(seconds: float) -> datetime:
+    """Unix seconds as an aware UTC datetime (microsecond precision); RowError if out of range."""
+    if not math.isfinite(seconds):
+        raise RowError("bad_created_at", f"created_at {seconds!r} is not finite")
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise RowError("bad_created_at", f"created_at {seconds!r} is outside the date range") from None
+
+
+def frame_path(ref: FrameRef) -> str:
+    """File name stored in an embedded image cell: the frame's sha256 with the URI's extension."""
+    tail = ref.uri.rsplit("/", 1)[-1]
+    ext = tail.rsplit(".", 1)[-1] if "." in tail else "bin"
+    return f"{ref.sha256}.{ext}"
+
+
+def example_row(example: Example, cells: list[FrameCell]) -> dict[str, Any]:
+    """The row of one example; `cells` are its frames, in the order of `example.frames`."""
+    src = example.source
+    return {
+        "example_id": example.example_id,
+        "task_family": example.task_family,
+        "output_json": example.output_json,
+        "window_id": example.window_id,
+        "intent_id": example.intent_id,
+        "source_topic": src.topic,
+        "source_partition": src.partition,
+        "source_first_offset": src.first_offset,
+        "source_last_offset": src.last_offset,
+        "source_start_time": src.start_time,
+        "source_end_time": src.end_time,
+        "anchor_ids": list(example.anchor_ids),
+        "model": example.model,
+        "weights_version": example.weights_version,
+        "prompt_sha256": example.prompt_sha256,
+        "rewards": [{"name": k, "value": v} for k, v in sorted(example.rewards.items())],
+        "created_at": utc_datetime(example.created_at),
+        "frames": [{"bytes": c.data, "path": frame_path(c.ref)} for c in cells if c.data is not None],
+        "frame_refs": [
+            {
+                "frame_index": c.ref.frame_index, "timestamp": c.ref.timestamp, "uri": c.ref.uri,
+                "sha256": c.ref.sha256, "embedded": c.data is not None, "error": c.error,
+            }
+            for c in cells
+        ],
+    }
+
+
+def row_example(row: dict[str, Any]) -> Example:
+    """The Example a row was written from (frame bytes are not part of the record)."""
+    created = row["created_at"]
+    return Example(
+        example_id=row["example_id"],
+        task_family=row["task_family"],
+        output_json=row["output_json"],
+        window_id=row["window_id"],
+        intent_id=row["intent_id"],
+        source=SourceSpan(
+            topic=row["source_topic"], partition=row["source_partition"],
+            first_offset=row["source_first_offset"], last_offset=row["source_last_offset"],
+            start_time=row["source_start_time"], end_time=row["source_end_time"],
+        ),
+        anchor_ids=list(row["anchor_ids"] or []),
+        frames=[
+            FrameRef(frame_index=f["frame_index"], timestamp=f["timestamp"], uri=f["uri"], sha256=f["sha256"])
+            for f in row["frame_refs"] or []
+        ],
+        model=row["model"],
+        weights_version=row["weights_version"],
+        prompt_sha256=row["prompt_sha256"],
+        rewards={r["name"]: r["value"] for r in row["rewards"] or []},
+        created_at=created.timestamp() if isinstance(created, datetime) else float(created),
+    )
+
+
+def row_frame_errors(row: dict[str, Any]) -> list[str]:
+    return [f["error"] for f in row.get("frame_refs") or [] if f.get("error")]
+
+
+def estimated_bytes(row: dict[str, Any]) -> int:
+    """Uncompressed size of a row (an upper bound of its share of a part file, near enough)."""
+    size = 256 + len(row["output_json"]) + len(row["example_id"]) + len(row["window_id"])
+    size += sum(len(a) + 8 for a in row["anchor_ids"]) + 24 * len(row["rewards"])
+    size += sum(len(f["bytes"]) + len(f["path"]) for f in row["frames"])
+    size += sum(len(f["uri"]) + 100 for f in row["frame_refs"])
+    return size

@@ -1,0 +1,43 @@
+"""Helpers of the sink tests: examples that point at real key frames, dataset inspection."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from streaming.records import Example, FrameRef, SourceSpan
+
+DAY = 86_400.0
+T0 = 1_780_000_000.0  # 2026-05-28 UTC
+
+
+def make_example(i: int, family: str, frames: list[FrameRef], *, day: int = 0, answer: str = "") -> Example:
+    output = {"answer": answer or f"step {i} of {family}", "index": i}
+    return Example(
+        example_id=f"{family}-{i:04d}",
+        task_family=family,
+        output_json=json.dumps(output),
+        window_id=f"gui:episode-{i // 4}:{i % 4}",
+        intent_id="intent-1" if i % 2 else None,
+        source=SourceSpan(topic="tailor.raw.gui", partition=i % 3, first_offset=10 * i,
+                          last_offset=10 * i + 9,
+                          start_time=float(i), end_time=float(i) + 1.5),
+        anchor_ids=[f"a{i}", f"a{i + 1}"],
+        frames=frames,
+        model="SmolLM2-135M-Instruct",
+        weights_version="v3" if i % 2 else None,
+        prompt_sha256=hashlib.sha256(f"prompt of {family}".encode()).hexdigest(),
+        rewards={"schema_valid": 1.0, "grounding": 0.25 * (i % 4)},
+        created_at=T0 + day * DAY + i,
+    )
+
+
+def file_rows(path: Path) -> int:
+    return int(pq.ParquetFile(path).metadata.num_rows)
+
+
+def tree(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
