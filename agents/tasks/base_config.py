@@ -1,0 +1,28 @@
+"""Settings shared by every task family: prompt size and output parsing limits."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class PromptConfig(BaseModel):
+    max_prompt_anchors: int = Field(
+        default=28, gt=0,
+        description="Most anchors listed in a prompt; the family's relevant types are kept first, the rest "
+        "are counted as omitted (keeps prompts inside a 2k-token context).",
+    )
+    max_prompt_key_frames: int = Field(
+        default=24, gt=0, description="Most key-frame indices listed in a prompt (the earliest ones)."
+    )
+    max_content_chars: int = Field(
+        default=80, gt=8, description="Anchor content is cut to this many characters in prompts."
+    )
+    max_intent_chars: int = Field(default=400, gt=0, description="The user's intent text is cut to this length.")
+    include_rule_draft: bool = Field(
+        default=False,
+        description="Append the rule baseline's JSON as a draft the model may improve (costs prompt tokens).",
+    )
+    max_output_chars: int = Field(
+        default=100_000, gt=0, description="Longer model outputs are rejected as output_too_large."
+    )
+    max_output_depth: int = Field(default=16, gt=0, description="Deeper JSON is rejected as json_too_deep.")
