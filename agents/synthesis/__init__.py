@@ -1,0 +1,1 @@
+"""Synthesis backends: one interface, selected by name (`vllm`, `hf`, `rules`)."""

@@ -1,0 +1,104 @@
+"""vLLM's OpenAI-compatible server as the synthesis backend: JSON-schema structured outputs, n
+candidates per request, bounded concurrency so the server's continuous batching is used, request
+timeouts and bounded retries with exponential backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import logging
+from typing import Any
+
+import httpx
+
+from agents.synthesis.base import BackendUnavailable, Generation, SynthesisBackend, SynthesisJob
+from agents.synthesis.vllm_backend_config import VllmBackendConfig
+
+log = logging.getLogger(__name__)
+
+
+def prompt_hash(messages: list[dict[str, Any]]) -> str:
+    return hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()
+
+
+class VllmBackend(SynthesisBackend):
+    name = "vllm"
+
+    def __init__(self, config: VllmBackendConfig) -> None:
+        super().__init__(config.concurrency)
+        self.config = config
+        self._client: httpx.AsyncClient | None = None
+        self._model = config.model
+        self._weights_version: str | None = None
+
+    def use_model(self, model: str, weights_version: str | None) -> None:
+        """Switch the served model name (e.g. to a hot-loaded LoRA adapter)."""
+        self._model, self._weights_version = model, weights_version
+
+    @property
+    def weights_version(self) -> str | None:
+        return self._weights_version
+
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                base_url=self.config.url.rstrip("/"),
+                timeout=httpx.Timeout(self.config.request_timeout_s, connect=5.0),
+            )
+        return self._client
+
+    def messages(self, job: SynthesisJob) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = [{"role": m.role, "content": m.content} for m in job.family.prompt(job.ctx)]
+        if self.config.send_images and job.images and out and out[-1]["role"] == "user":
+            parts: list[dict[str, Any]] = [{"type": "text", "text": out[-1]["content"]}]
+            for img in job.images:
+                mime = "image/png" if img[:4] == b"\x89PNG" else "image/jpeg"
+                parts.append({"type": "image_url",
+                              "image_url": {"url": f"data:{mime};base64,{base64.b64encode(img).decode()}"}})
+            out[-1] = {"role": "user", "content": parts}
+        return out
+
+    def payload(self, job: SynthesisJob, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        cfg = self.config
+        body: dict[str, Any] = {
+            "model": self._model, "messages": messages, "n": job.n, "max_tokens": cfg.max_tokens,
+            "temperature": cfg.temperature if job.n > 1 or cfg.temperature > 0 else 0.0, "top_p": cfg.top_p,
+        }
+        if cfg.structured:
+            body["response_format"] = {"type": "json_schema", "json_schema": {
+                "name": job.family.name, "schema": job.family.json_schema()}}
+        return body
+
+    async def generate(self, job: SynthesisJob) -> Generation:
+        messages = self.messages(job)
+        body = self.payload(job, messages)
+        delay = self.config.backoff_s
+        last = ""
+        for attempt in range(self.config.retries + 1):
+            try:
+                resp = await self.client().post("/v1/chat/completions", json=body)
+                if resp.status_code < 500:
+                    resp.raise_for_status()
+                    data = resp.json()
+                    texts = [c["message"]["content"] or "" for c in data.get("choices", [])]
+                    usage = data.get("usage") or {}
+                    return Generation(texts=texts, model=self._model, weights_version=self._weights_version,
+                                      prompt_sha256=prompt_hash(messages),
+                                      completion_tokens=int(usage.get("completion_tokens", 0)))
+                last = f"HTTP {resp.status_code}: {resp.text[:200]}"
+            except httpx.HTTPStatusError as exc:  # 4xx: the request itself is wrong, retrying will not help
+                raise BackendUnavailable("bad_request", f"{exc.response.status_code}: {exc.response.text[:300]}") from None
+            except (httpx.TransportError, ValueError, KeyError) as exc:
+                last = f"{type(exc).__name__}: {exc}"
+            if attempt < self.config.retries:
+                log.warning("vLLM request failed (%s); retry %d in %.1fs", last, attempt + 1, delay)
+                await asyncio.sleep(delay)
+                delay *= 2
+        raise BackendUnavailable("model_unavailable", last)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
