@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 import faust
 
+from agents.synthesis.factory import BackendHandle
 from streaming.blobstore import BlobStore
 from streaming.ingest import DeadLetterSink, IngestStage, RecordHandler
 from streaming.ingest_checks import checks_for
@@ -39,6 +41,8 @@ class TailorApp:
     metrics: TailorMetrics
     blobs: BlobStore
     stages: dict[str, IngestStage] = field(default_factory=dict)
+    synthesis: Any = None
+    sink: Any = None
 
 
 def blob_store(settings: TailorSettings) -> BlobStore:
@@ -50,6 +54,7 @@ def create_app(
     settings: TailorSettings,
     metrics: TailorMetrics,
     handlers: dict[str, list[RecordHandler]] | None = None,
+    synthesis: BackendHandle | None = None,
 ) -> TailorApp:
     """Build the Faust app on `settings.kafka_bootstrap` and register the agents explicitly."""
     if settings.kafka_bootstrap is None:
@@ -80,7 +85,24 @@ def create_app(
     for spec in topic_specs(settings):
         if spec.role in RAW_ROLES:
             register_ingest(tailor, settings, spec, dlq, handlers.get(spec.role, []))
+    if synthesis is not None:
+        register_synthesis(tailor, settings, synthesis, dlq)
     return tailor
+
+
+def register_synthesis(tailor: TailorApp, settings: TailorSettings, synthesis: BackendHandle, dlq: DeadLetterSink) -> None:
+    from agents.intents import IntentParser
+    from agents.tasks.catalog import families
+    from streaming.intent_book import IntentBook
+    from streaming.sink_stage import register_sink_stage
+    from streaming.synthesis_stage import register_synthesis_stage
+
+    by_name = {f.name: f for f in families()}
+    chooser = synthesis.chooser if settings.intent_model_enabled else None
+    book = IntentBook(IntentParser(by_name, chooser, settings.default_budget))
+    tailor.synthesis = register_synthesis_stage(tailor.faust_app, settings, synthesis.backend, by_name, book,
+                                                tailor.metrics, dlq)
+    tailor.sink = register_sink_stage(tailor.faust_app, settings, tailor.metrics)
 
 
 def register_ingest(

@@ -81,6 +81,41 @@ def replay(paths: tuple[Path, ...], kind: str | None, rate: float, loop: bool, s
 
 
 @main.command()
+@click.argument("text")
+@click.option("--domain", type=click.Choice(["video", "gui", "robot"]), default=None, help="Only this input domain.")
+@click.option("--task", default=None, help="A task family by name (see `tailor intents --families`).")
+@click.option("--budget", type=int, default=None, help="Most examples to produce for this intent.")
+@click.option("--id", "intent_id", default=None, help="Intent id (default: derived from the text and options).")
+@click.option("--retire", is_flag=True, help="Retire the intent with this id / text.")
+def intent(text: str, domain: str | None, task: str | None, budget: int | None, intent_id: str | None, retire: bool) -> None:
+    """Publish an intent (what data to make) to the compacted intents topic."""
+    from streaming.intents_cli import IntentRequest, publish_intent
+    from streaming.runtime import NoBrokerError, resolve_bootstrap
+
+    try:
+        settings = resolve_bootstrap(_settings())
+        parsed = publish_intent(settings, IntentRequest(text=text, domain=domain, task=task, budget=budget,
+                                                        intent_id=intent_id, active=not retire))
+    except (NoBrokerError, ValueError) as exc:
+        _fail(exc)
+    click.echo(parsed)
+
+
+@main.command()
+@click.option("--families", "list_families", is_flag=True, help="List the task families and their domains.")
+def intents(list_families: bool) -> None:
+    """Show the active intents and the task specs they parse into."""
+    from streaming.intents_cli import show_intents
+    from streaming.runtime import NoBrokerError, resolve_bootstrap
+
+    try:
+        settings = _settings() if list_families else resolve_bootstrap(_settings())
+    except NoBrokerError as exc:
+        _fail(exc)
+    show_intents(settings, list_families)
+
+
+@main.command()
 @click.option("--out", type=click.Path(path_type=Path), default=Path("docs"), show_default=True)
 def schemas(out: Path) -> None:
     """Write the JSON Schemas of every record and the AsyncAPI document."""

@@ -7,6 +7,7 @@ import logging
 import faust
 from prometheus_client import CollectorRegistry
 
+from agents.synthesis.factory import open_backend
 from streaming.app import create_app
 from streaming.metrics import TailorMetrics, serve_metrics
 from streaming.runtime import owned_cluster
@@ -26,13 +27,18 @@ def run_service(settings: TailorSettings) -> int:
         metrics = TailorMetrics(registry)
         port = serve_metrics(registry, live.metrics_host, live.metrics_port)
         log.info("metrics on http://%s:%d/metrics; kafka at %s", live.metrics_host, port, live.kafka_bootstrap)
-        tailor = create_app(live, metrics)
-        metrics.up.set(1)
-        worker = faust.Worker(tailor.faust_app, loglevel=live.log_level, override_logging=False)
+        synthesis = open_backend(live, live.intent_model_timeout_s, live.intent_model_enabled)
         try:
-            worker.execute_from_commandline()
-        except SystemExit as exc:
-            return int(exc.code or 0)
+            tailor = create_app(live, metrics, synthesis=synthesis)
+            metrics.up.set(1)
+            metrics.model_version.labels(synthesis.backend.weights_version or "base").set(1)
+            worker = faust.Worker(tailor.faust_app, loglevel=live.log_level, override_logging=False)
+            try:
+                worker.execute_from_commandline()
+            except SystemExit as exc:
+                return int(exc.code or 0)
+            finally:
+                metrics.up.set(0)
         finally:
-            metrics.up.set(0)
+            synthesis.stop()
     return 0

@@ -9,6 +9,8 @@ from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agents.anchoring_config import AnchoringConfig
+from agents.intents_config import IntentsConfig
+from agents.synthesis.synthesis_config import SynthesisConfig
 from streaming.app_config import AppConfig
 from streaming.broker_config import BrokerConfig
 from streaming.kafka_config import KafkaConfig
@@ -20,7 +22,8 @@ ENV_PREFIX = "TAILOR_"
 
 
 class TailorSettings(
-    AppConfig, KafkaConfig, TopicsConfig, LimitsConfig, BrokerConfig, WindowsConfig, AnchoringConfig, BaseSettings
+    AppConfig, KafkaConfig, TopicsConfig, LimitsConfig, BrokerConfig, WindowsConfig, AnchoringConfig,
+    SynthesisConfig, IntentsConfig, BaseSettings,
 ):
     """All settings, flat: every field is `TAILOR_<FIELD>` in the environment."""
 

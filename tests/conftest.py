@@ -65,6 +65,9 @@ def settings(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> TailorS
         window_grace_s=0.5,
         window_gap_s=2.0,
         window_sweep_interval_s=0.5,
+        synth_backend="rules",
+        synth_batch_window_s=0.3,
+        sink_flush_s=0.5,
         **overrides,
     )
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 
+from agents.intents import FamilyChooser, chooser_messages, chooser_schema, parse_choice
+
 from agents.synthesis.base import BackendUnavailable, Generation, SynthesisBackend, SynthesisJob
 from agents.synthesis.vllm_backend_config import VllmBackendConfig
 
@@ -102,3 +104,20 @@ class VllmBackend(SynthesisBackend):
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+
+class VllmFamilyChooser(FamilyChooser):
+    """The served model as the intent parser's family chooser (structured output, short timeout)."""
+
+    def __init__(self, backend: VllmBackend, timeout_s: float) -> None:
+        self.backend = backend
+        self.timeout_s = timeout_s
+
+    async def choose(self, text: str, domain: str | None, options: list[str]) -> list[str]:
+        body = {"model": self.backend.config.model, "messages": chooser_messages(text, domain, options),
+                "max_tokens": 64, "temperature": 0.0,
+                "response_format": {"type": "json_schema",
+                                    "json_schema": {"name": "intent", "schema": chooser_schema(options)}}}
+        resp = await asyncio.wait_for(self.backend.client().post("/v1/chat/completions", json=body), self.timeout_s)
+        resp.raise_for_status()
+        return parse_choice(resp.json()["choices"][0]["message"]["content"] or "", options)

@@ -109,6 +109,10 @@ class RejectedExample(TailorRecord):
     details: list[str] = Field(default_factory=list)
     raw_output: str = Field(default="", max_length=200_000)
     model: str = Field(default="rules", max_length=300)
+    intent_id: str | None = None
+    weights_version: str | None = None
+    prompt_sha256: str | None = Field(default=None, pattern=SHA256_PATTERN)
+    rewards: dict[str, float] = Field(default_factory=dict, description="Reward terms (rejected outputs score too).")
     created_at: float
 
 

@@ -1,0 +1,41 @@
+"""Settings of the synthesis stage and its backend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class SynthesisConfig(BaseModel):
+    synth_backend: Literal["vllm", "hf", "rules"] = Field(
+        default="vllm", description="Synthesis backend: vLLM server (default), in-process transformers, or rules."
+    )
+    vllm_url: str | None = Field(
+        default=None, description="A running OpenAI-compatible vLLM server; unset: start one on CPU from vllm_venv."
+    )
+    vllm_model: str = Field(default="smollm2", description="Served model name at vllm_url (or of the started one).")
+    vllm_venv: Path = Field(default=Path(".venv-vllm"), description="The separate vLLM environment.")
+    model_dir: Path = Field(
+        default=Path(".cache/models/SmolLM2-135M-Instruct"), description="Local safetensors model folder."
+    )
+    vllm_vision: bool = Field(default=False, description="The served model takes images: send key frames.")
+    synth_candidates: int = Field(default=4, gt=0, le=16, description="Candidates per window and task (n).")
+    synth_concurrency: int = Field(default=16, gt=0, description="Model requests in flight.")
+    synth_batch_size: int = Field(default=8, gt=0, description="Anchor sets gathered into one synthesis batch.")
+    synth_batch_window_s: float = Field(default=1.0, gt=0, description="Longest wait to fill a batch.")
+    synth_max_tokens: int = Field(default=384, gt=0, description="Completion tokens per candidate.")
+    synth_temperature: float = Field(default=0.8, ge=0, description="Sampling temperature.")
+    synth_request_timeout_s: float = Field(default=120.0, gt=0, description="Timeout of one model request.")
+    synth_retries: int = Field(default=3, ge=0, description="Retries of one request before backing off.")
+    synth_unavailable_backoff_s: float = Field(
+        default=5.0, gt=0, description="While the model is down, windows wait this long between attempts."
+    )
+    synth_fallback_rules: bool = Field(
+        default=False, description="When the model is down, synthesise with rules instead of waiting."
+    )
+    examples_dir: Path | None = Field(default=None, description="Parquet dataset of examples; default data_dir/examples.")
+    sink_embed_frames: bool = Field(default=True, description="Embed key frames in the Parquet rows.")
+    sink_batch_size: int = Field(default=256, gt=0, description="Examples per sink flush (at most).")
+    sink_flush_s: float = Field(default=2.0, gt=0, description="Longest time examples wait before a flush.")

@@ -1,0 +1,150 @@
+"""The synthesis stage on the Faust app: anchors × active intents → backend → validated examples.
+
+Batches of anchor sets are synthesised together so the model server batches the requests. When the
+model is unavailable the batch waits and retries (backpressure: nothing is acknowledged, so nothing
+is lost), unless `TAILOR_SYNTH_FALLBACK_RULES` is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from typing import Any
+
+import faust
+
+from agents.synthesis.base import BackendUnavailable, SynthesisBackend
+from agents.synthesis.rules_backend import RulesBackend
+from agents.synthesis_step import StepResult, synthesize_step
+from agents.tasks.base import SynthesisContext, TaskFamily
+from streaming.dlq import SourcePosition, dead_letter
+from streaming.ingest import DeadLetterSink
+from streaming.intent_book import IntentBook, watch_intents
+from streaming.metrics import TailorMetrics
+from streaming.records import AnchorSet, RecordError
+from streaming.settings import TailorSettings
+
+log = logging.getLogger(__name__)
+
+DISTRACTOR_POOL = 8
+
+
+class SynthesisStage:
+    def __init__(self, settings: TailorSettings, backend: SynthesisBackend, families: dict[str, TaskFamily],
+                 book: IntentBook, metrics: TailorMetrics, dlq: DeadLetterSink, publish: Any) -> None:
+        self.settings = settings
+        self.backend = backend
+        self.families = families
+        self.book = book
+        self.metrics = metrics
+        self.dlq = dlq
+        self.publish = publish
+        self.recent: dict[str, deque[AnchorSet]] = {}
+        self.fallback = RulesBackend()
+
+    def distractors(self, anchors: AnchorSet) -> tuple[AnchorSet, ...]:
+        pool = self.recent.setdefault(anchors.domain, deque(maxlen=DISTRACTOR_POOL))
+        out = tuple(a for a in pool if a.key != anchors.key)
+        pool.append(anchors)
+        return out
+
+    def jobs(self, anchors: AnchorSet) -> list[tuple[TaskFamily, SynthesisContext]]:
+        distractors = self.distractors(anchors)
+        jobs = []
+        for spec in self.book.specs_for(anchors.domain):
+            family = self.families.get(spec.task_family)
+            if family is None or anchors.domain not in family.domains:
+                continue
+            ctx = SynthesisContext(anchors, spec, distractors)
+            if family.rule_output(ctx) is None:  # not enough anchors for this family
+                continue
+            jobs.append((family, ctx))
+        return jobs
+
+    async def run_job(self, family: TaskFamily, ctx: SynthesisContext) -> StepResult:
+        n = self.settings.synth_candidates
+        backend = self.backend
+        while True:
+            try:
+                result = await synthesize_step(backend, family, ctx, n)
+            except BackendUnavailable as exc:
+                self.metrics.synthesis_errors.labels(backend.name, exc.reason).inc()
+                if exc.reason == "bad_request" or self.settings.synth_fallback_rules:
+                    backend = self.fallback
+                    continue
+                log.warning("model unavailable (%s); holding window %s", exc.detail, ctx.anchors.window_id)
+                await asyncio.sleep(self.settings.synth_unavailable_backoff_s)
+                continue
+            self.metrics.synthesis_seconds.labels(backend.name).observe(result.generation.seconds)
+            self.metrics.synthesis_tokens.labels(backend.name).inc(result.generation.completion_tokens)
+            return result
+
+    async def handle_batch(self, events: list[Any]) -> None:
+        work: list[tuple[TaskFamily, SynthesisContext]] = []
+        for event in events:
+            msg = event.message
+            try:
+                anchors = AnchorSet.from_bytes(event.value, max_bytes=self.settings.max_message_bytes)
+            except RecordError as exc:
+                await self.dead_letter(exc.reason, exc.detail, SourcePosition(msg.topic, msg.partition, msg.offset),
+                                       event.key, event.value)
+                continue
+            self.metrics.records_in.labels(msg.topic).inc()
+            work.extend(self.jobs(anchors))
+        if not work:
+            return
+        results = await asyncio.gather(*(self.run_job(f, c) for f, c in work))
+        for (family, ctx), result in zip(work, results, strict=True):
+            await self.emit(family, ctx, result)
+
+    async def emit(self, family: TaskFamily, ctx: SynthesisContext, result: StepResult) -> None:
+        m = self.metrics
+        for ex in result.accepted:
+            await self.publish(self.settings.topic_examples, ex.example_id, ex.to_bytes())
+            for term, value in ex.rewards.items():
+                if term.startswith("r_"):
+                    m.reward.labels(family.name, term).observe(value)
+        for rej in result.rejected:
+            await self.publish(self.settings.topic_rejected, rej.example_id, rej.to_bytes())
+            for reason in rej.reasons:
+                m.validator_failures.labels(family.name, reason).inc()
+        m.examples.labels(family.name, "accepted").inc(len(result.accepted))
+        m.examples.labels(family.name, "rejected").inc(len(result.rejected))
+        self.book.count(ctx.spec, len(result.accepted))
+
+    async def dead_letter(self, reason: str, detail: str, pos: SourcePosition, key: bytes | None,
+                          value: bytes | None) -> None:
+        self.metrics.dead_lettered.labels(pos.topic, "synthesis", reason).inc()
+        await self.dlq.send(dead_letter(reason=reason, detail=detail, stage="synthesis", source=pos, key=key,
+                                        value=value, worker=self.settings.worker_id,
+                                        payload_cap=self.settings.dlq_payload_bytes))
+
+
+def register_synthesis_stage(app: faust.App, settings: TailorSettings, backend: SynthesisBackend,
+                             families: dict[str, TaskFamily], book: IntentBook, metrics: TailorMetrics,
+                             dlq: DeadLetterSink) -> SynthesisStage:
+    async def publish(topic: str, key: str, value: bytes) -> None:
+        await app.topic(topic, key_serializer="raw", value_serializer="raw").send(key=key.encode(), value=value)
+        metrics.records_out.labels(topic).inc()
+
+    stage = SynthesisStage(settings, backend, families, book, metrics, dlq, publish)
+    intents_ready = asyncio.Event()
+
+    async def intent_bad(reason: str, detail: str, pos: SourcePosition, key: bytes | None, value: bytes | None) -> None:
+        await stage.dead_letter(reason, detail, pos, key, value)
+
+    @app.task
+    async def follow_intents() -> None:
+        await watch_intents(settings, book, intent_bad, intents_ready)
+
+    anchors = app.topic(settings.topic_anchors, key_serializer="raw", value_serializer="raw")
+
+    @app.agent(anchors, name="tailor.synthesis")
+    async def synthesise(stream: Any) -> None:
+        async for events in stream.take_events(settings.synth_batch_size, within=settings.synth_batch_window_s):
+            if not intents_ready.is_set():  # do not judge windows against an empty intent book
+                await intents_ready.wait()
+            await stage.handle_batch(list(events))
+
+    return stage
