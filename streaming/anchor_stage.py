@@ -19,19 +19,24 @@ from streaming.ingest import DeadLetterSink, RecordHandler
 from streaming.metrics import TailorMetrics
 from streaming.records import AnchorSet
 from streaming.settings import TailorSettings
-from streaming.windows import ChangeLog, GuiKeys, KeyAdapter, RobotKeys, VideoKeys, Windower, WindowState
+from streaming.dlq import SourcePosition
+from streaming.records import TailorRecord
+from streaming.window_store import PartitionedState, StateRecovery, TopicChangeLog, changelog_topic
+from streaming.windows import GuiKeys, KeyAdapter, RobotKeys, VideoKeys, Windower, WindowState
 
 log = logging.getLogger(__name__)
 
 
-class TableChangeLog(ChangeLog):
-    """Changes go to the Faust table's changelog topic, on the source record's partition."""
+class AfterRecovery(RecordHandler):
+    """Holds a partition's records until its window state is recovered."""
 
-    def __init__(self, table: Any) -> None:
-        self.table = table
+    def __init__(self, inner: RecordHandler, recovery: StateRecovery) -> None:
+        self.inner = inner
+        self.recovery = recovery
 
-    def record(self, partition: int, key: bytes, value: bytes | None) -> None:
-        self.table.send_changelog(partition, key, value)
+    async def handle(self, record: TailorRecord, pos: SourcePosition) -> None:
+        await self.recovery.ready(pos.partition)
+        await self.inner.handle(record, pos)
 
 
 def frame_store(settings: TailorSettings) -> BlobStore:
@@ -57,12 +62,24 @@ def register_anchor_stage(
     dlq: DeadLetterSink,
     metrics: TailorMetrics,
 ) -> dict[str, list[RecordHandler]]:
-    """Create the window-state table, one Windower per raw topic, and the sweep timer."""
-    table = app.Table(
-        "windows", default=None, partitions=settings.partitions, key_type=bytes, value_type=bytes,
-        help="Open windows: one header per key and one entry per buffered item.",
-    )
-    state = WindowState(table.data, TableChangeLog(table))
+    """Window state with its changelog and recovery, one Windower per raw topic, and the sweep timer."""
+    data = PartitionedState()
+    recovery = StateRecovery(settings, data)
+    state = WindowState(data, TopicChangeLog(app, changelog_topic(settings), data))
+    raw_topics = {settings.topic_raw_video, settings.topic_raw_gui, settings.topic_raw_robot}
+    started = {"at": 0.0}
+
+    def is_ready(partition: int) -> bool:
+        return recovery.event(partition).is_set()
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def on_revoked(sender: Any, revoked: set[Any], **kwargs: Any) -> None:
+        recovery.revoke({tp.partition for tp in revoked if tp.topic in raw_topics})
+
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+    async def on_assigned(sender: Any, assigned: set[Any], **kwargs: Any) -> None:
+        await recovery.recover({tp.partition for tp in assigned if tp.topic in raw_topics})
+        started["at"] = time.time()  # recovered windows get a full gap before they count as idle
     anchors_topic = app.topic(settings.topic_anchors, key_serializer="raw", value_serializer="raw")
 
     async def send(anchor_set: AnchorSet) -> None:
@@ -74,8 +91,7 @@ def register_anchor_stage(
     for role, (adapter, anchoring) in anchorings(settings, blobs).items():
         emitter = AnchorEmitter(anchoring, frames, send, dlq, metrics, settings.window_extract_timeout_s,
                                 settings.max_key_frames, settings.worker_id)
-        windowers[role] = Windower(adapter, state, emitter, settings, blobs, metrics)
-    started = {"at": 0.0}
+        windowers[role] = Windower(adapter, state, emitter, settings, blobs, metrics, ready=is_ready)
 
     @app.timer(settings.window_sweep_interval_s, name="tailor.window_sweep")
     async def sweep() -> None:
@@ -83,10 +99,9 @@ def register_anchor_stage(
             return
         try:
             if not started["at"]:
-                # after a (re)start, open windows get a full gap to receive their next items before closing
-                started["at"] = time.time()
-                for windower in windowers.values():
-                    await windower.recover()
+                return  # no partitions assigned and recovered yet
+            for windower in windowers.values():
+                await windower.recover()  # closes interrupted by a crash (cheap when there are none)
             for windower in windowers.values():
                 await windower.sweep(active_since=started["at"])
         except NotReady:
@@ -98,4 +113,4 @@ def register_anchor_stage(
         for role, windower in windowers.items():
             metrics.open_windows.labels(windower.adapter.domain).set(windower.open_windows())
 
-    return {role: [w] for role, w in windowers.items()}
+    return {role: [AfterRecovery(w, recovery)] for role, w in windowers.items()}

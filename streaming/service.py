@@ -13,6 +13,7 @@ from streaming.metrics import TailorMetrics, serve_metrics
 from streaming.runtime import owned_cluster
 from streaming.settings import TailorSettings
 from streaming.topics import ensure_topics
+from streaming.window_store import changelog_topic
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ def run_service(settings: TailorSettings) -> int:
     (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
     with owned_cluster(settings, announce=True) as live:
         assert live.kafka_bootstrap is not None
-        ensure_topics(live, live, live.kafka_bootstrap)
+        ensure_topics(live, live, live.kafka_bootstrap, extra_compacted=(changelog_topic(live),))
         registry = CollectorRegistry()
         metrics = TailorMetrics(registry)
         port = serve_metrics(registry, live.metrics_host, live.metrics_port)

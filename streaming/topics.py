@@ -62,8 +62,10 @@ def record_key(spec: TopicSpec, record: TailorRecord) -> bytes:
     return str(getattr(record, spec.key_field)).encode("utf-8")
 
 
-def ensure_topics(settings: KafkaConfig, topics: TopicsConfig, bootstrap: str) -> list[str]:
-    """Create the missing topics (compaction for intents); return the names created."""
+def ensure_topics(
+    settings: KafkaConfig, topics: TopicsConfig, bootstrap: str, extra_compacted: tuple[str, ...] = ()
+) -> list[str]:
+    """Create the missing topics (compaction for intents and state changelogs); return the names created."""
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
@@ -79,6 +81,11 @@ def ensure_topics(settings: KafkaConfig, topics: TopicsConfig, bootstrap: str) -
             )
             for spec in topic_specs(topics)
             if spec.name not in existing
+        ] + [
+            NewTopic(name=name, num_partitions=topics.partitions, replication_factor=topics.replication_factor,
+                     topic_configs={"cleanup.policy": "compact"})
+            for name in extra_compacted
+            if name not in existing
         ]
         if not wanted:
             return []

@@ -22,7 +22,7 @@ import json
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -242,8 +242,10 @@ class Windower(RecordHandler):
         config: WindowsConfig,
         blobs: BlobStore,
         metrics: TailorMetrics,
+        ready: Callable[[int], bool] | None = None,
     ) -> None:
         self.adapter = adapter
+        self.ready = ready
         self.state = state
         self.closer = closer
         self.config = config
@@ -340,7 +342,7 @@ class Windower(RecordHandler):
         closed = 0
         cfg = self.config
         for domain, key, hdr in self.state.headers():
-            if domain != self.adapter.domain or hdr.count == 0:
+            if domain != self.adapter.domain or hdr.count == 0 or not self._ready(hdr.partition):
                 continue
             if hdr.last_seen_final_wall and now - max(hdr.last_seen_final_wall, active_since) >= cfg.window_grace_s:
                 reason = "final"
@@ -352,6 +354,9 @@ class Windower(RecordHandler):
                 closed += 1
         return closed
 
+    def _ready(self, partition: int) -> bool:
+        return self.ready is None or self.ready(partition)
+
     def open_windows(self) -> int:
         return sum(1 for d, _k, h in self.state.headers() if d == self.adapter.domain and h.count > 0)
 
@@ -360,7 +365,7 @@ class Windower(RecordHandler):
         recovered = 0
         ad = self.adapter
         for domain, key, hdr in self.state.headers():
-            if domain != ad.domain:
+            if domain != ad.domain or not self._ready(hdr.partition):
                 continue
             for seq in self.state.older_windows(domain, key, hdr.seq):
                 if (key, seq) in self.closing:
