@@ -112,7 +112,8 @@ class IntentParser:
         except Exception as exc:  # the model is optional: rules stand on their own
             log.info("intent model unavailable (%s); rules only", exc)
             return parsed
-        extra = [n for n in proposed if n in options and n not in {s.task_family for s in parsed.specs}]
+        have = {s.task_family for s in parsed.specs}
+        extra = [n for n in dict.fromkeys(proposed) if n in options and n not in have]
         if not extra:
             return parsed
         names = [s.task_family for s in parsed.specs] + extra

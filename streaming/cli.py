@@ -126,7 +126,7 @@ def schemas(out: Path) -> None:
 
 
 @main.command()
-@click.option("--seconds", type=float, default=120.0, show_default=True, help="Longest time to wait for the worker.")
+@click.option("--seconds", type=float, default=900.0, show_default=True, help="Longest wait for the pipeline to settle.")
 def demo(seconds: float) -> None:
     """Run the main job on the embedded default with the bundled real samples."""
     from streaming.demo import run_demo

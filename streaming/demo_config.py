@@ -6,11 +6,19 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+DEFAULT_INTENTS: tuple[tuple[str, str | None], ...] = (
+    ("make me some GUI long-horizon data", None),  # vague
+    ("robot failure recovery and next-subtask examples for my manipulation policy", "robot"),
+    ("temporal QA and world-model samples from video clips", "video"),
+)
+
 
 class DemoConfig(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     shared_dir: Path = Field(default=Path("../shared"), description="Folder with the bundled real samples.")
     rate: float = Field(default=0.0, ge=0, description="Replay speed-up; 0 publishes as fast as possible.")
-    wait_seconds: float = Field(default=180.0, gt=0, description="Longest wait for the worker to catch up.")
-    video_limit: int = Field(default=1, ge=0, description="How many real videos to replay.")
+    wait_seconds: float = Field(default=900.0, gt=0, description="Longest wait for the pipeline to settle.")
+    screen_recording: bool = Field(default=True, description="Also replay a GNOME help screen recording.")
+    intents: tuple[tuple[str, str | None], ...] = Field(default=DEFAULT_INTENTS, description="(text, domain).")
+    train_round: bool = Field(default=True, description="End with one training round (when the trainer is present).")

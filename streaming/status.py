@@ -148,7 +148,7 @@ def render_status(status: Status) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(width=160)
     topics = Table(title="Topics (messages = fetch high-water marks)")
     topics.add_column("topic")
     topics.add_column("partitions", justify="right")

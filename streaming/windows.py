@@ -252,6 +252,8 @@ class Windower(RecordHandler):
         self.blobs = blobs
         self.metrics = metrics
         self.closing: set[tuple[str, int]] = set()  # closes in progress in this process
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._gate: asyncio.Semaphore | None = None
 
     @property
     def stage(self) -> str:
@@ -322,16 +324,38 @@ class Windower(RecordHandler):
         final = Header(seq=seq + 1, partition=hdr.partition, topic=hdr.topic,
                        last_closed_index=max(hdr.last_closed_index, hdr.max_index))
         self.state.put(hdr.partition, self.state.header_key(ad.domain, key), final.dumps())
-        # a cancelled or killed close leaves its items behind an older window number: recover() finishes it
+        # a cancelled, failed or killed close leaves its items behind an older window number: recover()
+        # finishes it. Closes run in the background so the stream keeps flowing (and keys that are still
+        # arriving do not look idle); at most `window_close_concurrency` at once, then the stream waits.
         self.closing.add((key, seq))
+        await self._slots().acquire()
+        task = asyncio.create_task(self._finish(window, [k for k, _v in entries], hdr.partition))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return window
+
+    def _slots(self) -> asyncio.Semaphore:
+        if self._gate is None:
+            self._gate = asyncio.Semaphore(self.config.window_close_concurrency)
+        return self._gate
+
+    async def _finish(self, window: ClosedWindow, item_keys: list[bytes], partition: int) -> None:
         try:
             await self.closer.close(window)
+        except Exception:
+            log.exception("closing %s failed; it will be retried", window.window_id)
+            return
         finally:
-            self.closing.discard((key, seq))
-        for k, _v in entries:
-            self.state.delete(hdr.partition, k)
+            self.closing.discard((window.key, window.seq))
+            self._slots().release()
+        for k in item_keys:
+            self.state.delete(partition, k)
         self.metrics.stage_out.labels(self.stage).inc()
-        return window
+
+    async def drain(self) -> None:
+        """Wait for the closes in flight."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def sweep(self, now: float | None = None, active_since: float = 0.0) -> int:
         """Close idle windows (gap) and final ones past their grace; return how many closed.
@@ -376,8 +400,10 @@ class Windower(RecordHandler):
                 offsets = [int(e["offset"]) for e in loaded]
                 window = ClosedWindow(domain, key, seq, hdr.topic, hdr.partition,
                                       min(offsets), max(offsets), records, "recovered")
-                await self.closer.close(window)
-                for k, _v in entries:
-                    self.state.delete(hdr.partition, k)
+                self.closing.add((key, seq))
+                await self._slots().acquire()
+                task = asyncio.create_task(self._finish(window, [k for k, _v in entries], hdr.partition))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
                 recovered += 1
         return recovered

@@ -20,6 +20,9 @@ class WindowsConfig(BaseModel):
         description="After a final step (is_last) or a gap, wait this long for stragglers before closing.",
     )
     window_sweep_interval_s: float = Field(default=1.0, gt=0, description="How often idle windows are checked.")
+    window_close_concurrency: int = Field(
+        default=2, gt=0, description="Windows whose anchors are extracted at once; more closes make the stream wait."
+    )
     window_extract_timeout_s: float = Field(
         default=120.0, gt=0, description="Time allowed to extract anchors from one closed window."
     )

@@ -33,7 +33,7 @@ class Collect(WindowCloser):
 
     async def close(self, window: ClosedWindow) -> None:
         if self.fail:
-            raise KeyboardInterrupt("crash in the middle of a close")
+            raise RuntimeError("the worker dies in the middle of a close")
         self.windows.append(window)
 
 
@@ -61,6 +61,7 @@ def test_full_window_closes_and_next_item_opens_a_new_one(tmp_path: Path) -> Non
     async def run() -> None:
         for i in range(6):
             await w.handle(step(i), pos(i))
+        await w.drain()
 
     asyncio.run(run())
     assert len(closer.windows) == 1
@@ -88,6 +89,7 @@ def test_out_of_order_steps_are_sorted_late_and_duplicate_steps_rejected(tmp_pat
         with pytest.raises(RecordError) as dup:
             await w.handle(step(3), pos(5))
         assert dup.value.reason == "duplicate_step"
+        await w.drain()
 
     asyncio.run(run())
     assert [s.step_index for s in closer.windows[0].records] == [0, 1, 2]
@@ -106,6 +108,7 @@ def test_final_step_closes_after_grace_and_idle_key_after_gap(tmp_path: Path) ->
         assert await w.sweep(now + 2.5) == 1  # a: final + grace
         assert await w.sweep(now + 6.0) == 0  # b: not idle for gap + grace yet
         assert await w.sweep(now + 7.5) == 1  # b: idle
+        await w.drain()
         # a restarted worker gives open windows a full gap before calling them idle
         await w.handle(step(1, ep="b"), pos(3))
         assert await w.sweep(now + 100.0, active_since=now + 99.0) == 0
@@ -120,10 +123,8 @@ def test_state_survives_a_restart_and_an_interrupted_close_is_recovered_once(tmp
 
     async def crash() -> None:
         for i in range(3):
-            try:
-                await w.handle(step(i), pos(i))
-            except KeyboardInterrupt:
-                pass
+            await w.handle(step(i), pos(i))
+        await w.drain()  # the close failed: its items stay
 
     asyncio.run(crash())
     # rebuild the state from the changelog alone, as table recovery does after a restart
@@ -138,6 +139,7 @@ def test_state_survives_a_restart_and_an_interrupted_close_is_recovered_once(tmp
 
     async def resume() -> None:
         assert await w2.recover() == 1
+        await w2.drain()
         assert await w2.recover() == 0
         await w2.handle(step(3), pos(3))
 
@@ -158,10 +160,35 @@ def test_recovery_does_not_close_a_window_whose_close_is_in_progress(tmp_path: P
 
     async def run() -> None:
         await w.handle(step(0), pos(0))
-        closing = asyncio.create_task(w.handle(step(1), pos(1)))  # fills the window: a slow close starts
+        await w.handle(step(1), pos(1))  # fills the window: a slow close starts in the background
         await asyncio.sleep(0.05)
         assert await w.recover() == 0
-        await closing
+        await w.drain()
 
     asyncio.run(run())
     assert [c.reason for c in closer.windows] == ["size"]
+
+
+def test_a_close_in_progress_does_not_hold_up_other_keys(tmp_path: Path) -> None:
+    class Blocked(Collect):
+        def __init__(self) -> None:
+            super().__init__()
+            self.release = asyncio.Event()
+
+        async def close(self, window: ClosedWindow) -> None:
+            await self.release.wait()
+            self.windows.append(window)
+
+    closer = Blocked()
+    w, store, _ = make(tmp_path, closer, window_max_items=2, window_close_concurrency=2)
+
+    async def run() -> None:
+        await w.handle(step(0, ep="a"), pos(0))
+        await w.handle(step(1, ep="a"), pos(1))  # window a is full: its close is now blocked
+        await w.handle(step(0, ep="b"), pos(2))  # other keys still flow
+        assert closer.windows == [] and any(k.startswith(b"i|robot|b|") for k in store)
+        closer.release.set()
+        await w.drain()
+
+    asyncio.run(run())
+    assert [c.key for c in closer.windows] == ["a"]

@@ -1,0 +1,65 @@
+"""The vLLM backend end to end: a real CPU `vllm serve` with SmolLM2-135M-Instruct, the real broker and
+a live worker, from replay to the examples topic, the rejected topic and the Parquet files."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agents.tasks.catalog import families
+from streaming.intents_cli import IntentRequest, publish_intent
+from streaming.records import Example, RejectedExample
+from streaming.replay.runner import replay
+from streaming.replay.runner_config import ReplayConfig
+from streaming.settings import TailorSettings
+from tests.conftest import REPO
+from tests.kafka_helpers import consume
+from tests.streaming.test_synthesis_e2e import parquet_ids
+
+VENV = REPO / ".venv-vllm"
+MODEL = REPO / ".cache/models/SmolLM2-135M-Instruct"
+
+
+@pytest.fixture(scope="module")
+def vllm_url() -> Iterator[str]:
+    if not (VENV / "bin/python").exists() or not (MODEL / "manifest.json").exists():
+        pytest.skip("the vLLM environment or the model cache is missing (run `make setup`)")
+    from agents.vllm_server import VllmServer
+    from agents.vllm_server_config import VllmServerConfig
+
+    with VllmServer(VllmServerConfig(venv=VENV, model_dir=MODEL, served_model_name="smollm2")) as server:
+        assert server.base_url
+        yield server.base_url
+
+
+@pytest.fixture
+def settings(settings: TailorSettings, vllm_url: str) -> TailorSettings:  # type: ignore[override]
+    return settings.model_copy(update={"synth_backend": "vllm", "vllm_url": vllm_url, "synth_candidates": 2,
+                                       "synth_max_tokens": 256, "intent_model_enabled": True})
+
+
+def test_vllm_backend_from_replay_to_topics_and_parquet(settings: TailorSettings, worker, shared_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    publish_intent(settings, IntentRequest(text="GUI action extraction data", domain="gui",
+                                           task="gui_action_extraction"))
+    replay(settings, ReplayConfig(paths=[shared_dir / "data/gui/aitw", shared_dir / "data/gui/mind2web"], rate=0,
+                                  progress=False))
+    # 2 sessions x 2 candidates: each candidate lands on exactly one of the two topics
+    accepted = [Example.from_bytes(m.value) for m in consume(settings, settings.topic_examples, timeout_s=240, idle_s=10)]
+    rejected = [RejectedExample.from_bytes(m.value) for m in consume(settings, settings.topic_rejected, timeout_s=30, idle_s=5)]
+    assert len(accepted) + len(rejected) == 4, (accepted, rejected)
+    assert len({e.example_id for e in accepted} | {r.example_id for r in rejected}) == 4
+    family = {f.name: f for f in families()}["gui_action_extraction"]
+    for e in accepted:
+        assert e.model == "smollm2" and e.prompt_sha256 and e.rewards["r_format"] == 1.0
+        family.parse(e.output_json)
+    for r in rejected:
+        assert r.reasons and r.model == "smollm2" and r.raw_output is not None
+    root = settings.data_dir / "examples"
+    deadline = time.monotonic() + 60
+    while len(parquet_ids(root)) < len(accepted) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert sorted(parquet_ids(root)) == sorted(e.example_id for e in accepted)  # malformed output never reaches the sink
+    assert worker.metric("tailor_synthesis_tokens_total", backend="vllm") > 0
