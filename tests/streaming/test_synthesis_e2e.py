@@ -57,6 +57,18 @@ def test_robot_intent_yields_grounded_examples_in_topic_and_parquet(
     assert sorted(ids) == sorted({e.example_id for e in examples})
     assert worker.metric("tailor_examples_total", result="accepted") == len(examples)
 
+    # export them for SFT with the CLI: prompts rebuilt from the anchors and intents topics
+    out = tmp_path / "sft.jsonl"
+    proc = subprocess.run([sys.executable, "-m", "streaming.cli", "export", "--format", "sft", "--out", str(out)],
+                          env=settings_env(settings), cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(r["example_id"] for r in rows) == sorted(ids)
+    for r in rows:
+        assert [m["role"] for m in r["messages"]] == ["system", "user", "assistant"]
+        assert json.loads(r["messages"][2]["content"])  # the example itself
+        assert "Anchors" in r["messages"][1]["content"] or "anchor" in r["messages"][1]["content"].lower()
+
 
 def test_no_duplicate_rows_across_a_worker_restart_and_a_replay(
     settings: TailorSettings, worker: WorkerProcess, shared_dir: Path, tmp_path: Path
