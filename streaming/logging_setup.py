@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from types import TracebackType
-from typing import IO, cast
+from typing import IO, TypedDict, cast
 
 _RECORD_FIELDS = ("topic", "partition", "offset")
 # terminal control sequences and control characters (a spinner's cursor codes, bells, backspaces)
@@ -73,14 +73,19 @@ class LogStream(io.TextIOBase):
             self.logger.log(self.level, text)
 
 
-def console_streams(json_lines: bool) -> dict[str, IO[str]]:
+class ConsoleStreams(TypedDict, total=False):
+    stdout: IO[str]
+    stderr: IO[str]
+
+
+def console_streams(json_lines: bool) -> ConsoleStreams:
     """`stdout`/`stderr` keyword arguments for a console-printing library (faust.Worker): with JSON logs
     its output becomes log records; otherwise nothing changes (empty dict)."""
     if not json_lines:
-        return {}
+        return ConsoleStreams()
     log = logging.getLogger(CONSOLE_LOGGER)
-    return {"stdout": cast(IO[str], LogStream(log, logging.INFO)),
-            "stderr": cast(IO[str], LogStream(log, logging.WARNING))}
+    return ConsoleStreams(stdout=cast(IO[str], LogStream(log, logging.INFO)),
+                          stderr=cast(IO[str], LogStream(log, logging.WARNING)))
 
 
 def _log_uncaught(

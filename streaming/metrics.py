@@ -84,6 +84,13 @@ class TailorMetrics:
         self.sink_duplicates = Counter(
             "tailor_sink_duplicates_total", "Examples the Parquet sink skipped as already written.", registry=registry
         )
+        self.trainer_rounds = Counter(
+            "tailor_trainer_rounds_total", "Training rounds run, by method (dpo|grpo).", ["method"], registry=registry
+        )
+        self.trainer_gate = Counter(
+            "tailor_trainer_gate_total", "Gate decisions on candidate weights, by result (accepted|refused).",
+            ["result"], registry=registry,
+        )
         self.model_version = Gauge(
             "tailor_model_version_info", "1 for the weights version the synthesis workers use.", ["version"],
             registry=registry,

@@ -9,6 +9,8 @@ from prometheus_client import CollectorRegistry
 
 from agents.synthesis.factory import open_backend
 from streaming.app import create_app
+from streaming.lag_monitor import register_lag_monitor
+from streaming.logging_setup import console_streams
 from streaming.metrics import TailorMetrics, serve_metrics
 from streaming.runtime import owned_cluster
 from streaming.settings import TailorSettings
@@ -33,7 +35,10 @@ def run_service(settings: TailorSettings) -> int:
             tailor = create_app(live, metrics, synthesis=synthesis)
             metrics.up.set(1)
             metrics.model_version.labels(synthesis.backend.weights_version or "base").set(1)
-            worker = faust.Worker(tailor.faust_app, loglevel=live.log_level, override_logging=False)
+            register_lag_monitor(tailor.faust_app, metrics, interval_s=live.lag_interval_s,
+                                 position_timeout_s=live.lag_position_timeout_s)
+            worker = faust.Worker(tailor.faust_app, loglevel=live.log_level, override_logging=False,
+                                  **console_streams(live.log_json))
             try:
                 worker.execute_from_commandline()
             except SystemExit as exc:

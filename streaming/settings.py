@@ -14,6 +14,7 @@ from agents.synthesis.synthesis_config import SynthesisConfig
 from streaming.app_config import AppConfig
 from streaming.broker_config import BrokerConfig
 from streaming.kafka_config import KafkaConfig
+from streaming.lag_monitor_config import LagMonitorConfig
 from streaming.limits_config import LimitsConfig
 from streaming.topics_config import TopicsConfig
 from streaming.windows_config import WindowsConfig
@@ -23,7 +24,7 @@ ENV_PREFIX = "TAILOR_"
 
 class TailorSettings(
     AppConfig, KafkaConfig, TopicsConfig, LimitsConfig, BrokerConfig, WindowsConfig, AnchoringConfig,
-    SynthesisConfig, IntentsConfig, BaseSettings,
+    SynthesisConfig, IntentsConfig, LagMonitorConfig, BaseSettings,
 ):
     """All settings, flat: every field is `TAILOR_<FIELD>` in the environment."""
 
