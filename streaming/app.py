@@ -103,6 +103,17 @@ def register_synthesis(tailor: TailorApp, settings: TailorSettings, synthesis: B
     tailor.synthesis = register_synthesis_stage(tailor.faust_app, settings, synthesis.backend, by_name, book,
                                                 tailor.metrics, dlq)
     tailor.sink = register_sink_stage(tailor.faust_app, settings, tailor.metrics)
+    register_reloads(tailor, settings, synthesis, tailor.synthesis)
+
+
+def register_reloads(tailor: TailorApp, settings: TailorSettings, synthesis: BackendHandle, stage: Any) -> None:
+    from streaming.reload_stage import Reloads, follow_updates
+
+    reloads = Reloads(settings, synthesis.backend, tailor.metrics, stage.dead_letter)
+
+    @tailor.faust_app.task
+    async def follow_model_updates() -> None:
+        await follow_updates(settings, reloads)
 
 
 def register_ingest(

@@ -35,6 +35,9 @@ class SynthesisConfig(BaseModel):
     synth_fallback_rules: bool = Field(
         default=False, description="When the model is down, synthesise with rules instead of waiting."
     )
+    model_store_uri: str | None = Field(
+        default=None, description="Model store (local dir or fsspec URI) of published weights; default data_dir/models."
+    )
     examples_dir: Path | None = Field(default=None, description="Parquet dataset of examples; default data_dir/examples.")
     sink_embed_frames: bool = Field(default=True, description="Embed key frames in the Parquet rows.")
     sink_batch_size: int = Field(default=256, gt=0, description="Examples per sink flush (at most).")
