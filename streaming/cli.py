@@ -154,6 +154,54 @@ def demo(seconds: float) -> None:
     sys.exit(run_demo(_settings(), DemoConfig(wait_seconds=seconds)))
 
 
+@main.command()
+@click.option("--once", is_flag=True, required=True, help="Run one round now (the service is `tailor trainer`).")
+@click.option("--method", type=click.Choice(["dpo", "grpo"]), default=None, help="Override TAILOR_TRAIN_METHOD.")
+def train(once: bool, method: str | None) -> None:
+    """One training round: candidates + feedback → preference RL → gate → publish and announce."""
+    from streaming.runtime import NoBrokerError, resolve_bootstrap
+    from streaming.trainer_service import describe_round, run_train_once
+
+    try:
+        settings = resolve_bootstrap(_settings(train_method=method))
+    except NoBrokerError as exc:
+        _fail(exc)
+    click.echo(describe_round(run_train_once(settings)))
+
+
+@main.command()
+def trainer() -> None:
+    """The trainer service: rounds every N new candidates or T seconds, /metrics, until stopped."""
+    from streaming.runtime import NoBrokerError, resolve_bootstrap
+    from streaming.trainer_service import run_trainer_service
+
+    try:
+        settings = resolve_bootstrap(_settings())
+    except NoBrokerError as exc:
+        _fail(exc)
+    sys.exit(run_trainer_service(settings))
+
+
+@main.group()
+def model() -> None:
+    """Published weights."""
+
+
+@model.command("rollback")
+@click.argument("version")
+def model_rollback(version: str) -> None:
+    """Re-announce an earlier version; workers take it up without stopping."""
+    from streaming.runtime import NoBrokerError, resolve_bootstrap
+    from streaming.trainer_service import rollback
+
+    try:
+        settings = resolve_bootstrap(_settings())
+        update = rollback(settings, version)
+    except (NoBrokerError, ValueError) as exc:
+        _fail(exc)
+    click.echo(f"announced {update.version} (rollback of {update.rollback_of})")
+
+
 @main.group()
 def bench() -> None:
     """Benchmarks that print figures (ratios against a baseline measured in the same run)."""
@@ -172,6 +220,21 @@ def bench_extract(json_path: Path | None, videos: tuple[Path, ...], threads: int
 
     _settings()
     run_bench_extract(list(videos), threads, BenchExtractConfig(repeats=repeats), json_path)
+
+
+@bench.command("synth")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="Write the figures here.")
+@click.option("--jobs", type=int, default=16, show_default=True, help="Prompts run by each backend.")
+@click.option("--max-tokens", type=int, default=192, show_default=True, help="Completion tokens per example.")
+@click.option("--vllm-url", default=None, help="Use this running server instead of starting the CPU one.")
+def bench_synth(json_path: Path | None, jobs: int, max_tokens: int, vllm_url: str | None) -> None:
+    """vLLM server vs in-process transformers on the same model and prompts: examples/s and ratio."""
+    from agents.bench_synth_config import BenchSynthConfig
+    from streaming.benchmarks import report_bench_synth
+
+    settings = _settings()
+    report_bench_synth(BenchSynthConfig(jobs=jobs, max_tokens=max_tokens, vllm_url=vllm_url,
+                                        vllm_venv=settings.vllm_venv, model_dir=settings.model_dir), json_path)
 
 
 if __name__ == "__main__":

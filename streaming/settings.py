@@ -17,6 +17,7 @@ from streaming.kafka_config import KafkaConfig
 from streaming.lag_monitor_config import LagMonitorConfig
 from streaming.limits_config import LimitsConfig
 from streaming.topics_config import TopicsConfig
+from streaming.trainer_config import TrainerConfig
 from streaming.windows_config import WindowsConfig
 
 ENV_PREFIX = "TAILOR_"
@@ -24,7 +25,7 @@ ENV_PREFIX = "TAILOR_"
 
 class TailorSettings(
     AppConfig, KafkaConfig, TopicsConfig, LimitsConfig, BrokerConfig, WindowsConfig, AnchoringConfig,
-    SynthesisConfig, IntentsConfig, LagMonitorConfig, BaseSettings,
+    SynthesisConfig, IntentsConfig, LagMonitorConfig, TrainerConfig, BaseSettings,
 ):
     """All settings, flat: every field is `TAILOR_<FIELD>` in the environment."""
 

@@ -1,0 +1,158 @@
+"""The learning loop on the topics: candidate groups (accepted + rejected candidates of the same window,
+intent and family) and feedback in; a DPO/GRPO round; the gate on the held-out benchmark; publish to the
+model store and announce on `tailor.model.updates`."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agents.tasks.base import SynthesisContext, TaskSpec
+from agents.tasks.catalog import families
+from streaming.producer import TailorProducer
+from streaming.records import AnchorSet, Example, Feedback, Intent, RejectedExample
+from streaming.reload_stage import model_store_root
+from streaming.settings import TailorSettings
+from streaming.topic_reader import read_topic
+from streaming.topics import ensure_topics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TopicSnapshot:
+    anchors: dict[str, AnchorSet]
+    intents: dict[str, Intent]
+    accepted: list[Example]
+    rejected: list[RejectedExample]
+    feedback: list[Feedback]
+
+
+def snapshot(settings: TailorSettings) -> TopicSnapshot:
+    return TopicSnapshot(
+        anchors={a.window_id: a for a in read_topic(settings, settings.topic_anchors, AnchorSet)},
+        intents={i.intent_id: i for i in read_topic(settings, settings.topic_intents, Intent)},
+        accepted=read_topic(settings, settings.topic_examples, Example),
+        rejected=read_topic(settings, settings.topic_rejected, RejectedExample),
+        feedback=read_topic(settings, settings.topic_feedback, Feedback),
+    )
+
+
+def candidate_groups(snap: TopicSnapshot) -> list[Any]:
+    """Candidates of the same window, intent and family, accepted and rejected alike (rejections are
+    the natural "rejected" side of a preference pair)."""
+    from trainer.preferences import Candidate, CandidateGroup
+
+    by_name = {f.name: f for f in families()}
+    grouped: dict[tuple[str, str, str], dict[str, Candidate]] = defaultdict(dict)
+    for e in snap.accepted:
+        grouped[(e.window_id, e.intent_id or "", e.task_family)][e.example_id] = Candidate(e.example_id, e.output_json, e.rewards)
+    for r in snap.rejected:
+        grouped[(r.window_id, r.intent_id or "", r.task_family)].setdefault(
+            r.example_id, Candidate(r.example_id, r.raw_output, r.rewards))
+    groups = []
+    for (window_id, intent_id, fam), cands in grouped.items():
+        anchors, family = snap.anchors.get(window_id), by_name.get(fam)
+        if anchors is None or family is None or len(cands) < 2:
+            continue
+        intent = snap.intents.get(intent_id)
+        spec = TaskSpec(fam, intent_id or None, anchors.domain, None, intent.text if intent else "")
+        groups.append(CandidateGroup(family, SynthesisContext(anchors, spec), tuple(cands.values())))
+    return groups
+
+
+def quality_evaluator(settings: TailorSettings) -> Any:
+    """The gate's score: S_total of the held-out benchmark split with the weights (in-process, greedy)."""
+    from bench.quality import run_quality_bench
+    from bench.quality_config import QualityBenchConfig
+
+    def evaluate(ref: Any) -> float:
+        cfg = QualityBenchConfig(model_dir=ref.base_model_dir, weights=ref.adapter_dir, limit=settings.gate_cases,
+                                 max_new_tokens=settings.gate_max_new_tokens)
+        return float(run_quality_bench("hf", "heldout", config=cfg)["s_total"])
+
+    return evaluate
+
+
+def run_train_once(settings: TailorSettings, work_dir: Path | None = None) -> Any:
+    from trainer.round import run_round
+    from trainer.round_config import RoundConfig
+    from trainer.store import ModelStore
+
+    assert settings.kafka_bootstrap
+    ensure_topics(settings, settings, settings.kafka_bootstrap)
+    snap = snapshot(settings)
+    groups = candidate_groups(snap)
+    log.info("train: %d candidate groups, %d feedback records", len(groups), len(snap.feedback))
+    store = ModelStore(model_store_root(settings))
+    base = RoundConfig()
+    cfg = base.model_copy(update={
+        "method": settings.train_method, "gate_margin": settings.gate_margin,
+        "train": base.train.model_copy(update={"max_steps": settings.train_max_steps}),
+    })
+    result = run_round(groups, snap.feedback, base_model_dir=settings.model_dir, store=store,
+                       work_dir=work_dir or settings.data_dir / "train", evaluate=quality_evaluator(settings), config=cfg)
+    if result.update is not None:
+        with TailorProducer.connect(settings.kafka_bootstrap, settings, settings) as producer:
+            producer.send(result.update)
+        log.info("announced %s on %s", result.update.version, settings.topic_model_updates)
+    return result
+
+
+def rollback(settings: TailorSettings, version: str) -> Any:
+    from trainer.store import ModelStore
+
+    assert settings.kafka_bootstrap
+    update = ModelStore(model_store_root(settings)).rollback(version)
+    with TailorProducer.connect(settings.kafka_bootstrap, settings, settings) as producer:
+        producer.send(update)
+    return update
+
+
+def describe_round(result: Any) -> str:
+    parts = [f"round ({result.method}): {result.status}", result.reason or ""]
+    if result.reward_before is not None:
+        parts.append(f"mean reward of the candidates {result.reward_before:.3f}")
+    if result.bench_before is not None:
+        parts.append(f"benchmark S_total current {result.bench_before:.3f}")
+    if result.bench_after is not None:
+        parts.append(f"candidate {result.bench_after:.3f}")
+    if result.update is not None:
+        parts.append(f"published {result.update.version} sha256 {result.update.sha256[:12]}")
+    parts.append(f"{result.seconds.get('total', 0.0):.0f}s")
+    return "; ".join(p for p in parts if p)
+
+
+def run_trainer_service(settings: TailorSettings) -> int:
+    """Poll the topics; run a round every `train_every_pairs` new candidates or `train_every_s`."""
+    from prometheus_client import CollectorRegistry
+
+    from streaming.metrics import TailorMetrics, serve_metrics
+
+    registry = CollectorRegistry()
+    metrics = TailorMetrics(registry)
+    serve_metrics(registry, settings.metrics_host, settings.metrics_port)
+    metrics.up.set(1)
+    last_round, seen = 0.0, 0
+    try:
+        while True:
+            snap_size = len(read_topic(settings, settings.topic_rejected, RejectedExample)) + len(
+                read_topic(settings, settings.topic_examples, Example))
+            due = snap_size - seen >= settings.train_every_pairs or (
+                snap_size > seen and time.time() - last_round >= settings.train_every_s)
+            if due:
+                result = run_train_once(settings)
+                metrics.trainer_rounds.labels(result.method).inc()
+                if result.decision is not None:
+                    metrics.trainer_gate.labels("accepted" if result.update else "refused").inc()
+                log.info(describe_round(result))
+                last_round, seen = time.time(), snap_size
+            time.sleep(settings.train_poll_s)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        metrics.up.set(0)
