@@ -1,0 +1,122 @@
+"""Preference building on real Bridge windows: ranking by reward or feedback, margins, identical texts,
+explicit preferences, TRL's conversational format, GRPO prompts."""
+
+from __future__ import annotations
+
+import json
+
+from agents.tasks.base import SynthesisContext, TaskFamily, TaskSpec
+from streaming.records import AnchorSet, Feedback
+from tests.trainer.conftest import PROSE, rule_text, shifted_text
+from trainer.feedback import FeedbackLedger
+from trainer.preferences import CandidateGroup, build_group, build_pairs, grpo_prompts, ranked, with_feedback
+from trainer.preferences_config import PreferencesConfig
+
+
+def utility(ex_id: str, value: float) -> Feedback:
+    return Feedback(feedback_id=f"u-{ex_id}", kind="example_utility", example_ids=[ex_id], utility=value,
+                    created_at=1.0)
+
+
+def test_reward_ranking_pairs_the_grounded_answer_over_the_rest(groups: list[CandidateGroup]) -> None:
+    group = groups[0]
+    good, worse, prose = group.candidates
+    assert good.r_total > worse.r_total > prose.r_total  # the rule rewards order them
+    built = build_pairs([group])
+    assert [(p.chosen_id, p.rejected_id) for p in built.pairs] == [
+        (good.candidate_id, prose.candidate_id), (good.candidate_id, worse.candidate_id)]
+    for p in built.pairs:
+        assert p.basis == "reward" and p.gap >= PreferencesConfig().reward_margin
+        record = p.to_trl()
+        assert [m["role"] for m in record["prompt"]] == ["system", "user"]
+        assert record["prompt"] == group.prompt()
+        assert record["chosen"] == [{"role": "assistant", "content": good.text}]
+        assert record["rejected"][0]["role"] == "assistant" and record["rejected"][0]["content"] != good.text
+    assert built.example_ids == [good.candidate_id, prose.candidate_id, worse.candidate_id]
+
+
+def test_all_policy_pairs_every_winner_with_every_loser(groups: list[CandidateGroup]) -> None:
+    built = build_pairs(groups[:1], config=PreferencesConfig(policy="all"))
+    good, worse, prose = groups[0].candidates
+    assert {(p.chosen_id, p.rejected_id) for p in built.pairs} == {
+        (good.candidate_id, worse.candidate_id), (good.candidate_id, prose.candidate_id),
+        (worse.candidate_id, prose.candidate_id)}
+
+
+def test_identical_texts_are_never_paired(family: TaskFamily, bridge_windows: list[AnchorSet]) -> None:
+    window = bridge_windows[0]
+    ctx = SynthesisContext(window, TaskSpec(family.name))
+    text = rule_text(family, window)
+    respaced = "```json\n" + json.dumps(json.loads(text), indent=2) + "\n```"  # same content, other bytes
+    group = build_group(family, ctx, [text, respaced], ids=["a", "b"])
+    ledger = FeedbackLedger()
+    ledger.add_all([utility("a", 0.9), utility("b", 0.1)])  # feedback prefers a, but the texts are the same
+    built = build_pairs([with_feedback(group, ledger)], explicit=[("a", "b")])
+    assert built.pairs == []
+    assert built.skipped["identical_texts"] >= 1
+    assert "explicit_outside_groups" not in built.skipped  # the explicit pair was inside the group
+
+
+def test_a_gap_below_the_margin_makes_no_pair(family: TaskFamily, bridge_windows: list[AnchorSet]) -> None:
+    window = bridge_windows[0]
+    ctx = SynthesisContext(window, TaskSpec(family.name))
+    group = build_group(family, ctx, [rule_text(family, window), shifted_text(family, window)], ids=["a", "b"])
+    gap = group.candidates[0].r_total - group.candidates[1].r_total
+    assert gap > 0
+    assert len(build_pairs([group], config=PreferencesConfig(reward_margin=gap * 0.9)).pairs) == 1
+    strict = build_pairs([group], config=PreferencesConfig(reward_margin=gap * 1.1))
+    assert strict.pairs == [] and strict.skipped["no_clear_winner"] == 1
+
+
+def test_feedback_utility_overrides_the_rule_reward(groups: list[CandidateGroup]) -> None:
+    good, worse, prose = groups[0].candidates
+    ledger = FeedbackLedger()
+    # downstream, the shifted answer helped and the rule answer did not
+    ledger.add_all([utility(good.candidate_id, 0.1), utility(worse.candidate_id, 0.7)])
+    group = with_feedback(groups[0], ledger)
+    assert [c.candidate_id for c in ranked(group)] == [worse.candidate_id, good.candidate_id, prose.candidate_id]
+    pairs = {(p.chosen_id, p.rejected_id): p.basis for p in build_pairs([group]).pairs}
+    # the two with utilities compare on utility; prose has none, so it is compared on reward with the
+    # best-ranked candidate that beats it
+    assert pairs == {(worse.candidate_id, good.candidate_id): "utility",
+                     (worse.candidate_id, prose.candidate_id): "reward"}
+
+
+def test_explicit_preferences_come_first_and_only_inside_one_group(groups: list[CandidateGroup]) -> None:
+    g0, g1 = groups[0], groups[1]
+    prose0, worse0 = g0.candidates[2], g0.candidates[1]
+    explicit = [(prose0.candidate_id, worse0.candidate_id),  # a person preferred the prose: taken as said
+                (g0.candidates[0].candidate_id, g1.candidates[2].candidate_id)]  # different prompts: unusable
+    built = build_pairs([g0, g1], explicit=explicit)
+    first = built.pairs[0]
+    assert (first.chosen_id, first.rejected_id, first.basis) == (prose0.candidate_id, worse0.candidate_id,
+                                                                  "preference")
+    # the computed pair over the same two texts in the other direction is dropped
+    assert all({p.chosen_id, p.rejected_id} != {prose0.candidate_id, worse0.candidate_id}
+               for p in built.pairs[1:])
+    assert built.skipped["explicit_outside_groups"] == 1
+    assert all(p.group_id in (g0.group_id, g1.group_id) for p in built.pairs)
+
+
+def test_group_limit_caps_pairs(groups: list[CandidateGroup]) -> None:
+    built = build_pairs(groups[:1], config=PreferencesConfig(policy="all", max_pairs_per_group=1))
+    assert len(built.pairs) == 1 and built.skipped["group_limit"] == 2
+
+
+def test_candidate_ids_match_the_synthesis_step_ids(family: TaskFamily, bridge_windows: list[AnchorSet]) -> None:
+    from agents.synthesis_step import example_id
+
+    window = bridge_windows[0]
+    ctx = SynthesisContext(window, TaskSpec(family.name, intent_id="i9"))
+    group = build_group(family, ctx, [PROSE, PROSE + "!"], weights_version="v3")
+    assert [c.candidate_id for c in group.candidates] == [
+        example_id(window.window_id, "i9", family.name, "v3", i) for i in range(2)]
+
+
+def test_grpo_prompts_one_per_group_with_their_reward_context(groups: list[CandidateGroup]) -> None:
+    prompts = grpo_prompts([*groups, groups[0]])
+    assert len(prompts) == len(groups)
+    assert len({p.row_id for p in prompts}) == len(prompts)
+    for p, g in zip(prompts, groups):
+        assert p.prompt == g.prompt() and p.ctx is g.ctx and p.family is g.family
+        assert p.candidate_ids == tuple(c.candidate_id for c in g.candidates)

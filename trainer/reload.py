@@ -1,0 +1,108 @@
+"""Hot reload: a published `ModelUpdate` → verified weights → a running synthesis backend takes them up.
+
+`apply_update` resolves the update through the store (which verifies every hash and refuses pickle-format
+files), then hands the local folder to the backend's reloader:
+
+- `HfBackend`: `backend.reload(adapter_dir, version)`; the next generation loads base + adapter.
+- `VllmBackend`: `POST {url}/v1/load_lora_adapter {"lora_name": version, "lora_path": dir}` (skipped when the
+  server already lists that name, e.g. on a rollback), then `backend.use_model(version, version)` so
+  requests name the adapter. The server must see `dir` (same machine or shared filesystem).
+
+Only LoRA updates are hot-reloaded (a full fine-tune is a new model for a new server).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import httpx
+
+from agents.synthesis.base import SynthesisBackend
+from agents.synthesis.hf_backend import HfBackend
+from agents.synthesis.vllm_backend import VllmBackend
+from streaming.records import ModelUpdate
+from trainer.reload_config import ReloadConfig
+from trainer.store import ModelStore
+from trainer.weights import ADAPTER_CONFIG, WeightsError
+
+log = logging.getLogger(__name__)
+
+
+class Reloader(ABC):
+    """Makes one kind of backend take up a verified adapter folder."""
+
+    backend_type: ClassVar[type[SynthesisBackend]]
+
+    def __init__(self, config: ReloadConfig | None = None) -> None:
+        self.config = config or ReloadConfig()
+
+    @abstractmethod
+    def apply(self, backend: Any, adapter_dir: Path, update: ModelUpdate) -> None:
+        """Switch `backend` to the adapter in `adapter_dir` as `update.version`."""
+
+
+class HfReloader(Reloader):
+    backend_type = HfBackend
+
+    def apply(self, backend: Any, adapter_dir: Path, update: ModelUpdate) -> None:
+        backend.reload(adapter_dir, update.version)
+
+
+class VllmReloader(Reloader):
+    backend_type = VllmBackend
+
+    def apply(self, backend: Any, adapter_dir: Path, update: ModelUpdate) -> None:
+        base = str(backend.config.url).rstrip("/")
+        timeout = httpx.Timeout(self.config.request_timeout_s, connect=5.0)
+        try:
+            with httpx.Client(base_url=base, timeout=timeout) as client:
+                if update.version not in served_models(client):
+                    resp = client.post("/v1/load_lora_adapter",
+                                       json={"lora_name": update.version, "lora_path": str(adapter_dir)})
+                    if resp.status_code != 200:
+                        raise WeightsError("reload_failed", f"vLLM refused {update.version}: HTTP {resp.status_code} "
+                                                            f"{resp.text[:300]}")
+                if update.version not in served_models(client):
+                    raise WeightsError("reload_failed", f"vLLM does not list {update.version} after loading it")
+        except httpx.HTTPError as exc:
+            raise WeightsError("reload_failed", f"vLLM at {base}: {type(exc).__name__}: {exc}") from None
+        backend.use_model(update.version, update.version)
+
+
+def served_models(client: httpx.Client) -> set[str]:
+    resp = client.get("/v1/models")
+    resp.raise_for_status()
+    return {str(m.get("id")) for m in resp.json().get("data", []) if isinstance(m, dict)}
+
+
+RELOADERS: tuple[type[Reloader], ...] = (HfReloader, VllmReloader)
+
+
+def adapter_rank(adapter_dir: Path) -> int:
+    try:
+        config = json.loads((adapter_dir / ADAPTER_CONFIG).read_text(encoding="utf-8"))
+        return int(config["r"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise WeightsError("bad_adapter_config", f"{adapter_dir / ADAPTER_CONFIG}: {exc}") from None
+
+
+def apply_update(update: ModelUpdate, store: ModelStore, backend: SynthesisBackend,
+                 config: ReloadConfig | None = None) -> Path:
+    """Verify `update` in `store` and hot-reload it into `backend`; return the adapter folder used."""
+    cfg = config or ReloadConfig()
+    if update.kind != "lora":
+        raise WeightsError("unsupported_kind", f"{update.version} is a {update.kind} update; only LoRA hot-reloads")
+    reloader = next((r(cfg) for r in RELOADERS if isinstance(backend, r.backend_type)), None)
+    if reloader is None:
+        raise WeightsError("unsupported_backend", f"backend {type(backend).__name__} cannot take weights")
+    adapter_dir = store.resolve(update)
+    rank = adapter_rank(adapter_dir)
+    if rank > cfg.max_lora_rank:
+        raise WeightsError("rank_too_large", f"{update.version} has LoRA rank {rank} > {cfg.max_lora_rank}")
+    reloader.apply(backend, adapter_dir, update)
+    log.info("backend %s now uses %s (%s)", backend.name, update.version, adapter_dir)
+    return adapter_dir
