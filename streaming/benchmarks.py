@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.bench_extract_config import BenchExtractConfig
+from agents.bench_synth_config import BenchSynthConfig
 
 
 def default_videos() -> list[Path]:
@@ -40,3 +41,68 @@ def run_bench_extract(
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(payload, indent=2))
     return results
+
+
+def report_bench_synth(config: BenchSynthConfig, json_path: Path | None) -> dict[str, Any]:
+    from rich.console import Console
+    from rich.table import Table
+
+    from agents.bench_synth import run_bench_synth
+
+    result = run_bench_synth(config)
+    table = Table(title=f"tailor bench synth ({result['jobs']} prompts, {result['max_tokens']} tokens max)")
+    for key in ("vllm_examples_per_s", "hf_examples_per_s", "ratio", "json_valid_rate", "hf_json_valid_rate"):
+        table.add_column(key)
+    table.add_row(*(str(result[k]) for k in ("vllm_examples_per_s", "hf_examples_per_s", "ratio", "json_valid_rate",
+                                             "hf_json_valid_rate")))
+    Console(width=160).print(table)
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(result, indent=2))
+    return result
+
+
+def report_bench_quality(settings: Any, backend: str, split: str, cases_dir: Path | None, json_path: Path | None,
+                         vllm_url: str | None, max_new_tokens: int, limit: int | None) -> dict[str, Any]:
+    """`--backend VERSION` evaluates published weights (in-process, on the base model) by version or folder."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from bench.quality import run_quality_bench
+    from bench.quality_config import QualityBenchConfig
+
+    weights: Path | None = None
+    name = backend
+    if backend not in ("rules", "hf", "vllm"):
+        weights = _weights_dir(settings, backend)
+        name = "hf"
+    cfg = QualityBenchConfig(model_dir=settings.model_dir, weights=weights, vllm_url=vllm_url,
+                             max_new_tokens=max_new_tokens, limit=limit)
+    result = run_quality_bench(name, split, cases_dir, json_path, cfg)
+    table = Table(title=f"tailor bench quality: {backend} on {split} ({result['cases']} cases)")
+    cols = ("domain", "cases", "g_json", "s_field", "s_semantic", "s_traj", "s_total", "grounding_precision")
+    for col in cols:
+        table.add_column(col)
+    rows = [("all", result)] + sorted(result.get("by_domain", {}).items())
+    for domain, fig in rows:
+        table.add_row(domain, *(_fmt(fig.get(c)) for c in cols[1:]))
+    Console(width=160).print(table)
+    return result
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def _weights_dir(settings: Any, backend: str) -> Path:
+    folder = Path(backend)
+    if folder.is_dir():
+        return folder
+    from streaming.reload_stage import model_store_root
+    from trainer.store import ModelStore
+
+    store = ModelStore(model_store_root(settings))
+    update = next((u for u in reversed(store.history()) if u.version == backend), None)
+    if update is None:
+        raise ValueError(f"no published version {backend!r} in {model_store_root(settings)}")
+    return store.resolve(update)

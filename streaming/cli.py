@@ -222,6 +222,24 @@ def bench_extract(json_path: Path | None, videos: tuple[Path, ...], threads: int
     run_bench_extract(list(videos), threads, BenchExtractConfig(repeats=repeats), json_path)
 
 
+@bench.command("quality")
+@click.option("--backend", default="rules", show_default=True,
+              help="rules | hf | vllm, or a weights VERSION (a published version name or an adapter folder).")
+@click.option("--split", type=click.Choice(["dev", "heldout", "all"]), default="dev", show_default=True)
+@click.option("--cases", "cases_dir", type=click.Path(path_type=Path), default=None, help="Case set folder.")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="Write the figures here.")
+@click.option("--vllm-url", default=None, help="Use this running server (vllm backend).")
+@click.option("--max-new-tokens", type=int, default=384, show_default=True)
+@click.option("--limit", type=int, default=None, help="At most this many cases.")
+def bench_quality(backend: str, split: str, cases_dir: Path | None, json_path: Path | None, vllm_url: str | None,
+                  max_new_tokens: int, limit: int | None) -> None:
+    """The refinement benchmark: DataClaw0-val scores per domain and family, for one backend."""
+    from streaming.benchmarks import report_bench_quality
+
+    settings = _settings()
+    report_bench_quality(settings, backend, split, cases_dir, json_path, vllm_url, max_new_tokens, limit)
+
+
 @bench.command("synth")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="Write the figures here.")
 @click.option("--jobs", type=int, default=16, show_default=True, help="Prompts run by each backend.")
