@@ -122,6 +122,19 @@ def _start_model(settings: TailorSettings, stack: ExitStack) -> TailorSettings:
     return settings.model_copy(update={"vllm_url": server.base_url})
 
 
+def _train_round(settings: TailorSettings, config: DemoConfig) -> str:
+    """One learning round on what the demo produced; the benchmark figures before and after."""
+    from streaming.trainer_service import describe_round, run_train_once
+
+    small = settings.model_copy(update={"train_max_steps": config.train_steps, "gate_cases": config.gate_cases,
+                                        "gate_max_new_tokens": config.gate_max_new_tokens})
+    try:
+        return describe_round(run_train_once(small))
+    except Exception as exc:  # the demo reports a failed round instead of hiding the rest of its results
+        log.exception("training round failed")
+        return f"training round failed: {type(exc).__name__}: {exc}"
+
+
 def run_demo(settings: TailorSettings, config: DemoConfig) -> int:
     started = time.monotonic()
     inputs = demo_inputs(config)
@@ -142,6 +155,8 @@ def run_demo(settings: TailorSettings, config: DemoConfig) -> int:
             render_anchor_summary(read_topic(live, live.topic_anchors, AnchorSet))
             render_example_summary(read_topic(live, live.topic_examples, Example),
                                    read_topic(live, live.topic_rejected, RejectedExample), str(examples_root(live)))
+            round_line = _train_round(live, config) if settled and config.train_round else "no training round"
+            print(round_line)
             print(f"demo: published {result.published} records; settled={settled}; backend={live.synth_backend}; "
                   f"{time.monotonic() - started:.0f}s")
             return 0 if settled else 1

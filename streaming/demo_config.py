@@ -21,4 +21,7 @@ class DemoConfig(BaseModel):
     wait_seconds: float = Field(default=900.0, gt=0, description="Longest wait for the pipeline to settle.")
     screen_recording: bool = Field(default=True, description="Also replay a GNOME help screen recording.")
     intents: tuple[tuple[str, str | None], ...] = Field(default=DEFAULT_INTENTS, description="(text, domain).")
-    train_round: bool = Field(default=True, description="End with one training round (when the trainer is present).")
+    train_round: bool = Field(default=True, description="End with one training round.")
+    train_steps: int = Field(default=4, gt=0, description="Optimizer steps of the demo's round.")
+    gate_cases: int = Field(default=4, gt=0, description="Held-out benchmark cases the demo's gate evaluates.")
+    gate_max_new_tokens: int = Field(default=160, gt=0, description="Completion tokens per gate case.")

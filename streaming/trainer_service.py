@@ -92,7 +92,8 @@ def run_train_once(settings: TailorSettings, work_dir: Path | None = None) -> An
     base = RoundConfig()
     cfg = base.model_copy(update={
         "method": settings.train_method, "gate_margin": settings.gate_margin,
-        "train": base.train.model_copy(update={"max_steps": settings.train_max_steps}),
+        "train": base.train.model_copy(update={"trl_overrides": {
+            **base.train.trl_overrides, "max_steps": settings.train_max_steps, "gradient_accumulation_steps": 1}}),
     })
     result = run_round(groups, snap.feedback, base_model_dir=settings.model_dir, store=store,
                        work_dir=work_dir or settings.data_dir / "train", evaluate=quality_evaluator(settings), config=cfg)
