@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from streaming.kafka_clients import aiokafka_kwargs
 from streaming.records import RecordError, TailorRecord
@@ -13,7 +13,8 @@ from streaming.settings import TailorSettings
 R = TypeVar("R", bound=TailorRecord)
 
 
-async def read_topic_async(settings: TailorSettings, topic: str, record: type[R], timeout_s: float = 30.0) -> list[R]:
+async def read_messages_async(settings: TailorSettings, topic: str, timeout_s: float = 30.0) -> list[Any]:
+    """Every message of `topic` up to the fetch high-water marks (raw consumer records)."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     from streaming.status import fetch_highwaters
@@ -25,25 +26,32 @@ async def read_topic_async(settings: TailorSettings, topic: str, record: type[R]
         return []
     consumer = AIOKafkaConsumer(**aiokafka_kwargs(settings, settings.kafka_bootstrap), enable_auto_commit=False)
     await consumer.start()
-    out: list[R] = []
+    out: list[Any] = []
     try:
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         remaining = {tp: hws[(tp.topic, tp.partition)] for tp in tps}
         deadline = time.monotonic() + timeout_s
         while remaining and time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=300)
-            for tp, msgs in batch.items():
+            for tp, msgs in (await consumer.getmany(timeout_ms=300)).items():
                 for msg in msgs:
-                    try:
-                        out.append(record.from_bytes(msg.value))
-                    except RecordError:
-                        pass
+                    out.append(msg)
                     if msg.offset + 1 >= remaining.get(tp, 0):
                         remaining.pop(tp, None)
         return out
     finally:
         await consumer.stop()
+
+
+async def read_topic_async(settings: TailorSettings, topic: str, record: type[R], timeout_s: float = 30.0) -> list[R]:
+    """Every record of `topic` that parses as `record` (others are skipped: the reader only summarises)."""
+    out: list[R] = []
+    for msg in await read_messages_async(settings, topic, timeout_s):
+        try:
+            out.append(record.from_bytes(msg.value))
+        except RecordError:
+            pass
+    return out
 
 
 def read_topic(settings: TailorSettings, topic: str, record: type[R], timeout_s: float = 30.0) -> list[R]:

@@ -38,8 +38,59 @@ def snapshot(settings: TailorSettings) -> TopicSnapshot:
         intents={i.intent_id: i for i in read_topic(settings, settings.topic_intents, Intent)},
         accepted=read_topic(settings, settings.topic_examples, Example),
         rejected=read_topic(settings, settings.topic_rejected, RejectedExample),
-        feedback=read_topic(settings, settings.topic_feedback, Feedback),
+        feedback=read_feedback(settings),
     )
+
+
+def read_feedback(settings: TailorSettings) -> list[Feedback]:
+    """Every feedback record; malformed ones go to the DLQ with their reason and source offset."""
+    import asyncio
+
+    from streaming.dlq import SourcePosition, dead_letter
+    from streaming.topic_reader import read_messages_async
+    from trainer.feedback import FeedbackError, feedback_from_bytes
+
+    good: list[Feedback] = []
+    bad = []
+    for msg in asyncio.run(read_messages_async(settings, settings.topic_feedback)):
+        try:
+            good.append(feedback_from_bytes(msg.value))
+        except FeedbackError as exc:
+            bad.append(dead_letter(reason=exc.reason, detail=exc.detail, stage="feedback",
+                                   source=SourcePosition(msg.topic, msg.partition, msg.offset), key=msg.key,
+                                   value=msg.value, worker="trainer", payload_cap=settings.dlq_payload_bytes))
+    if bad:
+        assert settings.kafka_bootstrap
+        with TailorProducer.connect(settings.kafka_bootstrap, settings, settings) as producer:
+            for letter in bad:
+                producer.send(letter)
+        log.warning("dead-lettered %d malformed feedback records", len(bad))
+    return good
+
+
+def probe(settings: TailorSettings, snap: TopicSnapshot) -> list[Feedback]:
+    """The downstream probe on accepted examples: per-example utility, published to the feedback topic."""
+    from trainer.probe import ProbeError, ProbeItem, probe_feedback
+
+    from streaming.export_cli import PromptBook
+
+    book = PromptBook(snap.anchors, snap.intents)
+    items = []
+    for e in snap.accepted[: settings.probe_examples]:
+        try:
+            items.append(ProbeItem(e.example_id, book.prompt_for(e), e.output_json))  # type: ignore[arg-type]
+        except KeyError:
+            continue
+    try:
+        found = probe_feedback(settings.model_dir, items)
+    except ProbeError as exc:
+        log.info("probe skipped: %s", exc)
+        return []
+    assert settings.kafka_bootstrap
+    with TailorProducer.connect(settings.kafka_bootstrap, settings, settings) as producer:
+        for fb in found:
+            producer.send(fb)
+    return found
 
 
 def candidate_groups(snap: TopicSnapshot) -> list[Any]:
@@ -86,6 +137,8 @@ def run_train_once(settings: TailorSettings, work_dir: Path | None = None) -> An
     assert settings.kafka_bootstrap
     ensure_topics(settings, settings, settings.kafka_bootstrap)
     snap = snapshot(settings)
+    if settings.probe_enabled and snap.accepted:
+        snap.feedback.extend(probe(settings, snap))
     groups = candidate_groups(snap)
     log.info("train: %d candidate groups, %d feedback records", len(groups), len(snap.feedback))
     store = ModelStore(model_store_root(settings))

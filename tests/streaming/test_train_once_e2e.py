@@ -51,3 +51,23 @@ def test_train_once_builds_pairs_from_the_topics_and_gates(settings: TailorSetti
     updates = [ModelUpdate.from_bytes(m.value) for m in consume(settings, settings.topic_model_updates, count=1)]
     assert updates[0].version == "v1" and len(updates[0].sha256) == 64
     assert set(updates[0].trained_on) & {e.example_id for e in accepted[:4]}
+
+
+def test_malformed_feedback_is_dead_lettered_with_its_offset(settings: TailorSettings) -> None:
+    from kafka import KafkaProducer
+
+    from streaming.kafka_clients import kafka_python_kwargs
+    from streaming.records import DeadLetter, Feedback
+    from streaming.topics import ensure_topics
+    from streaming.trainer_service import read_feedback
+
+    assert settings.kafka_bootstrap
+    ensure_topics(settings, settings, settings.kafka_bootstrap)
+    good = Feedback(feedback_id="f1", kind="example_utility", example_ids=["e1"], utility=0.5, created_at=time.time())
+    p = KafkaProducer(**kafka_python_kwargs(settings, settings.kafka_bootstrap))
+    p.send(settings.topic_feedback, key=b"f1", value=good.to_bytes(), partition=0)
+    p.send(settings.topic_feedback, key=b"f2", value=b'{"schema_version": 1, "kind": "vibes"}', partition=0)
+    p.flush()
+    assert [f.feedback_id for f in read_feedback(settings)] == ["f1"]
+    (letter,) = [DeadLetter.from_bytes(m.value) for m in consume(settings, settings.topic_dlq, count=1)]
+    assert letter.reason == "schema_mismatch" and letter.source_offset == 1 and letter.stage == "feedback"
