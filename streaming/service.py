@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 
 import faust
 from prometheus_client import CollectorRegistry
@@ -20,9 +21,16 @@ from streaming.window_store import changelog_topic
 log = logging.getLogger(__name__)
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def run_service(settings: TailorSettings) -> int:
     """Run until SIGINT/SIGTERM. Starts (and stops) an embedded broker when none is configured."""
     (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
+    # until the Faust worker installs its own handlers (e.g. while a vLLM server starts), SIGTERM exits
+    # cleanly through the finally blocks below, which stop what this process started
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     with owned_cluster(settings, announce=True) as live:
         assert live.kafka_bootstrap is not None
         ensure_topics(live, live, live.kafka_bootstrap, extra_compacted=(changelog_topic(live),))
