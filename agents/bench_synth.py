@@ -38,6 +38,16 @@ async def _run(backend: SynthesisBackend, jobs: list[SynthesisJob], concurrent: 
     return time.perf_counter() - started, texts, jobs
 
 
+async def _timed(backend: SynthesisBackend, jobs: list[SynthesisJob], concurrent: bool) -> tuple[float, list[str]]:
+    """A warm-up (model load, first-request compilation) and then the timed run, in one event loop."""
+    try:
+        await _run(backend, jobs[:2], concurrent)
+        secs, texts, _ = await _run(backend, jobs, concurrent)
+        return secs, texts
+    finally:
+        await backend.close()
+
+
 def _valid_rate(texts: list[str], jobs: list[SynthesisJob]) -> float:
     ok = 0
     for text, job in zip(texts, jobs, strict=True):
@@ -68,12 +78,9 @@ def run_bench_synth(config: BenchSynthConfig) -> dict[str, Any]:
         assert url is not None
         vllm = VllmBackend(VllmBackendConfig(url=url, model=config.served_name, concurrency=len(jobs),
                                              max_tokens=config.max_tokens, temperature=0.0))
-        asyncio.run(_run(vllm, jobs[:2], concurrent=True))  # warm-up: first requests compile graphs
-        v_secs, v_texts, _ = asyncio.run(_run(vllm, jobs, concurrent=True))
-        asyncio.run(vllm.close())
+        v_secs, v_texts = asyncio.run(_timed(vllm, jobs, concurrent=True))
     hf = HfBackend(HfBackendConfig(model_dir=config.model_dir, max_new_tokens=config.max_tokens, temperature=0.0))
-    asyncio.run(_run(hf, jobs[:1], concurrent=False))  # warm-up: load the model
-    h_secs, h_texts, _ = asyncio.run(_run(hf, jobs, concurrent=False))
+    h_secs, h_texts = asyncio.run(_timed(hf, jobs, concurrent=False))
     v_eps, h_eps = len(jobs) / v_secs, len(jobs) / h_secs
     return {
         "jobs": len(jobs), "max_tokens": config.max_tokens, "cpu_count": os.cpu_count(),

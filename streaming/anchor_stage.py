@@ -80,6 +80,7 @@ def register_anchor_stage(
     async def on_assigned(sender: Any, assigned: set[Any], **kwargs: Any) -> None:
         await recovery.recover({tp.partition for tp in assigned if tp.topic in raw_topics})
         started["at"] = time.time()  # recovered windows get a full gap before they count as idle
+        started["recover"] = 1.0  # look for interrupted closes once, on the next sweep
     anchors_topic = app.topic(settings.topic_anchors, key_serializer="raw", value_serializer="raw")
 
     async def send(anchor_set: AnchorSet) -> None:
@@ -100,8 +101,11 @@ def register_anchor_stage(
         try:
             if not started["at"]:
                 return  # no partitions assigned and recovered yet
-            for windower in windowers.values():
-                await windower.recover()  # closes interrupted by a crash (cheap when there are none)
+            if started.get("recover"):
+                # closes interrupted by a crash: once per assignment (it scans the whole state)
+                started["recover"] = 0.0
+                for windower in windowers.values():
+                    await windower.recover()
             for windower in windowers.values():
                 await windower.sweep(active_since=started["at"])
         except NotReady:

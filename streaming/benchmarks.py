@@ -106,3 +106,17 @@ def _weights_dir(settings: Any, backend: str) -> Path:
     if update is None:
         raise ValueError(f"no published version {backend!r} in {model_store_root(settings)}")
     return store.resolve(update)
+
+
+def print_figures(title: str, result: dict[str, Any], keys: tuple[str, ...], json_path: Path | None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for key in keys:
+        table.add_column(key)
+    table.add_row(*(_fmt(result.get(k)) for k in keys))
+    Console(width=160).print(table)
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(result, indent=2, default=str))

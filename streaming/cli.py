@@ -240,6 +240,37 @@ def bench_quality(backend: str, split: str, cases_dir: Path | None, json_path: P
     report_bench_quality(settings, backend, split, cases_dir, json_path, vllm_url, max_new_tokens, limit)
 
 
+@bench.command("stream")
+@click.option("--seconds", type=float, default=60.0, show_default=True, help="Length of the sustained phase.")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="Write the figures here.")
+def bench_stream(seconds: float, json_path: Path | None) -> None:
+    """Faust pipeline vs a bare aiokafka loop with the same extraction and synthesis, same broker, same run."""
+    from bench.stream import run_stream_bench
+    from bench.stream_config import StreamBenchConfig
+    from streaming.benchmarks import print_figures
+
+    settings = _settings()
+    result = run_stream_bench(StreamBenchConfig(seconds=seconds, kafka_bootstrap=settings.kafka_bootstrap))
+    print_figures("tailor bench stream", result, ("baseline_eps", "pipeline_eps", "ratio", "latency_p50_ms",
+                                                  "latency_p95_ms", "rss_start_mb", "rss_end_mb"), json_path)
+
+
+@bench.command("soak")
+@click.option("--minutes", type=float, default=5.0, show_default=True, help="How long to feed the worker.")
+@click.option("--rate", type=float, default=50.0, show_default=True, help="Events per second.")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="Write the figures here.")
+def bench_soak(minutes: float, rate: float, json_path: Path | None) -> None:
+    """A steady rate of real steps (and a few hostile messages) into a live worker; RSS over time."""
+    from bench.soak import run_soak
+    from bench.soak_config import SoakConfig
+    from streaming.benchmarks import print_figures
+
+    settings = _settings()
+    result = run_soak(SoakConfig(minutes=minutes, rate_eps=rate, kafka_bootstrap=settings.kafka_bootstrap))
+    print_figures("tailor bench soak", result, ("events_in", "events_out", "dlq", "latency_p95_ms", "rss_start_mb",
+                                                "rss_end_mb"), json_path)
+
+
 @bench.command("synth")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="Write the figures here.")
 @click.option("--jobs", type=int, default=16, show_default=True, help="Prompts run by each backend.")

@@ -1,0 +1,156 @@
+"""`tailor bench soak`: a steady rate of real robot and GUI steps, with a small share of corrupt and hostile
+messages, into one live worker (`tailor up`) for N minutes; the worker's RSS is sampled all along.
+
+Every hostile message is built to fail one ingest check with a known reason (bad JSON, an unsupported
+schema version, a non-finite number, an over-long vector, a JPEG that is not one, a PNG whose header
+claims a gigapixel screen), so the DLQ must hold exactly one letter per hostile message sent. The run
+stops by itself: warm-up and drain are bounded, the steady phase lasts `minutes`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import struct
+import sys
+import zlib
+from collections import Counter
+from typing import Any
+
+from bench.soak_config import SoakConfig
+from bench.stream import broker_for, live_root, percentile, shared_dir_of, side_settings
+from bench.stream_rig import LiveSide, StepFeed
+from streaming.records import GuiAction, GuiStep, MediaRef, RobotStep
+from streaming.settings import TailorSettings
+
+WORKER_ARGV = (sys.executable, "-m", "streaming.cli", "up")
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A tiny PNG whose header declares `width` x `height` pixels."""
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * 10)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def hostile_message(settings: TailorSettings, n: int) -> tuple[str, bytes, bytes, str]:
+    """The n-th hostile message: (topic, key, value, the DLQ reason it must get). Kinds take turns."""
+    key = f"hostile-{n}"
+    robot, gui = settings.topic_raw_robot, settings.topic_raw_gui
+    step = RobotStep(episode_id=key, step_index=0, timestamp=float(n), state=[0.0] * 7, action=[0.0] * 7)
+    not_jpeg = MediaRef.inline(b"\xff\xd8 not a jpeg", "image/jpeg")
+    bomb = MediaRef.inline(png_claiming(100_000, 100_000), "image/png")
+    click = GuiAction(type="click", x=1, y=1)
+    screen = GuiStep(session_id=key, step_index=0, timestamp=float(n), action=click, screenshot=bomb)
+    nan_step = b'{"schema_version":1,"episode_id":"%s","step_index":0,"timestamp":1,"state":[1e999]}'
+    kinds: list[tuple[str, bytes, str]] = [
+        (robot, b"\x80\x04\x95 not json {", "invalid_json"),
+        (robot, b'{"schema_version": 2, "episode_id": "%s"}' % key.encode(), "unsupported_schema_version"),
+        (robot, nan_step % key.encode(), "nonfinite_value"),
+        (robot, step.model_copy(update={"state": [0.0] * (settings.max_vector_len + 1)}).to_bytes(),
+         "vector_too_long"),
+        (robot, step.model_copy(update={"cameras": {"wrist": not_jpeg}}).to_bytes(), "corrupt_media"),
+        (gui, screen.to_bytes(), "resolution_too_large"),
+    ]
+    topic, value, reason = kinds[n % len(kinds)]
+    return topic, key.encode(), value, reason
+
+
+def rss_slope(samples: list[tuple[float, float]]) -> float | None:
+    """Least-squares trend of (seconds, MiB) samples, MiB per minute; None for fewer than 3 samples."""
+    if len(samples) < 3:
+        return None
+    n = len(samples)
+    mean_t = sum(t for t, _ in samples) / n
+    mean_m = sum(m for _, m in samples) / n
+    var = sum((t - mean_t) ** 2 for t, _ in samples)
+    if var == 0:
+        return None
+    return round(60 * sum((t - mean_t) * (m - mean_m) for t, m in samples) / var, 2)
+
+
+def run_soak(config: SoakConfig) -> dict[str, Any]:
+    """Warm-up, `minutes` at `rate_eps` with hostile messages mixed in, drain; JSON-ready figures."""
+    with live_root(config.data_dir) as root, broker_for(config) as cluster:
+        settings = side_settings(config, cluster.bootstrap, root, "soak")
+        feed = StepFeed.load(shared_dir_of(config), settings)
+        side = LiveSide(config, settings, "pipeline", WORKER_ARGV, feed)
+        side.prepare()
+        try:
+            result = asyncio.run(_soak(config, side))
+            result["broker_rss_mb"] = cluster.broker_rss_mb()
+            return result
+        finally:
+            side.cleanup()
+
+
+async def _soak(config: SoakConfig, side: LiveSide) -> dict[str, Any]:
+    load_start = os.getloadavg()
+    async with side.running():
+        await side.warm_up()
+        warmup_events = side.producer.sent
+        rss_start = side.process.rss_mb()
+        t0, t1, hostile = await _steady(config, side)
+        drained_s = await side.drain()
+        rss_end = side.process.rss_mb()
+    col = side.collector
+    last, _first, _span = side.latencies(t0, t1)
+    dlq = sum(col.dlq_reasons.values())
+    return {
+        "app_id": side.settings.app_id,
+        "minutes": config.minutes,
+        "rate_eps": config.rate_eps,
+        "steady_s": round(t1 - t0, 1),
+        "cpu_count": os.cpu_count(),
+        "load_avg_start": [round(x, 2) for x in load_start],
+        "load_avg_end": [round(x, 2) for x in os.getloadavg()],
+        "events_in": side.producer.acked,
+        "send_failures": side.producer.failed,
+        "warmup_events": warmup_events,
+        "hostile_sent": sum(hostile.values()),
+        "hostile_by_reason": dict(sorted(hostile.items())),
+        "events_out": len(col.examples) + len(col.anchors) + dlq,
+        "examples": len(col.examples),
+        "anchors": len(col.anchors),
+        "rejected": col.rejected,
+        "dlq": dlq,
+        "dlq_by_reason": dict(sorted(col.dlq_reasons.items())),
+        "events_processed": col.processed,
+        "drained": side.drained,
+        "capped": side.capped,
+        "drain_s": round(drained_s, 2),
+        "latency_examples": len(last),
+        "latency_p50_ms": percentile(last, 50),
+        "latency_p95_ms": percentile(last, 95),
+        "anchor_latency_p95_ms": percentile(side.latencies(t0, t1, col.anchors)[0], 95),
+        "latency_p95_by_minute_ms": [
+            percentile(side.latencies(t0 + 60 * m, min(t0 + 60 * (m + 1), t1))[0], 95)
+            for m in range(math.ceil((t1 - t0) / 60))],
+        "rss_start_mb": rss_start,
+        "rss_end_mb": rss_end,
+        "rss_peak_mb": max([mb for _t, mb in side.rss_series] + [rss_start, rss_end]),
+        "rss_growth_pct": round(100.0 * (rss_end - rss_start) / max(rss_start, 1e-9), 2),
+        "rss_slope_mb_per_min": rss_slope([(t - t0, mb) for t, mb in side.rss_series if t >= t0]),
+        "rss_series": [[round(t - t0, 1), mb] for t, mb in side.rss_series],
+    }
+
+
+async def _steady(config: SoakConfig, side: LiveSide) -> tuple[float, float, Counter[str]]:
+    """Paced sends for `minutes`, every k-th message hostile; the phase's times and what was sent."""
+    every = round(1 / config.hostile_fraction) if config.hostile_fraction > 0 else 0
+    hostile: Counter[str] = Counter()
+
+    async def send(i: int) -> None:
+        if every and i % every == every - 1:
+            topic, key, value, reason = hostile_message(side.settings, sum(hostile.values()))
+            await side.producer.send(topic, key, value)
+            hostile[reason] += 1
+        else:
+            await side.send_next()
+
+    t0, t1 = await side.paced(config.rate_eps, config.minutes * 60, send)
+    return t0, t1, hostile
