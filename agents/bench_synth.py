@@ -8,6 +8,7 @@ import asyncio
 import os
 import time
 from contextlib import ExitStack
+from dataclasses import replace
 from typing import Any
 
 from agents.bench_synth_config import BenchSynthConfig
@@ -16,13 +17,17 @@ from agents.tasks.base import ParseError
 from agents.tasks.catalog import families
 
 
-def bench_jobs(config: BenchSynthConfig) -> list[SynthesisJob]:
+def _all_jobs(config: BenchSynthConfig, split: str) -> list[SynthesisJob]:
     from bench.scoring import context
     from bench.store import load_cases
 
     by_name = {f.name: f for f in families()}
-    cases = load_cases(config.cases_dir, config.split)
-    jobs = [SynthesisJob(by_name[c.family], context(c), n=1) for c in cases if c.family in by_name]
+    cases = load_cases(config.cases_dir, split)
+    return [SynthesisJob(by_name[c.family], context(c), n=config.candidates) for c in cases if c.family in by_name]
+
+
+def bench_jobs(config: BenchSynthConfig, split: str | None = None) -> list[SynthesisJob]:
+    jobs = _all_jobs(config, split or config.split)
     while len(jobs) < config.jobs and jobs:
         jobs += jobs[: config.jobs - len(jobs)]
     return jobs[: config.jobs]
@@ -34,14 +39,26 @@ async def _run(backend: SynthesisBackend, jobs: list[SynthesisJob], concurrent: 
         gens = await asyncio.gather(*(backend.synthesize(j) for j in jobs))
     else:
         gens = [await backend.synthesize(j) for j in jobs]
-    texts = [g.texts[0] if g.texts else "" for g in gens]
+    texts = [text for g in gens for text in g.texts]
     return time.perf_counter() - started, texts, jobs
 
 
-async def _timed(backend: SynthesisBackend, jobs: list[SynthesisJob], concurrent: bool) -> tuple[float, list[str]]:
-    """A warm-up (model load, first-request compilation) and then the timed run, in one event loop."""
+def warmup_jobs(config: BenchSynthConfig) -> list[SynthesisJob]:
+    """One job per task family from the other split: loads the model and compiles each family's output
+    grammar once (a long-running server's one-time cost) without warming the prefix cache with the timed
+    prompts themselves."""
+    other = "dev" if config.split == "heldout" else "heldout"
+    seen: dict[str, SynthesisJob] = {}
+    for job in _all_jobs(config, other):
+        seen.setdefault(job.family.name, job)
+    return list(seen.values())
+
+
+async def _timed(backend: SynthesisBackend, jobs: list[SynthesisJob], warmup: list[SynthesisJob],
+                 concurrent: bool) -> tuple[float, list[str]]:
+    """A warm-up (model load, grammar compilation) and then the timed run, in one event loop."""
     try:
-        await _run(backend, jobs[:2], concurrent)
+        await _run(backend, warmup, concurrent)
         secs, texts, _ = await _run(backend, jobs, concurrent)
         return secs, texts
     finally:
@@ -50,7 +67,7 @@ async def _timed(backend: SynthesisBackend, jobs: list[SynthesisJob], concurrent
 
 def _valid_rate(texts: list[str], jobs: list[SynthesisJob]) -> float:
     ok = 0
-    for text, job in zip(texts, jobs, strict=True):
+    for text, job in zip(texts, [j for j in jobs for _ in range(j.n)], strict=True):
         try:
             job.family.parse(text)
             ok += 1
@@ -66,6 +83,7 @@ def run_bench_synth(config: BenchSynthConfig) -> dict[str, Any]:
     from agents.synthesis.vllm_backend_config import VllmBackendConfig
 
     jobs = bench_jobs(config)
+    warmup = warmup_jobs(config)
     with ExitStack() as stack:
         url = config.vllm_url
         if url is None:
@@ -73,17 +91,20 @@ def run_bench_synth(config: BenchSynthConfig) -> dict[str, Any]:
             from agents.vllm_server_config import VllmServerConfig
 
             server = stack.enter_context(VllmServer(VllmServerConfig(
-                venv=config.vllm_venv, model_dir=config.model_dir, served_model_name=config.served_name)))
+                venv=config.vllm_venv, model_dir=config.model_dir, served_model_name=config.served_name,
+                dtype=config.dtype)))
             url = server.base_url
         assert url is not None
         vllm = VllmBackend(VllmBackendConfig(url=url, model=config.served_name, concurrency=len(jobs),
-                                             max_tokens=config.max_tokens, temperature=0.0))
-        v_secs, v_texts = asyncio.run(_timed(vllm, jobs, concurrent=True))
-    hf = HfBackend(HfBackendConfig(model_dir=config.model_dir, max_new_tokens=config.max_tokens, temperature=0.0))
-    h_secs, h_texts = asyncio.run(_timed(hf, jobs, concurrent=False))
-    v_eps, h_eps = len(jobs) / v_secs, len(jobs) / h_secs
+                                             max_tokens=config.max_tokens, temperature=config.temperature))
+        v_secs, v_texts = asyncio.run(_timed(vllm, jobs, warmup, concurrent=True))
+    hf = HfBackend(HfBackendConfig(model_dir=config.model_dir, max_new_tokens=config.max_tokens, temperature=config.temperature,
+                                   dtype=config.dtype))
+    h_secs, h_texts = asyncio.run(_timed(hf, jobs, [replace(warmup[0], n=1)], concurrent=False))
+    examples = sum(job.n for job in jobs)
+    v_eps, h_eps = examples / v_secs, examples / h_secs
     return {
-        "jobs": len(jobs), "max_tokens": config.max_tokens, "cpu_count": os.cpu_count(),
+        "jobs": len(jobs), "candidates": config.candidates, "examples": examples, "max_tokens": config.max_tokens, "dtype": config.dtype, "temperature": config.temperature, "cpu_count": os.cpu_count(),
         "vllm_examples_per_s": round(v_eps, 3), "hf_examples_per_s": round(h_eps, 3),
         "ratio": round(v_eps / h_eps, 2),
         "json_valid_rate": round(_valid_rate(v_texts, jobs), 3),

@@ -273,16 +273,21 @@ def bench_soak(minutes: float, rate: float, json_path: Path | None) -> None:
 
 @bench.command("synth")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="Write the figures here.")
-@click.option("--jobs", type=int, default=16, show_default=True, help="Prompts run by each backend.")
+@click.option("--jobs", type=int, default=8, show_default=True, help="Prompts run by each backend.")
+@click.option("--candidates", type=int, default=4, show_default=True,
+              help="Candidates per prompt (the worker's TAILOR_SYNTH_CANDIDATES default); 1 for single samples.")
+@click.option("--temperature", type=float, default=0.8, show_default=True,
+              help="Sampling temperature of both backends; 0 (greedy) needs --candidates 1.")
 @click.option("--max-tokens", type=int, default=192, show_default=True, help="Completion tokens per example.")
 @click.option("--vllm-url", default=None, help="Use this running server instead of starting the CPU one.")
-def bench_synth(json_path: Path | None, jobs: int, max_tokens: int, vllm_url: str | None) -> None:
+def bench_synth(json_path: Path | None, jobs: int, candidates: int, temperature: float, max_tokens: int,
+                vllm_url: str | None) -> None:
     """vLLM server vs in-process transformers on the same model and prompts: examples/s and ratio."""
     from agents.bench_synth_config import BenchSynthConfig
     from streaming.benchmarks import report_bench_synth
 
     settings = _settings()
-    report_bench_synth(BenchSynthConfig(jobs=jobs, max_tokens=max_tokens, vllm_url=vllm_url,
+    report_bench_synth(BenchSynthConfig(jobs=jobs, candidates=candidates, temperature=temperature, max_tokens=max_tokens, vllm_url=vllm_url,
                                         vllm_venv=settings.vllm_venv, model_dir=settings.model_dir), json_path)
 
 

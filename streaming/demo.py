@@ -118,7 +118,8 @@ def _start_model(settings: TailorSettings, stack: ExitStack) -> TailorSettings:
     from agents.vllm_server_config import VllmServerConfig
 
     server = stack.enter_context(VllmServer(VllmServerConfig(
-        venv=settings.vllm_venv, model_dir=settings.model_dir, served_model_name=settings.vllm_model)))
+        venv=settings.vllm_venv, model_dir=settings.model_dir, served_model_name=settings.vllm_model,
+        dtype=settings.model_dtype)))
     return settings.model_copy(update={"vllm_url": server.base_url})
 
 

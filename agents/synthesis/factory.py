@@ -35,7 +35,8 @@ def open_backend(cfg: SynthesisConfig, intent_timeout_s: float = 30.0, use_model
         from agents.synthesis.hf_backend_config import HfBackendConfig
 
         return BackendHandle(HfBackend(HfBackendConfig(
-            model_dir=cfg.model_dir, max_new_tokens=cfg.synth_max_tokens, temperature=cfg.synth_temperature)), None)
+            model_dir=cfg.model_dir, max_new_tokens=cfg.synth_max_tokens, temperature=cfg.synth_temperature,
+            dtype=cfg.model_dtype)), None)
     from agents.synthesis.vllm_backend import VllmBackend, VllmFamilyChooser
     from agents.synthesis.vllm_backend_config import VllmBackendConfig
 
@@ -46,7 +47,7 @@ def open_backend(cfg: SynthesisConfig, intent_timeout_s: float = 30.0, use_model
         from agents.vllm_server_config import VllmServerConfig
 
         server = VllmServer(VllmServerConfig(venv=cfg.vllm_venv, model_dir=cfg.model_dir,
-                                             served_model_name=cfg.vllm_model))
+                                             served_model_name=cfg.vllm_model, dtype=cfg.model_dtype))
         url = server.start()
         log.info("started vLLM on %s", url)
     backend = VllmBackend(VllmBackendConfig(

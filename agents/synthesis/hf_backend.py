@@ -38,7 +38,7 @@ class HfBackend(SynthesisBackend):
 
                 if self.config.threads:
                     torch.set_num_threads(self.config.threads)
-                model, tokenizer = load_model(self.config.model_dir)
+                model, tokenizer = load_model(self.config.model_dir, dtype=self.config.dtype)
                 if self.config.adapter_dir is not None:
                     from peft import PeftModel
 

@@ -20,6 +20,11 @@ class SynthesisConfig(BaseModel):
     model_dir: Path = Field(
         default=Path(".cache/models/SmolLM2-135M-Instruct"), description="Local safetensors model folder."
     )
+    model_dtype: Literal["float32", "bfloat16", "float16"] = Field(
+        default="float32",
+        description="dtype of the locally run model (the started vLLM CPU server and the hf backend): float32 on "
+        "CPUs without native bf16; bfloat16 with AVX512-BF16/AMX or a GPU.",
+    )
     vllm_vision: bool = Field(default=False, description="The served model takes images: send key frames.")
     synth_candidates: int = Field(default=4, gt=0, le=16, description="Candidates per window and task (n).")
     synth_concurrency: int = Field(default=16, gt=0, description="Model requests in flight.")

@@ -51,11 +51,12 @@ def clip(text: str, limit: int) -> str:
 
 
 def anchor_line(anchor: Anchor, cfg: PromptConfig) -> str:
-    """`- [id] type frames: content pt=(x,y) box=(x,y,w,h) ev=a,b` (frames `a-b` for spans)."""
+    """`- type frames: content pt=(x,y) box=(x,y,w,h) ev=a,b` (frames `a-b` for spans). Anchor ids are left
+    out: outputs cite frames, never ids, and the ids would double the tokens a CPU server must prefill."""
     frames = str(anchor.frame_index)
     if anchor.end_frame_index is not None and anchor.end_frame_index != anchor.frame_index:
         frames += f"-{anchor.end_frame_index}"
-    line = f"- [{anchor.anchor_id}] {anchor.type} {frames}"
+    line = f"- {anchor.type} {frames}"
     if anchor.content:
         line += ": " + clip(anchor.content, cfg.max_content_chars)
     extra = []
@@ -91,18 +92,21 @@ def build_prompt(name: str, schema: dict[str, Any], ctx: SynthesisContext, parts
                  cfg: PromptConfig) -> list[ChatMessage]:
     a = ctx.anchors
     last = last_frame(a)
+    # The system turn is the same for every window of a family, so a server's prefix cache keeps it.
     system = "\n".join([
         f'You write one training example of the task "{name}" from a {a.domain} window. '
         "Reply with one JSON object only, of this shape:",
         compact_schema(schema),
         "Hard constraints:",
-        f"- Frame indices are window-relative integers in [0, {last}]; ranges are [start, end], inclusive.",
+        "- Frame indices are window-relative integers from 0 to the window's last frame; ranges are "
+        "[start, end], inclusive.",
         "- Use only facts in the anchors; never invent events, frames, actions or coordinates.",
         *(f"- {rule}" for rule in parts.rules),
     ])
     listed, omitted = pick_anchors(a, parts.relevant_types, cfg.max_prompt_anchors)
     duration = max(0.0, a.span.end_time - a.span.start_time)
-    lines = [f"Window {a.window_id}: {_DOMAIN_WORDS.get(a.domain, a.domain)}, frames 0-{last} ({duration:.1f} s)."]
+    lines = [f"Window: {_DOMAIN_WORDS.get(a.domain, a.domain)}, frames 0-{last} ({duration:.1f} s); "
+             f"every frame index is in [0, {last}]."]
     if a.instruction:
         lines.append(f"Instruction: {clip(a.instruction, cfg.max_intent_chars)}")
     if ctx.spec.text:
@@ -112,7 +116,7 @@ def build_prompt(name: str, schema: dict[str, Any], ctx: SynthesisContext, parts
         shown = kf[: cfg.max_prompt_key_frames]
         more = f" (+{len(kf) - len(shown)} more)" if len(kf) > len(shown) else ""
         lines.append("Key frames: " + ", ".join(str(f) for f in shown) + more)
-    lines.append("Anchors (HARD constraints; [id] type frames: content):")
+    lines.append("Anchors (HARD constraints; type frames: content):")
     lines.extend(anchor_line(x, cfg) for x in listed)
     if omitted:
         lines.append(f"(+{omitted} more anchors not listed)")
