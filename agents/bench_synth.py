@@ -98,16 +98,21 @@ def run_bench_synth(config: BenchSynthConfig) -> dict[str, Any]:
         vllm = VllmBackend(VllmBackendConfig(url=url, model=config.served_name, concurrency=len(jobs),
                                              max_tokens=config.max_tokens, temperature=config.temperature))
         v_secs, v_texts = asyncio.run(_timed(vllm, jobs, warmup, concurrent=True))
-    hf = HfBackend(HfBackendConfig(model_dir=config.model_dir, max_new_tokens=config.max_tokens, temperature=config.temperature,
-                                   dtype=config.dtype))
-    h_secs, h_texts = asyncio.run(_timed(hf, jobs, [replace(warmup[0], n=1)], concurrent=False))
+    h_secs: float | None = None
+    h_texts: list[str] = []
+    if not config.skip_hf:
+        hf = HfBackend(HfBackendConfig(model_dir=config.model_dir, max_new_tokens=config.max_tokens,
+                                       temperature=config.temperature, dtype=config.dtype))
+        h_secs, h_texts = asyncio.run(_timed(hf, jobs, [replace(warmup[0], n=1)], concurrent=False))
     examples = sum(job.n for job in jobs)
-    v_eps, h_eps = examples / v_secs, examples / h_secs
+    v_eps = examples / v_secs
+    h_eps = examples / h_secs if h_secs else None
     return {
         "jobs": len(jobs), "candidates": config.candidates, "examples": examples, "max_tokens": config.max_tokens, "dtype": config.dtype, "temperature": config.temperature, "cpu_count": os.cpu_count(),
-        "vllm_examples_per_s": round(v_eps, 3), "hf_examples_per_s": round(h_eps, 3),
-        "ratio": round(v_eps / h_eps, 2),
+        "served_name": config.served_name, "hf_skipped": config.skip_hf,
+        "vllm_examples_per_s": round(v_eps, 3), "hf_examples_per_s": round(h_eps, 3) if h_eps else None,
+        "ratio": round(v_eps / h_eps, 2) if h_eps else None,
         "json_valid_rate": round(_valid_rate(v_texts, jobs), 3),
-        "hf_json_valid_rate": round(_valid_rate(h_texts, jobs), 3),
-        "vllm_seconds": round(v_secs, 2), "hf_seconds": round(h_secs, 2),
+        "hf_json_valid_rate": None if config.skip_hf else round(_valid_rate(h_texts, jobs), 3),
+        "vllm_seconds": round(v_secs, 2), "hf_seconds": round(h_secs, 2) if h_secs else None,
     }

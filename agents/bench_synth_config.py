@@ -28,6 +28,10 @@ class BenchSynthConfig(BaseModel):
     dtype: Literal["float32", "bfloat16"] = Field(
         default="float32", description="Compute dtype of both backends (the same for a fair ratio)."
     )
+    skip_hf: bool = Field(
+        default=False,
+        description="Run only the vLLM side (e.g. a GPU server: the main environment's torch is a CPU build, so "
+        "an in-process transformers figure there would not be a like-for-like baseline); hf figures are null.")
     split: str = Field(default="heldout", description="Benchmark split the prompts come from.")
     cases_dir: Path | None = Field(default=None, description="Benchmark case set (default: the bundled one).")
 

@@ -19,7 +19,7 @@ from collections import Counter
 from typing import Any
 
 from bench.soak_config import SoakConfig
-from bench.stream import broker_for, live_root, percentile, shared_dir_of, side_settings
+from bench.stream import broker_for, latency_samples, live_root, percentile, shared_dir_of, side_settings
 from bench.stream_rig import LiveSide, StepFeed
 from streaming.records import GuiAction, GuiStep, MediaRef, RobotStep
 from streaming.settings import TailorSettings
@@ -127,6 +127,7 @@ async def _soak(config: SoakConfig, side: LiveSide) -> dict[str, Any]:
         "latency_p50_ms": percentile(last, 50),
         "latency_p95_ms": percentile(last, 95),
         "anchor_latency_p95_ms": percentile(side.latencies(t0, t1, col.anchors)[0], 95),
+        "latency_samples_ms": latency_samples(last),
         "latency_p95_by_minute_ms": [
             percentile(side.latencies(t0 + 60 * m, min(t0 + 60 * (m + 1), t1))[0], 95)
             for m in range(math.ceil((t1 - t0) / 60))],

@@ -146,6 +146,7 @@ async def _measure(config: StreamBenchConfig, side: LiveSide, latency_rate: floa
         "window_span_p95_ms": percentile(span, 95),
         "anchor_latency_p50_ms": percentile(anchor_last, 50),
         "anchor_latency_p95_ms": percentile(anchor_last, 95),
+        "latency_samples_ms": latency_samples(last),
         "rss_start_mb": rss_start,
         "rss_end_mb": rss_end,
         "rss_peak_mb": max([mb for _t, mb in side.rss_series] + [rss_start, rss_end]),
@@ -167,6 +168,19 @@ def percentile(values: list[float], q: float) -> float | None:
         return None
     ordered = sorted(values)
     return round(ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)], 1)
+
+
+LATENCY_SAMPLES_CAP = 2000
+
+
+def latency_samples(values: list[float], cap: int = LATENCY_SAMPLES_CAP) -> list[float]:
+    """The latencies sorted and rounded to 0.1 ms, for plots; above `cap` values an evenly spaced subset
+    of the sorted ones (first and last kept), so the JSON stays small and the distribution's shape stays."""
+    ordered = sorted(values)
+    if len(ordered) > cap:
+        step = (len(ordered) - 1) / (cap - 1)
+        ordered = [ordered[round(i * step)] for i in range(cap)]
+    return [round(v, 1) for v in ordered]
 
 
 def side_settings(config: LiveRigConfig, bootstrap: str, root: Path, name: str) -> TailorSettings:

@@ -63,7 +63,8 @@ def report_bench_synth(config: BenchSynthConfig, json_path: Path | None) -> dict
 
 
 def report_bench_quality(settings: Any, backend: str, split: str, cases_dir: Path | None, json_path: Path | None,
-                         vllm_url: str | None, max_new_tokens: int, limit: int | None) -> dict[str, Any]:
+                         vllm_url: str | None, max_new_tokens: int, limit: int | None,
+                         vllm_model: str | None = None) -> dict[str, Any]:
     """`--backend VERSION` evaluates published weights (in-process, on the base model) by version or folder."""
     from rich.console import Console
     from rich.table import Table
@@ -77,7 +78,8 @@ def report_bench_quality(settings: Any, backend: str, split: str, cases_dir: Pat
         weights = _weights_dir(settings, backend)
         name = "hf"
     cfg = QualityBenchConfig(model_dir=settings.model_dir, weights=weights, vllm_url=vllm_url,
-                             max_new_tokens=max_new_tokens, limit=limit)
+                             max_new_tokens=max_new_tokens, limit=limit,
+                             **({"vllm_model": vllm_model} if vllm_model else {}))
     result = run_quality_bench(name, split, cases_dir, json_path, cfg)
     table = Table(title=f"tailor bench quality: {backend} on {split} ({result['cases']} cases)")
     cols = ("domain", "cases", "g_json", "s_field", "s_semantic", "s_traj", "s_total", "grounding_precision")

@@ -231,13 +231,16 @@ def bench_extract(json_path: Path | None, videos: tuple[Path, ...], threads: int
 @click.option("--vllm-url", default=None, help="Use this running server (vllm backend).")
 @click.option("--max-new-tokens", type=int, default=384, show_default=True)
 @click.option("--limit", type=int, default=None, help="At most this many cases.")
+@click.option("--vllm-model", default=None,
+              help="Served model name of the vllm backend (default: SmolLM2-135M-Instruct, the local CPU server's).")
 def bench_quality(backend: str, split: str, cases_dir: Path | None, json_path: Path | None, vllm_url: str | None,
-                  max_new_tokens: int, limit: int | None) -> None:
+                  max_new_tokens: int, limit: int | None, vllm_model: str | None) -> None:
     """The refinement benchmark: DataClaw0-val scores per domain and family, for one backend."""
     from streaming.benchmarks import report_bench_quality
 
     settings = _settings()
-    report_bench_quality(settings, backend, split, cases_dir, json_path, vllm_url, max_new_tokens, limit)
+    report_bench_quality(settings, backend, split, cases_dir, json_path, vllm_url, max_new_tokens, limit,
+                         vllm_model=vllm_model)
 
 
 @bench.command("stream")
@@ -280,15 +283,19 @@ def bench_soak(minutes: float, rate: float, json_path: Path | None) -> None:
               help="Sampling temperature of both backends; 0 (greedy) needs --candidates 1.")
 @click.option("--max-tokens", type=int, default=192, show_default=True, help="Completion tokens per example.")
 @click.option("--vllm-url", default=None, help="Use this running server instead of starting the CPU one.")
+@click.option("--served-name", default="smollm2", show_default=True,
+              help="Model name the vLLM server answers to (set it to a running server's --served-model-name).")
+@click.option("--skip-hf", is_flag=True, help="Only the vLLM side (e.g. a GPU server); hf figures are null.")
 def bench_synth(json_path: Path | None, jobs: int, candidates: int, temperature: float, max_tokens: int,
-                vllm_url: str | None) -> None:
+                vllm_url: str | None, served_name: str, skip_hf: bool) -> None:
     """vLLM server vs in-process transformers on the same model and prompts: examples/s and ratio."""
     from agents.bench_synth_config import BenchSynthConfig
     from streaming.benchmarks import report_bench_synth
 
     settings = _settings()
     report_bench_synth(BenchSynthConfig(jobs=jobs, candidates=candidates, temperature=temperature, max_tokens=max_tokens, vllm_url=vllm_url,
-                                        vllm_venv=settings.vllm_venv, model_dir=settings.model_dir), json_path)
+                                        vllm_venv=settings.vllm_venv, model_dir=settings.model_dir,
+                                        served_name=served_name, skip_hf=skip_hf), json_path)
 
 
 if __name__ == "__main__":

@@ -68,6 +68,7 @@ def test_soak_dead_letters_every_hostile_message_once(kafka_bootstrap: str, tmp_
     assert result["events_out"] == result["examples"] + result["anchors"] + result["dlq"]
     assert result["examples"] > 0 and result["anchors"] > 0
     assert result["latency_examples"] > 0 and 0 < result["latency_p50_ms"] <= result["latency_p95_ms"]
+    assert len(result["latency_samples_ms"]) == min(result["latency_examples"], 2000)
     assert result["rss_start_mb"] > 0 and result["rss_end_mb"] > 0
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     try:

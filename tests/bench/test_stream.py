@@ -9,7 +9,7 @@ import pyarrow.dataset as ds
 import pytest
 from kafka.admin import KafkaAdminClient
 
-from bench.stream import percentile, run_stream_bench, side_settings
+from bench.stream import latency_samples, percentile, run_stream_bench, side_settings
 from bench.stream_config import LiveRigConfig, StreamBenchConfig
 from bench.stream_rig import StepFeed
 from streaming.records import GuiStep, RobotStep
@@ -38,6 +38,16 @@ def test_percentile_is_nearest_rank() -> None:
     assert percentile(values, 95) == 95.0
     assert percentile([7.0], 95) == 7.0
     assert percentile([], 50) is None
+
+
+def test_latency_samples_are_sorted_and_capped_keeping_the_ends() -> None:
+    assert latency_samples([3.04, 1.0, 2.26]) == [1.0, 2.3, 3.0]
+    many = [float(v) for v in range(10_000, 0, -1)]
+    capped = latency_samples(many, cap=2000)
+    assert len(capped) == 2000 and capped == sorted(capped)
+    assert capped[0] == 1.0 and capped[-1] == 10_000.0
+    assert percentile(capped, 50) is not None and abs(percentile(capped, 50) - 5000) < 10  # shape kept
+    assert latency_samples([]) == []
 
 
 def test_feed_renames_every_key_per_round_and_keeps_records_valid(tmp_path: Path) -> None:
@@ -69,6 +79,8 @@ def test_stream_bench_reports_both_sides(kafka_bootstrap: str, tmp_path: Path) -
     assert result["baseline_eps"] > 0 and result["pipeline_eps"] > 0
     assert result["ratio"] == round(result["pipeline_eps"] / result["baseline_eps"], 3) > 0
     assert result["latency_examples"] > 0
+    samples = result["pipeline"]["latency_samples_ms"]
+    assert len(samples) == min(result["latency_examples"], 2000) and samples == sorted(samples)
     assert 0 < result["latency_p50_ms"] <= result["latency_p95_ms"] <= result["latency_first_event_p95_ms"]
     assert result["baseline_latency_p50_ms"] <= result["baseline_latency_p95_ms"]
     assert result["rss_start_mb"] > 0 and result["rss_end_mb"] > 0
