@@ -160,7 +160,11 @@ def load_adapter(base_url: str, name: str, path: Path) -> None:
             if resp.status != 200:
                 raise BenchBackendError("adapter_not_loaded", f"HTTP {resp.status}")
     except urllib.error.HTTPError as exc:
-        raise BenchBackendError("adapter_not_loaded", f"HTTP {exc.code}: {exc.read()[:300]!r}") from None
+        detail = exc.read()[:300]
+        if exc.code == 400 and b"already" in detail.lower():  # the same version evaluated again
+            log.info("adapter %s is already loaded in %s", name, base_url)
+            return
+        raise BenchBackendError("adapter_not_loaded", f"HTTP {exc.code}: {detail!r}") from None
     except (urllib.error.URLError, OSError) as exc:
         raise BenchBackendError("adapter_not_loaded", str(exc)) from None
     log.info("loaded adapter %s from %s into %s", name, path, base_url)

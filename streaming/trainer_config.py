@@ -15,6 +15,12 @@ class TrainerConfig(BaseModel):
     train_max_steps: int = Field(default=8, gt=0, description="Optimizer steps per round.")
     gate_margin: float = Field(default=0.0, ge=0, description="Publish when candidate >= current - margin.")
     gate_cases: int = Field(default=8, gt=0, description="Held-out benchmark cases the gate evaluates.")
+    gate_backend: Literal["auto", "hf", "vllm"] = Field(
+        default="auto",
+        description="Where the gate runs the held-out benchmark: `vllm` loads the candidate adapter into the "
+        "running server (TAILOR_VLLM_URL; JSON-schema structured output, as the workers generate), `hf` runs it "
+        "in process without constrained decoding; `auto` = vllm when a server URL is set, else hf.",
+    )
     gate_max_new_tokens: int = Field(default=192, gt=0, description="Completion tokens per gate case.")
     probe_enabled: bool = Field(default=True, description="Run the downstream probe and publish its feedback.")
     probe_examples: int = Field(default=16, gt=0, description="Accepted examples the probe scores per round.")

@@ -116,15 +116,27 @@ def candidate_groups(snap: TopicSnapshot) -> list[Any]:
     return groups
 
 
+def gate_backend(settings: TailorSettings) -> str:
+    """The benchmark backend the gate uses (see TrainerConfig.gate_backend)."""
+    if settings.gate_backend == "auto":
+        return "vllm" if settings.vllm_url else "hf"
+    if settings.gate_backend == "vllm" and not settings.vllm_url:
+        raise ValueError("gate_backend=vllm needs TAILOR_VLLM_URL (a running server to load adapters into)")
+    return settings.gate_backend
+
+
 def quality_evaluator(settings: TailorSettings) -> Any:
     """The gate's score: S_total of the held-out benchmark split with the weights (in-process, greedy)."""
     from bench.quality import run_quality_bench
     from bench.quality_config import QualityBenchConfig
 
+    backend = gate_backend(settings)
+
     def evaluate(ref: Any) -> float:
         cfg = QualityBenchConfig(model_dir=ref.base_model_dir, weights=ref.adapter_dir, limit=settings.gate_cases,
-                                 max_new_tokens=settings.gate_max_new_tokens)
-        return float(run_quality_bench("hf", "heldout", config=cfg)["s_total"])
+                                 max_new_tokens=settings.gate_max_new_tokens, vllm_url=settings.vllm_url,
+                                 vllm_model=settings.vllm_model)
+        return float(run_quality_bench(backend, "heldout", config=cfg)["s_total"])
 
     return evaluate
 
