@@ -74,9 +74,14 @@ def _recv_exact(s: socket.socket, n: int) -> bytes | None:
     return buf
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
+def die_with_parent() -> None:
+    """`preexec_fn` for children that must not outlive this process: the kernel sends them SIGTERM when the
+    thread that started them ends (runs in the child between fork and exec)."""
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+_die_with_parent = die_with_parent
 
 
 class EmbeddedBroker:

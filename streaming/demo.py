@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -19,7 +20,7 @@ import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 
-from streaming.broker import free_port
+from streaming.broker import die_with_parent, free_port
 from streaming.demo_config import DemoConfig
 from streaming.demo_summary import render_anchor_summary, render_example_summary
 from streaming.intents_cli import IntentRequest, publish_intent
@@ -136,7 +137,13 @@ def _train_round(settings: TailorSettings, config: DemoConfig) -> str:
         return f"training round failed: {type(exc).__name__}: {exc}"
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(143)
+
+
 def run_demo(settings: TailorSettings, config: DemoConfig) -> int:
+    # SIGTERM unwinds like Ctrl-C: the finally blocks stop the worker, the vLLM server and the broker
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     started = time.monotonic()
     inputs = demo_inputs(config)
     with ExitStack() as stack:
@@ -147,7 +154,8 @@ def run_demo(settings: TailorSettings, config: DemoConfig) -> int:
         for text, domain in config.intents:
             print("intent:", publish_intent(live, IntentRequest(text=text, domain=domain)))
         port = free_port()
-        worker = subprocess.Popen([sys.executable, "-m", "streaming.cli", "up"], env=_worker_env(live, port))
+        worker = subprocess.Popen([sys.executable, "-m", "streaming.cli", "up"], env=_worker_env(live, port),
+                                  preexec_fn=die_with_parent)
         try:
             result = replay(live, ReplayConfig(paths=inputs, rate=config.rate, progress=sys.stderr.isatty()))
             log.info("replayed %d records from %d sources", result.published, result.sources)
