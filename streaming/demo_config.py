@@ -21,6 +21,20 @@ class DemoConfig(BaseModel):
     wait_seconds: float = Field(default=900.0, gt=0, description="Longest wait for the pipeline to settle.")
     screen_recording: bool = Field(default=True, description="Also replay a GNOME help screen recording.")
     intents: tuple[tuple[str, str | None], ...] = Field(default=DEFAULT_INTENTS, description="(text, domain).")
+    quick: bool = Field(
+        default=False,
+        description="A short run for tests: only the Bridge episodes and the Mind2Web step, the robot intent, "
+        "no video (the training round still runs).",
+    )
+    candidates: int = Field(
+        default=2, gt=0, le=16,
+        description="Candidates per window and task the worker asks the model for (TAILOR_SYNTH_CANDIDATES, "
+        "which wins when set).",
+    )
+    max_tokens: int = Field(
+        default=256, gt=0,
+        description="Completion tokens per candidate (TAILOR_SYNTH_MAX_TOKENS, which wins when set).",
+    )
     train_round: bool = Field(default=True, description="End with one training round.")
     train_steps: int = Field(default=4, gt=0, description="Optimizer steps of the demo's round.")
     gate_cases: int = Field(default=4, gt=0, description="Held-out benchmark cases the demo's gate evaluates.")

@@ -1,0 +1,100 @@
+"""`tailor demo --quick` end to end on the embedded default (Tansu, the vLLM CPU server, SmolLM2): replay,
+synthesis, summaries and the closing training round; and SIGTERM leaves no process behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+MODEL = REPO / ".cache/models/SmolLM2-135M-Instruct"
+VLLM = REPO / ".venv-vllm/bin/python"
+
+
+def demo_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAILOR_")}
+    env.update(TAILOR_DATA_DIR=str(tmp_path / "data"), **extra)
+    return env
+
+
+def children(pid: int) -> list[int]:
+    """Every live descendant of `pid`, from /proc."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] not in ("Z", "X"):
+            parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = [], [pid]
+    while frontier:
+        p = frontier.pop()
+        kids = [c for c, pp in parents.items() if pp == p]
+        found += kids
+        frontier += kids
+    return found
+
+
+def alive(pids: list[int]) -> list[int]:
+    out = []
+    for p in pids:
+        try:
+            state = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state not in ("Z", "X"):
+            out.append(p)
+    return out
+
+
+@pytest.mark.slow
+def test_quick_demo_runs_synthesis_and_its_training_round(tmp_path: Path) -> None:
+    if not (MODEL / "manifest.json").exists() or not VLLM.exists():
+        pytest.skip("model cache or vLLM env missing (run `make setup`)")
+    proc = subprocess.run([sys.executable, "-m", "streaming.cli", "demo", "--quick", "--seconds", "900"],
+                          env=demo_env(tmp_path), cwd=REPO, capture_output=True, text=True, timeout=1800)
+    out = proc.stdout
+    assert proc.returncode == 0, (out[-3000:], proc.stderr[-3000:])
+    assert "settled=True" in out and "backend=vllm" in out
+    # the closing round ran to a decision: published or refused by the gate, with the figures before and after
+    round_line = next(line for line in out.splitlines() if line.startswith("round ("))
+    assert "failed" not in round_line, round_line
+    assert "benchmark S_total current" in round_line and "candidate" in round_line, round_line
+    assert ("published v1" in round_line) or ("refused" in round_line) or ("gate" in round_line), round_line
+    assert (tmp_path / "data").exists()
+
+
+def test_sigterm_stops_the_demo_and_everything_it_started(tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "streaming.cli", "demo", "--quick", "--seconds", "600"],
+                            env=demo_env(tmp_path, TAILOR_SYNTH_BACKEND="rules"), cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        started: list[int] = []
+        while time.monotonic() < deadline:  # the broker and the worker are up
+            started = children(proc.pid)
+            if len(started) >= 2 and proc.poll() is None:
+                break
+            time.sleep(0.5)
+        assert len(started) >= 2, "the demo did not start its broker and worker"
+        time.sleep(3)
+        started = children(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=90)
+        deadline = time.monotonic() + 30
+        while alive(started) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not alive(started), f"left behind: {alive(started)}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for p in alive(children(proc.pid)):
+            os.kill(p, signal.SIGKILL)
