@@ -32,7 +32,11 @@ class SynthesisConfig(BaseModel):
     synth_batch_window_s: float = Field(default=1.0, gt=0, description="Longest wait to fill a batch.")
     synth_max_tokens: int = Field(default=384, gt=0, description="Completion tokens per candidate.")
     synth_temperature: float = Field(default=0.8, ge=0, description="Sampling temperature.")
-    synth_request_timeout_s: float = Field(default=120.0, gt=0, description="Timeout of one model request.")
+    synth_request_timeout_s: float = Field(
+        default=300.0, gt=0,
+        description="Timeout of one model request (all its candidates). On a loaded 2-core CPU server 2 x 256 tokens "
+        "can take minutes; a timed-out request is retried, so too short a timeout multiplies the load.",
+    )
     synth_retries: int = Field(default=3, ge=0, description="Retries of one request before backing off.")
     synth_unavailable_backoff_s: float = Field(
         default=5.0, gt=0, description="While the model is down, windows wait this long between attempts."
