@@ -34,6 +34,7 @@ class PartitionedState(MutableMapping[bytes, bytes]):
         self.entries: dict[bytes, bytes] = {}
         self.partition_of: dict[bytes, int] = {}
         self.current_partition = 0
+        self.generation = 0  # changed when entries are replaced in bulk (recovery, revoke): indexes rebuild
 
     def __getitem__(self, k: bytes) -> bytes:
         return self.entries[k]
@@ -57,6 +58,7 @@ class PartitionedState(MutableMapping[bytes, bytes]):
         for k in gone:
             self.entries.pop(k, None)
             self.partition_of.pop(k, None)
+        self.generation += 1
         return len(gone)
 
 
@@ -65,11 +67,16 @@ class TopicChangeLog(ChangeLog):
         self.app = app
         self.topic = topic
         self.state = state
+        self._topic: Any = None
 
     def record(self, partition: int, key: bytes, value: bytes | None) -> None:
-        self.state.partition_of[key] = partition
-        self.app.topic(self.topic, key_serializer="raw", value_serializer="raw").send_soon(
-            key=key, value=value, partition=partition)
+        if value is None:
+            self.state.partition_of.pop(key, None)  # a deleted key must not stay behind here
+        else:
+            self.state.partition_of[key] = partition
+        if self._topic is None:  # one topic object, not one per change
+            self._topic = self.app.topic(self.topic, key_serializer="raw", value_serializer="raw")
+        self._topic.send_soon(key=key, value=value, partition=partition)
 
 
 class StateRecovery:
@@ -123,6 +130,7 @@ class StateRecovery:
                                 pending.discard(tp.partition)
             finally:
                 await consumer.stop()
+        self.state.generation += 1
         for p in todo:
             self.event(p).set()
         log.info("recovered window state of partitions %s: %d changes in %.2fs", sorted(todo), applied,

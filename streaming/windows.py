@@ -23,7 +23,7 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, MutableMapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from streaming.blobstore import BlobStore
@@ -31,7 +31,11 @@ from streaming.dlq import SourcePosition
 from streaming.ingest import RecordHandler
 from streaming.metrics import TailorMetrics
 from streaming.records import GuiStep, MediaRef, RecordError, RobotStep, TailorRecord, VideoSegment
+from streaming.window_state import ChangeLog, Header, WindowState
 from streaming.windows_config import WindowsConfig
+
+__all__ = ["ChangeLog", "ClosedWindow", "GuiKeys", "Header", "KeyAdapter", "RobotKeys", "VideoKeys",
+           "WindowCloser", "WindowState", "Windower"]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +67,10 @@ class KeyAdapter(ABC, Generic[R]):
         """The record with inline media moved to the blob store (so state entries stay small)."""
         return record
 
+    def has_inline(self, record: R) -> bool:
+        """Whether `spill` has anything to move (if not, no thread hop is needed)."""
+        return True
+
 
 def _spill_ref(ref: MediaRef, blobs: BlobStore) -> MediaRef:
     if ref.data is None:
@@ -83,8 +91,11 @@ class RobotKeys(KeyAdapter[RobotStep]):
     def stream_time(self, record: RobotStep) -> float:
         return record.timestamp
 
+    def has_inline(self, record: RobotStep) -> bool:
+        return any(ref.data is not None for ref in record.cameras.values())
+
     def spill(self, record: RobotStep, blobs: BlobStore) -> RobotStep:
-        if not any(ref.data is not None for ref in record.cameras.values()):
+        if not self.has_inline(record):
             return record
         return record.model_copy(update={"cameras": {k: _spill_ref(v, blobs) for k, v in record.cameras.items()}})
 
@@ -101,6 +112,9 @@ class GuiKeys(KeyAdapter[GuiStep]):
 
     def stream_time(self, record: GuiStep) -> float:
         return record.timestamp
+
+    def has_inline(self, record: GuiStep) -> bool:
+        return record.screenshot is not None and record.screenshot.data is not None
 
     def spill(self, record: GuiStep, blobs: BlobStore) -> GuiStep:
         if record.screenshot is None or record.screenshot.data is None:
@@ -124,34 +138,11 @@ class VideoKeys(KeyAdapter[VideoSegment]):
     def span_seconds(self, first: VideoSegment, last: VideoSegment) -> float:
         return last.start_time + last.duration_s - first.start_time
 
+    def has_inline(self, record: VideoSegment) -> bool:
+        return record.media.data is not None
+
     def spill(self, record: VideoSegment, blobs: BlobStore) -> VideoSegment:
         return record.model_copy(update={"media": _spill_ref(record.media, blobs)})
-
-
-@dataclass
-class Header:
-    """Fixed-size state of one key: the open window and what was already closed."""
-
-    seq: int = 0
-    partition: int = 0
-    count: int = 0
-    first_offset: int = -1
-    last_offset: int = -1
-    first_time: float = 0.0
-    last_time: float = 0.0
-    last_seen_wall: float = 0.0
-    last_seen_final_wall: float = 0.0
-    last_closed_index: int = -1
-    max_index: int = -1
-    first_index: int = -1
-    topic: str = ""
-
-    def dumps(self) -> bytes:
-        return json.dumps(asdict(self)).encode()
-
-    @classmethod
-    def loads(cls, data: bytes) -> "Header":
-        return cls(**json.loads(data))
 
 
 @dataclass(frozen=True)
@@ -176,59 +167,6 @@ class WindowCloser(ABC):
 
     @abstractmethod
     async def close(self, window: ClosedWindow) -> None: ...
-
-
-class ChangeLog(ABC):
-    """Where state changes go besides the local map (the table's changelog topic)."""
-
-    @abstractmethod
-    def record(self, partition: int, key: bytes, value: bytes | None) -> None: ...
-
-
-class WindowState:
-    """Header and item entries in a key-value map whose changes are sent to a changelog."""
-
-    def __init__(self, data: MutableMapping[bytes, bytes], changelog: ChangeLog) -> None:
-        self.data = data
-        self.changelog = changelog
-
-    @staticmethod
-    def header_key(domain: str, key: str) -> bytes:
-        return f"h|{domain}|{key}".encode()
-
-    @staticmethod
-    def item_key(domain: str, key: str, seq: int, index: int) -> bytes:
-        return f"i|{domain}|{key}|{seq:010d}|{index:012d}".encode()
-
-    def header(self, domain: str, key: str) -> Header | None:
-        raw = self.data.get(self.header_key(domain, key))
-        return Header.loads(raw) if raw is not None else None
-
-    def put(self, partition: int, k: bytes, v: bytes) -> None:
-        self.data[k] = v
-        self.changelog.record(partition, k, v)
-
-    def delete(self, partition: int, k: bytes) -> None:
-        if k in self.data:
-            del self.data[k]
-            self.changelog.record(partition, k, None)
-
-    def items(self, domain: str, key: str, seq: int) -> list[tuple[bytes, bytes]]:
-        prefix = f"i|{domain}|{key}|{seq:010d}|".encode()
-        return sorted((k, v) for k, v in list(self.data.items()) if k.startswith(prefix))
-
-    def older_windows(self, domain: str, key: str, current_seq: int) -> list[int]:
-        prefix = f"i|{domain}|{key}|".encode()
-        seqs = {int(k[len(prefix):].split(b"|", 1)[0]) for k in list(self.data) if k.startswith(prefix)}
-        return sorted(q for q in seqs if q < current_seq)
-
-    def headers(self) -> list[tuple[str, str, Header]]:
-        out = []
-        for k, v in list(self.data.items()):
-            if k.startswith(b"h|"):
-                _h, domain, key = k.decode().split("|", 2)
-                out.append((domain, key, Header.loads(v)))
-        return out
 
 
 class Windower(RecordHandler):
@@ -263,12 +201,11 @@ class Windower(RecordHandler):
         ad = self.adapter
         key, index = ad.key(record), ad.index(record)
         self._check_order(key, index)  # cheap early answer, before any media is moved
-        spilled = await asyncio.to_thread(ad.spill, record, self.blobs)
+        spilled = await asyncio.to_thread(ad.spill, record, self.blobs) if ad.has_inline(record) else record
         # from here to the header write there is no await: a sweep cannot interleave
         hdr = self._check_order(key, index) or Header(partition=pos.partition, topic=pos.topic)
-        item_key = self.state.item_key(ad.domain, key, hdr.seq, index)
-        entry = json.dumps({"offset": pos.offset, "record": spilled.model_dump(mode="json")}).encode()
-        self.state.put(pos.partition, item_key, entry)
+        entry = b'{"offset": %d, "record": %s}' % (pos.offset, spilled.model_dump_json().encode())
+        self.state.put_item(pos.partition, ad.domain, key, hdr.seq, index, entry)
         now = time.time()
         if hdr.count == 0:
             hdr.first_offset, hdr.first_time, hdr.first_index = pos.offset, ad.stream_time(record), index
@@ -282,7 +219,7 @@ class Windower(RecordHandler):
         hdr.last_seen_wall = now
         if ad.is_last(record):
             hdr.last_seen_final_wall = now
-        self.state.put(pos.partition, self.state.header_key(ad.domain, key), hdr.dumps())
+        self.state.put_header(pos.partition, ad.domain, key, hdr)
         self.metrics.stage_in.labels(self.stage).inc()
         if self._full(hdr, key):
             await self.close_window(key, "size")
@@ -296,7 +233,7 @@ class Windower(RecordHandler):
             return None
         if index <= hdr.last_closed_index:
             raise RecordError("late_event", f"{ad.domain} {key} index {index} <= closed index {hdr.last_closed_index}")
-        if self.state.item_key(ad.domain, key, hdr.seq, index) in self.state.data:
+        if self.state.has_item(ad.domain, key, hdr.seq, index):
             raise RecordError("duplicate_step", f"{ad.domain} {key} index {index} already in the open window")
         return hdr
 
@@ -321,9 +258,10 @@ class Windower(RecordHandler):
             first_offset=hdr.first_offset, last_offset=hdr.last_offset, records=records, reason=reason,
         )
         # the next item opens window seq+1; if we crash before the items are deleted, recover() closes it
-        final = Header(seq=seq + 1, partition=hdr.partition, topic=hdr.topic,
+        # last_seen_wall of a finished key is when it finished (finished keys expire by it)
+        final = Header(seq=seq + 1, partition=hdr.partition, topic=hdr.topic, last_seen_wall=time.time(),
                        last_closed_index=max(hdr.last_closed_index, hdr.max_index))
-        self.state.put(hdr.partition, self.state.header_key(ad.domain, key), final.dumps())
+        self.state.put_header(hdr.partition, ad.domain, key, final)
         # a cancelled, failed or killed close leaves its items behind an older window number: recover()
         # finishes it. Closes run in the background so the stream keeps flowing (and keys that are still
         # arriving do not look idle); at most `window_close_concurrency` at once, then the stream waits.
@@ -365,8 +303,8 @@ class Windower(RecordHandler):
         now = time.time() if now is None else now
         closed = 0
         cfg = self.config
-        for domain, key, hdr in self.state.headers():
-            if domain != self.adapter.domain or hdr.count == 0 or not self._ready(hdr.partition):
+        for key, hdr in self.state.open_keys(self.adapter.domain):
+            if not self._ready(hdr.partition):
                 continue
             if hdr.last_seen_final_wall and now - max(hdr.last_seen_final_wall, active_since) >= cfg.window_grace_s:
                 reason = "final"
@@ -376,20 +314,25 @@ class Windower(RecordHandler):
                 continue
             if await self.close_window(key, reason):
                 closed += 1
+        busy = {k for k, _seq in self.closing}
+        self.state.expire_finished(self.adapter.domain, now, cfg.window_finished_key_ttl_s,
+                                   cfg.window_max_finished_keys, since=active_since, busy=busy)
         return closed
 
     def _ready(self, partition: int) -> bool:
         return self.ready is None or self.ready(partition)
 
     def open_windows(self) -> int:
-        return sum(1 for d, _k, h in self.state.headers() if d == self.adapter.domain and h.count > 0)
+        return self.state.open_count(self.adapter.domain)
 
     async def recover(self) -> int:
         """Close windows whose close was interrupted (items left under an older window number)."""
         recovered = 0
         ad = self.adapter
-        for domain, key, hdr in self.state.headers():
-            if domain != ad.domain or not self._ready(hdr.partition):
+        domain = ad.domain
+        for key in self.state.keys_with_items(domain):
+            hdr = self.state.header(domain, key)
+            if hdr is None or not self._ready(hdr.partition):
                 continue
             for seq in self.state.older_windows(domain, key, hdr.seq):
                 if (key, seq) in self.closing:

@@ -23,6 +23,15 @@ class WindowsConfig(BaseModel):
     window_close_concurrency: int = Field(
         default=2, gt=0, description="Windows whose anchors are extracted at once; more closes make the stream wait."
     )
+    window_finished_key_ttl_s: float = Field(
+        default=600.0, gt=0,
+        description="A key with no open window is forgotten (its header deleted from state and changelog) "
+                    "this long after its last window closed; an item arriving later for it starts the key "
+                    "afresh (window numbers from 0, not detected as late; the sink keeps the earlier window's rows).")
+    window_max_finished_keys: int = Field(
+        default=10_000, gt=0,
+        description="Most finished keys (no open window) remembered per domain for late-event detection; "
+                    "the oldest are forgotten first, so state stays bounded however many keys are seen.")
     window_extract_timeout_s: float = Field(
         default=120.0, gt=0, description="Time allowed to extract anchors from one closed window."
     )
