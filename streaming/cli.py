@@ -275,6 +275,39 @@ def bench_soak(minutes: float, rate: float, json_path: Path | None) -> None:
                                                 "rss_end_mb"), json_path)
 
 
+@bench.command("all")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for the JSON files, plots and report.md.")
+@click.option("--quick", is_flag=True, help="A smoke run of every benchmark (a few minutes on 2 cores).")
+@click.option("--skip", multiple=True, type=click.Choice(["extract", "quality", "stream", "soak", "synth"]),
+              help="Leave this benchmark out (repeatable).")
+@click.option("--quality-backend", "quality_backends", multiple=True,
+              help="Quality backends (repeatable; default rules and vllm, --quick: rules; hf takes ~13 min).")
+@click.option("--quality-limit", type=int, default=None, help="At most this many cases per quality run.")
+@click.option("--stream-seconds", type=float, default=None, help="Sustained phase of each stream side (default 20).")
+@click.option("--soak-minutes", type=float, default=None, help="Steady phase of the soak (default 1).")
+@click.option("--synth-jobs", type=int, default=None, help="Prompts of the synthesis benchmark (default 4).")
+@click.option("--skip-hf", is_flag=True, default=None, help="Synthesis: only the vLLM side.")
+@click.option("--vllm-url", default=None, help="A running vLLM server (default: one CPU server, shared).")
+@click.option("--served-name", default=None, help="The model name that server answers to (default: TAILOR_VLLM_MODEL).")
+def bench_all(out: Path, quick: bool, skip: tuple[str, ...], quality_backends: tuple[str, ...],
+              quality_limit: int | None, stream_seconds: float | None, soak_minutes: float | None,
+              synth_jobs: int | None, skip_hf: bool | None, vllm_url: str | None, served_name: str | None) -> None:
+    """Every benchmark into one folder: each JSON, plots (PNG) and report.md with the machine they ran on."""
+    from bench.all import run_all
+    from bench.all_config import AllBenchConfig
+
+    settings = _settings()
+    config = AllBenchConfig.make(
+        quick, out=out, skip=skip or None, quality_backends=quality_backends or None, quality_limit=quality_limit,
+        stream_seconds=stream_seconds, soak_minutes=soak_minutes, synth_jobs=synth_jobs, synth_skip_hf=skip_hf,
+        vllm_url=vllm_url or settings.vllm_url, served_name=served_name or settings.vllm_model, model_dir=settings.model_dir,
+        vllm_venv=settings.vllm_venv, kafka_bootstrap=settings.kafka_bootstrap)
+    records = run_all(config)
+    for r in records:
+        click.echo(f"{r.name:24} {r.status:8} {r.seconds:7.1f}s  {r.file if r.status == 'ok' else r.error or ''}")
+    click.echo(f"report: {out / 'report.md'}")
+
+
 @bench.command("synth")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="Write the figures here.")
 @click.option("--jobs", type=int, default=8, show_default=True, help="Prompts run by each backend.")
