@@ -7,9 +7,10 @@ against the allowed schemes and roots before it is opened (no `file:///etc/passw
 from __future__ import annotations
 
 import hashlib
+import os
 import posixpath
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import fsspec
 
@@ -59,19 +60,34 @@ class BlobStore:
         )
 
     def check_uri(self, uri: str) -> str:
-        """Return the normalised URI if policy allows it, else raise UriPolicyError."""
-        parts = urlsplit(uri)
+        """Return the normalised URI if policy allows it, else raise UriPolicyError.
+
+        A file URI's path is taken literally, as fsspec takes it (no percent-decoding), with
+        symlinks resolved; the returned `file://` URI names exactly the real path that was checked.
+        """
+        if "\x00" in uri:
+            raise UriPolicyError("uri_invalid", "URI contains a NUL byte")
+        try:
+            parts = urlsplit(uri)
+        except ValueError as exc:
+            raise UriPolicyError("uri_invalid", f"{uri[:200]!r}: {exc}") from None
         scheme = parts.scheme or "file"
         if scheme not in self.allowed_schemes:
             raise UriPolicyError("uri_scheme_not_allowed", f"scheme {scheme!r} not in {self.allowed_schemes}")
-        if ".." in parts.path.split("/"):
-            raise UriPolicyError("uri_path_traversal", f"{uri!r} contains '..'")
-        roots = (self._root(), *(Path(r).resolve().as_uri() for r in self.extra_roots))
-        normalised = f"{scheme}://{parts.netloc}{posixpath.normpath(parts.path)}"
+        if ".." in parts.path.split("/") or ".." in unquote(parts.path).split("/"):
+            raise UriPolicyError("uri_path_traversal", f"{uri[:200]!r} contains '..'")
         if scheme == "file":
-            normalised = Path(posixpath.normpath(parts.path)).resolve().as_uri()
-        if not any(normalised == r or normalised.startswith(r.rstrip("/") + "/") for r in roots):
-            raise UriPolicyError("uri_outside_roots", f"{uri!r} is outside the configured roots")
+            real = os.path.realpath(posixpath.normpath(parts.path))
+            root_paths = (*_local_roots(self._root()), *(os.path.realpath(r) for r in self.extra_roots))
+            if not any(real == r or real.startswith(r.rstrip("/") + "/") for r in root_paths):
+                raise UriPolicyError("uri_outside_roots", f"{uri[:200]!r} is outside the configured roots")
+            return "file://" + real
+        if "::" in uri:  # fsspec would read it as a chain of file systems
+            raise UriPolicyError("uri_invalid", f"{uri[:200]!r} chains file systems ('::')")
+        normalised = f"{scheme}://{parts.netloc}{posixpath.normpath(parts.path)}"
+        root = self._root()
+        if normalised != root and not normalised.startswith(root.rstrip("/") + "/"):
+            raise UriPolicyError("uri_outside_roots", f"{uri[:200]!r} is outside the configured roots")
         return normalised
 
     def get(self, ref: MediaRef, max_bytes: int) -> bytes:
@@ -82,17 +98,31 @@ class BlobStore:
         uri = self.check_uri(ref.uri)
         if ref.size_bytes > max_bytes:
             raise UriPolicyError("blob_too_large", f"{ref.size_bytes} bytes > cap {max_bytes}")
-        fs, path = fsspec.core.url_to_fs(uri)
         try:
-            with fs.open(path, "rb") as fh:
-                data = fh.read(max_bytes + 1)
+            if uri.startswith("file://"):  # the checked real path itself, not re-parsed by fsspec
+                with open(uri.removeprefix("file://"), "rb") as fh:
+                    data = fh.read(max_bytes + 1)
+            else:
+                fs, path = fsspec.core.url_to_fs(uri)
+                with fs.open(path, "rb") as fh:
+                    data = fh.read(max_bytes + 1)
         except FileNotFoundError:
             raise UriPolicyError("blob_missing", f"{uri} not found") from None
+        except OSError as exc:  # a directory, a symlink loop, a name too long, no permission
+            raise UriPolicyError("blob_unreadable", f"{uri[:300]}: {type(exc).__name__}") from None
         if len(data) > max_bytes:
             raise UriPolicyError("blob_too_large", f"{uri} is over {max_bytes} bytes")
         if hashlib.sha256(data).hexdigest() != ref.sha256:
             raise UriPolicyError("blob_hash_mismatch", f"{uri} does not match its sha256")
         return data
+
+
+def _local_roots(root_uri: str) -> tuple[str, ...]:
+    """The real local path of a file root URI (taken literally, as fsspec does); none for other schemes."""
+    parts = urlsplit(root_uri)
+    if (parts.scheme or "file") != "file":
+        return ()
+    return (os.path.realpath(posixpath.normpath(parts.path)),)
 
 
 _EXT = {

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 
 class RecordError(ValueError):
@@ -52,6 +52,14 @@ class TailorRecord(BaseModel):
         val_json_bytes="base64",
     )
     RECORD_NAME: ClassVar[str] = "record"
+
+    @field_validator("schema_version", mode="before", check_fields=False)
+    @classmethod
+    def _integer_version(cls, value: Any) -> Any:
+        """JSON `true` or `1.0` is not version 1 (the Literal check alone lets True == 1 == 1.0 through)."""
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"schema_version must be an integer, not {type(value).__name__}")
+        return value
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json(exclude_none=False).encode("utf-8")
