@@ -36,6 +36,7 @@ class Header:
     max_index: int = -1
     first_index: int = -1
     topic: str = ""
+    last_closed_offset: int = -1  # newest source offset in a closed window: a redelivery at or below it is skipped
 
     def dumps(self) -> bytes:
         return json.dumps(self.__dict__).encode()  # flat fields: no recursive asdict per event

@@ -9,6 +9,9 @@ Policy (also in docs/windows.md):
   key is late: it is dead-lettered with reason `late_event`; a repeated index inside the open window
   is dead-lettered with reason `duplicate_step`. Out-of-order items inside the open window are
   re-sorted by index at close.
+- redelivery: after a crash Kafka delivers again what was processed but not committed; a message the
+  state already holds (same partition, an offset already taken into the open window or a closed one)
+  is skipped (`tailor_stage_dropped_total{reason="redelivered"}`), not dead-lettered as late.
 - state: one small changelogged table entry per item (media spilled to the blob store first, so
   entries stay small) plus one fixed-size header per key. Closing deletes the items. Nothing rewrites
   a whole window list on every event. After a restart the table is recovered from its changelog and
@@ -200,10 +203,14 @@ class Windower(RecordHandler):
     async def handle(self, record: TailorRecord, pos: SourcePosition) -> None:
         ad = self.adapter
         key, index = ad.key(record), ad.index(record)
-        self._check_order(key, index)  # cheap early answer, before any media is moved
+        if self._redelivered(key, index, pos):
+            log.debug("%s %s index %d at offset %d is already in the window state", ad.domain, key, index, pos.offset)
+            self.metrics.stage_dropped.labels(self.stage, "redelivered").inc()
+            return
+        self._check_order(key, index, pos.offset)  # cheap early answer, before any media is moved
         spilled = await asyncio.to_thread(ad.spill, record, self.blobs) if ad.has_inline(record) else record
         # from here to the header write there is no await: a sweep cannot interleave
-        hdr = self._check_order(key, index) or Header(partition=pos.partition, topic=pos.topic)
+        hdr = self._check_order(key, index, pos.offset) or Header(partition=pos.partition, topic=pos.topic)
         entry = b'{"offset": %d, "record": %s}' % (pos.offset, spilled.model_dump_json().encode())
         self.state.put_item(pos.partition, ad.domain, key, hdr.seq, index, entry)
         now = time.time()
@@ -226,14 +233,33 @@ class Windower(RecordHandler):
         elif ad.is_last(record) and self.config.window_grace_s == 0:
             await self.close_window(key, "final")
 
-    def _check_order(self, key: str, index: int) -> Header | None:
+    def _redelivered(self, key: str, index: int, pos: SourcePosition) -> bool:
+        """Whether the state already holds this very message (same partition, an offset it took).
+
+        After a crash Kafka delivers again what was processed but not committed, while the changelogged
+        state may already have it (in the open window, or in a window closed since): that copy is no
+        late event and no duplicate step, just a redelivery, and is skipped. A producer's re-send has a
+        new offset and is still dead-lettered."""
+        hdr = self.state.header(self.adapter.domain, key)
+        if hdr is None or (hdr.topic, hdr.partition) != (pos.topic, pos.partition):
+            return False
+        if index <= hdr.last_closed_index:
+            return pos.offset <= hdr.last_closed_offset
+        return pos.offset <= hdr.last_offset and self._stored_offset(key, hdr.seq, index) == pos.offset
+
+    def _stored_offset(self, key: str, seq: int, index: int) -> int | None:
+        raw = self.state.data.get(self.state.item_key(self.adapter.domain, key, seq, index))
+        return None if raw is None else int(json.loads(raw)["offset"])
+
+    def _check_order(self, key: str, index: int, offset: int) -> Header | None:
         ad = self.adapter
         hdr = self.state.header(ad.domain, key)
         if hdr is None:
             return None
         if index <= hdr.last_closed_index:
             raise RecordError("late_event", f"{ad.domain} {key} index {index} <= closed index {hdr.last_closed_index}")
-        if self.state.has_item(ad.domain, key, hdr.seq, index):
+        # the same message stored while its header change was lost in a crash is applied again, not refused
+        if self.state.has_item(ad.domain, key, hdr.seq, index) and self._stored_offset(key, hdr.seq, index) != offset:
             raise RecordError("duplicate_step", f"{ad.domain} {key} index {index} already in the open window")
         return hdr
 
@@ -260,7 +286,8 @@ class Windower(RecordHandler):
         # the next item opens window seq+1; if we crash before the items are deleted, recover() closes it
         # last_seen_wall of a finished key is when it finished (finished keys expire by it)
         final = Header(seq=seq + 1, partition=hdr.partition, topic=hdr.topic, last_seen_wall=time.time(),
-                       last_closed_index=max(hdr.last_closed_index, hdr.max_index))
+                       last_closed_index=max(hdr.last_closed_index, hdr.max_index),
+                       last_closed_offset=max(hdr.last_closed_offset, hdr.last_offset))
         self.state.put_header(hdr.partition, ad.domain, key, final)
         # a cancelled, failed or killed close leaves its items behind an older window number: recover()
         # finishes it. Closes run in the background so the stream keeps flowing (and keys that are still
