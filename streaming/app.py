@@ -73,6 +73,7 @@ def create_app(
         broker_heartbeat_interval=min(1.0, settings.kafka_session_timeout_s / 3),
         broker_request_timeout=max(settings.kafka_request_timeout_s, settings.kafka_session_timeout_s + 5),
         consumer_auto_offset_reset="earliest",
+        producer_linger=settings.kafka_producer_linger_ms / 1000.0,
         datadir=str(settings.data_dir / "faust"),
     )
     blobs = blob_store(settings)

@@ -33,6 +33,29 @@ class KafkaConfig(BaseModel):
         description="Consumer-group session timeout. Short, since the first join waits about half of it.",
     )
     kafka_request_timeout_s: float = Field(default=30.0, gt=0, description="Client request timeout.")
+    kafka_retry_backoff_s: float = Field(
+        default=0.2, gt=0, le=30,
+        description="Pause before a failed request (metadata, produce, fetch, group coordinator) is retried, in "
+        "Tailor's aiokafka and kafka-python clients. Faust's own consumer and producer keep aiokafka's 0.1 s.",
+    )
+    kafka_reconnect_backoff_max_s: float = Field(
+        default=2.0, gt=0, le=60,
+        description="kafka-python clients (producer helper, replay, admin) retry a lost broker connection with "
+        "exponential backoff from 50 ms up to this, so a broker that comes back is reconnected within about "
+        "this long (the library's own cap is 30 s). aiokafka reconnects on the next request.",
+    )
+    kafka_delivery_timeout_s: float = Field(
+        default=120.0, gt=0,
+        description="Producer helper: a record not acknowledged within this long after send() is reported failed "
+        "to the sender (its future and flush() raise); a broker outage shorter than this delays records, "
+        "never drops them. Must exceed kafka_request_timeout_s.",
+    )
+    kafka_producer_linger_ms: float = Field(
+        default=5.0, ge=0, le=1000,
+        description="The worker's (Faust) producer waits this long to gather records into one produce request; "
+        "0 sends one request per record (the window changelog writes two records per event). Offsets are "
+        "committed only after the producer is flushed, so this delays, never loses, state writes.",
+    )
 
     @model_validator(mode="after")
     def _check_security(self) -> "KafkaConfig":
@@ -51,6 +74,8 @@ class KafkaConfig(BaseModel):
                 raise ValueError(f"{proto} needs {', '.join(missing)}")
         if self.kafka_ssl_cafile is not None and not self.kafka_ssl_cafile.is_file():
             raise ValueError(f"kafka_ssl_cafile {self.kafka_ssl_cafile} is not a readable file")
+        if self.kafka_delivery_timeout_s <= self.kafka_request_timeout_s:
+            raise ValueError("kafka_delivery_timeout_s must be greater than kafka_request_timeout_s")
         if proto == "PLAINTEXT" and self.kafka_sasl_password is not None:
             raise ValueError("kafka_sasl_password is set but kafka_security_protocol is PLAINTEXT")
         return self
