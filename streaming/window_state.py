@@ -13,7 +13,7 @@ import copy
 import json
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
@@ -227,20 +227,23 @@ class WindowState:
             del self._items[name]
 
     def expire_finished(self, domain: str, now: float, ttl_s: float, max_keys: int, since: float = 0.0,
-                        busy: set[str] | None = None) -> int:
+                        busy: set[str] | None = None, ready: Callable[[int], bool] | None = None) -> int:
         """Forget finished keys (no open window, no items left) idle `ttl_s` or beyond the newest
-        `max_keys`; their headers are deleted (tombstoned), so state and changelog stay bounded."""
+        `max_keys`; their headers are deleted (tombstoned), so state and changelog stay bounded.
+        Keys of partitions that are not `ready` (still being recovered) are left for a later sweep."""
         self._sync()
         finished = self._finished.get(domain, {})
         excess = len(finished) - max_keys
         gone: list[str] = []
-        for key in list(finished):
+        for key in finished:  # oldest first; nothing is deleted until the walk ends
             hdr = self._headers[(domain, key)]
             old = now - max(hdr.last_seen_wall, since) >= ttl_s
             if not old and excess - len(gone) <= 0:
                 break  # the rest finished later and the count is within bounds
             if (domain, key) in self._items or (busy is not None and key in busy):
                 continue  # a close is still in flight or was interrupted: recover() needs the header
+            if ready is not None and not ready(hdr.partition):
+                continue  # its partition is still being recovered
             gone.append(key)
         for key in gone:
             self.delete(self._headers[(domain, key)].partition, self.header_key(domain, key))

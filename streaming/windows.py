@@ -343,7 +343,8 @@ class Windower(RecordHandler):
                 closed += 1
         busy = {k for k, _seq in self.closing}
         self.state.expire_finished(self.adapter.domain, now, cfg.window_finished_key_ttl_s,
-                                   cfg.window_max_finished_keys, since=active_since, busy=busy)
+                                   cfg.window_max_finished_keys, since=active_since, busy=busy,
+                                   ready=self._ready)
         return closed
 
     def _ready(self, partition: int) -> bool:

@@ -138,3 +138,24 @@ def test_indexes_follow_a_bulk_replacement_of_the_map(tmp_path: Path) -> None:
     assert [s.step_index for s in closer.windows[0].records] == [0, 1, 2]
     data.drop_partitions({0})
     assert w.open_windows() == 0 and w.state.header("robot", "x") is None
+
+
+def test_finished_keys_of_a_partition_still_recovering_are_kept(tmp_path: Path) -> None:
+    closer = Collect()
+    recovering = {0}
+    w, store, _ = make(tmp_path, closer, window_grace_s=0.0, window_max_finished_keys=1)
+    w.ready = lambda p: p not in recovering
+
+    async def run() -> None:
+        recovering.clear()
+        for n in range(3):
+            await w.handle(step(0, last=True, ep=f"e{n}"), pos(n))
+        await w.drain()
+        recovering.add(0)  # the partition is reassigned and its state is being read back
+        await w.sweep()
+        assert len([k for k in store if k.startswith(b"h|")]) == 3
+        recovering.clear()
+        await w.sweep()
+
+    asyncio.run(run())
+    assert [k for k in store if k.startswith(b"h|")] == [b"h|robot|e2"]
