@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import posixpath
+import uuid
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -51,7 +52,10 @@ class BlobStore:
         fs, path = fsspec.core.url_to_fs(uri)
         if not fs.exists(path):
             fs.makedirs(posixpath.dirname(path), exist_ok=True)
-            tmp = f"{path}.tmp"
+            # a temporary of its own: two threads or workers storing the same content at once (the same
+            # key frame in two windows) must not move each other's file away; the last rename wins, and
+            # both wrote the same bytes
+            tmp = f"{path}.{uuid.uuid4().hex}.tmp"
             with fs.open(tmp, "wb") as fh:
                 fh.write(data)
             fs.mv(tmp, path)

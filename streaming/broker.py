@@ -85,25 +85,33 @@ _die_with_parent = die_with_parent
 
 
 class EmbeddedBroker:
-    """Context manager around one Tansu process with in-memory storage."""
+    """Context manager around one Tansu process (in-memory storage unless `broker_storage_url` says otherwise).
+
+    `stop()` then `start()` (or `restart()`) brings the broker back on the same port, so clients reconnect
+    to the address they know; what survives depends on the storage engine (memory:// keeps nothing)."""
 
     def __init__(self, config: BrokerConfig) -> None:
         self.config = config
         self.process: subprocess.Popen[bytes] | None = None
         self.bootstrap: str | None = None
+        self.port: int | None = config.broker_port or None  # a picked port is kept across restarts
+        self._exit_hook = False
 
     def start(self) -> str:
         if self.process is not None:
             raise BrokerError("embedded broker already started")
         binary = self.config.tansu_binary or default_tansu_binary()
         host = self.config.broker_host
-        port = self.config.broker_port or free_port(host)
+        if self.port is None:
+            self.port = free_port(host)
+        port = self.port
         url = f"tcp://{host}:{port}"
+        advertised = f"tcp://{host}:{self.config.broker_advertised_port or port}"
         cmd = [
             str(binary), "broker",
             "--listener-url", url,
-            "--advertised-listener-url", url,
-            "--storage-engine", "memory://tansu/",
+            "--advertised-listener-url", advertised,
+            "--storage-engine", self.config.broker_storage_url,
         ]
         log.info("starting embedded Tansu broker on %s:%d", host, port)
         self.process = subprocess.Popen(
@@ -114,7 +122,9 @@ class EmbeddedBroker:
             preexec_fn=_die_with_parent,
             env={**os.environ, "RUST_LOG": os.environ.get("TAILOR_TANSU_LOG", "warn")},
         )
-        atexit.register(self.stop)
+        if not self._exit_hook:
+            atexit.register(self.stop)
+            self._exit_hook = True
         deadline = time.monotonic() + self.config.broker_start_timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -122,7 +132,7 @@ class EmbeddedBroker:
                 self.process = None
                 raise BrokerError(f"Tansu exited with code {code} at start (port {port} in use?)")
             if metadata_ready(host, port):
-                self.bootstrap = f"{host}:{port}"
+                self.bootstrap = f"{host}:{self.config.broker_advertised_port or port}"
                 log.info("embedded broker ready at %s", self.bootstrap)
                 return self.bootstrap
             time.sleep(0.05)
@@ -140,6 +150,11 @@ class EmbeddedBroker:
             proc.kill()
             proc.wait(timeout=5)
         log.info("embedded broker stopped")
+
+    def restart(self) -> str:
+        """Stop and start again on the same port (and storage engine)."""
+        self.stop()
+        return self.start()
 
     @property
     def pid(self) -> int | None:

@@ -21,6 +21,7 @@ def aiokafka_kwargs(cfg: KafkaConfig, bootstrap: str) -> dict[str, Any]:
         "bootstrap_servers": bootstrap,
         "security_protocol": cfg.kafka_security_protocol,
         "request_timeout_ms": int(cfg.kafka_request_timeout_s * 1000),
+        "retry_backoff_ms": int(cfg.kafka_retry_backoff_s * 1000),
     }
     ctx = _ssl_context(cfg)
     if ctx is not None:
@@ -41,6 +42,8 @@ def kafka_python_kwargs(cfg: KafkaConfig, bootstrap: str) -> dict[str, Any]:
         "bootstrap_servers": bootstrap.split(","),
         "security_protocol": cfg.kafka_security_protocol,
         "request_timeout_ms": int(cfg.kafka_request_timeout_s * 1000),
+        "retry_backoff_ms": int(cfg.kafka_retry_backoff_s * 1000),
+        "reconnect_backoff_max_ms": int(cfg.kafka_reconnect_backoff_max_s * 1000),
     }
     if cfg.kafka_ssl_cafile is not None:
         kwargs["ssl_cafile"] = str(cfg.kafka_ssl_cafile)

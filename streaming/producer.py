@@ -11,7 +11,9 @@ Example (a robot recorder)::
                                     state=state, action=action, instruction="put the cup on the plate"))
 
 Records are keyed by their stream / session / episode id, so one key's steps stay in order on one
-partition. `send` returns a future; `flush()` waits for every send and raises if any failed.
+partition. `send` returns a future; `flush()` waits for every send and raises if any failed. While
+the broker is unreachable, sends wait in the client's buffer and go out when it is back; a record not
+acknowledged within `kafka_delivery_timeout_s` fails its future (see docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -42,10 +44,14 @@ class TailorProducer:
     ) -> Self:
         from kafka import KafkaProducer
 
-        kwargs = kafka_python_kwargs(kafka or KafkaConfig(), bootstrap)
+        cfg = kafka or KafkaConfig()
+        kwargs = kafka_python_kwargs(cfg, bootstrap)
         kwargs.update(
-            acks="all", linger_ms=5, retries=10, retry_backoff_ms=200, max_request_size=32 << 20,
+            acks="all", linger_ms=5, retries=10, max_request_size=32 << 20,
             max_in_flight_requests_per_connection=1,  # keep per-key order across retries
+            # while the broker is unreachable records wait in the buffer (not counted as retries); past this
+            # they are reported failed through their futures, never dropped silently
+            delivery_timeout_ms=int(cfg.kafka_delivery_timeout_s * 1000),
         )
         kwargs.update(producer_kwargs)
         return cls(KafkaProducer(**kwargs), topics or TopicsConfig())
