@@ -17,7 +17,8 @@ Policy (also in docs/windows.md):
   a whole window list on every event. Headers of finished keys expire by age and count
   (`window_finished_key_ttl_s`, `window_max_finished_keys`), so state does not grow with every key
   seen; indexes beside the map (streaming/window_state.py) keep per-event work per key. After a
-  restart the table is recovered from its changelog and open windows continue; a window whose close was interrupted is found by `recover()` and closed once.
+  restart the table is recovered from its changelog and open windows continue; a window whose close
+  was interrupted is found by `recover()` and closed once.
 """
 
 from __future__ import annotations
