@@ -96,7 +96,8 @@ def run_bench_synth(config: BenchSynthConfig) -> dict[str, Any]:
             url = server.base_url
         assert url is not None
         vllm = VllmBackend(VllmBackendConfig(url=url, model=config.served_name, concurrency=len(jobs),
-                                             max_tokens=config.max_tokens, temperature=config.temperature))
+                                             max_tokens=config.max_tokens, temperature=config.temperature,
+                                             request_timeout_s=config.request_timeout_s))
         v_secs, v_texts = asyncio.run(_timed(vllm, jobs, warmup, concurrent=True))
     h_secs: float | None = None
     h_texts: list[str] = []

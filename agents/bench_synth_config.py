@@ -32,6 +32,10 @@ class BenchSynthConfig(BaseModel):
         default=False,
         description="Run only the vLLM side (e.g. a GPU server: the main environment's torch is a CPU build, so "
         "an in-process transformers figure there would not be a like-for-like baseline); hf figures are null.")
+    request_timeout_s: float = Field(
+        default=600.0, gt=0,
+        description="Timeout of one vLLM request; long, so that on a loaded CPU a slow request is waited for "
+        "rather than retried (a retry repeats the work and distorts the timing).")
     split: str = Field(default="heldout", description="Benchmark split the prompts come from.")
     cases_dir: Path | None = Field(default=None, description="Benchmark case set (default: the bundled one).")
 
