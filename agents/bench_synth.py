@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from agents.bench_synth_config import BenchSynthConfig
+from agents.compute_dtype import resolve_dtype
 from agents.synthesis.base import SynthesisBackend, SynthesisJob
 from agents.tasks.base import ParseError
 from agents.tasks.catalog import families
@@ -109,7 +110,7 @@ def run_bench_synth(config: BenchSynthConfig) -> dict[str, Any]:
     v_eps = examples / v_secs
     h_eps = examples / h_secs if h_secs else None
     return {
-        "jobs": len(jobs), "candidates": config.candidates, "examples": examples, "max_tokens": config.max_tokens, "dtype": config.dtype, "temperature": config.temperature, "cpu_count": os.cpu_count(),
+        "jobs": len(jobs), "candidates": config.candidates, "examples": examples, "max_tokens": config.max_tokens, "dtype": resolve_dtype(config.dtype), "temperature": config.temperature, "cpu_count": os.cpu_count(),
         "served_name": config.served_name, "hf_skipped": config.skip_hf,
         "vllm_examples_per_s": round(v_eps, 3), "hf_examples_per_s": round(h_eps, 3) if h_eps else None,
         "ratio": round(v_eps / h_eps, 2) if h_eps else None,

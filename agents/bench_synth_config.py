@@ -25,8 +25,8 @@ class BenchSynthConfig(BaseModel):
     vllm_venv: Path = Field(default=Path(".venv-vllm"), description="The vLLM environment.")
     model_dir: Path = Field(default=Path(".cache/models/SmolLM2-135M-Instruct"), description="Model folder.")
     served_name: str = Field(default="smollm2", description="Served model name.")
-    dtype: Literal["float32", "bfloat16"] = Field(
-        default="float32", description="Compute dtype of both backends (the same for a fair ratio)."
+    dtype: Literal["auto", "float32", "bfloat16"] = Field(
+        default="auto", description="Compute dtype of both backends (the same for a fair ratio)."
     )
     skip_hf: bool = Field(
         default=False,

@@ -294,8 +294,11 @@ def load_model(
     if verify:
         verify_manifest(model_dir)
     kwargs: dict[str, Any] = {"use_safetensors": True}
-    if dtype is not None:
-        kwargs["dtype"] = getattr(torch, dtype)
+    from agents.compute_dtype import resolve_dtype
+
+    resolved = resolve_dtype(dtype)
+    if resolved is not None:
+        kwargs["dtype"] = getattr(torch, resolved)
     model = AutoModelForCausalLM.from_pretrained(str(model_dir), **kwargs)
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     return model, tokenizer

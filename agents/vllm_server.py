@@ -28,6 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+from agents.compute_dtype import resolve_dtype
 from agents.vllm_server_config import VllmServerConfig
 from streaming.broker import free_port
 
@@ -134,7 +135,7 @@ class VllmServer:
             "--served-model-name", cfg.served_model_name,
             "--host", cfg.host,
             "--port", str(port),
-            "--dtype", cfg.dtype,
+            "--dtype", resolve_dtype(cfg.dtype) or "auto",
             "--max-model-len", str(cfg.max_model_len),
             "--gpu-memory-utilization", str(cfg.gpu_memory_utilization),
             "--disable-uvicorn-access-log",

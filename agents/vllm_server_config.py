@@ -37,9 +37,9 @@ class VllmServerConfig(BaseModel):
         default=20.0, gt=0, description="How long to wait after SIGTERM before killing the process group."
     )
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
-        default="float32",
-        description="Weight/activation dtype. float32 on CPUs without native bf16 (AVX2 only: bf16 is emulated and "
-        "measured 1.9x slower here); bfloat16 on GPUs and CPUs with AVX512-BF16/AMX."
+        default="auto",
+        description="Weight/activation dtype. auto: bfloat16 on CPUs with AVX512-BF16/AMX, float32 elsewhere "
+        "(on AVX2 bf16 is emulated: measured 1.9x slower); give bfloat16 for a GPU."
     )
     max_model_len: int = Field(
         default=2048, gt=0, le=1_048_576, description="Context length (prompt + output) in tokens."

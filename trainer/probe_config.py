@@ -24,9 +24,9 @@ class ProbeConfig(BaseModel):
     learning_rate: float = Field(default=1e-3, gt=0, le=1, description="Learning rate of those SGD steps.")
     max_length: int = Field(default=1024, gt=8, description="Longest prompt + output scored (tokens).")
     max_items: int = Field(default=256, gt=0, description="Most examples (and held-out items) per measurement.")
-    dtype: Literal["float32", "bfloat16"] = Field(
-        default="bfloat16",
-        description="Dtype the base weights are loaded in. The model cache holds bfloat16 weights, and bfloat16 "
-        "compute ran 2.5x faster than float32 on this CPU (AVX512-BF16); use float32 on CPUs without it.",
+    dtype: Literal["auto", "float32", "bfloat16"] = Field(
+        default="auto",
+        description="Dtype the base weights are loaded in; auto: bfloat16 on CPUs with AVX512-BF16/AMX (2.5x faster "
+        "than float32 there), float32 elsewhere (bf16 is emulated on AVX2: a DPO step took minutes).",
     )
     source: str = Field(default="probe", min_length=1, description="`source` of the Feedback records produced.")

@@ -41,10 +41,10 @@ class TrainConfig(BaseModel):
         default=False, description="Train every weight instead of a LoRA adapter (a `full` update; not hot-loadable "
         "into vLLM as an adapter)."
     )
-    dtype: Literal["float32", "bfloat16"] = Field(
-        default="bfloat16",
-        description="Dtype the base weights are loaded in. The model cache holds bfloat16 weights, and bfloat16 "
-        "compute ran 2.5x faster than float32 on this CPU (AVX512-BF16); use float32 on CPUs without it.",
+    dtype: Literal["auto", "float32", "bfloat16"] = Field(
+        default="auto",
+        description="Dtype the base weights are loaded in; auto: bfloat16 on CPUs with AVX512-BF16/AMX (2.5x faster "
+        "than float32 there), float32 elsewhere (bf16 is emulated on AVX2: a DPO step took minutes).",
     )
     threads: int | None = Field(default=None, gt=0, description="torch threads (None: torch's default).")
     max_items: int = Field(

@@ -13,8 +13,8 @@ class HfBackendConfig(BaseModel):
     max_new_tokens: int = Field(default=384, gt=0, description="Completion tokens per candidate.")
     temperature: float = Field(default=0.8, ge=0, description="Sampling temperature; 0 = greedy.")
     top_p: float = Field(default=0.95, gt=0, le=1, description="Nucleus sampling.")
-    dtype: Literal["float32", "bfloat16", "float16"] = Field(
-        default="float32",
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        default="auto",
         description="Compute dtype; float32 on CPUs without native bf16 (bf16 is emulated there, ~1.9x slower).",
     )
     threads: int | None = Field(default=None, gt=0, description="torch threads (None: torch's default).")

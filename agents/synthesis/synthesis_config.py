@@ -20,8 +20,8 @@ class SynthesisConfig(BaseModel):
     model_dir: Path = Field(
         default=Path(".cache/models/SmolLM2-135M-Instruct"), description="Local safetensors model folder."
     )
-    model_dtype: Literal["float32", "bfloat16", "float16"] = Field(
-        default="float32",
+    model_dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        default="auto",
         description="dtype of the locally run model (the started vLLM CPU server and the hf backend): float32 on "
         "CPUs without native bf16; bfloat16 with AVX512-BF16/AMX or a GPU.",
     )
