@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 from pathlib import Path
 from typing import Any
@@ -150,9 +149,6 @@ def test_run_all_records_each_benchmark_and_survives_a_failing_one(tmp_path: Pat
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
-@pytest.mark.skipif(os.environ.get("BENCH_ALL_E2E") != "1",
-                    reason="opt-in (BENCH_ALL_E2E=1): --quick starts CPU vLLM servers and live workers; "
-                           "5-15 min on a 2-core machine, depending on its load")
 def test_bench_all_quick_end_to_end(tmp_path: Path) -> None:
     """`tailor bench all --quick`: every benchmark for real."""
     if not (SHARED / "data").is_dir():

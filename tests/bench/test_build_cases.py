@@ -21,10 +21,15 @@ from tests.bench.conftest import need_shared
 
 
 def same(a: Any, b: Any, where: str = "") -> None:
-    """Equal JSON values; floats to 1e-9 relative (anchor values are sums that thread counts may reorder)."""
+    """Equal JSON values; floats to 1e-5 relative.
+
+    Anchor values are float32 results: sums whose order thread counts change, and OCR confidences from
+    onnxruntime, whose kernels differ by instruction set (a CI machine read 0.88218666 where the machine
+    that built the committed set read 0.88218607). Everything else must match exactly.
+    """
     if isinstance(a, float) or isinstance(b, float):
         assert isinstance(a, (int, float)) and isinstance(b, (int, float)), where
-        assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12), f"{where}: {a} != {b}"
+        assert math.isclose(a, b, rel_tol=1e-5, abs_tol=1e-9), f"{where}: {a} != {b}"
     elif isinstance(a, dict):
         assert isinstance(b, dict) and sorted(a) == sorted(b), where
         for k in a:
