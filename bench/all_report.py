@@ -8,7 +8,7 @@ import os
 import platform
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -104,6 +104,28 @@ def _f(value: Any) -> str:
     return str(value)
 
 
+def _key(name: str) -> Callable[[Mapping[str, Any]], Any]:
+    return lambda s: s.get(name)
+
+
+# (file, section title, [(column header, value of the file's JSON)]): the benchmarks shown as one row.
+ONE_ROW_SECTIONS: tuple[tuple[str, str, list[tuple[str, Callable[[Mapping[str, Any]], Any]]]], ...] = (
+    ("stream.json", "Stream", [("seconds", _key("seconds")), ("baseline eps", _key("baseline_eps")),
+                               ("pipeline eps", _key("pipeline_eps")), ("ratio", _key("ratio")),
+                               ("p50 ms", _key("latency_p50_ms")), ("p95 ms", _key("latency_p95_ms")),
+                               ("RSS growth %", _key("rss_growth_pct"))]),
+    ("soak.json", "Soak", [("minutes", _key("minutes")), ("rate eps", _key("rate_eps")),
+                           ("events in", _key("events_in")), ("hostile sent", _key("hostile_sent")),
+                           ("DLQ", _key("dlq")), ("p95 ms", _key("latency_p95_ms")),
+                           ("RSS growth %", _key("rss_growth_pct"))]),
+    ("synth.json", "Synthesis", [("prompts × candidates", lambda s: f"{s.get('jobs')} × {s.get('candidates')}"),
+                                 ("vLLM ex/s", _key("vllm_examples_per_s")),
+                                 ("transformers ex/s", _key("hf_examples_per_s")), ("ratio", _key("ratio")),
+                                 ("vLLM JSON-valid", _key("json_valid_rate")),
+                                 ("transformers JSON-valid", _key("hf_json_valid_rate"))]),
+)
+
+
 def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(_f(v) for v in row) + " |" for row in rows]
@@ -128,26 +150,11 @@ def _figures(results: Mapping[str, Mapping[str, Any]]) -> list[str]:
         out += ["### Refinement quality (`quality_*.json`)", ""]
         out += _table(["backend", "split", "cases", "G_json", "S_total", "grounding",
                        *[f"{d} S_total" for d in domains], "generate s"], rows)
-    if "stream.json" in results:
-        s = results["stream.json"]
-        out += ["### Stream (`stream.json`)", ""]
-        out += _table(["seconds", "baseline eps", "pipeline eps", "ratio", "p50 ms", "p95 ms", "RSS growth %"],
-                      [[s.get("seconds"), s.get("baseline_eps"), s.get("pipeline_eps"), s.get("ratio"),
-                        s.get("latency_p50_ms"), s.get("latency_p95_ms"), s.get("rss_growth_pct")]])
-    if "soak.json" in results:
-        s = results["soak.json"]
-        out += ["### Soak (`soak.json`)", ""]
-        out += _table(["minutes", "rate eps", "events in", "hostile sent", "DLQ", "p95 ms", "RSS growth %"],
-                      [[s.get("minutes"), s.get("rate_eps"), s.get("events_in"), s.get("hostile_sent"),
-                        s.get("dlq"), s.get("latency_p95_ms"), s.get("rss_growth_pct")]])
-    if "synth.json" in results:
-        s = results["synth.json"]
-        out += ["### Synthesis (`synth.json`)", ""]
-        out += _table(["prompts × candidates", "vLLM ex/s", "transformers ex/s", "ratio", "vLLM JSON-valid",
-                       "transformers JSON-valid"],
-                      [[f"{s.get('jobs')} × {s.get('candidates')}", s.get("vllm_examples_per_s"),
-                        s.get("hf_examples_per_s"), s.get("ratio"), s.get("json_valid_rate"),
-                        s.get("hf_json_valid_rate")]])
+    for file, title, columns in ONE_ROW_SECTIONS:
+        if file in results:
+            s = results[file]
+            out += [f"### {title} (`{file}`)", ""]
+            out += _table([header for header, _ in columns], [[value(s) for _, value in columns]])
     return out
 
 

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from PIL import Image
 
 from agents.extractors.gui.images import decode_image, media_bytes
+from agents.extractors.step_order import ordered_steps
 from streaming.blobstore import BlobStore
 from streaming.limits_config import LimitsConfig
 from streaming.records import GuiStep
-from streaming.records.base import RecordError
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +34,8 @@ class GuiWindow:
         cls, steps: Sequence[GuiStep], blobs: BlobStore | None = None, limits: LimitsConfig | None = None
     ) -> GuiWindow:
         """Build a checked window: one session id, step indices strictly increasing."""
-        if not steps:
-            raise RecordError("empty_window", "a GUI window needs at least one step")
-        keys = {s.session_id for s in steps}
-        if len(keys) != 1:
-            raise RecordError("mixed_keys", f"window mixes sessions {sorted(keys)[:3]}")
-        ordered = sorted(steps, key=lambda s: s.step_index)
-        indices = [s.step_index for s in ordered]
-        if len(set(indices)) != len(indices):
-            raise RecordError("duplicate_step", f"session {ordered[0].session_id} repeats a step index")
-        return cls(key=ordered[0].session_id, steps=ordered, blobs=blobs, limits=limits or LimitsConfig())
+        key, ordered = ordered_steps(steps, lambda s: s.session_id, "a GUI window", "session")
+        return cls(key=key, steps=ordered, blobs=blobs, limits=limits or LimitsConfig())
 
     def __len__(self) -> int:
         return len(self.steps)

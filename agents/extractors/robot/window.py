@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from PIL import Image
 
 from agents.extractors.gui.images import decode_image, media_bytes
+from agents.extractors.step_order import ordered_steps
 from streaming.blobstore import BlobStore
 from streaming.limits_config import LimitsConfig
 from streaming.records import RobotStep
@@ -34,20 +35,12 @@ class RobotWindow:
         cls, steps: Sequence[RobotStep], blobs: BlobStore | None = None, limits: LimitsConfig | None = None
     ) -> RobotWindow:
         """Build a checked window: one episode id, step indices strictly increasing, equal vector sizes."""
-        if not steps:
-            raise RecordError("empty_window", "a robot window needs at least one step")
-        keys = {s.episode_id for s in steps}
-        if len(keys) != 1:
-            raise RecordError("mixed_keys", f"window mixes episodes {sorted(keys)[:3]}")
-        ordered = sorted(steps, key=lambda s: s.step_index)
-        indices = [s.step_index for s in ordered]
-        if len(set(indices)) != len(indices):
-            raise RecordError("duplicate_step", f"episode {ordered[0].episode_id} repeats a step index")
+        key, ordered = ordered_steps(steps, lambda s: s.episode_id, "a robot window", "episode")
         if len({len(s.state) for s in ordered}) != 1:
             raise RecordError(
                 "ragged_state", f"episode {ordered[0].episode_id}: state sizes differ between steps"
             )
-        return cls(key=ordered[0].episode_id, steps=ordered, blobs=blobs, limits=limits or LimitsConfig())
+        return cls(key=key, steps=ordered, blobs=blobs, limits=limits or LimitsConfig())
 
     def __len__(self) -> int:
         return len(self.steps)
