@@ -404,7 +404,8 @@ def baseline_main() -> int:
     from streaming.settings import load_settings
 
     settings = load_settings()
-    configure_logging(settings.log_level, settings.log_json)
+    configure_logging(settings.log_level, settings.log_json, settings.log_repeat_burst,
+                      settings.log_repeat_interval_s)
 
     async def main() -> None:
         stop = asyncio.Event()

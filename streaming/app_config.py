@@ -25,4 +25,9 @@ class AppConfig(BaseModel):
     metrics_port: int = Field(default=9464, ge=0, le=65535, description="Port of /metrics; 0 picks one.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
     log_json: bool = Field(default=False, description="Log one JSON object per line.")
+    log_repeat_burst: int = Field(
+        default=5, ge=0,
+        description="Most records of one message template the Kafka client libraries (kafka, aiokafka, faust, "
+                    "mode) may log per `log_repeat_interval_s`; the rest are counted in the next one. 0: no limit.")
+    log_repeat_interval_s: float = Field(default=10.0, gt=0, description="Interval of `log_repeat_burst`.")
     worker_id: str = Field(default="worker-0", description="Name of this worker in logs and DLQ records.")

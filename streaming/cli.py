@@ -19,7 +19,8 @@ def _settings(**overrides: Any) -> TailorSettings:
         sys.exit(2)
     from streaming.logging_setup import configure_logging
 
-    configure_logging(settings.log_level, settings.log_json)
+    configure_logging(settings.log_level, settings.log_json, settings.log_repeat_burst,
+                      settings.log_repeat_interval_s)
     return settings
 
 

@@ -19,6 +19,8 @@ import time
 from types import TracebackType
 from typing import IO, TypedDict, cast
 
+from streaming.log_repeats import RepeatLimiter
+
 _RECORD_FIELDS = ("topic", "partition", "offset")
 # terminal control sequences and control characters (a spinner's cursor codes, bells, backspaces)
 _CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|[\x00-\x08\x0b-\x1f\x7f]")
@@ -105,8 +107,11 @@ def _main_hook(exc_type: type[BaseException], exc: BaseException, tb: TracebackT
     _log_uncaught(exc_type, exc, tb, "the main thread")
 
 
-def configure_logging(level: str = "INFO", json_lines: bool = False) -> None:
+def configure_logging(level: str = "INFO", json_lines: bool = False, repeat_burst: int = 5,
+                      repeat_interval_s: float = 10.0) -> None:
+    """Root handler on stderr; the Kafka client libraries' repeated records limited (see `RepeatLimiter`)."""
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RepeatLimiter(repeat_burst, repeat_interval_s))
     if json_lines:
         handler.setFormatter(JsonFormatter())
         logging.captureWarnings(True)

@@ -34,7 +34,8 @@ class SlowHandler(RecordHandler):
 
 def main() -> int:
     settings = load_settings()
-    configure_logging(settings.log_level, settings.log_json)
+    configure_logging(settings.log_level, settings.log_json, settings.log_repeat_burst,
+                      settings.log_repeat_interval_s)
     (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
     registry = CollectorRegistry()
     metrics = TailorMetrics(registry)
