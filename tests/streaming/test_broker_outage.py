@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -24,8 +25,8 @@ from streaming.replay.detect import open_sources
 from streaming.replay.runner import media_factory
 from streaming.settings import TailorSettings
 from tests.streaming.crash_helpers import (
-    anchors_on_topic, examples_on_topic, fresh_settings, letters_on_topic, metric_or_zero, read_raw, start_worker,
-    stop_worker, wait_until,
+    anchors_on_topic, examples_on_topic, fresh_settings, kill_group, letters_on_topic, metric_or_zero, read_raw,
+    start_worker, stop_worker, wait_until,
 )
 from tests.streaming.front_door import FrontDoor
 
@@ -257,3 +258,27 @@ def test_twenty_second_broker_outage_while_producing_and_consuming(
         for p in producers:
             p.shut()  # no client left retrying after the test
         stop_worker(wp)
+
+
+def test_worker_stops_on_sigterm_while_the_broker_is_away(
+    settings: TailorSettings, door_broker: tuple[EmbeddedBroker, FrontDoor], tmp_path: Path
+) -> None:
+    """An operator stopping a worker during an outage gets it stopped: no hang waiting for a commit or a
+    leave-group that cannot be sent."""
+    broker, door = door_broker
+    s = fresh_settings(settings.model_copy(update={"kafka_bootstrap": broker.bootstrap}), tmp_path)
+    wp = start_worker(s, tmp_path / "worker.log")
+    try:
+        time.sleep(5)  # the group joined, agents running
+        door.close()
+        time.sleep(3)
+        stopping = time.monotonic()
+        wp.proc.terminate()
+        try:
+            rc = wp.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the worker did not stop within 60 s of SIGTERM:\n{wp.log()[-3000:]}")
+        took = time.monotonic() - stopping
+        log.warning("SIGTERM with the broker away: worker exited rc=%s after %.1fs", rc, took)
+    finally:
+        kill_group(wp)
