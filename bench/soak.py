@@ -20,7 +20,7 @@ from typing import Any
 
 from bench.soak_config import SoakConfig
 from bench.stream import broker_for, latency_samples, live_root, percentile, shared_dir_of, side_settings
-from bench.stream_rig import LiveSide, StepFeed
+from bench.stream_rig import LiveSide, StepFeed, rss_slope
 from streaming.records import GuiAction, GuiStep, MediaRef, RobotStep
 from streaming.settings import TailorSettings
 
@@ -58,19 +58,6 @@ def hostile_message(settings: TailorSettings, n: int) -> tuple[str, bytes, bytes
     ]
     topic, value, reason = kinds[n % len(kinds)]
     return topic, key.encode(), value, reason
-
-
-def rss_slope(samples: list[tuple[float, float]]) -> float | None:
-    """Least-squares trend of (seconds, MiB) samples, MiB per minute; None for fewer than 3 samples."""
-    if len(samples) < 3:
-        return None
-    n = len(samples)
-    mean_t = sum(t for t, _ in samples) / n
-    mean_m = sum(m for _, m in samples) / n
-    var = sum((t - mean_t) ** 2 for t, _ in samples)
-    if var == 0:
-        return None
-    return round(60 * sum((t - mean_t) * (m - mean_m) for t, m in samples) / var, 2)
 
 
 def run_soak(config: SoakConfig) -> dict[str, Any]:

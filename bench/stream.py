@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.stream_config import LiveRigConfig, StreamBenchConfig
-from bench.stream_rig import REPO, STEP_DATA, BenchError, LiveSide, StepFeed, rss_mb
+from bench.stream_rig import REPO, STEP_DATA, BenchError, LiveSide, StepFeed, rss_mb, rss_slope
 from streaming.dlq import SourcePosition, dead_letter
 from streaming.ingest import DeadLetterSink
 from streaming.records import DeadLetter, RecordError, TailorRecord
@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 SIDES = {"pipeline": ("-m", "streaming.cli", "up"), "baseline": ("-m", "bench.stream", "baseline")}
 PIPELINE_FIGURES = ("latency_rate_eps", "latency_p50_ms", "latency_p95_ms", "latency_first_event_p95_ms",
                     "window_span_p95_ms", "anchor_latency_p95_ms", "latency_examples", "rss_start_mb",
-                    "rss_end_mb", "rss_peak_mb")
+                    "rss_end_mb", "rss_peak_mb", "rss_slope_mb_per_min")
 BASELINE_FIGURES = ("latency_p50_ms", "latency_p95_ms", "rss_start_mb", "rss_end_mb")
 TOPIC_FIELDS = ("raw_video", "raw_gui", "raw_robot", "intents", "anchors", "examples", "rejected", "feedback",
                 "model_updates", "dlq")
@@ -150,6 +150,8 @@ async def _measure(config: StreamBenchConfig, side: LiveSide, latency_rate: floa
         "rss_start_mb": rss_start,
         "rss_end_mb": rss_end,
         "rss_peak_mb": max([mb for _t, mb in side.rss_series] + [rss_start, rss_end]),
+        "rss_slope_mb_per_min": rss_slope([(t - s0, mb) for t, mb in side.rss_series if t >= s0]),
+        "rss_series": [[round(t - s0, 1), mb] for t, mb in side.rss_series],  # seconds since the sustained phase
     }
 
 

@@ -59,6 +59,19 @@ def settings_env(s: TailorSettings) -> dict[str, str]:
     return env
 
 
+def rss_slope(samples: list[tuple[float, float]]) -> float | None:
+    """Least-squares trend of (seconds, MiB) samples, MiB per minute; None for fewer than 3 samples."""
+    if len(samples) < 3:
+        return None
+    n = len(samples)
+    mean_t = sum(t for t, _ in samples) / n
+    mean_m = sum(m for _, m in samples) / n
+    var = sum((t - mean_t) ** 2 for t, _ in samples)
+    if var == 0:
+        return None
+    return round(60 * sum((t - mean_t) * (m - mean_m) for t, m in samples) / var, 2)
+
+
 def rss_mb(pid: int) -> float:
     """VmRSS of a process, MiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

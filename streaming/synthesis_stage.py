@@ -124,8 +124,12 @@ class SynthesisStage:
 def register_synthesis_stage(app: faust.App, settings: TailorSettings, backend: SynthesisBackend,
                              families: dict[str, TaskFamily], book: IntentBook, metrics: TailorMetrics,
                              dlq: DeadLetterSink) -> SynthesisStage:
+    topics: dict[str, Any] = {}  # one Faust topic object per name, not one per message
+
     async def publish(topic: str, key: str, value: bytes) -> None:
-        await app.topic(topic, key_serializer="raw", value_serializer="raw").send(key=key.encode(), value=value)
+        if topic not in topics:
+            topics[topic] = app.topic(topic, key_serializer="raw", value_serializer="raw")
+        await topics[topic].send(key=key.encode(), value=value)
         metrics.records_out.labels(topic).inc()
 
     stage = SynthesisStage(settings, backend, families, book, metrics, dlq, publish)

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from kafka.admin import KafkaAdminClient
 
-from bench.soak import hostile_message, rss_slope, run_soak
+from bench.soak import hostile_message, run_soak
+from bench.stream_rig import rss_slope
 from bench.soak_config import SoakConfig
 from bench.stream_config import LiveRigConfig
 from bench.stream import side_settings
