@@ -10,6 +10,7 @@ import faust
 
 from agents.synthesis.factory import BackendHandle
 from streaming.blobstore import BlobStore
+from streaming.faust_transport import TailorFaustApp
 from streaming.ingest import DeadLetterSink, IngestStage, RecordHandler
 from streaming.ingest_checks import checks_for
 from streaming.kafka_clients import faust_broker_kwargs
@@ -59,7 +60,7 @@ def create_app(
     """Build the Faust app on `settings.kafka_bootstrap` and register the agents explicitly."""
     if settings.kafka_bootstrap is None:
         raise ValueError("create_app needs a bootstrap address (start the embedded broker first)")
-    app = faust.App(
+    app = TailorFaustApp(
         settings.app_id,
         **faust_broker_kwargs(settings, settings.kafka_bootstrap),
         autodiscover=False,
@@ -76,6 +77,7 @@ def create_app(
         producer_linger=settings.kafka_producer_linger_ms / 1000.0,
         datadir=str(settings.data_dir / "faust"),
     )
+    app.fetch_max_wait_ms = settings.kafka_fetch_max_wait_ms
     blobs = blob_store(settings)
     tailor = TailorApp(app, metrics, blobs)
     dlq = FaustDeadLetterSink(app.topic(settings.topic_dlq, internal=False), metrics)
