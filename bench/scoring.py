@@ -30,7 +30,7 @@ from bench.fields import field_score
 from bench.grounding import TokenCounter, density, grounding_precision
 from bench.scoring_config import ScoringConfig
 from bench.semantic import Embedder, semantic_score
-from streaming.records.base import json_depth
+from streaming.records.base import too_deep
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def loose_json(text: str, limits: PromptConfig) -> Any:
     body = strip_fence(text)
     if len(body) > limits.max_output_chars:
         return None
-    if json_depth(body.encode("utf-8", "replace"), limits.max_output_depth) > limits.max_output_depth:
+    if too_deep(body.encode("utf-8", "replace"), limits.max_output_depth):
         return None
     try:
         return json.loads(body)

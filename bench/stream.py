@@ -201,7 +201,7 @@ def side_settings(config: LiveRigConfig, bootstrap: str, root: Path, name: str) 
         window_sweep_interval_s=config.window_sweep_interval_s,
         kafka_session_timeout_s=config.session_timeout_s,
         synth_backend="rules", ocr_enabled=False, intent_model_enabled=False, synth_batch_window_s=0.2,
-        sink_flush_s=0.5, metrics_port=free_port(), log_level=config.log_level, **topics,
+        sink_flush_s=config.sink_flush_s, metrics_port=free_port(), log_level=config.log_level, **topics,
     )
 
 

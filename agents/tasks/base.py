@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agents.tasks.base_config import PromptConfig
 from streaming.records import AnchorSet, FrameRef
-from streaming.records.base import json_depth
+from streaming.records.base import too_deep
 
 if TYPE_CHECKING:
     from agents.tasks.catalog_config import TasksConfig
@@ -186,7 +186,7 @@ class TaskFamily(ABC):
         body = strip_fence(text)
         if len(body) > cfg.max_output_chars:
             raise ParseError("output_too_large", f"{len(body)} characters > {cfg.max_output_chars}")
-        if json_depth(body.encode("utf-8", "replace"), cfg.max_output_depth) > cfg.max_output_depth:
+        if too_deep(body.encode("utf-8", "replace"), cfg.max_output_depth):
             raise ParseError("json_too_deep", f"nesting deeper than {cfg.max_output_depth}")
         try:
             return self.output_model.model_validate_json(body)

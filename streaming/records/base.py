@@ -41,6 +41,13 @@ def json_depth(data: bytes, limit: int) -> int:
     return peak
 
 
+def too_deep(data: bytes, limit: int) -> bool:
+    """Nested deeper than `limit`? A text with at most `limit` brackets in all cannot be, and `bytes.count`
+    says so in C: on a 27 KB robot step with an inline camera frame, 22 µs instead of the 1.2 ms that
+    `json_depth`'s Python loop over every byte takes (measured here)."""
+    return data.count(b"[") + data.count(b"{") > limit and json_depth(data, limit) > limit
+
+
 class TailorRecord(BaseModel):
     """One record type per topic. Subclasses declare `schema_version: Literal[N] = N`."""
 
@@ -71,7 +78,7 @@ class TailorRecord(BaseModel):
             raise RecordError("empty_message", f"{cls.RECORD_NAME}: message has no value")
         if len(data) > max_bytes:
             raise RecordError("oversized_message", f"{len(data)} bytes > cap {max_bytes}")
-        if json_depth(data, max_depth) > max_depth:
+        if too_deep(data, max_depth):
             raise RecordError("json_too_deep", f"nesting deeper than {max_depth}")
         try:
             return cls.model_validate_json(data)
