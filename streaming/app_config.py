@@ -30,4 +30,11 @@ class AppConfig(BaseModel):
         description="Most records of one message template the Kafka client libraries (kafka, aiokafka, faust, "
                     "mode) may log per `log_repeat_interval_s`; the rest are counted in the next one. 0: no limit.")
     log_repeat_interval_s: float = Field(default=10.0, gt=0, description="Interval of `log_repeat_burst`.")
+    malloc_arena_max: int = Field(
+        default=2, ge=0,
+        description="Most glibc malloc arenas of a worker (set at start-up, before its threads); fewer arenas "
+                    "keep RSS from swinging with the threads' allocations. 0: glibc's default (8 per core).")
+    malloc_trim_interval_s: float = Field(
+        default=30.0, ge=0,
+        description="How often a worker gives free heap memory back to the system (glibc malloc_trim). 0: never.")
     worker_id: str = Field(default="worker-0", description="Name of this worker in logs and DLQ records.")

@@ -12,6 +12,7 @@ from agents.synthesis.factory import open_backend
 from streaming.app import create_app
 from streaming.lag_monitor import register_lag_monitor
 from streaming.logging_setup import console_streams
+from streaming.malloc_tuning import limit_arenas, trim
 from streaming.metrics import TailorMetrics, serve_metrics
 from streaming.runtime import owned_cluster
 from streaming.settings import TailorSettings
@@ -25,12 +26,23 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
+def register_trim(app: faust.App, interval_s: float) -> None:
+    """A timer that hands free heap memory back to the system every `interval_s` (0: none)."""
+    if interval_s <= 0:
+        return
+
+    @app.timer(interval_s, name="tailor.malloc_trim")
+    async def malloc_trim() -> None:
+        trim()
+
+
 def run_service(settings: TailorSettings) -> int:
     """Run until SIGINT/SIGTERM. Starts (and stops) an embedded broker when none is configured."""
     (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
     # until the Faust worker installs its own handlers (e.g. while a vLLM server starts), SIGTERM exits
     # cleanly through the finally blocks below, which stop what this process started
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    limit_arenas(settings.malloc_arena_max)  # before any thread allocates
     with owned_cluster(settings, announce=True) as live:
         assert live.kafka_bootstrap is not None
         ensure_topics(live, live, live.kafka_bootstrap, extra_compacted=(changelog_topic(live),))
@@ -45,6 +57,7 @@ def run_service(settings: TailorSettings) -> int:
             metrics.model_version.labels(synthesis.backend.weights_version or "base").set(1)
             register_lag_monitor(tailor.faust_app, metrics, interval_s=live.lag_interval_s,
                                  position_timeout_s=live.lag_position_timeout_s)
+            register_trim(tailor.faust_app, live.malloc_trim_interval_s)
             worker = faust.Worker(tailor.faust_app, loglevel=live.log_level, override_logging=False,
                                   **console_streams(live.log_json))
             try:
