@@ -79,6 +79,9 @@ async def _soak(config: SoakConfig, side: LiveSide) -> dict[str, Any]:
     load_start = os.getloadavg()
     async with side.running():
         await side.warm_up()
+        rss_cold = side.process.rss_mb()
+        if config.settle_s > 0:
+            await side.paced(config.rate_eps, config.settle_s)
         warmup_events = side.producer.sent
         rss_start = side.process.rss_mb()
         t0, t1, hostile = await _steady(config, side)
@@ -118,6 +121,8 @@ async def _soak(config: SoakConfig, side: LiveSide) -> dict[str, Any]:
         "latency_p95_by_minute_ms": [
             percentile(side.latencies(t0 + 60 * m, min(t0 + 60 * (m + 1), t1))[0], 95)
             for m in range(math.ceil((t1 - t0) / 60))],
+        "settle_s": config.settle_s,
+        "rss_cold_mb": rss_cold,
         "rss_start_mb": rss_start,
         "rss_end_mb": rss_end,
         "rss_peak_mb": max([mb for _t, mb in side.rss_series] + [rss_start, rss_end]),

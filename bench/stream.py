@@ -46,9 +46,9 @@ log = logging.getLogger(__name__)
 
 SIDES = {"pipeline": ("-m", "streaming.cli", "up"), "baseline": ("-m", "bench.stream", "baseline")}
 PIPELINE_FIGURES = ("latency_rate_eps", "latency_p50_ms", "latency_p95_ms", "latency_first_event_p95_ms",
-                    "window_span_p95_ms", "anchor_latency_p95_ms", "latency_examples", "rss_start_mb",
+                    "window_span_p95_ms", "anchor_latency_p95_ms", "latency_examples", "rss_cold_mb", "rss_start_mb",
                     "rss_end_mb", "rss_peak_mb", "rss_slope_mb_per_min")
-BASELINE_FIGURES = ("latency_p50_ms", "latency_p95_ms", "rss_start_mb", "rss_end_mb")
+BASELINE_FIGURES = ("latency_p50_ms", "latency_p95_ms", "rss_cold_mb", "rss_start_mb", "rss_end_mb")
 TOPIC_FIELDS = ("raw_video", "raw_gui", "raw_robot", "intents", "anchors", "examples", "rejected", "feedback",
                 "model_updates", "dlq")
 
@@ -68,6 +68,7 @@ def run_stream_bench(config: StreamBenchConfig) -> dict[str, Any]:
     p95 = pipeline["latency_p95_ms"]
     return {
         "seconds": config.seconds,
+        "settle_s": config.settle_s,
         "latency_seconds": pipeline["latency_seconds"],
         "events_per_round": len(feed.events),
         "partitions": config.partitions,
@@ -110,6 +111,10 @@ def measure_side(config: StreamBenchConfig, cluster: Cluster, settings: TailorSe
 async def _measure(config: StreamBenchConfig, side: LiveSide, latency_rate: float | None) -> dict[str, Any]:
     async with side.running():
         await side.warm_up()
+        rss_cold = side.process.rss_mb()
+        if config.settle_s > 0:
+            await side.saturate(config.settle_s, config.backlog_events)
+            await side.drain()
         rss_start = side.process.rss_mb()
         s0, s1 = await side.saturate(config.seconds, config.backlog_events)
         drain_s = await side.drain()
@@ -147,6 +152,7 @@ async def _measure(config: StreamBenchConfig, side: LiveSide, latency_rate: floa
         "anchor_latency_p50_ms": percentile(anchor_last, 50),
         "anchor_latency_p95_ms": percentile(anchor_last, 95),
         "latency_samples_ms": latency_samples(last),
+        "rss_cold_mb": rss_cold,
         "rss_start_mb": rss_start,
         "rss_end_mb": rss_end,
         "rss_peak_mb": max([mb for _t, mb in side.rss_series] + [rss_start, rss_end]),

@@ -47,6 +47,13 @@ class LiveRigConfig(BaseModel):
     drain_timeout_s: float = Field(default=90.0, gt=0, description="Longest wait for the backlog to clear.")
     idle_s: float = Field(default=1.5, gt=0, description="No new output for this long ends a drain.")
     rss_sample_s: float = Field(default=2.0, gt=0, description="Seconds between RSS samples of the worker.")
+    settle_s: float = Field(
+        default=30.0, ge=0, le=600,
+        description="Seconds of load (the run's own kind: saturated for stream, the steady rate for soak) "
+                    "after the warm-up round and before the start RSS is read. A worker's working set (fetch "
+                    "and producer buffers, window state, allocator pools) fills in its first seconds of load; "
+                    "RSS read at idle would count that filling as growth. The idle figure is reported too, "
+                    "as `rss_cold_mb`. 0: read the start RSS right after the warm-up round.")
     max_events: int = Field(
         default=300_000, gt=0,
         description="Most raw events one side sends; phases end early at the cap (an embedded Tansu broker "

@@ -55,6 +55,7 @@ def test_soak_dead_letters_every_hostile_message_once(kafka_bootstrap: str, tmp_
     shared = need_shared()
     # 24 s at 40/s would be 960 messages after the 657-step warm-up round; the cap stops it at 800
     cfg = SoakConfig(minutes=0.4, rate_eps=40, hostile_fraction=0.05, rss_sample_s=2, max_events=657 + 800,
+                     settle_s=0,
                      shared_dir=shared, data_dir=tmp_path, kafka_bootstrap=kafka_bootstrap)
     result = run_soak(cfg)
     assert json.loads(json.dumps(result)) == result
@@ -70,7 +71,7 @@ def test_soak_dead_letters_every_hostile_message_once(kafka_bootstrap: str, tmp_
     assert result["examples"] > 0 and result["anchors"] > 0
     assert result["latency_examples"] > 0 and 0 < result["latency_p50_ms"] <= result["latency_p95_ms"]
     assert len(result["latency_samples_ms"]) == min(result["latency_examples"], 2000)
-    assert result["rss_start_mb"] > 0 and result["rss_end_mb"] > 0
+    assert result["rss_start_mb"] > 0 and result["rss_end_mb"] > 0 and result["rss_cold_mb"] > 0
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     try:
         assert not [t for t in admin.list_topics() if t.startswith(result["app_id"])]  # topics deleted after

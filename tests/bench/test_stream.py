@@ -72,7 +72,7 @@ def test_feed_renames_every_key_per_round_and_keeps_records_valid(tmp_path: Path
 
 def test_stream_bench_reports_both_sides(kafka_bootstrap: str, tmp_path: Path) -> None:
     shared = need_shared()
-    cfg = StreamBenchConfig(seconds=10, latency_seconds=6, shared_dir=shared, data_dir=tmp_path,
+    cfg = StreamBenchConfig(seconds=10, latency_seconds=6, settle_s=3, shared_dir=shared, data_dir=tmp_path,
                             kafka_bootstrap=kafka_bootstrap)
     result = run_stream_bench(cfg)
     assert json.loads(json.dumps(result)) == result  # JSON-ready
@@ -83,7 +83,8 @@ def test_stream_bench_reports_both_sides(kafka_bootstrap: str, tmp_path: Path) -
     assert len(samples) == min(result["latency_examples"], 2000) and samples == sorted(samples)
     assert 0 < result["latency_p50_ms"] <= result["latency_p95_ms"] <= result["latency_first_event_p95_ms"]
     assert result["baseline_latency_p50_ms"] <= result["baseline_latency_p95_ms"]
-    assert result["rss_start_mb"] > 0 and result["rss_end_mb"] > 0
+    assert result["rss_start_mb"] > 0 and result["rss_end_mb"] > 0 and result["rss_cold_mb"] > 0
+    assert result["settle_s"] == 3 and result["baseline_rss_cold_mb"] > 0
     assert result["rss_peak_mb"] >= max(result["rss_start_mb"], result["rss_end_mb"])
     assert result["baseline_rss_start_mb"] > 0 and result["baseline_rss_end_mb"] > 0
     assert set(result["targets"]) == {"ratio_ge_0_5", "latency_p95_le_window_plus_2s", "rss_growth_lt_10pct"}
