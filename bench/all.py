@@ -94,14 +94,14 @@ def _stream(cfg: AllBenchConfig) -> dict[str, Any]:
 
     return run_stream_bench(StreamBenchConfig(
         seconds=cfg.stream_seconds, latency_seconds=cfg.stream_latency_seconds, kafka_bootstrap=cfg.kafka_bootstrap,
-        shared_dir=cfg.shared_dir, log_level="WARNING"))
+        shared_dir=cfg.shared_dir, settle_s=cfg.settle_s, log_level="WARNING"))
 
 
 def _soak(cfg: AllBenchConfig) -> dict[str, Any]:
     from bench.soak import run_soak
     from bench.soak_config import SoakConfig
 
-    return run_soak(SoakConfig(minutes=cfg.soak_minutes, rate_eps=cfg.soak_rate_eps,
+    return run_soak(SoakConfig(minutes=cfg.soak_minutes, rate_eps=cfg.soak_rate_eps, settle_s=cfg.settle_s,
                                kafka_bootstrap=cfg.kafka_bootstrap, shared_dir=cfg.shared_dir, log_level="WARNING"))
 
 

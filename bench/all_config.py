@@ -18,6 +18,7 @@ QUICK: dict[str, Any] = {
     "stream_seconds": 5.0,
     "stream_latency_seconds": 3.0,
     "soak_minutes": 0.25,
+    "settle_s": 3.0,
     "soak_rate_eps": 30.0,
     "synth_jobs": 1,
     "synth_candidates": 1,
@@ -49,6 +50,8 @@ class AllBenchConfig(BaseModel):
     stream_seconds: float = Field(default=20.0, gt=0, le=3600, description="Sustained phase of each stream side.")
     stream_latency_seconds: float | None = Field(
         default=None, gt=0, le=3600, description="Paced (latency) phase of each side; None: half of stream_seconds.")
+    settle_s: float = Field(default=30.0, ge=0, le=600,
+                            description="Load before the start RSS of stream and soak is read (see LiveRigConfig).")
     soak_minutes: float = Field(default=1.0, gt=0, le=24 * 60, description="Steady phase of the soak, minutes.")
     soak_rate_eps: float = Field(default=50.0, gt=0, le=100_000, description="Events per second of the soak.")
     synth_jobs: int = Field(default=4, gt=0, description="Prompts of the synthesis benchmark, each backend.")
