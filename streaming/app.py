@@ -78,6 +78,7 @@ def create_app(
         datadir=str(settings.data_dir / "faust"),
     )
     app.fetch_max_wait_ms = settings.kafka_fetch_max_wait_ms
+    app.shutdown_timeout_s = settings.shutdown_timeout_s
     blobs = blob_store(settings)
     tailor = TailorApp(app, metrics, blobs)
     dlq = FaustDeadLetterSink(app.topic(settings.topic_dlq, internal=False), metrics)

@@ -37,4 +37,10 @@ class AppConfig(BaseModel):
     malloc_trim_interval_s: float = Field(
         default=30.0, ge=0,
         description="How often a worker gives free heap memory back to the system (glibc malloc_trim). 0: never.")
+    shutdown_timeout_s: float = Field(
+        default=25.0, gt=0,
+        description="Longest a worker may take to stop after SIGTERM/SIGINT. Past it (a broker that cannot be "
+                    "reached to commit or leave the group) the process exits with status 70; what it had not "
+                    "committed is delivered again to the next worker. Keep it under the orchestrator's grace "
+                    "period (compose 30 s, deploy/k8s 45 s).")
     worker_id: str = Field(default="worker-0", description="Name of this worker in logs and DLQ records.")

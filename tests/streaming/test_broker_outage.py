@@ -18,6 +18,7 @@ import pytest
 
 from streaming.broker import EmbeddedBroker, free_port, metadata_ready
 from streaming.broker_config import BrokerConfig
+from streaming.faust_transport import SHUTDOWN_OVERDUE_EXIT
 from streaming.intents_cli import IntentRequest, publish_intent
 from streaming.producer import TailorProducer
 from streaming.records import RobotStep
@@ -280,5 +281,7 @@ def test_worker_stops_on_sigterm_while_the_broker_is_away(
             pytest.fail(f"the worker did not stop within 60 s of SIGTERM:\n{wp.log()[-3000:]}")
         took = time.monotonic() - stopping
         log.warning("SIGTERM with the broker away: worker exited rc=%s after %.1fs", rc, took)
+        # a clean stop, or the shutdown watchdog's status once shutdown_timeout_s (25 s) has passed
+        assert rc in (0, SHUTDOWN_OVERDUE_EXIT), wp.log()[-3000:]
     finally:
         kill_group(wp)
