@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
 import platform
 from typing import Any
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 M_ARENA_MAX = -8  # glibc's mallopt parameter number
 
 
+@functools.cache  # find_library runs ldconfig in a subprocess: once per process, not every trim
 def glibc() -> Any | None:
     """The C library when it is glibc (mallopt and malloc_trim present), else None."""
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
