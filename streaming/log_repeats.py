@@ -9,6 +9,7 @@ worker). Tailor's own loggers are never limited: each of their records names a w
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 
@@ -26,6 +27,7 @@ class RepeatLimiter(logging.Filter):
         self.prefixes = prefixes
         self.clock = clock
         self.seen: dict[tuple[str, int, str], list[float | int]] = {}  # key -> [window start, passed, dropped]
+        self.lock = threading.Lock()  # Handler.handle calls filters before taking its own lock
 
     def limited(self, name: str) -> bool:
         return any(name == p or name.startswith(p + ".") for p in self.prefixes)
@@ -33,6 +35,10 @@ class RepeatLimiter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if self.burst <= 0 or not self.limited(record.name):
             return True
+        with self.lock:  # Faust's consumer thread and the thread pool log too
+            return self._count(record)
+
+    def _count(self, record: logging.LogRecord) -> bool:
         key = (record.name, record.levelno, str(record.msg))
         now = self.clock()
         state = self.seen.get(key)
