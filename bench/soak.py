@@ -20,7 +20,7 @@ from typing import Any
 
 from bench.soak_config import SoakConfig
 from bench.stream import broker_for, latency_samples, live_root, percentile, shared_dir_of, side_settings
-from bench.stream_rig import LiveSide, StepFeed, rss_slope
+from bench.stream_rig import LiveSide, StepFeed, rss_level, rss_slope
 from streaming.records import GuiAction, GuiStep, MediaRef, RobotStep
 from streaming.settings import TailorSettings
 
@@ -83,11 +83,14 @@ async def _soak(config: SoakConfig, side: LiveSide) -> dict[str, Any]:
         if config.settle_s > 0:
             await side.paced(config.rate_eps, config.settle_s)
         warmup_events = side.producer.sent
-        rss_start = side.process.rss_mb()
+        rss_start_point = side.process.rss_mb()
         t0, t1, hostile = await _steady(config, side)
+        rss_end_point = side.process.rss_mb()
         drained_s = await side.drain()
-        rss_end = side.process.rss_mb()
     col = side.collector
+    series = side.rss_series + [(t0, rss_start_point), (t1, rss_end_point)]
+    rss_start = rss_level(series, t0, t0 + config.rss_level_s) or rss_start_point
+    rss_end = rss_level(series, t1 - config.rss_level_s, t1) or rss_end_point
     last, _first, _span = side.latencies(t0, t1)
     dlq = sum(col.dlq_reasons.values())
     return {
@@ -123,10 +126,14 @@ async def _soak(config: SoakConfig, side: LiveSide) -> dict[str, Any]:
             for m in range(math.ceil((t1 - t0) / 60))],
         "settle_s": config.settle_s,
         "rss_cold_mb": rss_cold,
+        "rss_level_s": config.rss_level_s,
         "rss_start_mb": rss_start,
         "rss_end_mb": rss_end,
-        "rss_peak_mb": max([mb for _t, mb in side.rss_series] + [rss_start, rss_end]),
+        "rss_start_point_mb": rss_start_point,
+        "rss_end_point_mb": rss_end_point,
+        "rss_peak_mb": max([mb for _t, mb in series]),
         "rss_growth_pct": round(100.0 * (rss_end - rss_start) / max(rss_start, 1e-9), 2),
+        "rss_growth_point_pct": round(100.0 * (rss_end_point - rss_start_point) / max(rss_start_point, 1e-9), 2),
         "rss_slope_mb_per_min": rss_slope([(t - t0, mb) for t, mb in side.rss_series if t >= t0]),
         "rss_series": [[round(t - t0, 1), mb] for t, mb in side.rss_series],
     }

@@ -72,6 +72,15 @@ def rss_slope(samples: list[tuple[float, float]]) -> float | None:
     return round(60 * sum((t - mean_t) * (m - mean_m) for t, m in samples) / var, 2)
 
 
+def rss_level(samples: list[tuple[float, float]], t_from: float, t_to: float) -> float | None:
+    """Median MiB of the (time, MiB) samples taken in [t_from, t_to]; None if there are none."""
+    values = sorted(mb for t, mb in samples if t_from <= t <= t_to)
+    if not values:
+        return None
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else round((values[mid - 1] + values[mid]) / 2, 1)
+
+
 def rss_mb(pid: int) -> float:
     """VmRSS of a process, MiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

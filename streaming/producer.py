@@ -13,11 +13,14 @@ Example (a robot recorder)::
 Records are keyed by their stream / session / episode id, so one key's steps stay in order on one
 partition. `send` returns a future; `flush()` waits for every send and raises if any failed. While
 the broker is unreachable, sends wait in the client's buffer and go out when it is back; a record not
-acknowledged within `kafka_delivery_timeout_s` fails its future (see docs/reliability.md).
+acknowledged within `kafka_delivery_timeout_s` fails its future (see docs/reliability.md). The producer
+is idempotent (kafka-python's default); `mend_idempotent_reset` keeps a kafka-python 3.0.12 bug from
+stalling it for good after an outage.
 """
 
 from __future__ import annotations
 
+import logging
 from types import TracebackType
 from typing import Any, Self
 
@@ -26,6 +29,36 @@ from streaming.kafka_config import KafkaConfig
 from streaming.records import TailorRecord
 from streaming.topics import record_key, spec_for
 from streaming.topics_config import TopicsConfig
+
+log = logging.getLogger(__name__)
+
+
+def mend_idempotent_reset(producer: Any) -> bool:
+    """Let an idempotent kafka-python producer ask for a new producer id after it resets its own.
+
+    kafka-python 3.0.12 resets the producer id when a batch it already sent expires (an outage longer
+    than the delivery timeout), but leaves its transaction state READY. Its sender then waits for a
+    producer id that it never requests: nothing is sent, and no record expires or fails again, so
+    flush() never returns and every later record is left unreported. The Java client moves to
+    UNINITIALIZED at this point (`resetIdempotentProducerId`), and its sender then requests a new id.
+    This does the same on the producer's own transaction manager. It acts only on the faulty state:
+    non-transactional, no producer id, and still READY. Returns whether the producer was mended."""
+    from kafka.producer.transaction_manager import TransactionState
+
+    tm = getattr(producer, "_transaction_manager", None)
+    if tm is None or tm.is_transactional():
+        return False
+    reset = tm.reset_producer_id
+
+    def reset_producer_id() -> None:
+        reset()
+        with tm._lock:
+            if not tm.has_producer_id() and tm._current_state is TransactionState.READY:
+                log.warning("Kafka producer id reset after an expired in-flight batch: requesting a new one")
+                tm._current_state = TransactionState.UNINITIALIZED
+
+    tm.reset_producer_id = reset_producer_id
+    return True
 
 
 class TailorProducer:
@@ -54,7 +87,9 @@ class TailorProducer:
             delivery_timeout_ms=int(cfg.kafka_delivery_timeout_s * 1000),
         )
         kwargs.update(producer_kwargs)
-        return cls(KafkaProducer(**kwargs), topics or TopicsConfig())
+        producer = KafkaProducer(**kwargs)
+        mend_idempotent_reset(producer)
+        return cls(producer, topics or TopicsConfig())
 
     def send(self, record: TailorRecord, timestamp: float | None = None) -> Any:
         spec = spec_for(self.topics, type(record))

@@ -10,7 +10,7 @@ import pytest
 from kafka.admin import KafkaAdminClient
 
 from bench.soak import hostile_message, run_soak
-from bench.stream_rig import rss_slope
+from bench.stream_rig import rss_level, rss_slope
 from bench.soak_config import SoakConfig
 from bench.stream_config import LiveRigConfig
 from bench.stream import side_settings
@@ -51,6 +51,14 @@ def test_rss_slope_is_the_least_squares_trend_per_minute() -> None:
     assert rss_slope([(0.0, 100.0), (60.0, 50.0)]) is None  # too few samples to call it a trend
 
 
+def test_rss_level_is_the_median_of_the_samples_in_its_span() -> None:
+    samples = [(0.0, 240.0), (5.0, 280.0), (10.0, 250.0), (15.0, 300.0), (70.0, 900.0)]
+    assert rss_level(samples, 0.0, 60.0) == 265.0  # one high sample does not move the level much
+    assert rss_level(samples, 0.0, 12.0) == 250.0
+    assert rss_level(samples, 61.0, 80.0) == 900.0
+    assert rss_level(samples, 20.0, 60.0) is None
+
+
 def test_soak_dead_letters_every_hostile_message_once(kafka_bootstrap: str, tmp_path: Path) -> None:
     shared = need_shared()
     # 24 s at 40/s would be 960 messages after the 657-step warm-up round; the cap stops it at 800
@@ -72,6 +80,8 @@ def test_soak_dead_letters_every_hostile_message_once(kafka_bootstrap: str, tmp_
     assert result["latency_examples"] > 0 and 0 < result["latency_p50_ms"] <= result["latency_p95_ms"]
     assert len(result["latency_samples_ms"]) == min(result["latency_examples"], 2000)
     assert result["rss_start_mb"] > 0 and result["rss_end_mb"] > 0 and result["rss_cold_mb"] > 0
+    assert result["rss_start_point_mb"] > 0 and result["rss_end_point_mb"] > 0
+    assert result["rss_peak_mb"] >= max(result["rss_start_mb"], result["rss_end_mb"], result["rss_end_point_mb"])
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     try:
         assert not [t for t in admin.list_topics() if t.startswith(result["app_id"])]  # topics deleted after
