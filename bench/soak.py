@@ -133,7 +133,8 @@ async def _soak(config: SoakConfig, side: LiveSide) -> dict[str, Any]:
         "rss_end_point_mb": rss_end_point,
         "rss_peak_mb": max([mb for _t, mb in series]),
         "rss_growth_pct": round(100.0 * (rss_end - rss_start) / max(rss_start, 1e-9), 2),
-        "rss_growth_point_pct": round(100.0 * (rss_end_point - rss_start_point) / max(rss_start_point, 1e-9), 2),
+        "rss_growth_point_pct": round(
+            100.0 * (rss_end_point - rss_start_point) / max(rss_start_point, 1e-9), 2),
         "rss_slope_mb_per_min": rss_slope([(t - t0, mb) for t, mb in side.rss_series if t >= t0]),
         "rss_series": [[round(t - t0, 1), mb] for t, mb in side.rss_series],
     }

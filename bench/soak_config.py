@@ -16,5 +16,6 @@ class SoakConfig(LiveRigConfig):
     rss_sample_s: float = Field(default=5.0, gt=0, description="Seconds between RSS samples of the worker.")
     rss_level_s: float = Field(
         default=60.0, ge=0,
-        description="rss_start_mb / rss_end_mb are the median RSS over the first / last this many seconds of "
-                    "the steady phase (single samples swing with batches and flushes); 0 uses one reading each.")
+        description="rss_start_mb / rss_end_mb are the median RSS over the first / last this many seconds "
+                    "of the steady phase (single samples swing with batches and flushes); 0 uses one "
+                    "reading each.")

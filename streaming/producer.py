@@ -54,7 +54,8 @@ def mend_idempotent_reset(producer: Any) -> bool:
         reset()
         with tm._lock:
             if not tm.has_producer_id() and tm._current_state is TransactionState.READY:
-                log.warning("Kafka producer id reset after an expired in-flight batch: requesting a new one")
+                log.warning("Kafka producer id reset (a batch already sent expired or failed): "
+                            "requesting a new one")
                 tm._current_state = TransactionState.UNINITIALIZED
 
     tm.reset_producer_id = reset_producer_id

@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 
 
 def step(i: int) -> RobotStep:
-    return RobotStep(episode_id="ep-reset", step_index=i, timestamp=float(i), state=[0.0] * 7, action=[0.0] * 7)
+    return RobotStep(episode_id="ep-reset", step_index=i, timestamp=float(i),
+                     state=[0.0] * 7, action=[0.0] * 7)
 
 
 def test_a_producer_that_resets_its_producer_id_keeps_delivering(settings: TailorSettings) -> None:
@@ -40,7 +41,8 @@ def test_a_producer_that_resets_its_producer_id_keeps_delivering(settings: Tailo
     finally:
         producer.close()
     spec = spec_for(settings, RobotStep)
-    got = [RobotStep.from_bytes(m.value).step_index for m in consume(settings, spec.name, count=2, timeout_s=20)]
+    msgs = consume(settings, spec.name, count=2, timeout_s=20)
+    got = [RobotStep.from_bytes(m.value).step_index for m in msgs]
     assert sorted(got) == [0, 1]
 
 
