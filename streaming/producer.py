@@ -53,7 +53,7 @@ def mend_idempotent_reset(producer: Any) -> bool:
     def reset_producer_id() -> None:
         reset()
         with tm._lock:
-            if not tm.has_producer_id() and tm._current_state is TransactionState.READY:
+            if not tm.has_producer_id() and tm._current_state == TransactionState.READY:
                 log.warning("Kafka producer id reset (a batch already sent expired or failed): "
                             "requesting a new one")
                 tm._current_state = TransactionState.UNINITIALIZED
