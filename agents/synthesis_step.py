@@ -4,21 +4,42 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 from dataclasses import dataclass
 
 from agents.rewards import group_rewards
 from agents.synthesis.base import Generation, SynthesisBackend, SynthesisJob
-from agents.tasks.base import ParseError, SynthesisContext, TaskFamily
+from agents.tasks.base import ParseError, SynthesisContext, TaskFamily, strip_fence
 from streaming.records import Example, RejectedExample
 
 log = logging.getLogger(__name__)
 
 
-def example_id(window_id: str, intent_id: str | None, family: str, weights_version: str | None, index: int) -> str:
-    """Deterministic: the same window, intent, family, weights and candidate slot give the same id."""
-    key = f"{window_id}|{intent_id or '-'}|{family}|{weights_version or 'base'}|{index}"
+def canonical_content(text: str) -> str:
+    """A candidate's content for its id: one surrounding code fence and outer whitespace removed, JSON
+    re-serialised with sorted keys and no spaces (text that is not JSON stays as it is)."""
+    body = strip_fence(text)
+    try:
+        return json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"))
+    except (ValueError, RecursionError):
+        return body
+
+
+def example_id(window_id: str, intent_id: str | None, family: str, model: str, weights_version: str | None,
+               text: str) -> str:
+    """The id of one candidate: sha256 of the window, intent, family, the model that wrote it
+    (`Generation.model`: "rules", "smollm2", "hf:..."), its weights version and the sha256 of its canonical
+    content.
+
+    Deterministic: the same generation judged again (a redelivered window, a retry) gives the same ids, so the
+    idempotent sink writes it once. Different makers never share an id: the rules backend's example and a
+    model's example for the same window, intent and family are both kept. The candidate's slot is not part of
+    the id, so two candidates of one group whose canonical content is the same get one id and are written
+    once."""
+    content = hashlib.sha256(canonical_content(text).encode()).hexdigest()
+    key = "|".join((window_id, intent_id or "-", family, model, weights_version or "base", content))
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
@@ -29,15 +50,20 @@ class StepResult:
     generation: Generation
 
 
-def judge(family: TaskFamily, ctx: SynthesisContext, gen: Generation) -> StepResult:
-    """Parse, validate and reward every candidate of one group."""
+def judge(family: TaskFamily, ctx: SynthesisContext, gen: Generation,
+          min_reward: float | None = None) -> StepResult:
+    """Parse, validate and reward every candidate of one group. A candidate that passes every validator but
+    whose r_total is under `min_reward` (default: the family's `text_checks.min_reward`) is rejected as
+    reward_below_minimum: it does not reach the sink."""
+    floor = family.text_checks.min_reward if min_reward is None else min_reward
     rewards = group_rewards(family, ctx, gen.texts) if gen.texts else []
     accepted: list[Example] = []
     rejected: list[RejectedExample] = []
     anchors = ctx.anchors
     now = time.time()
     for i, text in enumerate(gen.texts):
-        ex_id = example_id(anchors.window_id, ctx.spec.intent_id, family.name, gen.weights_version, i)
+        ex_id = example_id(anchors.window_id, ctx.spec.intent_id, family.name, gen.model, gen.weights_version,
+                           text)
         terms = {k: float(v) for k, v in rewards[i].items()}
         try:
             output = family.parse(text)
@@ -53,6 +79,14 @@ def judge(family: TaskFamily, ctx: SynthesisContext, gen: Generation) -> StepRes
             rejected.append(RejectedExample(
                 example_id=ex_id, task_family=family.name, window_id=anchors.window_id,
                 reasons=sorted({v.reason for v in violations}), details=[v.detail[:500] for v in violations][:20],
+                raw_output=text[:200_000], model=gen.model, intent_id=ctx.spec.intent_id,
+                weights_version=gen.weights_version, prompt_sha256=gen.prompt_sha256, rewards=terms, created_at=now))
+            continue
+        r_total = terms.get("r_total")
+        if r_total is None or r_total < floor:
+            rejected.append(RejectedExample(
+                example_id=ex_id, task_family=family.name, window_id=anchors.window_id,
+                reasons=["reward_below_minimum"], details=[f"r_total {r_total} < {floor}"],
                 raw_output=text[:200_000], model=gen.model, intent_id=ctx.spec.intent_id,
                 weights_version=gen.weights_version, prompt_sha256=gen.prompt_sha256, rewards=terms, created_at=now))
             continue

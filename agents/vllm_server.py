@@ -7,16 +7,23 @@ server then takes its own workers down; note the signal fires when the *thread* 
 start it from a long-lived thread). With `config.url` set nothing is started: the running server at
 that URL (e.g. on a GPU machine) is checked and used.
 
-    with VllmServer(VllmServerConfig(model_dir=Path(".cache/models/SmolLM2-135M-Instruct"))) as server:
+The wait for `/health` adapts to a slow machine: every `progress_interval_s` it logs the elapsed time and the
+last line of the server log; it ends early when the process exits ("server exited") or when the log has not
+grown for `start_quiet_s` ("start stalled"), and at the latest after `start_timeout_s` ("start timeout").
+
+    model = installed_path(".cache/models/SmolLM2-135M-Instruct")  # from agents.vllm_server_config
+    with VllmServer(VllmServerConfig(model_dir=model)) as server:
         post(server.api_url + "/chat/completions", ...)
 """
 
 from __future__ import annotations
 
 import atexit
+import json
 import ctypes
 import logging
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -26,7 +33,7 @@ import urllib.request
 from collections import deque
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, NoReturn
 
 from agents.compute_dtype import resolve_dtype
 from agents.vllm_server_config import VllmServerConfig
@@ -36,16 +43,38 @@ log = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1
 _HEALTH_POLL_S = 0.5
+_LAST_LINE_CHARS = 160
+# vLLM's log prefix ("INFO 07-01 12:00:00 [loader.py:52] ", "(EngineCore_0 pid=12) INFO ...") and colour codes
+_LOG_PREFIX = re.compile(r"^(\([^)]*\)\s*)?(DEBUG|INFO|WARNING|ERROR|CRITICAL)\s+"
+                         r"\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?\s+(\[[^\]]*\]\s*)?")
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # Variables of the calling environment that would point the vLLM venv's Python at the wrong packages.
 _DROPPED_ENV = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV")
 
 
 class VllmServerError(RuntimeError):
-    """The server could not be started or reached; `reason` is a short label, the message adds detail."""
+    """The server could not be started or reached; `reason` is a short label, `detail` one line of detail; the
+    message adds the last lines of the server log when there is one (`log_path`)."""
 
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
+    def __init__(self, reason: str, detail: str, log_path: Path | None = None, log_tail: str = "") -> None:
+        message = f"{reason}: {detail}"
+        if log_path is not None:
+            message += f"; last log lines of {log_path}:\n{log_tail}"
+        super().__init__(message)
         self.reason = reason
+        self.detail = detail
+        self.log_path = log_path
+        self.log_tail = log_tail
+
+    def summary(self) -> str:
+        """One line: the reason, the detail, the last meaningful log line and the log file."""
+        line = f"{self.reason}: {self.detail}"
+        last = last_log_line(self.log_tail)
+        if last:
+            line += f"; last log line: {last}"
+        if self.log_path is not None:
+            line += f"; log: {self.log_path}"
+        return line
 
 
 def _new_log_file() -> Path:
@@ -75,6 +104,23 @@ def tail_lines(path: Path, n: int) -> str:
             return "".join(deque(fh, maxlen=n)) if n else ""
     except OSError:
         return ""
+
+
+def last_log_line(text: str) -> str:
+    """The last meaningful line of a server log excerpt: colour codes and vLLM's level/time/source prefix
+    removed, blank lines skipped, cut to a readable length."""
+    for raw in reversed(text.splitlines()):
+        line = _LOG_PREFIX.sub("", _ANSI.sub("", raw).strip()).strip()
+        if any(ch.isalnum() for ch in line):
+            return line if len(line) <= _LAST_LINE_CHARS else line[: _LAST_LINE_CHARS - 3] + "..."
+    return ""
+
+
+def _file_size(path: Path | None) -> int:
+    try:
+        return path.stat().st_size if path is not None else 0
+    except OSError:
+        return 0
 
 
 def group_members(pgid: int) -> list[int]:
@@ -144,6 +190,9 @@ class VllmServer:
             cmd.append("--enforce-eager")
         if cfg.enable_lora:
             cmd += ["--enable-lora", "--max-lora-rank", str(cfg.max_lora_rank)]
+        if cfg.compact_json:
+            cmd += ["--structured-outputs-config",
+                    json.dumps({"backend": cfg.structured_backend, "disable_any_whitespace": True})]
         return cmd + list(cfg.extra_args)
 
     def environment(self) -> dict[str, str]:
@@ -187,17 +236,23 @@ class VllmServer:
         )
         atexit.register(self.stop)
         url = f"http://{self.config.host}:{port}"
-        self._wait_healthy(url, started + self.config.start_timeout_s)
+        self._wait_healthy(url, started)
         self.base_url = url
         log.info("vLLM server ready at %s after %.1fs", url, time.monotonic() - started)
         return url
 
     def _attach(self, url: str) -> str:
-        deadline = time.monotonic() + self.config.start_timeout_s
+        started = time.monotonic()
+        deadline = started + self.config.start_timeout_s
+        next_report = started + self.config.progress_interval_s
         while not is_healthy(url):
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now > deadline:
                 raise VllmServerError("server unreachable", f"{url}/health did not answer 200 "
-                                      f"within {self.config.start_timeout_s}s")
+                                      f"within {self.config.start_timeout_s:g}s")
+            if now >= next_report:
+                log.info("waiting for the vLLM server at %s: %.0fs", url, now - started)
+                next_report = now + self.config.progress_interval_s
             time.sleep(_HEALTH_POLL_S)
         self.base_url = url
         log.info("using the running vLLM server at %s", url)
@@ -205,32 +260,48 @@ class VllmServer:
 
     def _check_inputs(self) -> None:
         if not self.python().is_file():
-            raise VllmServerError("vllm env missing", f"{self.python()} not found (run `make vllm-env`)")
+            raise VllmServerError("vllm env missing",
+                                  f"{self.python()} not found (run `make setup` or `make vllm-env`)")
         model_dir = self.config.model_dir
         if model_dir is None or not (model_dir / "config.json").is_file():
             raise VllmServerError("model missing", f"no model folder with config.json at {model_dir}")
 
-    def _wait_healthy(self, url: str, deadline: float) -> None:
+    def _wait_healthy(self, url: str, started: float) -> None:
+        """Until /health answers 200, logging progress; stop the server and raise when it exits, stalls (no
+        log growth for start_quiet_s) or reaches the hard cap (start_timeout_s)."""
         assert self.process is not None
+        cfg = self.config
+        deadline = started + cfg.start_timeout_s
+        next_report = started + cfg.progress_interval_s
+        last_size, grown_at = -1, started
         while True:
             code = self.process.poll()
             if code is not None:
-                self.stop()
-                raise VllmServerError("server exited", f"exit code {code} during start; {self._log_tail()}")
+                elapsed = time.monotonic() - started
+                self._give_up("server exited", f"exit code {code} after {elapsed:.0f}s of start")
             if is_healthy(url):
                 return
-            if time.monotonic() > deadline:
-                self.stop()
-                raise VllmServerError(
-                    "start timeout",
-                    f"no healthy answer within {self.config.start_timeout_s}s; {self._log_tail()}",
-                )
+            now = time.monotonic()
+            size = _file_size(self.log_path)
+            if size != last_size:
+                last_size, grown_at = size, now
+            if now > deadline:
+                self._give_up("start timeout", f"no healthy answer within {cfg.start_timeout_s:g}s")
+            if now - grown_at >= cfg.start_quiet_s:
+                self._give_up("start stalled", f"not healthy after {now - started:.0f}s and no new log line "
+                              f"for {cfg.start_quiet_s:g}s")
+            if now >= next_report:
+                last = last_log_line(tail_lines(self.log_path, 20)) if self.log_path is not None else ""
+                log.info("vLLM server starting: %.0fs (hard cap %gs, log %d KiB); last: %s", now - started,
+                         cfg.start_timeout_s, size // 1024, last or "(nothing logged yet)")
+                next_report = now + cfg.progress_interval_s
             time.sleep(_HEALTH_POLL_S)
 
-    def _log_tail(self) -> str:
-        if self.log_path is None:
-            return "no log"
-        return f"last log lines of {self.log_path}:\n{tail_lines(self.log_path, self.config.log_tail_lines)}"
+    def _give_up(self, reason: str, detail: str) -> NoReturn:
+        """Stop the half-started server and raise its start failure with the end of its log."""
+        self.stop()
+        tail = tail_lines(self.log_path, self.config.log_tail_lines) if self.log_path is not None else ""
+        raise VllmServerError(reason, detail, self.log_path, tail)
 
     def stop(self) -> None:
         """Stop the server and everything it spawned; a no-op for URL mode or when not running."""

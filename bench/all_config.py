@@ -46,7 +46,9 @@ class AllBenchConfig(BaseModel):
     quality_model_splits: tuple[Literal["dev", "heldout"], ...] = Field(
         default=("heldout",), description="Splits the model backends (hf, vllm) run on.")
     quality_limit: int | None = Field(default=None, gt=0, description="At most this many cases per quality run.")
-    quality_max_new_tokens: int = Field(default=384, gt=0, le=4096, description="Completion tokens per case.")
+    quality_max_new_tokens: int = Field(
+        default=768, gt=0, le=4096,
+        description="Cap on completion tokens per case (each asks for what its window schema needs).")
     stream_seconds: float = Field(default=20.0, gt=0, le=3600, description="Sustained phase of each stream side.")
     stream_latency_seconds: float | None = Field(
         default=None, gt=0, le=3600, description="Paced (latency) phase of each side; None: half of stream_seconds.")

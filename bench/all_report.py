@@ -144,12 +144,15 @@ def _figures(results: Mapping[str, Mapping[str, Any]]) -> list[str]:
     if quality:
         domains = sorted({d for q in quality.values() for d in (q.get("by_domain") or {})})
         rows = [[q.get("backend"), q.get("split"), q.get("cases"), q.get("g_json"), q.get("s_total"),
-                 q.get("grounding_precision"), *[(q.get("by_domain") or {}).get(d, {}).get("s_total")
-                                                 for d in domains], (q.get("seconds") or {}).get("generate")]
+                 q.get("s_accepted"), q.get("pass_rate"), q.get("grounding_precision"),
+                 *[(q.get("by_domain") or {}).get(d, {}).get("s_total") for d in domains],
+                 *[(q.get("by_domain") or {}).get(d, {}).get("s_accepted") for d in domains],
+                 (q.get("seconds") or {}).get("generate")]
                 for q in quality.values()]
         out += ["### Refinement quality (`quality_*.json`)", ""]
-        out += _table(["backend", "split", "cases", "G_json", "S_total", "grounding",
-                       *[f"{d} S_total" for d in domains], "generate s"], rows)
+        out += _table(["backend", "split", "cases", "G_json", "S_total", "S_accepted", "pass rate", "grounding",
+                       *[f"{d} S_total" for d in domains], *[f"{d} S_accepted" for d in domains],
+                       "generate s"], rows)
     for file, title, columns in ONE_ROW_SECTIONS:
         if file in results:
             s = results[file]

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from bench.sources import SourceRef
+from bench.split import recording_id
 from streaming.records import AnchorSet
 
 SCHEMA_VERSION = 1
@@ -52,6 +53,11 @@ class BenchCase(BaseModel):
         description="Tailor's validator reason labels on the reference (diagnostic: where the anchors and "
                     "the annotations disagree; not used in scoring).")
 
+    @property
+    def recording_id(self) -> str:
+        """The source recording the window comes from (`root:path#key`): the unit of the split."""
+        return recording_id(self.window.source.root, self.window.source.path, self.window.key)
+
 
 class CaseSetVersion(BaseModel):
     """`version.json` of a case set."""
@@ -64,6 +70,8 @@ class CaseSetVersion(BaseModel):
     splits: dict[str, int] = Field(description="Cases per split.")
     by_domain: dict[str, dict[str, int]] = Field(description="Cases per split and domain.")
     by_family: dict[str, int] = Field(description="Cases per task family.")
+    recordings: dict[str, list[str]] = Field(
+        default_factory=dict, description="Source recordings (`root:path#key`) per split: the unit of the split.")
     builder: str = Field(description="The command that builds the set.")
 
 

@@ -1,5 +1,6 @@
 """The refinement benchmark: every case of a split through a synthesis backend, scored against its
-reference (see `bench.scoring`), aggregated overall, by domain and by family.
+reference (see `bench.scoring`), aggregated overall, by domain and by family: S_total, S_accepted (S_total
+with every output the validators reject scored 0: what the pipeline keeps) and the validator pass rate.
 
     from bench.quality import run_quality_bench
     figures = run_quality_bench("rules", "dev", json_path=Path("quality.json"))
@@ -107,7 +108,8 @@ def run_quality_bench(backend: str, split: str, cases_dir: Path | None = None, j
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    log.info("%s on %s (%d cases): S_total %.3f", backend, split, len(cases), result["s_total"])
+    log.info("%s on %s (%d cases): S_total %.3f, S_accepted %.3f, validator pass rate %.3f", backend, split,
+             len(cases), result["s_total"], result["s_accepted"], result["pass_rate"])
     return result
 
 

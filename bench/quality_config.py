@@ -22,7 +22,9 @@ class QualityBenchConfig(BaseModel):
     vllm_venv: Path = Field(default=REPO / ".venv-vllm", description="The separate vLLM environment.")
     vllm_start_timeout_s: float = Field(default=300.0, gt=0,
                                         description="How long a local vLLM server may take to start.")
-    max_new_tokens: int = Field(default=384, gt=0, le=4096, description="Completion tokens per case.")
+    max_new_tokens: int = Field(
+        default=768, gt=0, le=4096,
+        description="Most completion tokens per case; each case asks for what its window schema needs, up to this.")
     threads: int | None = Field(default=None, gt=0,
                                 description="torch threads of the hf backend (None: torch's choice).")
     concurrency: int = Field(default=8, gt=0, description="Requests in flight to vLLM (the server batches them).")

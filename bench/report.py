@@ -1,6 +1,8 @@
 """Aggregates of case scores: means over all cases of a group (a case whose output does not parse
-counts 0 in every S term); grounding precision, density and validator pass rate are means over the
-cases where they are defined (parsed outputs), with the count of those cases."""
+counts 0 in every S term; a case whose output the validators reject counts 0 in S_accepted);
+`pass_rate` is the share of all cases whose output parses and passes the validators; grounding precision,
+density and `validator_pass` (the share of parsed outputs the validators accept) are means over the cases
+where they are defined (parsed outputs), with the count of those cases."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from typing import Any
 
 from bench.scoring import CaseScore
 
-METRICS = ("g_json", "s_field", "s_semantic", "s_traj", "s_total")
+METRICS = ("g_json", "s_field", "s_semantic", "s_traj", "s_total", "s_accepted")
 DIGITS = 4
 
 
@@ -24,6 +26,7 @@ def summary(scores: list[CaseScore]) -> dict[str, Any]:
     grounded = [s.grounding_precision for s in scores if s.grounding_precision is not None]
     dense = [s.density for s in scores if s.density is not None and s.g_json > 0]
     valid = [s.valid for s in scores if s.valid is not None]
+    out["pass_rate"] = mean([s.passed for s in scores])
     out.update(grounding_precision=mean(grounded), grounding_cases=len(grounded),
                density_tokens_per_s=mean(dense), validator_pass=mean(valid))
     return out

@@ -11,6 +11,10 @@
 
 S_field and S_semantic are also computed for valid JSON objects that miss the schema (reported per case;
 S_total is 0 for them all the same). Grounding precision and density: see `bench.grounding`.
+
+What the pipeline keeps: `passed` = 1 when the output parses and Tailor's validators (`family.validate`)
+accept it, else 0; S_accepted = S_total · passed (an output the validators reject is never published, so
+it scores 0). S_total overstates what the pipeline accepts; S_accepted does not.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ class CaseScore:
     s_semantic: float
     s_traj: float
     s_total: float
+    s_accepted: float  # s_total when the validators accept the parsed output, else 0
+    passed: float  # 1 when the output parses and the validators accept it, else 0
     grounding_precision: float | None
     density: float | None  # output tokens per second of raw stream
     tokens: int
@@ -116,9 +122,11 @@ class CaseScorer:
             precision = grounding_precision(family, ctx, output)
             valid = 0.0 if family.validate(ctx, output) else 1.0
         total = g_json * (cfg.w_field * s_field + cfg.w_semantic * s_semantic + cfg.w_traj * s_traj)
+        passed = 1.0 if valid == 1.0 else 0.0
         tokens = self.tokens.count(raw_text)
         return CaseScore(case.case_id, case.domain, case.family, g_json, s_field, s_semantic, s_traj, total,
-                         precision, density(tokens, case.anchors) if raw_text else None, tokens, valid, parse_error)
+                         total * passed, passed, precision, density(tokens, case.anchors) if raw_text else None,
+                         tokens, valid, parse_error)
 
     def trajectory_score(self, family: TaskFamily, ctx: SynthesisContext, output: TaskOutput,
                          reference: TaskOutput) -> float:

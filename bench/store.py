@@ -13,7 +13,7 @@ from bench.case import BenchCase, CaseSetVersion, case_fields
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CASES_DIR = Path(__file__).resolve().parent / "cases" / "v1"
+DEFAULT_CASES_DIR = Path(__file__).resolve().parent / "cases" / "v2"
 VERSION_FILE = "version.json"
 SPLITS = ("dev", "heldout")
 MAX_CASE_BYTES = 4 << 20
@@ -42,6 +42,7 @@ def version_of(name: str, cases: list[BenchCase], builder: str) -> CaseSetVersio
         name=name, case_count=len(cases), splits=dict(sorted(Counter(c.split for c in cases).items())),
         by_domain={s: dict(sorted(d.items())) for s, d in sorted(by_domain.items())},
         by_family=dict(sorted(Counter(c.family for c in cases).items())), builder=builder,
+        recordings={s: sorted({c.recording_id for c in cases if c.split == s}) for s in SPLITS},
     )
 
 

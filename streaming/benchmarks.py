@@ -63,7 +63,7 @@ def report_bench_synth(config: BenchSynthConfig, json_path: Path | None) -> dict
 
 
 def report_bench_quality(settings: Any, backend: str, split: str, cases_dir: Path | None, json_path: Path | None,
-                         vllm_url: str | None, max_new_tokens: int, limit: int | None,
+                         vllm_url: str | None, max_new_tokens: int | None, limit: int | None,
                          vllm_model: str | None = None) -> dict[str, Any]:
     """`--backend VERSION` evaluates published weights (in-process, on the base model) by version or folder."""
     from rich.console import Console
@@ -77,12 +77,13 @@ def report_bench_quality(settings: Any, backend: str, split: str, cases_dir: Pat
     if backend not in ("rules", "hf", "vllm"):
         weights = _weights_dir(settings, backend)
         name = "hf"
-    cfg = QualityBenchConfig(model_dir=settings.model_dir, weights=weights, vllm_url=vllm_url,
-                             max_new_tokens=max_new_tokens, limit=limit,
+    cfg = QualityBenchConfig(model_dir=settings.model_dir, weights=weights, vllm_url=vllm_url, limit=limit,
+                             **({"max_new_tokens": max_new_tokens} if max_new_tokens else {}),
                              **({"vllm_model": vllm_model} if vllm_model else {}))
     result = run_quality_bench(name, split, cases_dir, json_path, cfg)
     table = Table(title=f"tailor bench quality: {backend} on {split} ({result['cases']} cases)")
-    cols = ("domain", "cases", "g_json", "s_field", "s_semantic", "s_traj", "s_total", "grounding_precision")
+    cols = ("domain", "cases", "g_json", "s_field", "s_semantic", "s_traj", "s_total", "s_accepted", "pass_rate",
+            "grounding_precision")
     for col in cols:
         table.add_column(col)
     rows = [("all", result)] + sorted(result.get("by_domain", {}).items())

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from streaming.settings import SettingsError, TailorSettings, load_settings
+
+if TYPE_CHECKING:
+    from agents.vllm_server import VllmServerError
 
 
 def _settings(**overrides: Any) -> TailorSettings:
@@ -29,6 +32,26 @@ def _fail(exc: Exception) -> None:
     sys.exit(1)
 
 
+_VLLM_HINTS = {
+    "vllm env missing": "run `make setup` in the installation, or set TAILOR_VLLM_VENV",
+    "model missing": "run `make setup` in the installation (it converts the model), or set TAILOR_MODEL_DIR",
+    "start timeout": "raise TAILOR_VLLM_START_TIMEOUT_S (now {timeout:g})",
+    "start stalled": "raise TAILOR_VLLM_START_QUIET_S (now {quiet:g}) if the machine is busy",
+    "server exited": "read the log",
+}
+
+
+def _vllm_start_failed(exc: VllmServerError, settings: TailorSettings) -> NoReturn:
+    """One line for a vLLM server that did not start (reason, last log line, log file, what to try);
+    exit 1."""
+    hint = _VLLM_HINTS.get(exc.reason, "").format(timeout=settings.vllm_start_timeout_s,
+                                                   quiet=settings.vllm_start_quiet_s)
+    tries = "; ".join(t for t in (hint, "TAILOR_SYNTH_BACKEND=rules runs without a model",
+                                  "TAILOR_VLLM_URL uses a running server") if t)
+    click.echo(f"tailor: the vLLM server did not start: {exc.summary()}. Try: {tries}", err=True)
+    sys.exit(1)
+
+
 @click.group()
 def main() -> None:
     """Tailor: raw multimodal streams in, tailored training examples out."""
@@ -37,9 +60,15 @@ def main() -> None:
 @main.command()
 def up() -> None:
     """Run the worker service (Faust agents + /metrics) until stopped."""
+    from agents.vllm_server import VllmServerError
     from streaming.service import run_service
 
-    sys.exit(run_service(_settings()))
+    settings = _settings()
+    try:
+        code = run_service(settings)
+    except VllmServerError as exc:
+        _vllm_start_failed(exc, settings)
+    sys.exit(code)
 
 
 @main.command()
@@ -150,10 +179,16 @@ def schemas(out: Path) -> None:
 @click.option("--quick", is_flag=True, help="Bridge + Mind2Web and the robot intent only (a short run for tests).")
 def demo(seconds: float, quick: bool) -> None:
     """Run the main job on the embedded default with the bundled real samples."""
+    from agents.vllm_server import VllmServerError
     from streaming.demo import run_demo
     from streaming.demo_config import DemoConfig
 
-    sys.exit(run_demo(_settings(), DemoConfig(wait_seconds=seconds, quick=quick)))
+    settings = _settings()
+    try:
+        code = run_demo(settings, DemoConfig(wait_seconds=seconds, quick=quick))
+    except VllmServerError as exc:
+        _vllm_start_failed(exc, settings)
+    sys.exit(code)
 
 
 @main.command()
@@ -231,12 +266,14 @@ def bench_extract(json_path: Path | None, videos: tuple[Path, ...], threads: int
 @click.option("--cases", "cases_dir", type=click.Path(path_type=Path), default=None, help="Case set folder.")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="Write the figures here.")
 @click.option("--vllm-url", default=None, help="Use this running server (vllm backend).")
-@click.option("--max-new-tokens", type=int, default=384, show_default=True)
+@click.option("--max-new-tokens", type=int, default=None,
+              help="Cap on completion tokens per case (default: the benchmark config's; each case asks for what its "
+              "window schema needs).")
 @click.option("--limit", type=int, default=None, help="At most this many cases.")
 @click.option("--vllm-model", default=None,
               help="Served model name of the vllm backend (default: SmolLM2-135M-Instruct, the local CPU server's).")
 def bench_quality(backend: str, split: str, cases_dir: Path | None, json_path: Path | None, vllm_url: str | None,
-                  max_new_tokens: int, limit: int | None, vllm_model: str | None) -> None:
+                  max_new_tokens: int | None, limit: int | None, vllm_model: str | None) -> None:
     """The refinement benchmark: DataClaw0-val scores per domain and family, for one backend."""
     from streaming.benchmarks import report_bench_quality
 

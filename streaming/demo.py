@@ -131,7 +131,8 @@ def _start_model(settings: TailorSettings, stack: ExitStack) -> TailorSettings:
 
     server = stack.enter_context(VllmServer(VllmServerConfig(
         venv=settings.vllm_venv, model_dir=settings.model_dir, served_model_name=settings.vllm_model,
-        dtype=settings.model_dtype)))
+        dtype=settings.model_dtype, start_timeout_s=settings.vllm_start_timeout_s,
+        start_quiet_s=settings.vllm_start_quiet_s)))
     return settings.model_copy(update={"vllm_url": server.base_url})
 
 
@@ -139,7 +140,7 @@ def _train_round(settings: TailorSettings, config: DemoConfig) -> str:
     """One learning round on what the demo produced; the benchmark figures before and after."""
     from streaming.trainer_service import describe_round, run_train_once
 
-    small = settings.model_copy(update={"train_max_steps": config.train_steps, "gate_cases": config.gate_cases,
+    small = settings.model_copy(update={"train_max_steps": config.train_steps,
                                         "gate_max_new_tokens": config.gate_max_new_tokens})
     try:
         return describe_round(run_train_once(small))

@@ -37,5 +37,4 @@ class DemoConfig(BaseModel):
     )
     train_round: bool = Field(default=True, description="End with one training round.")
     train_steps: int = Field(default=4, gt=0, description="Optimizer steps of the demo's round.")
-    gate_cases: int = Field(default=4, gt=0, description="Held-out benchmark cases the demo's gate evaluates.")
     gate_max_new_tokens: int = Field(default=160, gt=0, description="Completion tokens per gate case.")

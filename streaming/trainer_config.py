@@ -13,8 +13,14 @@ class TrainerConfig(BaseModel):
     train_every_s: float = Field(default=1800.0, gt=0, description="...or at least this often when any pair exists.")
     train_poll_s: float = Field(default=30.0, gt=0, description="How often the service looks for new candidates.")
     train_max_steps: int = Field(default=8, gt=0, description="Optimizer steps per round.")
-    gate_margin: float = Field(default=0.0, ge=0, description="Publish when candidate >= current - margin.")
-    gate_cases: int = Field(default=8, gt=0, description="Held-out benchmark cases the gate evaluates.")
+    gate_margin: float = Field(
+        default=0.0,
+        description="Publish when the mean per-case gain on the whole heldout split is > 0 and its paired "
+        "bootstrap 95% interval's lower bound is >= -margin (negative: demand an improvement of |margin|).")
+    gate_metric: Literal["s_accepted", "s_total"] = Field(
+        default="s_accepted",
+        description="The per-case benchmark score the gate compares: s_accepted (s_total, 0 when the validators "
+        "reject the output: what the pipeline keeps) or s_total.")
     gate_backend: Literal["auto", "hf", "vllm"] = Field(
         default="auto",
         description="Where the gate runs the held-out benchmark: `vllm` loads the candidate adapter into the "

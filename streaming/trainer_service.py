@@ -126,17 +126,19 @@ def gate_backend(settings: TailorSettings) -> str:
 
 
 def quality_evaluator(settings: TailorSettings) -> Any:
-    """The gate's score: S_total of the held-out benchmark split with the weights (in-process, greedy)."""
+    """The gate's scores: per case of the whole held-out benchmark split, `gate_metric` (s_accepted by
+    default) with the weights (greedy). The gate pairs them case by case (trainer.gate)."""
     from bench.quality import run_quality_bench
     from bench.quality_config import QualityBenchConfig
 
     backend = gate_backend(settings)
 
-    def evaluate(ref: Any) -> float:
-        cfg = QualityBenchConfig(model_dir=ref.base_model_dir, weights=ref.adapter_dir, limit=settings.gate_cases,
+    def evaluate(ref: Any) -> dict[str, float]:
+        cfg = QualityBenchConfig(model_dir=ref.base_model_dir, weights=ref.adapter_dir,
                                  max_new_tokens=settings.gate_max_new_tokens, vllm_url=settings.vllm_url,
                                  vllm_model=settings.vllm_model)
-        return float(run_quality_bench(backend, "heldout", config=cfg)["s_total"])
+        figures = run_quality_bench(backend, "heldout", config=cfg)
+        return {row["case_id"]: float(row[settings.gate_metric]) for row in figures["per_case"]}
 
     return evaluate
 
@@ -183,10 +185,16 @@ def describe_round(result: Any) -> str:
     parts = [f"round ({result.method}): {result.status}", result.reason or ""]
     if result.reward_before is not None:
         parts.append(f"mean reward of the candidates {result.reward_before:.3f}")
+    if result.heldout_dropped:
+        parts.append(f"{result.heldout_dropped} groups from heldout recordings dropped")
     if result.bench_before is not None:
-        parts.append(f"benchmark S_total current {result.bench_before:.3f}")
+        parts.append(f"heldout benchmark current {result.bench_before:.3f}")
     if result.bench_after is not None:
         parts.append(f"candidate {result.bench_after:.3f}")
+    d = result.decision
+    if d is not None and d.mean_diff is not None and d.ci_low is not None and d.ci_high is not None:
+        parts.append(f"gain {d.mean_diff:+.3f} ({d.confidence:.0%} CI {d.ci_low:+.3f}..{d.ci_high:+.3f}, "
+                     f"{d.cases} cases)")
     if result.update is not None:
         parts.append(f"published {result.update.version} sha256 {result.update.sha256[:12]}")
     parts.append(f"{result.seconds.get('total', 0.0):.0f}s")

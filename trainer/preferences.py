@@ -120,13 +120,16 @@ def canonical(text: str) -> str:
 
 
 def build_group(family: TaskFamily, ctx: SynthesisContext, texts: Sequence[str], weights_version: str | None = None,
-                ids: Sequence[str] | None = None, rewards: RewardsConfig | None = None) -> CandidateGroup:
-    """A group from the n texts of one generation, rewarded as the synthesis step rewards them."""
+                ids: Sequence[str] | None = None, rewards: RewardsConfig | None = None,
+                model: str = "rules") -> CandidateGroup:
+    """A group from the n texts of one generation by `model` (`Generation.model`), rewarded as the synthesis
+    step rewards them; without `ids`, each candidate gets the example id the synthesis step gives it."""
     if ids is not None and len(ids) != len(texts):
         raise ValueError(f"{len(ids)} ids for {len(texts)} texts")
     terms = group_rewards(family, ctx, list(texts), rewards) if texts else []
     cand_ids = list(ids) if ids is not None else [
-        example_id(ctx.anchors.window_id, ctx.spec.intent_id, family.name, weights_version, i) for i in range(len(texts))]
+        example_id(ctx.anchors.window_id, ctx.spec.intent_id, family.name, model, weights_version, t)
+        for t in texts]
     return CandidateGroup(family, ctx, tuple(Candidate(i, t, r) for i, t, r in zip(cand_ids, texts, terms)))
 
 

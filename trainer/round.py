@@ -1,13 +1,16 @@
 """One learning round, as a list of small steps over a shared state:
 
-    IngestFeedback → BuildData → Train → Judge → Publish
+    DropHeldout → IngestFeedback → BuildData → Train → Judge → Publish
 
+- DropHeldout: candidate groups whose window comes from a recording the benchmark holds out
+  (`trainer.heldout`) are dropped (`heldout_dropped`): the gate's benchmark never scores what was trained on.
 - IngestFeedback: feedback records into a ledger (unusable ones are reported, not fatal); utilities onto
   the candidates; `reward_before` = mean r_total of the candidates (samples of the current weights).
 - BuildData: DPO pairs (explicit preferences first) or GRPO prompts; too few → the round is skipped.
 - Train: DPO or GRPO; continues the current LoRA when there is one (config), else a fresh LoRA.
-- Judge: `evaluate(current)` and `evaluate(candidate)` → the gate (`bench_before`, `bench_after`). The current
-  weights are the store's current version, or the base model when nothing is published yet.
+- Judge: `evaluate(current)` and `evaluate(candidate)` (per-case scores, or one score each) → the gate
+  (`bench_before`, `bench_after` are the means; the decision holds the paired difference and its bootstrap
+  interval). The current weights are the store's current version, or the base model when nothing is published yet.
 - Publish: the store's next version (a ModelUpdate for the lead to announce), or nothing when refused.
 """
 
@@ -17,15 +20,16 @@ import logging
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from streaming.records import Feedback, ModelUpdate
 from trainer.dpo import run_dpo
 from trainer.feedback import FeedbackLedger
-from trainer.gate import Gate, GateDecision
+from trainer.gate import Evaluate, Gate, GateDecision
 from trainer.grpo import rule_reward, run_grpo
+from trainer.heldout import HeldoutRecordings
 from trainer.preferences import CandidateGroup, GrpoPrompt, PreferencePair, build_pairs, grpo_prompts, with_feedback
 from trainer.round_config import RoundConfig
 from trainer.store import ModelStore
@@ -49,6 +53,7 @@ class RoundResult:
     decision: GateDecision | None = None
     update: ModelUpdate | None = None
     feedback_errors: list[tuple[str, str]] = field(default_factory=list)  # (reason, detail)
+    heldout_dropped: int = 0  # candidate groups dropped: their window is from a benchmark heldout recording
     seconds: dict[str, float] = field(default_factory=dict)  # per step, and "total"
 
 
@@ -59,7 +64,7 @@ class RoundState:
     base_model_dir: Path
     store: ModelStore
     work_dir: Path
-    evaluate: Callable[[WeightsRef], float]
+    evaluate: Evaluate
     config: RoundConfig
     result: RoundResult
     ledger: FeedbackLedger | None = None
@@ -76,6 +81,19 @@ class RoundStep(ABC):
     @abstractmethod
     def run(self, state: RoundState) -> None:
         """Do this step's job on the state; `state.stop(...)` ends the round."""
+
+
+class DropHeldout(RoundStep):
+    def run(self, state: RoundState) -> None:
+        if not state.config.exclude_heldout:
+            return
+        heldout = HeldoutRecordings.load(state.config.heldout_file)
+        kept, dropped = heldout.partition(state.groups, lambda g: g.ctx.anchors)
+        state.groups = kept
+        state.result.heldout_dropped = len(dropped)
+        if dropped:
+            log.info("dropped %d candidate groups from heldout recordings of case set %s: %s", len(dropped),
+                     heldout.case_set, sorted({g.ctx.anchors.key for g in dropped}))
 
 
 class IngestFeedback(RoundStep):
@@ -131,10 +149,11 @@ class Judge(RoundStep):
             raise RuntimeError("Judge runs after Train")
         candidate = (WeightsRef(train.adapter_dir, None, "candidate") if train.kind == "full"
                      else WeightsRef(state.base_model_dir, train.adapter_dir, "candidate"))
-        before = float(state.evaluate(current))
-        after = float(state.evaluate(candidate))
-        state.result.bench_before, state.result.bench_after = before, after
-        decision = Gate(state.config.gate_margin).decide(after, before)
+        cfg = state.config
+        before = state.evaluate(current)
+        after = state.evaluate(candidate)
+        decision = Gate(cfg.gate_margin, cfg.gate_confidence, cfg.gate_resamples).decide(after, before)
+        state.result.bench_before, state.result.bench_after = decision.current_score, decision.candidate_score
         state.result.decision = decision
         if not decision.publish:
             state.stop("refused", decision.detail)
@@ -151,16 +170,20 @@ class Publish(RoundStep):
             value = getattr(res, name)
             if value is not None:
                 metrics[name] = value
+        d = res.decision
+        if d is not None and d.mean_diff is not None and d.ci_low is not None and d.ci_high is not None:
+            metrics.update(gate_mean_diff=d.mean_diff, gate_ci_low=d.ci_low, gate_ci_high=d.ci_high,
+                           gate_cases=float(d.cases))
         res.update = state.store.publish(train.adapter_dir, state.config.base_model_name, metrics, train.trained_on,
                                          kind=train.kind)
         state.stop("published", res.decision.reason if res.decision is not None else "")
 
 
-STEPS: tuple[RoundStep, ...] = (IngestFeedback(), BuildData(), Train(), Judge(), Publish())
+STEPS: tuple[RoundStep, ...] = (DropHeldout(), IngestFeedback(), BuildData(), Train(), Judge(), Publish())
 
 
 def run_round(groups: Sequence[CandidateGroup], feedback: Iterable[Feedback], *, base_model_dir: Path,
-              store: ModelStore, work_dir: Path, evaluate: Callable[[WeightsRef], float],
+              store: ModelStore, work_dir: Path, evaluate: Evaluate,
               config: RoundConfig | None = None) -> RoundResult:
     """One round; the result says whether a new version was published (and why not, otherwise)."""
     cfg = config or RoundConfig()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,8 +21,18 @@ class RoundConfig(BaseModel):
     min_prompts: int = Field(default=1, gt=0, description="GRPO rounds with fewer prompts are skipped.")
     gate_margin: float = Field(
         default=0.0,
-        description="Publish when candidate >= current - margin (negative: require an improvement of |margin|).",
+        description="Publish when the mean paired gain is > 0 and its bootstrap interval's lower bound is >= "
+        "-margin (0: no regression inside the interval; negative: demand an improvement of |margin|). "
+        "See trainer.gate.",
     )
+    gate_confidence: float = Field(default=0.95, gt=0, lt=1, description="Confidence of the gate's bootstrap interval.")
+    gate_resamples: int = Field(default=2000, gt=0, description="Bootstrap resamples of the gate (fixed seed).")
+    exclude_heldout: bool = Field(
+        default=True,
+        description="Drop candidate groups whose window comes from a benchmark heldout recording (trainer.heldout).",
+    )
+    heldout_file: Path | None = Field(
+        default=None, description="The heldout recordings list (None: trainer/heldout_recordings.json).")
     continue_from_current: bool = Field(
         default=True, description="Train the current LoRA further (True) or a fresh LoRA on the base model."
     )

@@ -47,12 +47,14 @@ def open_backend(cfg: SynthesisConfig, intent_timeout_s: float = 30.0, use_model
         from agents.vllm_server_config import VllmServerConfig
 
         server = VllmServer(VllmServerConfig(venv=cfg.vllm_venv, model_dir=cfg.model_dir,
-                                             served_model_name=cfg.vllm_model, dtype=cfg.model_dtype))
+                                             served_model_name=cfg.vllm_model, dtype=cfg.model_dtype,
+                                             start_timeout_s=cfg.vllm_start_timeout_s,
+                                             start_quiet_s=cfg.vllm_start_quiet_s))
         url = server.start()
         log.info("started vLLM on %s", url)
     backend = VllmBackend(VllmBackendConfig(
         url=url, model=cfg.vllm_model, concurrency=cfg.synth_concurrency, max_tokens=cfg.synth_max_tokens,
         temperature=cfg.synth_temperature, request_timeout_s=cfg.synth_request_timeout_s, retries=cfg.synth_retries,
-        send_images=cfg.vllm_vision))
+        send_images=cfg.vllm_vision, seeded_sampling=cfg.synth_seeded_sampling))
     chooser = VllmFamilyChooser(backend, intent_timeout_s) if use_model_for_intents else None
     return BackendHandle(backend, chooser, server)

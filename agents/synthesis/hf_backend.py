@@ -11,6 +11,7 @@ from typing import Any
 
 from agents.synthesis.base import Generation, SynthesisBackend, SynthesisJob
 from agents.synthesis.hf_backend_config import HfBackendConfig
+from agents.tasks.constrained import token_budget
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +63,14 @@ class HfBackend(SynthesisBackend):
         text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         inputs = tokenizer(text, return_tensors="pt")
         cfg = self.config
+        # No grammar here, but the same completion budget as the constrained server asks for.
+        budget = token_budget(job.family.decoding_schema(job.ctx), floor=min(48, cfg.max_new_tokens),
+                              cap=cfg.max_new_tokens)
         texts, tokens = [], 0
         for _ in range(job.n):
             with torch.no_grad():
                 out = model.generate(
-                    **inputs, max_new_tokens=cfg.max_new_tokens, do_sample=cfg.temperature > 0,
+                    **inputs, max_new_tokens=budget, do_sample=cfg.temperature > 0,
                     temperature=cfg.temperature if cfg.temperature > 0 else None,
                     top_p=cfg.top_p if cfg.temperature > 0 else None, pad_token_id=tokenizer.eos_token_id,
                 )

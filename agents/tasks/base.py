@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agents.tasks.base_config import PromptConfig
+from agents.tasks.text_checks_config import TextChecksConfig
 from streaming.records import AnchorSet, FrameRef
 from streaming.records.base import too_deep
 
@@ -132,6 +133,11 @@ class TaskOutput(BaseModel):
         """The text whose length R_eff measures: the chain of thought, else the free text."""
         return ""
 
+    def text_fields(self) -> list[tuple[str, str]]:
+        """(field path, text) of every free-text field the text validators check (agents.tasks.text_checks);
+        text that is checked against an anchor already (action targets, typed text) is left out."""
+        return []
+
 
 class Validator(ABC):
     """One check, one job: the violations of one rule (empty when the output passes)."""
@@ -144,9 +150,14 @@ class TaskFamily(ABC):
     name: ClassVar[str]
     domains: ClassVar[tuple[str, ...]]
     output_model: ClassVar[type[TaskOutput]]
+    # R_anchor's facts: anchor types whose frames (and span ends) an output should cite, and whether an
+    # output should also cover them all (a tutorial or an action list) rather than pick some (a question).
+    target_types: ClassVar[tuple[str, ...]] = ()
+    covers_targets: ClassVar[bool] = False
 
     def __init__(self, prompt_config: PromptConfig | None = None) -> None:
         self.prompt_config = prompt_config or PromptConfig()
+        self.text_checks = TextChecksConfig()  # thresholds of the text validators and the sink's reward floor
 
     def json_schema(self) -> dict[str, Any]:
         """The output model's JSON schema (usable as vLLM `response_format` json_schema)."""
@@ -156,6 +167,15 @@ class TaskFamily(ABC):
         """An OpenAI-style `response_format` asking for this family's schema."""
         return {"type": "json_schema", "json_schema": {"name": self.name, "schema": self.json_schema(),
                                                        "strict": True}}
+
+    def window_schema(self, ctx: SynthesisContext) -> dict[str, Any] | None:
+        """This family's schema narrowed to the window's anchors (see `agents.tasks.constrained`); None
+        when the window gives the family nothing to build on (the job is not worth sending)."""
+        return None
+
+    def decoding_schema(self, ctx: SynthesisContext) -> dict[str, Any]:
+        """What constrained decoding enforces for this job: the window schema, else the static one."""
+        return self.window_schema(ctx) or self.json_schema()
 
     def applies(self, anchors: AnchorSet) -> bool:
         """True when the window is of a domain this family serves and has enough anchors for it."""
@@ -176,9 +196,11 @@ class TaskFamily(ABC):
         """Normalised positions in [0, 1] of the frames the output cites, in order (for R_anchor)."""
 
     def validators(self) -> list[Validator]:
+        from agents.tasks.text_checks import text_validators
         from agents.tasks.validators import FramesAnchored, FramesInWindow, FramesOrdered, RangesPositive
 
-        return [FramesInWindow(), RangesPositive(), FramesAnchored(), FramesOrdered()]
+        return [FramesInWindow(), RangesPositive(), FramesAnchored(), FramesOrdered(),
+                *text_validators(self, self.text_checks)]
 
     def parse(self, text: str) -> TaskOutput:
         """JSON text → output model; ParseError(reason, detail) when it is not one."""
@@ -213,6 +235,22 @@ class TaskFamily(ABC):
         """The window's stored key frames that the output cites (for Example.frames)."""
         frames = {c.frame for c in checked(output, self.output_model).frame_cites()}
         return [kf for kf in ctx.anchors.key_frames if kf.frame_index in frames]
+
+    def anchor_targets(self, ctx: SynthesisContext) -> list[int]:
+        """Frames of the window's facts this family's outputs should sit on (empty: no target here)."""
+        n = ctx.anchors.num_frames
+        frames: set[int] = set()
+        for a in ctx.anchors.anchors:
+            if a.type in self.target_types:
+                frames.add(a.frame_index)
+                if a.end_frame_index is not None:
+                    frames.add(a.end_frame_index)
+        return sorted(f for f in frames if 0 <= f < n)
+
+    def cited_frames(self, output: BaseModel) -> list[int]:
+        """The frames R_anchor compares with the targets: the grounded cites, else every cited frame."""
+        out = checked(output, self.output_model)
+        return [c.frame for c in (out.grounded_cites() or out.frame_cites())]
 
     def reference_trajectory(self, ctx: SynthesisContext) -> list[float] | None:
         """The anchor-derived reference: the trajectory of the rule output (None if there is none)."""

@@ -18,6 +18,11 @@ class PromptConfig(BaseModel):
         default=80, gt=8, description="Anchor content is cut to this many characters in prompts."
     )
     max_intent_chars: int = Field(default=400, gt=0, description="The user's intent text is cut to this length.")
+    include_worked_example: bool = Field(
+        default=True,
+        description="Show the family's worked example (a dev-split reference, agents/tasks/worked_examples.json) in "
+        "the system turn; costs about 100-250 prompt tokens, kept in the server's prefix cache.",
+    )
     include_rule_draft: bool = Field(
         default=False,
         description="Append the rule baseline's JSON as a draft the model may improve (costs prompt tokens).",

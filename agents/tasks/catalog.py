@@ -16,7 +16,7 @@ from agents.tasks.world_model_sample import WorldModelSample
 def families(config: TasksConfig | None = None) -> list[TaskFamily]:
     cfg = config or TasksConfig()
     p = cfg.prompt
-    return [
+    out: list[TaskFamily] = [
         TemporalQa(p),
         Tutorial(p),
         GuiTaskReconstruction(cfg.gui_task_reconstruction, p),
@@ -25,3 +25,6 @@ def families(config: TasksConfig | None = None) -> list[TaskFamily]:
         NextSubtaskFamily(p),
         WorldModelSample(cfg.world_model_sample, p),
     ]
+    for family in out:
+        family.text_checks = cfg.text_checks
+    return out

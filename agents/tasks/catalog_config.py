@@ -8,6 +8,7 @@ from agents.tasks.base_config import PromptConfig
 from agents.tasks.gui_action_extraction_config import GuiActionExtractionConfig
 from agents.tasks.gui_task_reconstruction_config import GuiTaskReconstructionConfig
 from agents.tasks.robot_fault_recovery_config import RobotFaultRecoveryConfig
+from agents.tasks.text_checks_config import TextChecksConfig
 from agents.tasks.world_model_sample_config import WorldModelSampleConfig
 
 
@@ -24,4 +25,8 @@ class TasksConfig(BaseModel):
     )
     world_model_sample: WorldModelSampleConfig = Field(
         default_factory=WorldModelSampleConfig, description="Segment choice and sampling."
+    )
+    text_checks: TextChecksConfig = Field(
+        default_factory=TextChecksConfig,
+        description="Text validators (language, grounding, question/answer, injection) and the sink's reward floor.",
     )

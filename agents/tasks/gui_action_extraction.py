@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, cast, get_args
+from typing import Any, Literal, cast, get_args
 
 from pydantic import BaseModel, Field
 
@@ -13,6 +13,7 @@ from agents.tasks.base import (
 )
 from agents.tasks.base_config import PromptConfig
 from agents.tasks.gui_action_extraction_config import GuiActionExtractionConfig
+from agents.tasks.constrained import fixed, obj, seq
 from agents.tasks.prompting import family_prompt
 from agents.tasks.validators import ActionsAnchored, ActionsComplete, FrameInRange
 
@@ -66,6 +67,8 @@ class GuiActionExtraction(TaskFamily):
     name = "gui_action_extraction"
     domains = ("gui",)
     output_model = GuiActionExtractionOutput
+    target_types = ("gui_action",)
+    covers_targets = True
 
     def __init__(self, config: GuiActionExtractionConfig | None = None,
                  prompt_config: PromptConfig | None = None) -> None:
@@ -99,6 +102,15 @@ class GuiActionExtraction(TaskFamily):
             actions.append(ExtractedAction(frame=a.frame_index, type=kind, point=point, target=parsed.target,
                                            bbox=box, text=parsed.text))
         return GuiActionExtractionOutput(input_range=(0, end), actions=actions)
+
+    def window_schema(self, ctx: SynthesisContext) -> dict[str, Any] | None:
+        """Every anchored action of the range, in order, exactly as anchored (the validators accept nothing
+        else: ActionsAnchored matches each field, ActionsComplete asks for all of them)."""
+        rule = self.rule_output(ctx)
+        if rule is None:
+            return None
+        actions = [fixed(a.model_dump(mode="json")) for a in rule.actions]
+        return obj({"input_range": fixed(list(rule.input_range)), "actions": seq(actions)})
 
     def trajectory(self, ctx: SynthesisContext, output: BaseModel) -> list[float]:
         out = checked(output, GuiActionExtractionOutput)

@@ -6,6 +6,8 @@ distractors out), places each on its frames, and restates the task.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 from agents.tasks.anchor_view import norm
@@ -18,6 +20,7 @@ from agents.tasks.fragments import (
     PlacementsMatchFragments, PlannedFragment, plan_fragments,
 )
 from agents.tasks.gui_task_reconstruction_config import GuiTaskReconstructionConfig
+from agents.tasks.constrained import fixed, obj, seq, text
 from agents.tasks.prompting import family_prompt
 
 LABEL = r"^[A-Z]$"
@@ -54,11 +57,17 @@ class GuiTaskReconstructionOutput(TaskOutput):
     def placements(self) -> list[tuple[str, int, int]]:
         return [(p.label, p.start_frame, p.end_frame) for p in self.answer]
 
+    def text_fields(self) -> list[tuple[str, str]]:
+        return [*((f"fragments[{i}].description", f.description) for i, f in enumerate(self.fragments)),
+                ("task", self.task)]
+
 
 class GuiTaskReconstruction(TaskFamily):
     name = "gui_task_reconstruction"
     domains = ("gui",)
     output_model = GuiTaskReconstructionOutput
+    target_types = ("gui_action", "subtask")
+    covers_targets = True
 
     def __init__(self, config: GuiTaskReconstructionConfig | None = None,
                  prompt_config: PromptConfig | None = None) -> None:
@@ -90,6 +99,18 @@ class GuiTaskReconstruction(TaskFamily):
             answer=[Placement(label=p.label, start_frame=p.start, end_frame=p.end) for p in true],
             task=task[:500],
         )
+
+    def window_schema(self, ctx: SynthesisContext) -> dict[str, Any] | None:
+        """The planned fragments under their labels (the model may reword them), the answer as planned (this
+        window's fragments in order, on their frames), and the task in the model's words."""
+        rule = self.rule_output(ctx)
+        if rule is None:
+            return None
+        fragments = [obj({"label": fixed(f.label), "description": text(max(100, len(f.description) + 20))})
+                     for f in rule.fragments]
+        answer = [p.model_dump(mode="json") for p in rule.answer]
+        # Task: about 1.9x the longest benchmark reference (86 chars); instructions can be long.
+        return obj({"fragments": seq(fragments), "answer": fixed(answer), "task": text(160)})
 
     def trajectory(self, ctx: SynthesisContext, output: BaseModel) -> list[float]:
         out = checked(output, GuiTaskReconstructionOutput)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
-from agents.tasks.anchor_view import event_phrase, events, last_frame, norm, of_type, span_end
+from agents.tasks.anchor_view import anchored_frames, event_phrase, events, last_frame, norm, of_type, span_end
 from agents.tasks.base import (
     ChatMessage, Frame, FrameCite, FrameRange, RangeCite, SynthesisContext, TaskFamily, TaskOutput, Validator,
     Violation, checked,
 )
 from agents.tasks.base_config import PromptConfig
+from agents.tasks.constrained import choice, fixed, obj, text
 from agents.tasks.prompting import family_prompt
 from agents.tasks.robot_fault_recovery_config import RobotFaultRecoveryConfig
 from agents.tasks.validators import FrameInRange, RangeAfter
@@ -37,6 +40,9 @@ class RobotFaultRecoveryOutput(TaskOutput):
     def reasoning(self) -> str:
         return self.cot
 
+    def text_fields(self) -> list[tuple[str, str]]:
+        return [("question", self.question), ("answer", self.answer), ("cot", self.cot)]
+
 
 def phase_at(a: AnchorSet, frame: int) -> Anchor | None:
     return next((s for s in of_type(a, "subtask") if s.frame_index <= frame <= span_end(s)), None)
@@ -56,6 +62,7 @@ class RobotFaultRecovery(TaskFamily):
     name = "robot_fault_recovery"
     domains = ("robot",)
     output_model = RobotFaultRecoveryOutput
+    target_types = ("stall",)
 
     def __init__(self, config: RobotFaultRecoveryConfig | None = None,
                  prompt_config: PromptConfig | None = None) -> None:
@@ -116,6 +123,20 @@ class RobotFaultRecovery(TaskFamily):
             answer=answer,
             cot=cot,
         )
+
+    def window_schema(self, ctx: SynthesisContext) -> dict[str, Any] | None:
+        """The fault's observation and recovery spans; the freeze frame: an anchored frame of the stall."""
+        rule = self.rule_output(ctx)
+        stall = self.fault(ctx.anchors)
+        if rule is None or stall is None:
+            return None
+        known = anchored_frames(ctx.anchors)
+        lo, hi = max(stall.frame_index, rule.observation[0]), min(span_end(stall), rule.observation[1])
+        freeze = [f for f in sorted(known) if lo <= f <= hi] or [rule.freeze_frame]
+        # Text limits: about 2x the benchmark references (question 93, answer 96, cot 152 chars).
+        return obj({"freeze_frame": choice(freeze), "observation": fixed(list(rule.observation)),
+                    "recovery": fixed(list(rule.recovery)), "question": text(200), "answer": text(200),
+                    "cot": text(260, 0)})
 
     def trajectory(self, ctx: SynthesisContext, output: BaseModel) -> list[float]:
         out = checked(output, RobotFaultRecoveryOutput)

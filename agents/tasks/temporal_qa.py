@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
-from agents.tasks.anchor_view import EVENT_TYPES, event_phrase, events, last_frame, norm, seconds_into, seeded
+from agents.tasks.anchor_view import (
+    EVENT_TYPES, anchored_frames, event_phrase, events, last_frame, norm, seconds_into, seeded,
+)
 from agents.tasks.base import (
     ChatMessage, Frame, FrameCite, FrameRange, RangeCite, SynthesisContext, TaskFamily, TaskOutput, Validator,
     checked,
 )
+from agents.tasks.constrained import ascending_runs, choice, fixed, obj, text
 from agents.tasks.prompting import family_prompt
 from agents.tasks.validators import FrameInRange
 from streaming.records import Anchor, AnchorSet
+
+
+MAX_EVIDENCE_POOL = 16  # event frames offered as evidence (the earliest ones)
+MAX_EVIDENCE_CHOICES = 96  # ascending runs of one or two of them
 
 
 class TemporalQaOutput(TaskOutput):
@@ -37,6 +46,9 @@ class TemporalQaOutput(TaskOutput):
     def reasoning(self) -> str:
         return self.cot
 
+    def text_fields(self) -> list[tuple[str, str]]:
+        return [("question", self.question), ("answer", self.answer), ("cot", self.cot)]
+
 
 def _first_after(found: list[Anchor], first: Anchor) -> Anchor | None:
     for a in found:
@@ -49,15 +61,35 @@ class TemporalQa(TaskFamily):
     name = "temporal_qa"
     domains = ("video", "robot", "gui")
     output_model = TemporalQaOutput
+    target_types = EVENT_TYPES
+
+    def anchor_targets(self, ctx: SynthesisContext) -> list[int]:
+        """The window's events (what temporal questions are about)."""
+        return sorted({e.frame_index for e in events(ctx.anchors) if e.frame_index < ctx.anchors.num_frames})
 
     def prompt(self, ctx: SynthesisContext) -> list[ChatMessage]:
         rules = (
             "input_video is a range with end > start; evidence_frames lie inside it and are anchor frames.",
             "Ask about when or in which order anchored events happen; the answer names their frames.",
-            "cot: one or two sentences citing the anchor ids used.",
+            "cot: one or two sentences naming the anchors used (type and frame).",
         )
         goal = "Write one temporal question about this window, with its answer, cot and evidence frames."
         return family_prompt(self, ctx, goal, rules, (*EVENT_TYPES, "instruction", "subtask"))
+
+    def window_schema(self, ctx: SynthesisContext) -> dict[str, Any] | None:
+        """The whole window as input; evidence: one or two event frames in ascending order (all anchored)."""
+        a = ctx.anchors
+        last = last_frame(a)
+        known = anchored_frames(a)
+        pool = sorted({e.frame_index for e in events(a) if e.frame_index <= last and e.frame_index in known})
+        if not pool:  # a clip without events (one shot): its key frames are still facts to ask about
+            pool = [f for f in sorted(known) if f <= last]
+        if last < 1 or not pool:
+            return None
+        runs = ascending_runs(pool[:MAX_EVIDENCE_POOL], 2, MAX_EVIDENCE_CHOICES)
+        # Text limits: about 1.1x the longest benchmark reference (question 221, answer 235, cot 232 chars).
+        return obj({"question": text(240), "answer": text(260), "cot": text(260, 0),
+                    "input_video": fixed([0, last]), "evidence_frames": choice(runs)})
 
     def rule_output(self, ctx: SynthesisContext) -> TemporalQaOutput | None:
         a = ctx.anchors

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -12,6 +13,7 @@ from agents.tasks.anchor_view import (
 from agents.tasks.base import (
     ChatMessage, Frame, FrameCite, SynthesisContext, TaskFamily, TaskOutput, TaskPart, checked,
 )
+from agents.tasks.constrained import fixed, obj, seq, text
 from agents.tasks.prompting import family_prompt
 from streaming.records import AnchorSet
 
@@ -39,6 +41,9 @@ class TutorialOutput(TaskOutput):
 
     def reasoning(self) -> str:
         return " ".join(s.text for s in self.steps)
+
+    def text_fields(self) -> list[tuple[str, str]]:
+        return [("title", self.title), *((f"steps[{i}].text", s.text) for i, s in enumerate(self.steps))]
 
 
 def gui_steps(a: AnchorSet) -> list[TutorialStep]:
@@ -73,6 +78,13 @@ class Tutorial(TaskFamily):
     name = "tutorial"
     domains = ("gui", "video")
     output_model = TutorialOutput
+    covers_targets = True
+
+    def anchor_targets(self, ctx: SynthesisContext) -> list[int]:
+        """GUI: the anchored actions; video: the key frames (one per shot)."""
+        a = ctx.anchors
+        frames = ([x.frame_index for x in of_type(a, "gui_action")] if a.domain == "gui" else key_frame_indices(a))
+        return sorted({f for f in frames if f < a.num_frames})
 
     def prompt(self, ctx: SynthesisContext) -> list[ChatMessage]:
         rules = (
@@ -93,6 +105,16 @@ class Tutorial(TaskFamily):
         title = a.instruction or (f"How to follow the recorded {a.domain} session" if a.domain == "gui"
                                   else "What happens in this clip, shot by shot")
         return TutorialOutput(title=title[:200], steps=steps)
+
+    def window_schema(self, ctx: SynthesisContext) -> dict[str, Any] | None:
+        """One step per anchored action (GUI) or key frame (video), in time order; the model writes the words."""
+        rule = self.rule_output(ctx)
+        if rule is None:
+            return None
+        # Text limits: about 1.1x the longest benchmark reference (title 86, step 108 chars).
+        # A shot's on-screen text can make a step longer: room for the rules' own wording.
+        steps = [obj({"text": text(min(300, max(120, len(s.text) + 20))), "frame": fixed(s.frame)}) for s in rule.steps]
+        return obj({"title": text(100), "steps": seq(steps)})
 
     def trajectory(self, ctx: SynthesisContext, output: BaseModel) -> list[float]:
         out = checked(output, TutorialOutput)

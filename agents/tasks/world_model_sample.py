@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 from agents.tasks.anchor_view import anchored_frames, event_phrase, events, norm, of_type, span_end
@@ -11,6 +13,7 @@ from agents.tasks.base import (
 )
 from agents.tasks.base_config import PromptConfig
 from agents.tasks.next_subtask import ROBOT_PHASES
+from agents.tasks.constrained import fixed, obj, seq, text
 from agents.tasks.prompting import family_prompt
 from agents.tasks.validators import FrameInRange
 from agents.tasks.world_model_sample_config import WorldModelSampleConfig
@@ -44,6 +47,10 @@ class WorldModelSampleOutput(TaskOutput):
     def reasoning(self) -> str:
         return " ".join([self.prompt, *(s.description for s in self.motion_plan)])
 
+    def text_fields(self) -> list[tuple[str, str]]:
+        return [("prompt", self.prompt),
+                *((f"motion_plan[{i}].description", s.description) for i, s in enumerate(self.motion_plan))]
+
 
 def stalled(a: AnchorSet, start: int, end: int) -> int:
     return sum(max(0, min(end, span_end(s)) - max(start, s.frame_index) + 1) for s in of_type(a, "stall"))
@@ -53,6 +60,7 @@ class WorldModelSample(TaskFamily):
     name = "world_model_sample"
     domains = ("video", "robot")
     output_model = WorldModelSampleOutput
+    target_types = ("motion", "subtask", "lift", "gripper_close", "gripper_open", "contact", "scene_cut", "key_frame")
 
     def __init__(self, config: WorldModelSampleConfig | None = None,
                  prompt_config: PromptConfig | None = None) -> None:
@@ -107,6 +115,17 @@ class WorldModelSample(TaskFamily):
             what += "; " + "; then ".join(event_phrase(e) for e in inside[:4])
         prompt = f"{what}. {end - start + 1} frames, {seconds:.1f} s."
         return WorldModelSampleOutput(segment=(start, end), frames=frames, prompt=prompt[:600], motion_plan=plan)
+
+    def window_schema(self, ctx: SynthesisContext) -> dict[str, Any] | None:
+        """The most motion-rich anchored segment, its sampled frames and the anchored plan frames; the model
+        writes the prompt and the plan's words."""
+        rule = self.rule_output(ctx)
+        if rule is None:
+            return None
+        plan = [obj({"frame": fixed(s.frame), "description": text(120)}) for s in rule.motion_plan]
+        # Text limits: about 1.2x the longest benchmark references (prompt 195, plan step 103 chars).
+        return obj({"segment": fixed(list(rule.segment)), "frames": fixed(list(rule.frames)),
+                    "prompt": text(240), "motion_plan": seq(plan)})
 
     @staticmethod
     def _time(a: AnchorSet, frame: int) -> float:

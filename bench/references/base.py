@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from agents.tasks.base import ParseError, TaskFamily, TaskOutput, registry
 from bench.case import WindowSelection
+from bench.split import recording_id as make_recording_id
 from bench.windows import WindowAnchorer
 from streaming.records import AnchorSet
 
@@ -39,8 +40,9 @@ class DraftCase:
         return self.anchors.domain
 
     @property
-    def window_key(self) -> str:
-        return self.anchors.window_id
+    def recording_id(self) -> str:
+        """The source recording (see `bench.split`): every window of it goes to the same split."""
+        return make_recording_id(self.window.source.root, self.window.source.path, self.window.key)
 
 
 class CaseMaker(ABC):

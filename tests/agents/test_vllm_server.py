@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import subprocess
@@ -15,6 +16,15 @@ from typing import Any
 
 import pytest
 
+from agents.rewards import group_rewards
+from agents.synthesis.base import SynthesisJob
+from agents.synthesis.vllm_backend import VllmBackend
+from agents.synthesis.vllm_backend_config import VllmBackendConfig
+from agents.tasks.base import SynthesisContext, TaskFamily, registry
+from agents.tasks.constrained import conforms
+from agents.tasks.validators import FramesAnchored, FramesInWindow, FramesOrdered, RangesPositive
+from bench.scoring import context
+from bench.store import load_cases
 from agents.model_cache import MANIFEST_NAME, ModelCacheError, prepare_model, verify_manifest
 from agents.model_cache_config import DEFAULT_MODEL_NAME, ModelCacheConfig
 from agents.vllm_server import VllmServer, VllmServerError, group_members, is_healthy
@@ -130,6 +140,71 @@ def test_url_mode_uses_the_running_server_and_leaves_it_alone(server: VllmServer
         reply = chat(remote, "What is the capital of France?", 24)
         assert "Paris" in reply["choices"][0]["message"]["content"]
     assert is_healthy(server.base_url)
+
+
+def real_jobs(per_family: int) -> list[tuple[TaskFamily, SynthesisContext]]:
+    """Windows of the committed benchmark's dev split, a few per family (real anchors of real recordings)."""
+    families = registry()
+    jobs: list[tuple[TaskFamily, SynthesisContext]] = []
+    seen: dict[str, int] = {}
+    for case in load_cases(split="dev"):
+        if seen.get(case.family, 0) < per_family and families[case.family].window_schema(context(case)) is not None:
+            seen[case.family] = seen.get(case.family, 0) + 1
+            jobs.append((families[case.family], context(case)))
+    return jobs
+
+
+@pytest.fixture(scope="module")
+def sampled(server: VllmServer) -> list[tuple[TaskFamily, SynthesisContext, Any, Any]]:
+    """Real windows, one per family, each sampled at temperature 1.0 with and without its window schema."""
+    jobs = real_jobs(per_family=1)
+    url = server.base_url or ""
+    constrained = VllmBackend(VllmBackendConfig(url=url, model=SERVED, temperature=1.0, request_timeout_s=600))
+    free = VllmBackend(VllmBackendConfig(url=url, model=SERVED, temperature=1.0, request_timeout_s=600,
+                                         structured=False, max_tokens=192))
+    with_schema = asyncio.run(_generate(constrained, [SynthesisJob(f, ctx, n=3) for f, ctx in jobs]))
+    without = asyncio.run(_generate(free, [SynthesisJob(f, ctx, n=2) for f, ctx in jobs]))
+    return [(f, ctx, a, b) for (f, ctx), a, b in zip(jobs, with_schema, without)]
+
+
+def test_window_schemas_hold_every_sampled_output_inside_the_window(
+        sampled: list[tuple[TaskFamily, SynthesisContext, Any, Any]]) -> None:
+    """Sampled at temperature 1.0 under each window's schema, every candidate parses, fits the schema and
+    cites only frames inside the window and on its anchors; the budget never cuts one."""
+    assert {f.name for f, *_ in sampled} >= {"temporal_qa", "tutorial", "next_subtask", "gui_action_extraction"}
+    frame_checks = (FramesInWindow(), FramesAnchored(), RangesPositive(), FramesOrdered())
+    for family, ctx, gen, _ in sampled:
+        assert not isinstance(gen, BaseException), gen
+        assert len(gen.texts) == 3 and gen.extra["cut_at_max_tokens"] == 0, (family.name, gen.texts)
+        schema = family.window_schema(ctx)
+        assert schema is not None
+        for text in gen.texts:
+            output = family.parse(text)  # raises on anything that does not parse
+            assert conforms(json.loads(text), schema), (family.name, text)
+            assert [v for c in frame_checks for v in c.check(ctx, output)] == [], (family.name, text)
+
+
+def test_valid_candidates_outrank_invalid_ones_in_real_groups(
+        sampled: list[tuple[TaskFamily, SynthesisContext, Any, Any]]) -> None:
+    """Real candidates of one window, with and without the window schema, in one group: every candidate the
+    validators accept has a higher reward than every one they reject."""
+    mixed = 0
+    for family, ctx, a, b in sampled:
+        assert not isinstance(a, BaseException) and not isinstance(b, BaseException)
+        terms = group_rewards(family, ctx, [*a.texts, *b.texts])
+        valid = [t["r_total"] for t in terms if t["valid"]]
+        invalid = [t["r_total"] for t in terms if not t["valid"]]
+        if valid and invalid:
+            mixed += 1
+            assert min(valid) > max(invalid), (family.name, terms)
+    assert mixed >= 1, "no group held both valid and invalid real candidates"
+
+
+async def _generate(backend: VllmBackend, jobs: list[SynthesisJob]) -> list[Any]:
+    try:
+        return await backend.synthesize_many(jobs)
+    finally:
+        await backend.close()
 
 
 def test_stop_leaves_no_process(server: VllmServer) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,10 @@ from bench.build_config import BuildConfig
 from bench.case import BenchCase
 from bench.scoring import CaseScorer, context
 from bench.sources import BenchDataMissing
+from bench.split import split_cases, split_recordings
 from bench.store import DEFAULT_CASES_DIR, load_cases, read_version
 from tests.bench.conftest import need_shared
+from trainer.heldout import HeldoutRecordings
 
 
 def same(a: Any, b: Any, where: str = "") -> None:
@@ -75,11 +78,32 @@ def test_counts_per_domain_and_split(built: Path) -> None:
     assert set(version.by_family) == set(registry())  # every task family is in the benchmark
 
 
-def test_a_window_never_straddles_the_split(all_cases: list[BenchCase]) -> None:
+def test_no_recording_is_in_both_splits(all_cases: list[BenchCase]) -> None:
+    """The split is by source recording (episode, session, video file), never by window: overlapping
+    windows of one recording (UMI, bikes, GNOME) cannot straddle dev and heldout."""
     split_of: dict[str, set[str]] = {}
     for c in all_cases:
-        split_of.setdefault(c.anchors.window_id, set()).add(c.split)
-    assert all(len(s) == 1 for s in split_of.values())
+        split_of.setdefault(c.recording_id, set()).add(c.split)
+        # the stream key alone names the recording too (what the trainer matches live windows on)
+        split_of.setdefault(f"{c.domain}/{c.anchors.key}", set()).add(c.split)
+    assert all(len(s) == 1 for s in split_of.values()), {k: s for k, s in split_of.items() if len(s) > 1}
+    version = read_version(DEFAULT_CASES_DIR)
+    assert not set(version.recordings["dev"]) & set(version.recordings["heldout"])
+    for split in ("dev", "heldout"):
+        assert version.recordings[split] == sorted({c.recording_id for c in all_cases if c.split == split})
+    for domain in ("robot", "gui", "video"):  # every domain has a recording on each side
+        assert {c.split for c in all_cases if c.domain == domain} == {"dev", "heldout"}, domain
+    bridge = {c.recording_id for c in all_cases if c.case_id.startswith("robot-bridge-")}
+    assert len(bridge) > 2  # each Bridge episode of the TFRecord is its own recording
+
+
+def test_the_trainer_heldout_list_is_the_heldout_split(all_cases: list[BenchCase]) -> None:
+    """The trainer reads its own copy (it cannot import bench): it must name exactly the heldout recordings."""
+    listed = HeldoutRecordings.load()
+    assert listed.case_set == read_version(DEFAULT_CASES_DIR).name
+    assert {r.recording for r in listed.recordings} == {c.recording_id for c in all_cases if c.split == "heldout"}
+    assert listed.keys == {(c.domain, c.anchors.key) for c in all_cases if c.split == "heldout"}
+    assert not any(listed.holds(c.anchors) for c in all_cases if c.split == "dev")
 
 
 def test_every_reference_is_in_its_family_schema_and_window(all_cases: list[BenchCase]) -> None:
@@ -115,3 +139,28 @@ def test_references_come_from_annotations_not_from_the_rules(all_cases: list[Ben
 def _rules_text(case: BenchCase) -> str:
     rule = registry()[case.family].rule_output(context(case))
     return "" if rule is None else rule.model_dump_json()
+
+
+@dataclass(frozen=True)
+class Item:
+    case_id: str
+    domain: str
+    recording_id: str
+
+
+def test_the_split_keeps_recordings_whole_and_both_sides_filled() -> None:
+    items = [Item(f"{rec}-{i}", "video", rec) for rec, n in (("a", 7), ("b", 2), ("c", 2), ("d", 6)) for i in range(n)]
+    items += [Item(f"g{rec}-{i}", "gui", f"g{rec}") for rec, n in (("x", 10), ("y", 10)) for i in range(n)]
+    items += [Item("solo-0", "robot", "solo"), Item("solo-1", "robot", "solo")]
+    by_case = split_cases(items, 1 / 3, "salt")
+    by_rec = split_recordings(items, 1 / 3, "salt")
+    assert all(by_case[i.case_id] == by_rec[i.recording_id] for i in items)  # whole recordings
+    video = [i for i in items if i.domain == "video"]
+    held = sum(1 for i in video if by_case[i.case_id] == "heldout")
+    assert 0 < held <= round(len(video) / 3)
+    # two recordings of 10 cases each: none fits a third, yet one must be held out (and one kept for dev)
+    assert sorted(by_rec[r] for r in ("gx", "gy")) == ["dev", "heldout"]
+    assert by_rec["solo"] == "dev"  # a domain with one recording cannot be split: it stays dev
+    assert split_recordings(items, 1 / 3, "salt") == by_rec  # deterministic
+    # a fraction that would hold everything out still leaves a recording for dev
+    assert "dev" in {split_recordings(video, 0.99, "salt")[r] for r in "abcd"}

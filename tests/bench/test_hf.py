@@ -11,7 +11,7 @@ from bench.quality import run_quality_bench
 from bench.quality_config import QualityBenchConfig
 from bench.report import METRICS
 
-CASES = ["robot-bridge-00004-temporal_qa", "gui-aitw-0-3-next_subtask"]
+CASES = ["robot-bridge-00004-temporal_qa", "gui-mind2web-0-2-temporal_qa"]
 
 
 @pytest.fixture(scope="module")

@@ -30,20 +30,23 @@ def test_rules_on_a_split(split: str, tmp_path: Path) -> None:
     assert sum(f["cases"] for f in figures["by_family"].values()) == figures["cases"]
     # the rules baseline is a baseline: far from the references on meaning and on some trajectories
     assert 0.3 < figures["s_total"] < 0.85 and figures["s_semantic"] < 0.7
-    assert figures["g_json"] < 1.0  # some cases have no rule output at all
-    assert any(r["parse_error"] == "invalid_json" and r["output"] == "" for r in rows)
+    if split == "heldout":  # the single-shot clips (heldout recordings) have no rule output for temporal_qa
+        assert figures["g_json"] < 1.0
+        assert any(r["parse_error"] == "invalid_json" and r["output"] == "" for r in rows)
+    assert 0.0 < figures["pass_rate"] <= figures["g_json"] and figures["s_accepted"] <= figures["s_total"]
+    assert all(r["s_accepted"] == (r["s_total"] if r["passed"] else 0.0) for r in rows)
     assert 0.8 <= figures["grounding_precision"] <= 1.0  # rules cite anchors only (window ends included)
     assert figures["density_tokens_per_s"] > 0 and figures["settings"]["greedy"] is False
-    assert figures["machine"]["cpu_count"] and figures["case_set"]["name"] == "v1"
+    assert figures["machine"]["cpu_count"] and figures["case_set"]["name"] == "v2"
 
 
 def test_case_selection_and_limits() -> None:
-    cfg = QualityBenchConfig(case_ids=["gui-aitw-0-3-tutorial", "robot-bridge-00004-temporal_qa"])
+    cfg = QualityBenchConfig(case_ids=["gui-mind2web-0-2-tutorial", "robot-bridge-00004-temporal_qa"])
     figures = run_quality_bench("rules", "heldout", config=cfg)
     assert [r["case_id"] for r in figures["per_case"]] == sorted(cfg.case_ids or [])
     assert run_quality_bench("rules", "all", config=QualityBenchConfig(limit=3))["cases"] == 3
     with pytest.raises(CaseSetError, match="unknown_case"):
-        run_quality_bench("rules", "dev", config=QualityBenchConfig(case_ids=["gui-aitw-0-3-tutorial"]))
+        run_quality_bench("rules", "dev", config=QualityBenchConfig(case_ids=["gui-mind2web-0-2-tutorial"]))
 
 
 def test_bad_inputs_are_refused_with_reasons(tmp_path: Path) -> None:

@@ -30,6 +30,21 @@ def test_the_reference_scores_one_on_every_case(all_cases: list[BenchCase], scor
         assert s.parse_error is None
 
 
+def test_s_accepted_scores_what_the_validators_reject_zero(all_cases: list[BenchCase], scorer: CaseScorer) -> None:
+    """A reference the validators reject (where anchors and annotations disagree) has S_total 1 but S_accepted 0:
+    the pipeline would not keep it. One they accept keeps its S_total."""
+    rejected = [c for c in all_cases if c.reference_violations]
+    accepted = [c for c in all_cases if not c.reference_violations]
+    assert rejected and accepted
+    for case in rejected[:3] + accepted[:3]:
+        s = scorer.score(case, text(case.reference))
+        assert s.s_total == pytest.approx(1.0, abs=1e-3) and s.g_json == 1.0
+        assert s.passed == (0.0 if case.reference_violations else 1.0), case.case_id
+        assert s.s_accepted == (0.0 if case.reference_violations else s.s_total), case.case_id
+    empty = scorer.score(accepted[0], "")
+    assert (empty.passed, empty.s_accepted) == (0.0, 0.0)
+
+
 def test_a_fenced_reference_still_parses(by_id: dict[str, BenchCase], scorer: CaseScorer) -> None:
     case = by_id["robot-bridge-00012-next_subtask"]
     s = scorer.score(case, "```json\n" + text(case.reference) + "\n```")

@@ -65,3 +65,29 @@ def test_cli_prints_one_line_and_exits_2_on_bad_setting(tmp_path) -> None:  # ty
     assert proc.returncode == 2
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "TAILOR_METRICS_PORT" in lines[0], proc.stderr
+
+
+def test_default_vllm_env_and_model_resolve_against_the_installation(  # type: ignore[no-untyped-def]
+        monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """From another working directory the defaults still name the installation's `.venv-vllm` and model cache
+    (made by `make setup`); an absolute path from a setting stays as given."""
+    from pathlib import Path
+
+    from agents.vllm_server_config import VllmServerConfig
+
+    repo = Path(__file__).resolve().parents[2]
+    for key in list(__import__("os").environ):
+        if key.startswith("TAILOR_"):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    s = load_settings()
+    assert s.vllm_venv == repo / ".venv-vllm" and s.model_dir == repo / ".cache/models/SmolLM2-135M-Instruct"
+    assert (s.vllm_venv / "bin" / "python").is_file() and (s.model_dir / "config.json").is_file()
+    assert VllmServerConfig(model_dir=s.model_dir).venv == s.vllm_venv
+    assert s.vllm_start_timeout_s == 600 and s.vllm_start_quiet_s == 300
+    monkeypatch.setenv("TAILOR_VLLM_VENV", str(tmp_path / "venv"))
+    monkeypatch.setenv("TAILOR_MODEL_DIR", "/models/base")
+    monkeypatch.setenv("TAILOR_VLLM_START_TIMEOUT_S", "1200")
+    s = load_settings()
+    assert s.vllm_venv == tmp_path / "venv" and s.model_dir == Path("/models/base")
+    assert s.vllm_start_timeout_s == 1200

@@ -71,12 +71,15 @@ def rule_text(family: TaskFamily, window: AnchorSet) -> str:
 
 
 def shifted_text(family: TaskFamily, window: AnchorSet) -> str:
-    """The rule output with its segment and plan squeezed to the start: valid JSON, worse anchor reward."""
+    """The rule output with its plan moved off the window's facts, to the segment frame farthest from any
+    target anchor: valid JSON, a lower anchor reward (and rejected by the validators when that frame is on
+    no anchor)."""
+    ctx = SynthesisContext(window, TaskSpec(family.name))
     data = json.loads(rule_text(family, window))
-    start = data["segment"][0]
-    data["segment"] = [start, start + 1]
-    data["frames"] = [start, start + 1]
-    data["motion_plan"] = [dict(p, frame=start) for p in data["motion_plan"]]
+    start, end = data["segment"]
+    targets = family.anchor_targets(ctx)
+    far = max(range(start, end + 1), key=lambda f: (min(abs(f - t) for t in targets), -f))
+    data["motion_plan"] = [dict(p, frame=far) for p in data["motion_plan"]]
     return json.dumps(data)
 
 

@@ -104,13 +104,61 @@ def test_group_limit_caps_pairs(groups: list[CandidateGroup]) -> None:
 
 
 def test_candidate_ids_match_the_synthesis_step_ids(family: TaskFamily, bridge_windows: list[AnchorSet]) -> None:
-    from agents.synthesis_step import example_id
+    from agents.synthesis.base import Generation
+    from agents.synthesis_step import example_id, judge
 
     window = bridge_windows[0]
     ctx = SynthesisContext(window, TaskSpec(family.name, intent_id="i9"))
-    group = build_group(family, ctx, [PROSE, PROSE + "!"], weights_version="v3")
+    texts = [rule_text(family, window), PROSE, PROSE + "!"]
+    group = build_group(family, ctx, texts, weights_version="v3", model="smollm2")
     assert [c.candidate_id for c in group.candidates] == [
-        example_id(window.window_id, "i9", family.name, "v3", i) for i in range(2)]
+        example_id(window.window_id, "i9", family.name, "smollm2", "v3", t) for t in texts]
+    # the trainer's join: the ids the synthesis step publishes are the group's candidate ids
+    step = judge(family, ctx, Generation(texts=texts, model="smollm2", weights_version="v3"))
+    published = [e.example_id for e in step.accepted] + [r.example_id for r in step.rejected]
+    assert sorted(published) == sorted(c.candidate_id for c in group.candidates)
+
+
+def test_example_ids_name_their_maker(family: TaskFamily, bridge_windows: list[AnchorSet]) -> None:
+    """The rules backend and a model writing the same text for the same window, intent and family get
+    different ids (both are kept in a shared dataset); so do two weights versions of one model."""
+    from agents.synthesis.base import Generation
+    from agents.synthesis_step import judge
+
+    window = bridge_windows[0]
+    ctx = SynthesisContext(window, TaskSpec(family.name, intent_id="i9"))
+    text = rule_text(family, window)
+
+    def ids(model: str, version: str | None) -> list[str]:
+        step = judge(family, ctx, Generation(texts=[text], model=model, weights_version=version))
+        assert not step.rejected, step.rejected
+        return [e.example_id for e in step.accepted]
+
+    makers = [ids("rules", None), ids("smollm2", None), ids("smollm2", "v2"), ids("hf:Smol", None)]
+    assert all(len(m) == 1 for m in makers) and len({m[0] for m in makers}) == 4
+
+
+def test_the_same_generation_judged_again_gets_the_same_ids(family: TaskFamily,
+                                                             bridge_windows: list[AnchorSet]) -> None:
+    """A redelivered window whose generation comes back the same is published under the same ids (the sink
+    then writes it once); identical candidates of one group share one id, different ones never do."""
+    from agents.synthesis.base import Generation
+    from agents.synthesis_step import judge
+
+    window = bridge_windows[0]
+    ctx = SynthesisContext(window, TaskSpec(family.name, intent_id="i9"))
+    good = rule_text(family, window)
+    respaced = "```json\n" + json.dumps(json.loads(good), indent=2) + "\n```"  # the same content, canonically
+    gen = Generation(texts=[good, shifted_text(family, window), PROSE, respaced], model="smollm2",
+                     weights_version="v3")
+
+    def published(step_gen: Generation) -> list[str]:
+        step = judge(family, ctx, step_gen)
+        return [e.example_id for e in step.accepted] + [r.example_id for r in step.rejected]
+
+    first = published(gen)
+    assert published(gen) == first  # judged again: the same ids, in the same order
+    assert len(first) == 4 and len(set(first)) == 3  # the re-fenced, re-indented copy of `good` shares its id
 
 
 def test_grpo_prompts_one_per_group_with_their_reward_context(groups: list[CandidateGroup]) -> None:

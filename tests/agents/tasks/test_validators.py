@@ -14,6 +14,7 @@ import pytest
 
 from agents.tasks.anchor_view import anchored_frames
 from agents.tasks.base import SynthesisContext, TaskFamily, TaskSpec
+from agents.tasks.text_checks import TEXT_REASONS
 from streaming.records import AnchorSet
 
 Edit = Callable[[dict[str, Any], AnchorSet], None]
@@ -25,7 +26,9 @@ def reasons(family: TaskFamily, ctx: SynthesisContext, edit: Edit) -> set[str]:
     data = json.loads(rule.model_dump_json())
     edit(data, ctx.anchors)
     out = family.parse(json.dumps(data))
-    return {v.reason for v in family.validate(ctx, out)}
+    # frame edits leave the texts naming the old frames, which the text validators flag (qa_inconsistent);
+    # those are tested in test_text_checks.py, this file tests the frame and structure validators
+    return {v.reason for v in family.validate(ctx, out)} - TEXT_REASONS
 
 
 def unanchored(a: AnchorSet) -> int:
