@@ -108,6 +108,9 @@ class VllmBackend(SynthesisBackend):
             body["seed"] = request_seed(job, self._weights_version)
         if cfg.structured:
             schema = job.family.decoding_schema(job.ctx)
+            # As a regex, not a JSON schema: llguidance's JSON mode let base SmolLM2 loop in whitespace
+            # (`"evidence_frames":[` + newlines up to the budget, 2 of 25 heldout cases), and its compact
+            # mode failed requests forcing a string with a space (HTTP 500). See constrained.to_regex.
             body["structured_outputs"] = {"regex": to_regex(schema)}
             body["max_tokens"] = token_budget(schema, floor=min(48, cfg.max_tokens), cap=cfg.max_tokens)
         return body

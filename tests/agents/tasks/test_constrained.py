@@ -143,3 +143,28 @@ def _set(data: Any, path: tuple[Any, ...], value: Any) -> None:
     for p in path[:-1]:
         data = data[p]
     data[path[-1]] = value
+
+
+def test_the_regex_admits_the_rules_outputs_and_refuses_frames_off_the_window(
+        cases: list[BenchCase], families: dict[str, TaskFamily]) -> None:
+    import re
+
+    from agents.tasks.constrained import to_regex
+
+    checked = 0
+    for case in cases:
+        family = families[case.family]
+        ctx = context(case)
+        rule, schema = family.rule_output(ctx), family.window_schema(ctx)
+        if rule is None or schema is None:
+            continue
+        pattern = re.compile(to_regex(schema))
+        assert pattern.fullmatch(rule.model_dump_json()), case.case_id
+        data = rule.model_dump(mode="json")
+        for path in _frame_paths(data)[:3]:
+            moved = json.loads(json.dumps(data))
+            _set(moved, path, case.anchors.num_frames + 3)
+            assert not pattern.fullmatch(json.dumps(moved, separators=(",", ":"), ensure_ascii=False)), case.case_id
+        assert not pattern.fullmatch(json.dumps(data, indent=1)), case.case_id  # no free whitespace
+        checked += 1
+    assert checked >= 60
