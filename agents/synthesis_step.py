@@ -48,22 +48,31 @@ class StepResult:
     accepted: list[Example]
     rejected: list[RejectedExample]
     generation: Generation
+    duplicates: int = 0  # candidates whose canonical content repeated an earlier one of the group (not emitted)
 
 
 def judge(family: TaskFamily, ctx: SynthesisContext, gen: Generation,
           min_reward: float | None = None) -> StepResult:
     """Parse, validate and reward every candidate of one group. A candidate that passes every validator but
     whose r_total is under `min_reward` (default: the family's `text_checks.min_reward`) is rejected as
-    reward_below_minimum: it does not reach the sink."""
+    reward_below_minimum: it does not reach the sink. A candidate with the same id as an earlier one of
+    the group (same canonical content) is judged once: the repeat is counted in `duplicates`, not emitted,
+    so a topic never carries one example twice. Rewards still see the whole group."""
     floor = family.text_checks.min_reward if min_reward is None else min_reward
     rewards = group_rewards(family, ctx, gen.texts) if gen.texts else []
     accepted: list[Example] = []
     rejected: list[RejectedExample] = []
     anchors = ctx.anchors
     now = time.time()
+    seen: set[str] = set()
+    duplicates = 0
     for i, text in enumerate(gen.texts):
         ex_id = example_id(anchors.window_id, ctx.spec.intent_id, family.name, gen.model, gen.weights_version,
                            text)
+        if ex_id in seen:
+            duplicates += 1
+            continue
+        seen.add(ex_id)
         terms = {k: float(v) for k, v in rewards[i].items()}
         try:
             output = family.parse(text)
@@ -97,7 +106,7 @@ def judge(family: TaskFamily, ctx: SynthesisContext, gen: Generation,
             model=gen.model, weights_version=gen.weights_version, prompt_sha256=gen.prompt_sha256,
             rewards=terms, created_at=now,
         ))
-    return StepResult(accepted, rejected, gen)
+    return StepResult(accepted, rejected, gen, duplicates)
 
 
 async def synthesize_step(backend: SynthesisBackend, family: TaskFamily, ctx: SynthesisContext, n: int,

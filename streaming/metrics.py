@@ -65,7 +65,9 @@ class TailorMetrics:
             ["backend", "reason"], registry=registry,
         )
         self.examples = Counter(
-            "tailor_examples_total", "Candidate examples judged, by task family and result (accepted|rejected).",
+            "tailor_examples_total",
+            "Candidate examples judged, by task family and result (accepted|rejected|duplicate: a repeat of "
+            "another candidate of its group, not emitted).",
             ["task_family", "result"], registry=registry,
         )
         self.validator_failures = Counter(

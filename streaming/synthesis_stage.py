@@ -111,6 +111,8 @@ class SynthesisStage:
                 m.validator_failures.labels(family.name, reason).inc()
         m.examples.labels(family.name, "accepted").inc(len(result.accepted))
         m.examples.labels(family.name, "rejected").inc(len(result.rejected))
+        if result.duplicates:
+            m.examples.labels(family.name, "duplicate").inc(result.duplicates)
         self.book.count(ctx.spec, len(result.accepted))
 
     async def dead_letter(self, reason: str, detail: str, pos: SourcePosition, key: bytes | None,

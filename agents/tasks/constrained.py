@@ -127,27 +127,29 @@ def _chars(node: Schema) -> tuple[int, int]:
     return 6, 0
 
 
-def conforms(value: Any, node: Schema) -> bool:
+def conforms(value: Any, node: Schema, lengths: bool = True) -> bool:
     """Whether a JSON value fits a schema built here (enum, anyOf, object, prefixItems array, string
-    lengths, integer/number/null types): what a grammar compiled from it would admit."""
+    lengths, integer/number/null types): what a grammar compiled from it would admit. `lengths=False`
+    ignores string length limits, as `to_regex` does (lengths are left to the token budget)."""
     if "enum" in node:
         return any(_same(value, v) for v in node["enum"])
     if "anyOf" in node:
-        return any(conforms(value, n) for n in node["anyOf"])
+        return any(conforms(value, n, lengths) for n in node["anyOf"])
     kind = node.get("type")
     if kind == "object":
         props = node.get("properties", {})
         if not isinstance(value, dict) or set(value) - set(props) or set(node.get("required", [])) - set(value):
             return False
-        return all(conforms(value[k], props[k]) for k in value)
+        return all(conforms(value[k], props[k], lengths) for k in value)
     if kind == "array":
         items = node.get("prefixItems", [])
         if not isinstance(value, list) or not node.get("minItems", 0) <= len(value) <= node.get("maxItems", 1 << 30):
             return False
-        return len(value) <= len(items) and all(conforms(v, n) for v, n in zip(value, items))
+        return len(value) <= len(items) and all(conforms(v, n, lengths) for v, n in zip(value, items))
     if kind == "string":
-        return (isinstance(value, str) and node.get("minLength", 0) <= len(value) <= node.get("maxLength", 1 << 30)
-                and re.search(node.get("pattern", ""), value) is not None)
+        if not isinstance(value, str) or re.search(node.get("pattern", ""), value) is None:
+            return False
+        return not lengths or node.get("minLength", 0) <= len(value) <= node.get("maxLength", 1 << 30)
     if kind == "integer":
         return isinstance(value, int) and not isinstance(value, bool)
     if kind == "number":

@@ -170,8 +170,9 @@ def sampled(server: VllmServer) -> list[tuple[TaskFamily, SynthesisContext, Any,
 def test_window_schemas_hold_every_sampled_output_inside_the_window(
         sampled: list[tuple[TaskFamily, SynthesisContext, Any, Any]]) -> None:
     """Sampled at temperature 1.0 under each window's schema: every candidate that parses fits the schema
-    and cites only frames inside the window and on its anchors. The only way not to parse is a string cut
-    by the token budget (the regex leaves string lengths to the budget)."""
+    (string lengths aside) and cites only frames inside the window and on its anchors. The only ways not to
+    parse are a string cut by the token budget or one longer than the output model allows (the regex leaves
+    string lengths to the budget)."""
     assert {f.name for f, *_ in sampled} >= {"temporal_qa", "tutorial", "next_subtask", "gui_action_extraction"}
     frame_checks = (FramesInWindow(), FramesAnchored(), RangesPositive(), FramesOrdered())
     parsed = total = 0
@@ -185,10 +186,14 @@ def test_window_schemas_hold_every_sampled_output_inside_the_window(
             try:
                 output = family.parse(text)
             except ParseError as exc:
-                assert exc.reason == "invalid_json" and gen.extra["cut_at_max_tokens"] >= 1, (family.name, text)
+                if exc.reason == "schema_mismatch":  # a string past the output model's length limit
+                    assert conforms(json.loads(text), schema, lengths=False), (family.name, text)
+                else:
+                    assert exc.reason == "invalid_json" and gen.extra["cut_at_max_tokens"] >= 1, (family.name, text)
                 continue
             parsed += 1
-            assert conforms(json.loads(text), schema), (family.name, text)
+            # string lengths are left to the token budget (see `to_regex`); everything else is the schema's
+            assert conforms(json.loads(text), schema, lengths=False), (family.name, text)
             assert [v for c in frame_checks for v in c.check(ctx, output)] == [], (family.name, text)
     # at temperature 1.0 the 135M model often runs on inside a string; the claim tested is the one above
     assert parsed >= total // 3, f"only {parsed} of {total} sampled candidates parsed"

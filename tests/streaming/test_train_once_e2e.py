@@ -26,6 +26,7 @@ MODEL = REPO / ".cache/models/SmolLM2-135M-Instruct"
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1500)  # about 11 minutes on the 2-core machine: the gate scores every heldout case twice
 def test_train_once_builds_pairs_from_the_topics_and_gates(settings: TailorSettings, worker: WorkerProcess,
                                                            shared_dir: Path) -> None:
     if not (MODEL / "manifest.json").exists():

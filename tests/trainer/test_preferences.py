@@ -141,7 +141,8 @@ def test_example_ids_name_their_maker(family: TaskFamily, bridge_windows: list[A
 def test_the_same_generation_judged_again_gets_the_same_ids(family: TaskFamily,
                                                              bridge_windows: list[AnchorSet]) -> None:
     """A redelivered window whose generation comes back the same is published under the same ids (the sink
-    then writes it once); identical candidates of one group share one id, different ones never do."""
+    then writes it once); identical candidates of one group share one id and are published once, different
+    ones never share an id."""
     from agents.synthesis.base import Generation
     from agents.synthesis_step import judge
 
@@ -154,11 +155,12 @@ def test_the_same_generation_judged_again_gets_the_same_ids(family: TaskFamily,
 
     def published(step_gen: Generation) -> list[str]:
         step = judge(family, ctx, step_gen)
+        assert step.duplicates == 1  # the re-fenced, re-indented copy of `good`: its id, not published again
         return [e.example_id for e in step.accepted] + [r.example_id for r in step.rejected]
 
     first = published(gen)
     assert published(gen) == first  # judged again: the same ids, in the same order
-    assert len(first) == 4 and len(set(first)) == 3  # the re-fenced, re-indented copy of `good` shares its id
+    assert len(first) == 3 and len(set(first)) == 3
 
 
 def test_grpo_prompts_one_per_group_with_their_reward_context(groups: list[CandidateGroup]) -> None:

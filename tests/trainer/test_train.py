@@ -91,7 +91,8 @@ def test_grpo_runs_the_rule_reward_on_real_completions(tiny_model_dir: Path, gro
     assert sorted(p.name for p in result.adapter_dir.iterdir()) == [ADAPTER_CONFIG, ADAPTER_WEIGHTS]
     assert len(history) == 1  # one reward call per generation batch (1 prompt x 2 completions)
     assert all(h["r_format"] == 0.0 for h in history)  # 16 random tokens never parse as the schema
-    assert result.metrics["reward_start"] == 0.0
+    # an output that does not parse is invalid: R_base 0 minus the full weight 2 (below every valid output)
+    assert result.metrics["reward_start"] == -2.0
     assert result.trained_on == [i for p in prompts for i in p.candidate_ids]
 
 
@@ -104,7 +105,7 @@ def test_rule_reward_scores_completions_with_their_rows_context(groups: list[Can
     rows = [prompts[0].row_id, prompts[0].row_id, prompts[1].row_id, prompts[1].row_id]
     out = reward(prompts=[p.prompt for p in prompts], completions=completions, row_id=rows)
     assert out[0] == pytest.approx(2.0)  # the window's own grounded answer: full format, anchor, efficiency
-    assert out[1] == 0.0  # prose does not parse
+    assert out[1] == -2.0  # prose does not parse: invalid, R_base 0 minus the full weight
     assert out[2] == pytest.approx(2.0)
     assert out[3] < out[2]  # window 0's answer is scored against window 1's anchors: worse
     with pytest.raises(KeyError):

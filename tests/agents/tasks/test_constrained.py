@@ -41,6 +41,7 @@ def test_schema_helpers() -> None:
     assert conforms({"a": [0, 9], "b": [1, 2], "c": "hi"}, node)
     assert not conforms({"a": [0, 9], "b": [2, 1], "c": "hi"}, node)
     assert not conforms({"a": [0, 9], "b": [1], "c": "too long"}, node)
+    assert conforms({"a": [0, 9], "b": [1], "c": "too long"}, node, lengths=False)  # what the regex admits
     assert not conforms({"a": [0, 9], "b": [1], "c": "hi", "d": 1}, node)
     assert not conforms({"a": [0, 9], "b": [1]}, node)
     assert conforms([{"x": 1}], seq([fixed({"x": 1})])) and not conforms([], seq([fixed({"x": 1})]))
