@@ -35,15 +35,20 @@ from typing import Any
 
 from agents.rewards import group_rewards
 from agents.tasks.base import SynthesisContext, TaskFamily, TaskOutput, registry
-from agents.tasks.text_checks import (
-    TEXT_REASONS, facts_for, grounding_scores, language_scores, qa_scores, semantic_scores, text_validators,
-)
+from agents.tasks.text_checks import TEXT_REASONS, text_validators
 from agents.tasks.text_checks_config import TextChecksConfig
+from agents.tasks.text_scores import (
+    clear_facts_cache,
+    facts_for,
+    grounding_scores,
+    language_scores,
+    qa_scores,
+    semantic_scores,
+)
 from agents.text_embedder import Embedder
 from bench.case import BenchCase
 from bench.scoring import context
 from bench.store import DEFAULT_CASES_DIR, load_cases
-
 
 KINDS = ("reference", "rules", "nonsense", "unanchored", "transplant", "shuffled", "loop", "injected")
 NONSENSE = (
@@ -346,9 +351,7 @@ def main(argv: list[str] | None = None) -> None:
     Embedder._shared = None
     cold_embedder = Embedder.shared()
     cold_embedder._model = embedder._model
-    from agents.tasks import text_checks
-
-    text_checks._FACTS.clear()
+    clear_facts_cache()
     verdicts, rejected_good, times = judge(goods + bads, cfg)
     _, _, warm = judge(goods + bads, cfg)
     print("\nrejected by the text validators (outputs, by reason):")

@@ -19,11 +19,11 @@ from agents.synthesis.base import Generation
 from agents.synthesis_step import judge
 from agents.tasks.base import SynthesisContext, TaskFamily, TaskOutput, TaskSpec, checked, registry
 from agents.tasks.catalog_config import TasksConfig
-from agents.tasks.text_checks import (
-    TEXT_REASONS, alternatives, bad_order, language_of, loop_share, named_frames, stem, text_validators,
-)
 from agents.tasks.temporal_qa import TemporalQaOutput
+from agents.tasks.text_checks import TEXT_REASONS, text_validators
 from agents.tasks.text_checks_config import TextChecksConfig
+from agents.tasks.text_scores import alternatives, bad_order, loop_share, named_frames
+from agents.tasks.text_words import language_of, stem
 from agents.text_embedder import Embedder
 from bench.case import BenchCase
 from bench.scoring import context
