@@ -193,14 +193,18 @@ def demo(seconds: float, quick: bool) -> None:
 
 @main.command()
 @click.option("--once", is_flag=True, required=True, help="Run one round now (the service is `tailor trainer`).")
-@click.option("--method", type=click.Choice(["dpo", "grpo"]), default=None, help="Override TAILOR_TRAIN_METHOD.")
-def train(once: bool, method: str | None) -> None:
-    """One training round: candidates + feedback → preference RL → gate → publish and announce."""
+@click.option("--method", type=click.Choice(["dpo", "grpo", "sft"]), default=None,
+              help="Override TAILOR_TRAIN_METHOD.")
+@click.option("--sft", is_flag=True, help="The supervised warm start on validated examples (= --method sft).")
+def train(once: bool, method: str | None, sft: bool) -> None:
+    """One training round: candidates + feedback → preference RL (or SFT) → gate → publish and announce."""
     from streaming.runtime import NoBrokerError, resolve_bootstrap
     from streaming.trainer_service import describe_round, run_train_once
 
+    if sft and method not in (None, "sft"):
+        raise click.UsageError("--sft and --method dpo|grpo contradict each other")
     try:
-        settings = resolve_bootstrap(_settings(train_method=method))
+        settings = resolve_bootstrap(_settings(train_method="sft" if sft else method))
     except NoBrokerError as exc:
         _fail(exc)
     click.echo(describe_round(run_train_once(settings)))

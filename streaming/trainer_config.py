@@ -8,11 +8,22 @@ from pydantic import BaseModel, Field
 
 
 class TrainerConfig(BaseModel):
-    train_method: Literal["dpo", "grpo"] = Field(default="dpo", description="Preference RL method of a round.")
+    train_method: Literal["dpo", "grpo", "sft"] = Field(
+        default="dpo", description="Method of a round: preference RL (dpo, grpo) or supervised (sft) on validated "
+        "examples.")
     train_every_pairs: int = Field(default=32, gt=0, description="The service runs a round once this many new pairs exist.")
     train_every_s: float = Field(default=1800.0, gt=0, description="...or at least this often when any pair exists.")
     train_poll_s: float = Field(default=30.0, gt=0, description="How often the service looks for new candidates.")
-    train_max_steps: int = Field(default=8, gt=0, description="Optimizer steps per round.")
+    train_max_steps: int = Field(default=8, gt=0, description="Optimizer steps per DPO/GRPO round.")
+    sft_min_examples: int = Field(
+        default=64, gt=0,
+        description="The service's warm start: while no adapter is published, an SFT round runs once this many "
+        "accepted examples are on the examples topic.")
+    sft_references: bool = Field(
+        default=True,
+        description="Add the benchmark's dev-split references (validated; never a heldout recording) to the SFT rows.")
+    sft_max_steps: int = Field(
+        default=-1, description="Optimizer steps of an SFT round; -1: the epochs of trainer/configs/sft.json.")
     gate_margin: float = Field(
         default=0.0,
         description="Publish when the mean per-case gain on the whole heldout split is > 0 and its paired "

@@ -143,27 +143,59 @@ def quality_evaluator(settings: TailorSettings) -> Any:
     return evaluate
 
 
-def run_train_once(settings: TailorSettings, work_dir: Path | None = None) -> Any:
-    from trainer.round import run_round
+def sft_rows(settings: TailorSettings, snap: TopicSnapshot) -> list[Any]:
+    """The warm start's rows: accepted examples of the topics, plus the dev references (`sft_references`),
+    each parsed and validated against its window, none from a heldout recording."""
+    from streaming.sft_sources import reference_sources, stream_sources
+    from trainer.heldout import HeldoutRecordings
+    from trainer.sft import build_sft_data
+
+    by_name = {f.name: f for f in families()}
+    sources = stream_sources(snap.accepted, snap.anchors, snap.intents, by_name)
+    if settings.sft_references:
+        sources += reference_sources(by_name)
+    data = build_sft_data(sources, HeldoutRecordings.load())
+    log.info("sft: %d rows (%s); dropped %s", len(data.rows), dict(data.by_origin), dict(data.dropped))
+    return data.rows
+
+
+def round_config(settings: TailorSettings) -> Any:
     from trainer.round_config import RoundConfig
+
+    base = RoundConfig()
+    overrides = dict(base.train.trl_overrides)
+    if settings.train_method == "sft":
+        if settings.sft_max_steps > 0:
+            overrides["max_steps"] = settings.sft_max_steps
+    else:
+        overrides.update(max_steps=settings.train_max_steps, gradient_accumulation_steps=1)
+    return base.model_copy(update={"method": settings.train_method, "gate_margin": settings.gate_margin,
+                                   "train": base.train.model_copy(update={"trl_overrides": overrides})})
+
+
+def run_train_once(settings: TailorSettings, work_dir: Path | None = None) -> Any:
+    """One round of `settings.train_method` on the topics: train, gate on the heldout split, publish and
+    announce (a ModelUpdate on the model-updates topic) when the gate accepts."""
+    from trainer.round import run_round
     from trainer.store import ModelStore
 
     assert settings.kafka_bootstrap
     ensure_topics(settings, settings, settings.kafka_bootstrap)
     snap = snapshot(settings)
-    if settings.probe_enabled and snap.accepted:
-        snap.feedback.extend(probe(settings, snap))
-    groups = candidate_groups(snap)
-    log.info("train: %d candidate groups, %d feedback records", len(groups), len(snap.feedback))
+    rows: list[Any] = []
+    groups: list[Any] = []
+    if settings.train_method == "sft":
+        rows = sft_rows(settings, snap)
+    else:
+        if settings.probe_enabled and snap.accepted:
+            snap.feedback.extend(probe(settings, snap))
+        groups = candidate_groups(snap)
+    log.info("train (%s): %d candidate groups, %d sft rows, %d feedback records", settings.train_method,
+             len(groups), len(rows), len(snap.feedback))
     store = ModelStore(model_store_root(settings))
-    base = RoundConfig()
-    cfg = base.model_copy(update={
-        "method": settings.train_method, "gate_margin": settings.gate_margin,
-        "train": base.train.model_copy(update={"trl_overrides": {
-            **base.train.trl_overrides, "max_steps": settings.train_max_steps, "gradient_accumulation_steps": 1}}),
-    })
     result = run_round(groups, snap.feedback, base_model_dir=settings.model_dir, store=store,
-                       work_dir=work_dir or settings.data_dir / "train", evaluate=quality_evaluator(settings), config=cfg)
+                       work_dir=work_dir or settings.data_dir / "train", evaluate=quality_evaluator(settings),
+                       config=round_config(settings), sft_rows=rows)
     if result.update is not None:
         with TailorProducer.connect(settings.kafka_bootstrap, settings, settings) as producer:
             producer.send(result.update)
@@ -185,6 +217,8 @@ def describe_round(result: Any) -> str:
     parts = [f"round ({result.method}): {result.status}", result.reason or ""]
     if result.reward_before is not None:
         parts.append(f"mean reward of the candidates {result.reward_before:.3f}")
+    if result.sft_rows:
+        parts.append(f"{result.sft_rows} validated examples")
     if result.heldout_dropped:
         parts.append(f"{result.heldout_dropped} groups from heldout recordings dropped")
     if result.bench_before is not None:
@@ -202,24 +236,30 @@ def describe_round(result: Any) -> str:
 
 
 def run_trainer_service(settings: TailorSettings) -> int:
-    """Poll the topics; run a round every `train_every_pairs` new candidates or `train_every_s`."""
+    """Poll the topics; run a round every `train_every_pairs` new candidates or `train_every_s`. While no
+    adapter is published, the round is the supervised warm start once `sft_min_examples` accepted examples
+    have arrived (before that, `train_method`)."""
     from prometheus_client import CollectorRegistry
 
     from streaming.metrics import TailorMetrics, serve_metrics
+    from trainer.store import ModelStore
 
     registry = CollectorRegistry()
     metrics = TailorMetrics(registry)
     serve_metrics(registry, settings.metrics_host, settings.metrics_port)
     metrics.up.set(1)
+    store = ModelStore(model_store_root(settings))
     last_round, seen = 0.0, 0
     try:
         while True:
-            snap_size = len(read_topic(settings, settings.topic_rejected, RejectedExample)) + len(
-                read_topic(settings, settings.topic_examples, Example))
+            accepted = len(read_topic(settings, settings.topic_examples, Example))
+            snap_size = len(read_topic(settings, settings.topic_rejected, RejectedExample)) + accepted
             due = snap_size - seen >= settings.train_every_pairs or (
                 snap_size > seen and time.time() - last_round >= settings.train_every_s)
             if due:
-                result = run_train_once(settings)
+                warm = store.current() is None and accepted >= settings.sft_min_examples
+                round_settings = settings.model_copy(update={"train_method": "sft"}) if warm else settings
+                result = run_train_once(round_settings)
                 metrics.trainer_rounds.labels(result.method).inc()
                 if result.decision is not None:
                     metrics.trainer_gate.labels("accepted" if result.update else "refused").inc()

@@ -6,8 +6,9 @@
   (`trainer.heldout`) are dropped (`heldout_dropped`): the gate's benchmark never scores what was trained on.
 - IngestFeedback: feedback records into a ledger (unusable ones are reported, not fatal); utilities onto
   the candidates; `reward_before` = mean r_total of the candidates (samples of the current weights).
-- BuildData: DPO pairs (explicit preferences first) or GRPO prompts; too few → the round is skipped.
-- Train: DPO or GRPO; continues the current LoRA when there is one (config), else a fresh LoRA.
+- BuildData: DPO pairs (explicit preferences first), GRPO prompts, or (SFT, the warm start) the validated
+  rows the caller built (`trainer.sft`); too few → the round is skipped.
+- Train: DPO, GRPO or SFT; continues the current LoRA when there is one (config), else a fresh LoRA.
 - Judge: `evaluate(current)` and `evaluate(candidate)` (per-case scores, or one score each) → the gate
   (`bench_before`, `bench_after` are the means; the decision holds the paired difference and its bootstrap
   interval). The current weights are the store's current version, or the base model when nothing is published yet.
@@ -32,6 +33,7 @@ from trainer.grpo import rule_reward, run_grpo
 from trainer.heldout import HeldoutRecordings
 from trainer.preferences import CandidateGroup, GrpoPrompt, PreferencePair, build_pairs, grpo_prompts, with_feedback
 from trainer.round_config import RoundConfig
+from trainer.sft import SftRow, run_sft
 from trainer.store import ModelStore
 from trainer.train_base import TrainResult
 from trainer.weights import WeightsRef
@@ -46,6 +48,7 @@ class RoundResult:
     reason: str = ""
     pairs: int = 0
     prompts: int = 0
+    sft_rows: int = 0
     reward_before: float | None = None  # mean r_total of the input candidates
     bench_before: float | None = None  # evaluate(current weights)
     bench_after: float | None = None  # evaluate(candidate weights)
@@ -70,6 +73,7 @@ class RoundState:
     ledger: FeedbackLedger | None = None
     pairs: list[PreferencePair] = field(default_factory=list)
     prompts: list[GrpoPrompt] = field(default_factory=list)
+    sft_rows: list[SftRow] = field(default_factory=list)
     current: ModelUpdate | None = None
     current_ref: WeightsRef | None = None
 
@@ -110,7 +114,11 @@ class IngestFeedback(RoundStep):
 class BuildData(RoundStep):
     def run(self, state: RoundState) -> None:
         cfg = state.config
-        if cfg.method == "dpo":
+        if cfg.method == "sft":
+            state.result.sft_rows = len(state.sft_rows)
+            if len(state.sft_rows) < cfg.min_sft_rows:
+                state.stop("skipped", f"too_few_examples: {len(state.sft_rows)} < {cfg.min_sft_rows}")
+        elif cfg.method == "dpo":
             explicit = state.ledger.pairs() if state.ledger is not None else []
             state.pairs = build_pairs(state.groups, explicit, cfg.preferences).pairs
             state.result.pairs = len(state.pairs)
@@ -137,6 +145,8 @@ class Train(RoundStep):
         out = state.work_dir / f"round-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
         if cfg.method == "dpo":
             state.result.train = run_dpo(state.base_model_dir, state.pairs, cfg.train, out, init)
+        elif cfg.method == "sft":
+            state.result.train = run_sft(state.base_model_dir, state.sft_rows, cfg.train, out, init)
         else:
             state.result.train = run_grpo(state.base_model_dir, state.prompts, rule_reward(state.prompts),
                                           cfg.train, out, init)
@@ -183,12 +193,13 @@ STEPS: tuple[RoundStep, ...] = (DropHeldout(), IngestFeedback(), BuildData(), Tr
 
 
 def run_round(groups: Sequence[CandidateGroup], feedback: Iterable[Feedback], *, base_model_dir: Path,
-              store: ModelStore, work_dir: Path, evaluate: Evaluate,
-              config: RoundConfig | None = None) -> RoundResult:
-    """One round; the result says whether a new version was published (and why not, otherwise)."""
+              store: ModelStore, work_dir: Path, evaluate: Evaluate, config: RoundConfig | None = None,
+              sft_rows: Sequence[SftRow] = ()) -> RoundResult:
+    """One round; the result says whether a new version was published (and why not, otherwise).
+    `sft_rows`: the warm start's rows (method "sft"; built and checked by `trainer.sft.build_sft_data`)."""
     cfg = config or RoundConfig()
     state = RoundState(list(groups), list(feedback), Path(base_model_dir), store, Path(work_dir), evaluate, cfg,
-                       RoundResult(cfg.method))
+                       RoundResult(cfg.method), sft_rows=list(sft_rows))
     started = time.perf_counter()
     for step in STEPS:
         t0 = time.perf_counter()
@@ -198,6 +209,6 @@ def run_round(groups: Sequence[CandidateGroup], feedback: Iterable[Feedback], *,
             break
     state.result.seconds["total"] = time.perf_counter() - started
     r = state.result
-    log.info("round (%s): %s %s; pairs %d, prompts %d, bench %s -> %s, %.1fs", r.method, r.status, r.reason,
-             r.pairs, r.prompts, r.bench_before, r.bench_after, r.seconds["total"])
+    log.info("round (%s): %s %s; pairs %d, prompts %d, sft rows %d, bench %s -> %s, %.1fs", r.method, r.status,
+             r.reason, r.pairs, r.prompts, r.sft_rows, r.bench_before, r.bench_after, r.seconds["total"])
     return r

@@ -16,9 +16,11 @@ from trainer.train_config import TrainConfig
 class RoundConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    method: Literal["dpo", "grpo"] = Field(default="dpo", description="Training method of the round.")
+    method: Literal["dpo", "grpo", "sft"] = Field(
+        default="dpo", description="Training method of the round (sft: the supervised warm start, trainer.sft).")
     min_pairs: int = Field(default=1, gt=0, description="DPO rounds with fewer pairs are skipped (too_few_pairs).")
     min_prompts: int = Field(default=1, gt=0, description="GRPO rounds with fewer prompts are skipped.")
+    min_sft_rows: int = Field(default=8, gt=0, description="SFT rounds with fewer validated rows are skipped.")
     gate_margin: float = Field(
         default=0.0,
         description="Publish when the mean paired gain is > 0 and its bootstrap interval's lower bound is >= "

@@ -1,7 +1,8 @@
-"""Settings of one training run (DPO or GRPO): the TRL arguments file, LoRA shape, dtype, threads.
+"""Settings of one training run (DPO, GRPO or SFT): the TRL arguments file, LoRA shape, dtype, threads.
 
 The TRL arguments themselves live in JSON files beside the code (`trainer/configs/dpo.json`,
-`trainer/configs/grpo.json`) and are loaded into `DPOConfig` / `GRPOConfig`; `trl_overrides` changes single
+`trainer/configs/grpo.json`, `trainer/configs/sft.json`) and are loaded into `DPOConfig` / `GRPOConfig` /
+`SFTConfig`; `trl_overrides` changes single
 fields (e.g. `max_steps` in tests) without another file.
 """
 

@@ -1,0 +1,47 @@
+"""Where the warm start's rows come from: accepted examples on the topics and the benchmark's dev references.
+
+The trainer (`trainer.sft`) checks every row again (parse, validators, heldout recordings); this module only
+gathers candidates with their windows. The benchmark is read here, beside the entrypoints, not in `trainer/`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from agents.tasks.base import SynthesisContext, TaskFamily, TaskSpec
+from streaming.records import AnchorSet, Example, Intent
+from trainer.sft import SftSource
+
+log = logging.getLogger(__name__)
+
+
+def stream_sources(accepted: Sequence[Example], anchors: Mapping[str, AnchorSet], intents: Mapping[str, Intent],
+                   families: Mapping[str, TaskFamily]) -> list[SftSource]:
+    """Accepted examples whose window and family are known (the rules backend's included)."""
+    out: list[SftSource] = []
+    for e in accepted:
+        window, family = anchors.get(e.window_id), families.get(e.task_family)
+        if window is None or family is None:
+            continue
+        intent = intents.get(e.intent_id or "")
+        spec = TaskSpec(family.name, e.intent_id, window.domain, None, intent.text if intent else "")
+        out.append(SftSource(e.example_id, family, SynthesisContext(window, spec), e.output_json, "stream"))
+    return out
+
+
+def reference_sources(families: Mapping[str, TaskFamily], cases_dir: Path | None = None) -> list[SftSource]:
+    """The dev split's references with their cases' windows, intents and distractors."""
+    import json
+
+    from bench.scoring import context
+    from bench.store import load_cases
+
+    out: list[SftSource] = []
+    for case in load_cases(cases_dir, "dev"):
+        family = families.get(case.family)
+        if family is not None:
+            out.append(SftSource(f"case:{case.case_id}", family, context(case), json.dumps(case.reference),
+                                 "reference"))
+    return out

@@ -1,0 +1,79 @@
+"""The supervised warm start: rows built from real benchmark cases (validated, in the decoder's exact
+format, never from a heldout recording) and a real TRL SFT run on a tiny random llama (mechanics only)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from agents.tasks.base import TaskFamily
+from agents.tasks.catalog import families
+from agents.tasks.constrained import to_regex
+from bench.scoring import context
+from bench.store import load_cases
+from streaming.sft_sources import reference_sources
+from trainer.heldout import HeldoutRecordings
+from trainer.sft import SftSource, build_sft_data, run_sft
+from trainer.train_config import LoraSettings, TrainConfig
+from trainer.weights import ADAPTER_CONFIG, ADAPTER_WEIGHTS
+
+
+@pytest.fixture(scope="module")
+def by_name() -> dict[str, TaskFamily]:
+    return {f.name: f for f in families()}
+
+
+def test_rows_are_validated_prompts_and_decoder_shaped_completions(by_name: dict[str, TaskFamily]) -> None:
+    sources = reference_sources(by_name)
+    data = build_sft_data(sources, HeldoutRecordings.load())
+    assert len(data.rows) >= 8 and data.by_origin == {"reference": len(data.rows)}
+    assert data.dropped["invalid"] > 0  # references whose frames the anchors do not hold are not taught
+    by_id = {s.source_id: s for s in sources}
+    for row in data.rows:
+        src = by_id[row.source_id]
+        assert row.prompt == [{"role": m.role, "content": m.content} for m in src.family.prompt(src.ctx)]
+        assert not src.family.validate(src.ctx, src.family.parse(row.completion))
+        schema = src.family.decoding_schema(src.ctx)
+        assert schema is not None
+        # exactly what the constrained decoder may write for this window (compact JSON, schema key order)
+        assert re.fullmatch(to_regex(schema), row.completion), (row.family, row.completion)
+        assert row.to_trl()["completion"] == [{"role": "assistant", "content": row.completion}]
+
+
+def test_heldout_recordings_invalid_and_repeated_outputs_are_dropped(by_name: dict[str, TaskFamily]) -> None:
+    heldout = HeldoutRecordings.load()
+    held = [c for c in load_cases(split="heldout") if not c.reference_violations][:3]
+    dev = [c for c in load_cases(split="dev") if not c.reference_violations and c.family == "temporal_qa"][:1]
+    assert held and dev
+    src = [SftSource(f"case:{c.case_id}", by_name[c.family], context(c), json.dumps(c.reference), "reference")
+           for c in [*held, *dev]]
+    good = src[-1]
+    respaced = SftSource("again", good.family, good.ctx, "```json\n" + json.dumps(json.loads(good.text), indent=2)
+                         + "\n```", "stream")
+    broken = SftSource("broken", good.family, good.ctx, good.text[:-5], "stream")
+    shifted = dict(json.loads(good.text), evidence_frames=[good.ctx.anchors.num_frames + 5])
+    outside = SftSource("outside", good.family, good.ctx, json.dumps(shifted), "stream")
+    data = build_sft_data([*src, respaced, broken, outside], heldout)
+    assert [r.source_id for r in data.rows] == [good.source_id]
+    assert data.dropped["heldout_recording"] == len(held)
+    assert data.dropped["duplicate"] == 1 and data.dropped["invalid_json"] == 1 and data.dropped["invalid"] == 1
+    assert sum(data.dropped.values()) == len(held) + 3
+    # without the heldout list the same heldout cases would be taught: the list is what stops them
+    assert len(build_sft_data(src, None).rows) > 1
+
+
+def test_sft_trains_a_safetensors_adapter_on_the_completions(tiny_model_dir: Path, by_name: dict[str, TaskFamily],
+                                                             tmp_path: Path) -> None:
+    rows = build_sft_data(reference_sources(by_name), HeldoutRecordings.load()).rows[:4]
+    cfg = TrainConfig(lora=LoraSettings(rank=4), trl_overrides={"max_steps": 2, "learning_rate": 1e-2,
+                                                                "gradient_accumulation_steps": 1})
+    result = run_sft(tiny_model_dir, rows, cfg, tmp_path / "sft")
+    assert result.method == "sft" and result.kind == "lora" and result.steps == 2
+    assert sorted(p.name for p in result.adapter_dir.iterdir()) == [ADAPTER_CONFIG, ADAPTER_WEIGHTS]
+    assert result.trained_on == [r.source_id for r in rows]
+    assert result.loss_start is not None and result.loss_end is not None
+    assert result.loss_start > 5.0  # a random model on real completions: near log(vocab), completion tokens only
+    assert "mean_token_accuracy_end" in result.metrics
