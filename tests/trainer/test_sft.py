@@ -12,6 +12,7 @@ import pytest
 from agents.tasks.base import TaskFamily
 from agents.tasks.catalog import families
 from agents.tasks.constrained import to_regex
+from streaming.records import AnchorSet
 from bench.scoring import context
 from bench.store import load_cases
 from streaming.sft_sources import reference_sources
@@ -77,3 +78,39 @@ def test_sft_trains_a_safetensors_adapter_on_the_completions(tiny_model_dir: Pat
     assert result.loss_start is not None and result.loss_end is not None
     assert result.loss_start > 5.0  # a random model on real completions: near log(vocab), completion tokens only
     assert "mean_token_accuracy_end" in result.metrics
+
+
+def test_stream_examples_become_rows_and_a_round_with_too_few_is_skipped(
+        family: TaskFamily, bridge_windows: list[AnchorSet], by_name: dict[str, TaskFamily], tmp_path: Path) -> None:
+    """Accepted examples on the topic (here the rules backend's) join their windows and intents into rows; an
+    example whose window is not on the anchors topic is left out; an SFT round under `min_sft_rows` trains
+    nothing."""
+    import time
+
+    from agents.tasks.base import SynthesisContext, TaskSpec
+    from streaming.records import Example, Intent
+    from streaming.sft_sources import stream_sources
+    from tests.trainer.conftest import rule_text
+    from trainer.round import run_round
+    from trainer.round_config import RoundConfig
+    from trainer.store import ModelStore
+
+    windows = [w for w in bridge_windows if family.applies(w)][:3]
+    intent = Intent(intent_id="i1", text="next subtask data", task=family.name, created_at=time.time())
+    accepted = [Example(example_id=f"e{i}", task_family=family.name, output_json=rule_text(family, w),
+                        window_id=w.window_id, intent_id="i1", source=w.span, model="rules", created_at=time.time())
+                for i, w in enumerate(windows)]
+    accepted.append(accepted[0].model_copy(update={"example_id": "lost", "window_id": "robot:nowhere:0"}))
+    sources = stream_sources(accepted, {w.window_id: w for w in windows}, {"i1": intent}, by_name)
+    assert [s.source_id for s in sources] == ["e0", "e1", "e2"]
+    assert sources[0].ctx == SynthesisContext(windows[0], TaskSpec(family.name, "i1", "robot", None,
+                                                                   "next subtask data"))
+    data = build_sft_data(sources, None)
+    assert len(data.rows) == 3 and data.by_origin == {"stream": 3}
+
+    def never(ref: object) -> dict[str, float]:
+        raise AssertionError("a skipped round never reaches the gate")
+
+    r = run_round([], [], base_model_dir=tmp_path, store=ModelStore(tmp_path / "store"), work_dir=tmp_path,
+                  evaluate=never, config=RoundConfig(method="sft", min_sft_rows=4), sft_rows=data.rows)
+    assert r.status == "skipped" and r.reason == "too_few_examples: 3 < 4" and r.train is None
