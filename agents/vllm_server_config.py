@@ -72,7 +72,9 @@ class VllmServerConfig(BaseModel):
         "(on AVX2 bf16 is emulated: measured 1.9x slower); give bfloat16 for a GPU."
     )
     max_model_len: int = Field(
-        default=2048, gt=0, le=1_048_576, description="Context length (prompt + output) in tokens."
+        default=4096, gt=0, le=1_048_576,
+        description="Context length (prompt + output) in tokens: prompts with the worked example as a previous "
+        "exchange measured up to 2,089 tokens (a GNOME screen recording's OCR), plus up to 768 completion tokens."
     )
     gpu_memory_utilization: float = Field(
         default=0.3, gt=0, le=0.95,

@@ -3,10 +3,12 @@
     python -m bench.worked_examples
 
 Per family and domain, the dev case whose reference passes Tailor's validators and fits its own window schema, with
-the shortest reference (prompt tokens are scarce on a 2k-token context); ties by case id. A family with
+the shortest reference and window prompt together (the reference goes into every prompt of the family and
+domain, and the window prompt too with `PromptConfig.worked_example_turns`); ties by case id. A family with
 no such reference (its annotations disagree with the anchors on every dev window) gets the rules output
 of a dev case instead. Cases that touch a heldout recording (as distractors) are skipped. The window
-summary lists the window's first anchors the way prompts do.
+summary lists the window's first anchors the way prompts do; the prompt is the user turn a prompt of the
+example's window has (with the case's intent), shown before the output as a previous exchange.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import argparse
 import json
 from pathlib import Path
 
-from agents.tasks.base import SynthesisContext, TaskSpec, registry
+from agents.tasks.base import SynthesisContext, TaskFamily, TaskSpec, registry
 from agents.tasks.base_config import PromptConfig
+from agents.tasks.catalog_config import TasksConfig
 from agents.tasks.constrained import conforms
 from agents.tasks.prompting import anchor_line
 from agents.tasks.worked_examples import EXAMPLES_FILE
@@ -37,6 +40,12 @@ def summary(case: BenchCase) -> str:
     return f"{kinds.get(a.domain, a.domain)}, frames 0-{max(0, a.num_frames - 1)}; anchors: " + "; ".join(lines) + more
 
 
+def example_prompt(family: TaskFamily, ctx: SynthesisContext) -> str:
+    """The user turn of the family's prompt for the example's own window (the prompt without an example)."""
+    bare = registry(TasksConfig(prompt=family.prompt_config.model_copy(update={"include_worked_example": False})))
+    return bare[family.name].prompt(ctx)[-1].content
+
+
 def choose(cases: list[BenchCase]) -> dict[str, dict[str, dict[str, str]]]:
     best = pick(cases, from_rules=False)
     missing = [c for c in cases if (c.family, c.domain) not in best]
@@ -48,8 +57,8 @@ def choose(cases: list[BenchCase]) -> dict[str, dict[str, dict[str, str]]]:
 
 
 def pick(cases: list[BenchCase], from_rules: bool) -> dict[tuple[str, str], dict[str, str]]:
-    """Per family and domain, the shortest valid output that fits its window schema (references, or rules
-    outputs)."""
+    """Per family and domain, the shortest valid output (with its window's prompt) that fits its window schema
+    (references, or rules outputs)."""
     families = registry()
     held = HeldoutRecordings.load()
     best: dict[tuple[str, str], tuple[int, str, dict[str, str]]] = {}
@@ -66,8 +75,8 @@ def pick(cases: list[BenchCase], from_rules: bool) -> dict[tuple[str, str], dict
         text = output.model_dump_json()
         rec = recording_id(case.window.source.root, case.window.source.path, case.window.key)
         entry = {"case_id": case.case_id, "recording": rec, "window": summary(case), "output": text,
-                 "source": "rules" if from_rules else "reference"}
-        rank = (len(text), case.case_id)
+                 "source": "rules" if from_rules else "reference", "prompt": example_prompt(family, ctx)}
+        rank = (len(text) + len(entry["prompt"]), case.case_id)
         slot = (case.family, case.domain)
         if slot not in best or rank < best[slot][:2]:
             best[slot] = (*rank, entry)

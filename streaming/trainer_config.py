@@ -22,6 +22,11 @@ class TrainerConfig(BaseModel):
     sft_references: bool = Field(
         default=True,
         description="Add the benchmark's dev-split references (validated; never a heldout recording) to the SFT rows.")
+    pair_sources: Literal["model", "all"] = Field(
+        default="model",
+        description="Candidates a DPO/GRPO round pairs. model: only outputs of a served model, so both texts of a "
+        "pair are what the policy itself wrote (the rules backend's outputs teach through the SFT warm start); "
+        "all: rules outputs too (a pair may then set a rules text against a model text).")
     sft_max_steps: int = Field(
         default=-1, description="Optimizer steps of an SFT round; -1: the epochs of trainer/configs/sft.json.")
     gate_margin: float = Field(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agents.synthesis.rules_backend import RULES_MODEL
 from agents.tasks.base import SynthesisContext, TaskSpec
 from agents.tasks.catalog import families
 from streaming.producer import TailorProducer
@@ -93,18 +94,26 @@ def probe(settings: TailorSettings, snap: TopicSnapshot) -> list[Feedback]:
     return found
 
 
-def candidate_groups(snap: TopicSnapshot) -> list[Any]:
+def candidate_groups(snap: TopicSnapshot, sources: str = "model") -> list[Any]:
     """Candidates of the same window, intent and family, accepted and rejected alike (rejections are
-    the natural "rejected" side of a preference pair)."""
+    the natural "rejected" side of a preference pair). `sources="model"` keeps only a served model's outputs
+    (`TrainerConfig.pair_sources`): a pair of a rules text and a model text teaches the rules' style, not which
+    of the policy's own outputs is better."""
     from trainer.preferences import Candidate, CandidateGroup
+
+    def kept(model: str) -> bool:
+        return sources == "all" or model != RULES_MODEL
 
     by_name = {f.name: f for f in families()}
     grouped: dict[tuple[str, str, str], dict[str, Candidate]] = defaultdict(dict)
     for e in snap.accepted:
-        grouped[(e.window_id, e.intent_id or "", e.task_family)][e.example_id] = Candidate(e.example_id, e.output_json, e.rewards)
+        if kept(e.model):
+            grouped[(e.window_id, e.intent_id or "", e.task_family)][e.example_id] = Candidate(
+                e.example_id, e.output_json, e.rewards)
     for r in snap.rejected:
-        grouped[(r.window_id, r.intent_id or "", r.task_family)].setdefault(
-            r.example_id, Candidate(r.example_id, r.raw_output, r.rewards))
+        if kept(r.model):
+            grouped[(r.window_id, r.intent_id or "", r.task_family)].setdefault(
+                r.example_id, Candidate(r.example_id, r.raw_output, r.rewards))
     groups = []
     for (window_id, intent_id, fam), cands in grouped.items():
         anchors, family = snap.anchors.get(window_id), by_name.get(fam)
@@ -189,7 +198,7 @@ def run_train_once(settings: TailorSettings, work_dir: Path | None = None) -> An
     else:
         if settings.probe_enabled and snap.accepted:
             snap.feedback.extend(probe(settings, snap))
-        groups = candidate_groups(snap)
+        groups = candidate_groups(snap, settings.pair_sources)
     log.info("train (%s): %d candidate groups, %d sft rows, %d feedback records", settings.train_method,
              len(groups), len(rows), len(snap.feedback))
     store = ModelStore(model_store_root(settings))

@@ -7,6 +7,8 @@ import asyncio
 
 from agents.synthesis.base import Generation, SynthesisBackend, SynthesisJob
 
+RULES_MODEL = "rules"  # the `model` of every example the rules write (the trainer tells them from model outputs)
+
 
 class RulesBackend(SynthesisBackend):
     name = "rules"
@@ -17,4 +19,4 @@ class RulesBackend(SynthesisBackend):
     async def generate(self, job: SynthesisJob) -> Generation:
         output = await asyncio.to_thread(job.family.rule_output, job.ctx)
         texts = [] if output is None else [output.model_dump_json()]
-        return Generation(texts=texts, model="rules")
+        return Generation(texts=texts, model=RULES_MODEL)

@@ -1,6 +1,6 @@
 """Prompt assembly shared by the task families: compact schema, anchors as hard constraints, the intent.
 
-Prompts must fit small models (2k-token context), so the schema is rendered as a one-line shape,
+Prompts must fit small models (a 4k-token context with the completion), so the schema is rendered as a one-line shape,
 anchor lines are short and capped (the family's relevant anchor types are kept first).
 """
 
@@ -88,6 +88,7 @@ class PromptParts:
     relevant_types: tuple[str, ...]
     draft_json: str | None = None
     example: str | None = None  # a worked example (same for every window: it stays in the cached prefix)
+    example_turns: tuple[str, str] | None = None  # a worked example as (its window's user turn, its output)
 
 
 def build_prompt(name: str, schema: dict[str, Any], ctx: SynthesisContext, parts: PromptParts,
@@ -130,7 +131,9 @@ def build_prompt(name: str, schema: dict[str, Any], ctx: SynthesisContext, parts
     if parts.draft_json and cfg.include_rule_draft:
         lines.append(f"Draft from rules (improve the text, keep the frames): {parts.draft_json}")
     lines.append(f"Task: {parts.goal}")
-    return [ChatMessage("system", system), ChatMessage("user", "\n".join(lines))]
+    exchange = [ChatMessage("user", parts.example_turns[0]), ChatMessage("assistant", parts.example_turns[1])] \
+        if parts.example_turns else []
+    return [ChatMessage("system", system), *exchange, ChatMessage("user", "\n".join(lines))]
 
 
 def family_prompt(family: TaskFamily, ctx: SynthesisContext, goal: str, rules: tuple[str, ...],
@@ -140,6 +143,10 @@ def family_prompt(family: TaskFamily, ctx: SynthesisContext, goal: str, rules: t
     if family.prompt_config.include_rule_draft:
         rule = family.rule_output(ctx)
         draft = rule.model_dump_json() if rule is not None else None
-    worked = worked_example(family.name, ctx.anchors.domain) if family.prompt_config.include_worked_example else None
-    parts = PromptParts(goal, rules, relevant_types, draft, worked.as_prompt() if worked is not None else None)
-    return build_prompt(family.name, family.json_schema(), ctx, parts, family.prompt_config)
+    cfg = family.prompt_config
+    worked = worked_example(family.name, ctx.anchors.domain) if cfg.include_worked_example else None
+    as_turns = worked is not None and cfg.worked_example_turns and bool(worked.prompt)
+    parts = PromptParts(goal, rules, relevant_types, draft,
+                        worked.as_prompt() if worked is not None and not as_turns else None,
+                        (worked.prompt, worked.output) if worked is not None and as_turns else None)
+    return build_prompt(family.name, family.json_schema(), ctx, parts, cfg)

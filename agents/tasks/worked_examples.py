@@ -4,8 +4,17 @@ Small models copy the shape and tone of an example far more reliably than they f
 words; they also copy its content, so a window gets the example of its own domain where there is one
 (measured: with a GNOME video example, base SmolLM2 answered Bridge robot questions about "the Displays
 settings window" at frames 15 and 60, outside their 10-frame windows). Each example is a benchmark reference from the dev split (never a heldout recording), with a short
-summary of its window; `python -m bench.worked_examples` rebuilds the file from the committed case set,
-and a test checks that every example's recording is outside the heldout split.
+summary of its window and the user turn a prompt of that window has; `python -m bench.worked_examples`
+rebuilds the file from the committed case set, and a test checks that every example's recording is
+outside the heldout split.
+
+Shown as a summary in the system turn, an example was still copied across domains and recordings (the GNOME
+"Displays settings" question on a Big Buck Bunny window, the AITW Clock question on a Mind2Web one): the
+summary did not show the model where the example's words came from. `PromptConfig.worked_example_turns`
+shows it as a previous exchange instead (the example window's own prompt, then its output as the assistant's
+reply); measured with base SmolLM2-135M (6 Dec) it did worse on both splits (dev S_accepted 0.468 -> 0.383,
+heldout 0.615 -> 0.480: next_subtask outputs looped until the token budget), so it is off by default and
+kept for larger models.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ class WorkedExample:
     window: str  # a short summary of the example's window: domain, frames, a few anchors
     output: str  # the reference output, compact JSON
     source: str = "reference"  # reference (annotations) | rules (no dev reference fits the anchors)
+    prompt: str = ""  # the user turn of a prompt of the example's window (empty in files built before it)
 
     def as_prompt(self) -> str:
         return f"Example for another window ({self.window}):\n{self.output}"

@@ -30,5 +30,5 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=300s --retries=3 \
 ENTRYPOINT ["python3", "-m", "vllm.entrypoints.openai.api_server"]
 # Override any of these with the container command (compose `command:`, Kubernetes `args:`).
 CMD ["--model", "/models/base", "--served-model-name", "smollm2", "--host", "0.0.0.0", "--port", "8000", \
-     "--enable-lora", "--max-lora-rank", "16", "--max-model-len", "2048", "--gpu-memory-utilization", "0.5", \
+     "--enable-lora", "--max-lora-rank", "16", "--max-model-len", "4096", "--gpu-memory-utilization", "0.5", \
      "--disable-uvicorn-access-log"]

@@ -48,7 +48,9 @@ def test_train_once_builds_pairs_from_the_topics_and_gates(settings: TailorSetti
                                    reasons=["frame_out_of_window"], raw_output=json.dumps(out)[: len(e.output_json) // 2],
                                    model="test", intent_id=e.intent_id, rewards={"r_format": 0.0, "r_anchor": 0.0,
                                    "r_eff": 0.0, "r_total": 0.0}, created_at=time.time()))
-    env = settings_env(settings.model_copy(update={"model_dir": MODEL, "train_max_steps": 2,
+    # the worker here writes with the rules backend, so the round is told to pair rules outputs too (by default
+    # it pairs model outputs only; tests/trainer/test_preferences.py checks that choice)
+    env = settings_env(settings.model_copy(update={"model_dir": MODEL, "train_max_steps": 2, "pair_sources": "all",
                                                    "gate_max_new_tokens": 48, "gate_margin": 10.0}))
     proc = subprocess.run([sys.executable, "-m", "streaming.cli", "train", "--once"], env=env, cwd=REPO,
                           capture_output=True, text=True, timeout=2400)

@@ -28,7 +28,7 @@ def test_reward_ranking_pairs_the_grounded_answer_over_the_rest(groups: list[Can
     for p in built.pairs:
         assert p.basis == "reward" and p.gap >= PreferencesConfig().reward_margin
         record = p.to_trl()
-        assert [m["role"] for m in record["prompt"]] == ["system", "user"]
+        assert record["prompt"][0]["role"] == "system" and record["prompt"][-1]["role"] == "user"
         assert record["prompt"] == group.prompt()
         assert record["chosen"] == [{"role": "assistant", "content": good.text}]
         assert record["rejected"][0]["role"] == "assistant" and record["rejected"][0]["content"] != good.text
@@ -170,3 +170,33 @@ def test_grpo_prompts_one_per_group_with_their_reward_context(groups: list[Candi
     for p, g in zip(prompts, groups):
         assert p.prompt == g.prompt() and p.ctx is g.ctx and p.family is g.family
         assert p.candidate_ids == tuple(c.candidate_id for c in g.candidates)
+
+
+def test_round_groups_pair_only_model_outputs_unless_asked(family: TaskFamily, bridge_windows: list[AnchorSet]) -> None:
+    """The trainer's groups from the topics: a rules output beside two model outputs of one window is left
+    out by default (a pair must set two of the policy's own texts against each other), kept with "all"."""
+    from streaming.records import Example, RejectedExample, SourceSpan
+    from streaming.trainer_service import TopicSnapshot, candidate_groups
+
+    window = next(w for w in bridge_windows if family.applies(w))
+    span = SourceSpan(topic="tailor.raw.robot", partition=0, first_offset=0, last_offset=9, start_time=0.0,
+                      end_time=1.0)
+    good = rule_text(family, window)
+
+    def accepted(ex_id: str, model: str) -> Example:
+        return Example(example_id=ex_id, task_family=family.name, output_json=good, window_id=window.window_id,
+                       source=span, model=model, rewards={"r_total": 1.0}, created_at=1.0)
+
+    worse = RejectedExample(example_id="m-2", task_family=family.name, window_id=window.window_id,
+                            reasons=["frame_out_of_window"], raw_output=PROSE, model="smollm2",
+                            rewards={"r_total": -2.0}, created_at=1.0)
+    snap = TopicSnapshot({window.window_id: window}, {}, [accepted("r-1", "rules"), accepted("m-1", "smollm2")],
+                         [worse], [])
+    (group,) = candidate_groups(snap)
+    assert [c.candidate_id for c in group.candidates] == ["m-1", "m-2"]
+    (everything,) = candidate_groups(snap, "all")
+    assert [c.candidate_id for c in everything.candidates] == ["r-1", "m-1", "m-2"]
+    # a window whose only model output stands beside a rules one makes no group (one candidate pairs nothing)
+    alone = TopicSnapshot({window.window_id: window}, {}, [accepted("r-1", "rules"), accepted("m-1", "smollm2")],
+                          [], [])
+    assert candidate_groups(alone) == [] and len(candidate_groups(alone, "all")) == 1

@@ -47,7 +47,7 @@ def test_prompts_carry_anchors_range_schema_and_intent(families: dict[str, TaskF
                 continue
             messages = family.prompt(SynthesisContext(window, TaskSpec(family.name, text=INTENT)))
             assert [m.role for m in messages] == ["system", "user"]
-            system, user = messages[0].content, messages[1].content
+            system, user = messages[0].content, messages[-1].content
             assert "frames 0-199" in user and "[0, 199]" in user
             assert INTENT in user
             assert len(window.anchors) <= PromptConfig().max_prompt_anchors
@@ -92,13 +92,13 @@ def test_prompt_of_a_crowded_window_is_capped(families: dict[str, TaskFamily]) -
     assert len(window.anchors) > 140
     for family in robot_families(families):
         assert family.applies(window), family.name
-        user = family.prompt(SynthesisContext(window, TaskSpec(family.name, text=INTENT)))[1].content
+        user = family.prompt(SynthesisContext(window, TaskSpec(family.name, text=INTENT)))[-1].content
         listed = [line for line in user.splitlines() if line.startswith("- ")]
         assert len(listed) == PromptConfig().max_prompt_anchors
         assert f"(+{len(window.anchors) - len(listed)} more anchors not listed)" in user
         assert count_tokens(family.prompt(SynthesisContext(window, TaskSpec(family.name, text=INTENT)))) < BUDGET
     # the family's relevant anchors are the ones kept: fault recovery keeps the stalls
-    kept = families["robot_fault_recovery"].prompt(SynthesisContext(window, TaskSpec("robot_fault_recovery")))[1]
+    kept = families["robot_fault_recovery"].prompt(SynthesisContext(window, TaskSpec("robot_fault_recovery")))[-1]
     assert sum(line.startswith("- stall ") for line in kept.content.splitlines()) == 19
 
 
@@ -106,7 +106,7 @@ def test_rule_draft_is_included_on_request(umi_windows: list[AnchorSet]) -> None
     family = {f.name: f for f in build_families(TasksConfig(prompt=PromptConfig(include_rule_draft=True)))}[
         "next_subtask"]
     ctx = SynthesisContext(umi_windows[1], TaskSpec("next_subtask"))
-    user = family.prompt(ctx)[1].content
+    user = family.prompt(ctx)[-1].content
     rule = family.rule_output(ctx)
     assert rule is not None and rule.model_dump_json() in user
     assert count_tokens(family.prompt(ctx)) < BUDGET
