@@ -4,6 +4,8 @@ The dataset rows carry only the prompt messages and a `row_id`; the reward funct
 side table (`row_id` → family and `SynthesisContext`, i.e. the window's anchors) and scores the completions
 with `agents.rewards.group_rewards`. The completions of one prompt in a call form one group, so R_eff is
 relative to that group, as in synthesis. The reward is r_total = 0.7·R_format + 1.0·R_anchor + 0.3·R_eff.
+Completions are sampled under each window's constraint, as the workers sample them
+(`trainer.constrained_rollout`; `TrainConfig.constrained_rollouts`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from agents.rewards import group_rewards
 from agents.rewards_config import RewardsConfig
+from trainer.constrained_rollout import ConstrainedRollout
 from trainer.preferences import GrpoPrompt
 from trainer.train_base import TrainError, TrainResult, TrainRun
 from trainer.train_config import TrainConfig
@@ -80,9 +83,10 @@ class GrpoRun(TrainRun):
     method = "grpo"
     tracked = ("reward", "reward_std", "completions/mean_length")
 
-    def __init__(self, config: TrainConfig | None, reward_fn: Any) -> None:
+    def __init__(self, config: TrainConfig | None, reward_fn: Any, rollout_func: Any = None) -> None:
         super().__init__(config)
         self.reward_fn = reward_fn
+        self.rollout_func = rollout_func
 
     def trl_config_class(self) -> type[Any]:
         from trl import GRPOConfig
@@ -96,7 +100,7 @@ class GrpoRun(TrainRun):
         if tokenizer.padding_side != "left":
             tokenizer.padding_side = "left"  # generation batches are left-padded
         return GRPOTrainer(model=model, reward_funcs=[self.reward_fn], args=args, train_dataset=dataset,
-                           processing_class=tokenizer, peft_config=peft_config)
+                           processing_class=tokenizer, peft_config=peft_config, rollout_func=self.rollout_func)
 
 
 def prompts_dataset(prompts: Sequence[GrpoPrompt]) -> Dataset:
@@ -113,5 +117,6 @@ def run_grpo(base_model_dir: Path, prompts: Sequence[GrpoPrompt], reward_fn: Any
         raise TrainError("no_data", "GRPO needs at least one prompt")
     used = list(prompts)[: cfg.max_items]
     trained_on = list(dict.fromkeys(i for p in used for i in p.candidate_ids))
-    return GrpoRun(cfg, reward_fn).run(Path(base_model_dir), prompts_dataset(used), trained_on, Path(out_dir),
-                                       init_adapter)
+    rollout = ConstrainedRollout(used) if cfg.constrained_rollouts else None
+    return GrpoRun(cfg, reward_fn, rollout).run(Path(base_model_dir), prompts_dataset(used), trained_on,
+                                                Path(out_dir), init_adapter)

@@ -51,6 +51,11 @@ class TrainConfig(BaseModel):
     max_items: int = Field(
         default=2000, gt=0, description="Most pairs (DPO) or prompts (GRPO) used in one run; the rest are dropped."
     )
+    constrained_rollouts: bool = Field(
+        default=True,
+        description="GRPO samples under each window's constraint, as the workers do (trainer.constrained_rollout); "
+        "off: TRL's free sampling, whose rewards from the base model are all equal, so no advantage is learnt.",
+    )
     max_trl_file_bytes: int = Field(default=1 << 20, gt=0, description="Larger TRL argument files are refused.")
 
     def trl_path(self, method: str) -> Path:

@@ -148,3 +148,19 @@ def test_packaged_trl_files_load_into_the_trl_configs(tmp_path: Path) -> None:
     with pytest.raises(TrainError) as err:
         load_trl_args(DPOConfig, CONFIG_DIR / "dpo.json", {}, tmp_path, 10)  # over the size cap
     assert err.value.reason == "bad_trl_config"
+
+
+@pytest.mark.slow
+def test_grpo_rollouts_under_the_window_constraint_give_informative_rewards(
+        smol_dir: Path, groups: list[CandidateGroup], tmp_path: Path) -> None:
+    """The real base model, sampled as the workers sample it (each window's constraint): its completions
+    parse, so the rule rewards differ from the invalid floor and GRPO has advantages to learn from (freely
+    sampled, every completion of the base model scored -2.0 and every advantage was 0)."""
+    prompts = grpo_prompts(groups[:1])
+    history: list[dict[str, float]] = []
+    cfg = TrainConfig(lora=LoraSettings(rank=4), trl_overrides={
+        "max_steps": 1, "per_device_train_batch_size": 2, "num_generations": 2, "max_completion_length": 160})
+    result = run_grpo(smol_dir, prompts, rule_reward(prompts, history=history), cfg, tmp_path)
+    assert result.steps == 1 and len(history) == 1
+    assert history[0]["r_format"] > 0  # completions that parse as the family's schema
+    assert result.metrics["reward_start"] > -2.0
