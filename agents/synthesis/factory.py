@@ -55,6 +55,7 @@ def open_backend(cfg: SynthesisConfig, intent_timeout_s: float = 30.0, use_model
     backend = VllmBackend(VllmBackendConfig(
         url=url, model=cfg.vllm_model, concurrency=cfg.synth_concurrency, max_tokens=cfg.synth_max_tokens,
         temperature=cfg.synth_temperature, request_timeout_s=cfg.synth_request_timeout_s, retries=cfg.synth_retries,
-        send_images=cfg.vllm_vision, seeded_sampling=cfg.synth_seeded_sampling))
+        send_images=cfg.vllm_vision, seeded_sampling=cfg.synth_seeded_sampling,
+        frequency_penalty=cfg.synth_frequency_penalty))
     chooser = VllmFamilyChooser(backend, intent_timeout_s) if use_model_for_intents else None
     return BackendHandle(backend, chooser, server)

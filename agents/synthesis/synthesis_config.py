@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from agents.synthesis.vllm_backend_config import VllmBackendConfig
 from agents.vllm_server_config import installed_path
 
 
@@ -53,6 +54,10 @@ class SynthesisConfig(BaseModel):
         description="Most completion tokens per candidate; each request asks for what its window schema needs "
         "(agents.tasks.constrained.token_budget), up to this.")
     synth_temperature: float = Field(default=0.8, ge=0, description="Sampling temperature.")
+    synth_frequency_penalty: float = Field(
+        default=VllmBackendConfig.model_fields["frequency_penalty"].default, ge=-2, le=2,
+        description="vLLM backend: frequency penalty per earlier use of a token in the output (see "
+        "VllmBackendConfig.frequency_penalty for how it was chosen; 0: none).")
     synth_seeded_sampling: bool = Field(
         default=False,
         description="Seed each sampling request by window, intent, family and weights (a re-synthesised window "

@@ -104,6 +104,8 @@ class VllmBackend(SynthesisBackend):
             "model": self._model, "messages": messages, "n": job.n, "max_tokens": cfg.max_tokens,
             "temperature": cfg.temperature if job.n > 1 or cfg.temperature > 0 else 0.0, "top_p": cfg.top_p,
         }
+        if cfg.frequency_penalty:
+            body["frequency_penalty"] = cfg.frequency_penalty
         if cfg.seeded_sampling and body["temperature"] > 0:
             body["seed"] = request_seed(job, self._weights_version)
         if cfg.structured:
