@@ -1,7 +1,7 @@
 """Prompt assembly shared by the task families: compact schema, anchors as hard constraints, the intent.
 
-Prompts must fit small models (a 4k-token context with the completion), so the schema is rendered as a one-line shape,
-anchor lines are short and capped (the family's relevant anchor types are kept first).
+Prompts must fit small models (a 4k-token context with the completion), so the schema is rendered as a
+one-line shape, anchor lines are short and capped (the family's relevant anchor types are kept first).
 """
 
 from __future__ import annotations
@@ -145,8 +145,10 @@ def family_prompt(family: TaskFamily, ctx: SynthesisContext, goal: str, rules: t
         draft = rule.model_dump_json() if rule is not None else None
     cfg = family.prompt_config
     worked = worked_example(family.name, ctx.anchors.domain) if cfg.include_worked_example else None
-    as_turns = worked is not None and cfg.worked_example_turns and bool(worked.prompt)
-    parts = PromptParts(goal, rules, relevant_types, draft,
-                        worked.as_prompt() if worked is not None and not as_turns else None,
-                        (worked.prompt, worked.output) if worked is not None and as_turns else None)
+    example, turns = None, None
+    if worked is not None and cfg.worked_example_turns and worked.prompt:
+        turns = (worked.prompt, worked.output)
+    elif worked is not None:
+        example = worked.as_prompt()
+    parts = PromptParts(goal, rules, relevant_types, draft, example, turns)
     return build_prompt(family.name, family.json_schema(), ctx, parts, cfg)
