@@ -46,3 +46,9 @@ class TrainerConfig(BaseModel):
     gate_max_new_tokens: int = Field(default=192, gt=0, description="Completion tokens per gate case.")
     probe_enabled: bool = Field(default=True, description="Run the downstream probe and publish its feedback.")
     probe_examples: int = Field(default=16, gt=0, description="Accepted examples the probe scores per round.")
+    probe_method: Literal["student", "gradient"] = Field(
+        default="student",
+        description="student: train a copy of the base model on batches of accepted examples and publish how much "
+        "its loss on other recordings' dev references drops (batch_metric heldout_loss_drop); gradient: the "
+        "cheaper TracIn-style cosine of each example's gradient with the references' (example_utility), which "
+        "says how alike an example is to them, not whether training on it helps.")

@@ -70,28 +70,42 @@ def read_feedback(settings: TailorSettings) -> list[Feedback]:
 
 
 def probe(settings: TailorSettings, snap: TopicSnapshot) -> list[Feedback]:
-    """The downstream probe on accepted examples: per-example utility, published to the feedback topic."""
-    from trainer.probe import ProbeError, ProbeItem, probe_feedback
+    """The downstream probe (`probe_method`) on the latest accepted examples it has not measured yet (only a
+    served model's when rounds pair only those), published to the feedback topic."""
+    measured = {i for fb in snap.feedback if fb.source in ("probe", "student_probe") for i in fb.example_ids}
+    fresh = [e for e in snap.accepted if e.example_id not in measured
+             and (settings.pair_sources == "all" or e.model != RULES_MODEL)]
+    if settings.probe_method == "student":
+        from streaming.probe_sources import student_probe
 
+        found = student_probe(settings.model_dir, fresh, snap.anchors, snap.intents, {f.name: f for f in families()},
+                              settings.probe_examples)
+    else:
+        found = gradient_probe(settings, snap, fresh[-settings.probe_examples:])
+    if found:
+        assert settings.kafka_bootstrap
+        with TailorProducer.connect(settings.kafka_bootstrap, settings, settings) as producer:
+            for fb in found:
+                producer.send(fb)
+    return found
+
+
+def gradient_probe(settings: TailorSettings, snap: TopicSnapshot, accepted: list[Any]) -> list[Feedback]:
     from streaming.export_cli import PromptBook
+    from trainer.probe import ProbeError, ProbeItem, probe_feedback
 
     book = PromptBook(snap.anchors, snap.intents)
     items = []
-    for e in snap.accepted[: settings.probe_examples]:
+    for e in accepted:
         try:
             items.append(ProbeItem(e.example_id, book.prompt_for(e), e.output_json))  # type: ignore[arg-type]
         except KeyError:
             continue
     try:
-        found = probe_feedback(settings.model_dir, items)
+        return probe_feedback(settings.model_dir, items)
     except ProbeError as exc:
         log.info("probe skipped: %s", exc)
         return []
-    assert settings.kafka_bootstrap
-    with TailorProducer.connect(settings.kafka_bootstrap, settings, settings) as producer:
-        for fb in found:
-            producer.send(fb)
-    return found
 
 
 def candidate_groups(snap: TopicSnapshot, sources: str = "model") -> list[Any]:

@@ -14,7 +14,7 @@ import pytest
 from bench.store import DEFAULT_CASES_DIR, read_version
 from streaming.intents_cli import IntentRequest, publish_intent
 from streaming.producer import TailorProducer
-from streaming.records import Example, RejectedExample
+from streaming.records import Example, Feedback, RejectedExample
 from streaming.replay.runner import replay
 from streaming.replay.runner_config import ReplayConfig
 from streaming.settings import TailorSettings
@@ -51,7 +51,8 @@ def test_train_once_builds_pairs_from_the_topics_and_gates(settings: TailorSetti
     # the worker here writes with the rules backend, so the round is told to pair rules outputs too (by default
     # it pairs model outputs only; tests/trainer/test_preferences.py checks that choice)
     env = settings_env(settings.model_copy(update={"model_dir": MODEL, "train_max_steps": 2, "pair_sources": "all",
-                                                   "gate_max_new_tokens": 48, "gate_margin": 10.0}))
+                                                   "gate_max_new_tokens": 48, "gate_margin": 10.0,
+                                                   "probe_examples": 4}))
     proc = subprocess.run([sys.executable, "-m", "streaming.cli", "train", "--once"], env=env, cwd=REPO,
                           capture_output=True, text=True, timeout=2400)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -60,6 +61,12 @@ def test_train_once_builds_pairs_from_the_topics_and_gates(settings: TailorSetti
     cases = read_version(DEFAULT_CASES_DIR).splits["heldout"]
     assert "round (dpo): refused" in proc.stdout and "tie:" in proc.stdout, proc.stdout
     assert f"over {cases} cases" in proc.stdout, proc.stdout
+    # the downstream student probe trained on a batch of 4 accepted examples and reported its held-out loss drop
+    (probed,) = [f for f in (Feedback.from_bytes(m.value) for m in consume(settings, settings.topic_feedback,
+                                                                          timeout_s=30, idle_s=3))
+                 if f.source == "student_probe"]
+    assert probed.kind == "batch_metric" and probed.metric == "heldout_loss_drop" and len(probed.example_ids) == 4
+    assert set(probed.example_ids) <= {e.example_id for e in trainable} and probed.value is not None
 
 
 def test_malformed_feedback_is_dead_lettered_with_its_offset(settings: TailorSettings) -> None:
