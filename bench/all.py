@@ -4,12 +4,13 @@
     from bench.all_config import AllBenchConfig
     summary = run_all(AllBenchConfig.make(quick=True, out=Path("bench-out")))
 
-Order: extract, stream, soak (no model), then quality (rules first) and synth. The quality runs of the
+Order: extract, stream, soak (no model), then quality (rules first), the learning curve and synth. The quality runs of the
 vllm backend share one vLLM server: the given URL, or a CPU server started when first needed and stopped
 before synth, which (without a URL) starts its own and stops it before its transformers side, as `tailor
 bench synth` does. A benchmark that fails is recorded in the report with its error; the others still run.
 
-Files: extract.json, quality_<backend>_<split>.json, stream.json, soak.json, synth.json,
+Files: extract.json, quality_<backend>_<split>.json, stream.json, soak.json, learn.json (and learn/ with
+learn.png and the adapters), synth.json,
 throughput.png, latency.png, quality.png, summary.json, report.md.
 """
 
@@ -118,6 +119,15 @@ def _synth(cfg: AllBenchConfig, vllm: SharedVllm) -> dict[str, Any]:
         skip_hf=cfg.synth_skip_hf))
 
 
+def _learn(cfg: AllBenchConfig, vllm: SharedVllm) -> dict[str, Any]:
+    from bench.learn import run_learn
+    from bench.learn_config import LearnBenchConfig
+
+    return run_learn(LearnBenchConfig.make(
+        cfg.learn_quick, out=cfg.out / "learn", rounds=cfg.learn_rounds, model_dir=cfg.model_dir,
+        vllm_venv=cfg.vllm_venv, served_name=cfg.served_name, vllm_url=None if cfg.learn_quick else vllm.url()))
+
+
 def plan(cfg: AllBenchConfig, vllm: SharedVllm) -> list[tuple[Benchmark, str, str, Callable[[], dict[str, Any]]]]:
     """(benchmark, run name, JSON file name, thunk) in run order."""
     steps: list[tuple[Benchmark, str, str, Callable[[], dict[str, Any]]]] = [
@@ -128,6 +138,7 @@ def plan(cfg: AllBenchConfig, vllm: SharedVllm) -> list[tuple[Benchmark, str, st
     for backend, split in cfg.quality_runs():
         steps.append(("quality", f"quality {backend}/{split}", f"quality_{backend}_{split}.json",
                       partial(_quality, cfg, vllm, backend, split)))
+    steps.append(("learn", "learn", "learn.json", lambda: _learn(cfg, vllm)))
     steps.append(("synth", "synth", "synth.json", lambda: _synth(cfg, vllm)))
     return steps
 

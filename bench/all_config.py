@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bench.sources import REPO
 
-Benchmark = Literal["extract", "quality", "stream", "soak", "synth"]
-BENCHMARKS: tuple[Benchmark, ...] = ("extract", "quality", "stream", "soak", "synth")
+Benchmark = Literal["extract", "quality", "stream", "soak", "learn", "synth"]
+BENCHMARKS: tuple[Benchmark, ...] = ("extract", "quality", "stream", "soak", "learn", "synth")
 
 QUICK: dict[str, Any] = {
     "extract_repeats": 1,
@@ -23,6 +23,7 @@ QUICK: dict[str, Any] = {
     "synth_jobs": 1,
     "synth_candidates": 1,
     "synth_max_tokens": 32,
+    "learn_quick": True,
 }
 """What `--quick` changes: a smoke run of every benchmark in a few minutes on 2 cores."""
 
@@ -60,6 +61,9 @@ class AllBenchConfig(BaseModel):
     synth_candidates: int = Field(default=4, gt=0, le=16, description="Candidates per synthesis prompt.")
     synth_max_tokens: int = Field(default=192, gt=0, description="Completion tokens per synthesised example.")
     synth_skip_hf: bool = Field(default=False, description="Only the vLLM side of the synthesis benchmark.")
+    learn_quick: bool = Field(
+        default=False, description="The learning curve at toy sizes, in process (see bench.learn_config.QUICK).")
+    learn_rounds: int = Field(default=2, ge=0, le=50, description="GRPO rounds of the learning curve.")
     vllm_url: str | None = Field(
         default=None,
         description="A running vLLM server for quality (vllm) and synth; None: one CPU server from vllm_venv is "

@@ -153,6 +153,19 @@ def _figures(results: Mapping[str, Mapping[str, Any]]) -> list[str]:
         out += _table(["backend", "split", "cases", "G_json", "S_total", "S_accepted", "pass rate", "grounding",
                        *[f"{d} S_total" for d in domains], *[f"{d} S_accepted" for d in domains],
                        "generate s"], rows)
+    if "learn.json" in results:
+        curve = results["learn.json"]
+        rows = [[p.get("name"), p["heldout"].get("s_total"), p["heldout"].get("s_accepted"),
+                 p["heldout"].get("pass_rate"), p["data"].get("acceptance"), p["data"].get("mean_reward"),
+                 p["data"].get("probe_loss_drop"), p.get("wall_seconds")]
+                for p in [curve["rules"], *curve["points"]]]
+        out += ["### Learning curve (`learn.json`, `learn/learn.png`)", ""]
+        out += _table(["point", "heldout S_total", "heldout S_accepted", "pass rate", "dev acceptance",
+                       "mean reward", "probe loss drop", "wall s"], rows)
+        gain = curve.get("final_vs_base") or {}
+        if gain.get("cases"):
+            out += [(f"Last point vs base, heldout S_accepted {gain['mean_diff']:+.3f} (95 % CI "
+                     f"{gain['ci_low']:+.3f}..{gain['ci_high']:+.3f}, {gain['cases']} cases)."), ""]
     for file, title, columns in ONE_ROW_SECTIONS:
         if file in results:
             s = results[file]

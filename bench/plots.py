@@ -12,6 +12,7 @@ A benchmark whose JSON is missing leaves its panel saying so; the plot is still 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -152,6 +153,42 @@ def quality_png(path: Path, runs: Mapping[str, Mapping[str, Any]]) -> Path:
     ax.set_ylabel("S_total")
     ax.set_title("Refinement benchmark: S_total by domain and backend")
     ax.legend(fontsize=8, ncols=min(4, len(runs)), loc="upper right")
+    return _save(fig, path)
+
+
+def learn_png(path: Path, curve: Mapping[str, Any]) -> Path:
+    """The learning curve: heldout S_accepted / S_total per point with the rules and base lines (left); the
+    model's own dev data per point: acceptance, mean reward, probe loss drop (right)."""
+    fig, (left, right) = _figure(11.0, 4.4, 2)
+    points = list(curve.get("points") or [])
+    if not points:
+        _missing(left, "Learning curve", "no point")
+        _missing(right, "The model's data", "no point")
+        return _save(fig, path)
+    xs = list(range(len(points)))
+    names = [str(p["name"]) for p in points]
+    for i, key in enumerate(("s_accepted", "s_total")):
+        left.plot(xs, [_number(p["heldout"].get(key)) or 0.0 for p in points], marker="o", label=key,
+                  color=COLORS[i])
+    rules = (curve.get("rules") or {}).get("heldout") or {}
+    if _number(rules.get("s_accepted")) is not None:
+        left.axhline(float(rules["s_accepted"]), color=COLORS[3], linestyle="--", label="rules s_accepted")
+    left.axhline(_number(points[0]["heldout"].get("s_accepted")) or 0.0, color=COLORS[7], linestyle=":",
+                 label="base s_accepted")
+    left.set_xticks(xs, names)
+    left.set_ylim(0, 1.05)
+    left.set_title(f"Heldout ({points[0]['heldout'].get('cases')} cases)")
+    left.legend(fontsize=8)
+    rules_data = (curve.get("rules") or {}).get("data") or {}
+    for i, key in enumerate(("acceptance", "mean_reward", "probe_loss_drop")):
+        values = [_number(p["data"].get(key)) for p in points]  # None (not measured) leaves a gap, not a 0
+        right.plot(xs, [math.nan if v is None else v for v in values], marker="o", label=key, color=COLORS[i + 4])
+        if _number(rules_data.get(key)) is not None:
+            right.axhline(float(rules_data[key]), color=COLORS[i + 4], linestyle="--", linewidth=0.8,
+                          label=f"rules {key}")
+    right.set_xticks(xs, names)
+    right.set_title(f"The model's outputs on {points[0]['data'].get('cases')} dev windows (dashed: rules)")
+    right.legend(fontsize=8)
     return _save(fig, path)
 
 

@@ -123,3 +123,27 @@ def print_figures(title: str, result: dict[str, Any], keys: tuple[str, ...], jso
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(result, indent=2, default=str))
+
+
+def print_learn(curve: dict[str, Any], out: Path) -> None:
+    """The curve as a table: one row per point (and the rules baseline), then the final-vs-base gain."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="tailor bench learn (heldout: S_total, S_accepted, pass rate, grounding; the model's dev "
+                        "outputs: acceptance, mean R_total, student-probe loss drop)")
+    cols = ("point", "S_tot", "S_acc", "pass", "ground", "dev acc", "reward", "probe", "wall s")
+    for col in cols:
+        table.add_column(col)
+    for p in [curve["rules"], *curve["points"]]:
+        h, d = p["heldout"], p["data"]
+        table.add_row(p["name"], *(_fmt(v) for v in (h.get("s_total"), h.get("s_accepted"), h.get("pass_rate"),
+                                                      h.get("grounding_precision"), d.get("acceptance"),
+                                                      d.get("mean_reward"), d.get("probe_loss_drop"),
+                                                      p.get("wall_seconds"))))
+    Console().print(table)
+    gain = curve["final_vs_base"]
+    if gain.get("cases"):
+        Console().print(f"last point vs base, heldout S_accepted: {gain['mean_diff']:+.3f} (95% CI "
+                        f"{gain['ci_low']:+.3f}..{gain['ci_high']:+.3f}, {gain['cases']} cases); "
+                        f"{out / 'learn.json'}, {out / 'learn.png'}")

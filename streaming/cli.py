@@ -320,7 +320,7 @@ def bench_soak(minutes: float, rate: float, json_path: Path | None) -> None:
 @bench.command("all")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for the JSON files, plots and report.md.")
 @click.option("--quick", is_flag=True, help="A smoke run of every benchmark (a few minutes on 2 cores).")
-@click.option("--skip", multiple=True, type=click.Choice(["extract", "quality", "stream", "soak", "synth"]),
+@click.option("--skip", multiple=True, type=click.Choice(["extract", "quality", "stream", "soak", "learn", "synth"]),
               help="Leave this benchmark out (repeatable).")
 @click.option("--quality-backend", "quality_backends", multiple=True,
               help="Quality backends (repeatable; default rules and vllm, --quick: rules; hf takes ~13 min).")
@@ -348,6 +348,27 @@ def bench_all(out: Path, quick: bool, skip: tuple[str, ...], quality_backends: t
     for r in records:
         click.echo(f"{r.name:24} {r.status:8} {r.seconds:7.1f}s  {r.file if r.status == 'ok' else r.error or ''}")
     click.echo(f"report: {out / 'report.md'}")
+
+
+@bench.command("learn")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for learn.json, learn.png, adapters.")
+@click.option("--quick", is_flag=True, help="Every step once at toy sizes, in process (mechanics, not quality).")
+@click.option("--rounds", type=int, default=None, help="GRPO rounds after the warm start (default 2).")
+@click.option("--backend", type=click.Choice(["hf", "vllm"]), default=None, help="How points are scored (default vllm).")
+@click.option("--eval-limit", type=int, default=None, help="At most this many heldout cases per point.")
+@click.option("--vllm-url", default=None, help="A running vLLM server with LoRA enabled (default: a CPU server).")
+def bench_learn(out: Path, quick: bool, rounds: int | None, backend: str | None, eval_limit: int | None,
+                vllm_url: str | None) -> None:
+    """The learning curve: base model, warm start, N rounds; heldout scores and the model's own data per point."""
+    from bench.learn import run_learn
+    from bench.learn_config import LearnBenchConfig
+    from streaming.benchmarks import print_learn
+
+    settings = _settings()
+    config = LearnBenchConfig.make(quick, out=out, rounds=rounds, backend=backend, eval_limit=eval_limit,
+                                   vllm_url=vllm_url or settings.vllm_url, model_dir=settings.model_dir,
+                                   vllm_venv=settings.vllm_venv, served_name=settings.vllm_model)
+    print_learn(run_learn(config, progress=click.echo), out)
 
 
 @bench.command("synth")

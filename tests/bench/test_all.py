@@ -126,13 +126,13 @@ def test_run_all_records_each_benchmark_and_survives_a_failing_one(tmp_path: Pat
     """Real extraction and rules quality; stream and soak pointed at a folder without the real steps, so they
     fail fast; synth skipped. The report holds all of it."""
     bikes = [v for v in default_videos() if v.name == "bikes.mp4"]
-    cfg = AllBenchConfig.make(True, out=tmp_path / "out", extract_videos=tuple(bikes), skip=("synth",),
+    cfg = AllBenchConfig.make(True, out=tmp_path / "out", extract_videos=tuple(bikes), skip=("learn", "synth"),
                               quality_limit=6, quality_rules_splits=("heldout",), shared_dir=tmp_path / "nothing")
     records = {r.name: r for r in run_all(cfg)}
     assert records["extract"].status == "ok" and records["quality rules/heldout"].status == "ok"
     assert records["stream"].status == "failed" and "missing_data" in (records["stream"].error or "")
     assert records["soak"].status == "failed" and "missing_data" in (records["soak"].error or "")
-    assert records["synth"].status == "skipped"
+    assert records["synth"].status == "skipped" and records["learn"].status == "skipped"
     out = tmp_path / "out"
     extract = json.loads((out / "extract.json").read_text())
     assert extract["results"][0]["frames"] == 250 and extract["extract_fps"] > 0
@@ -168,5 +168,13 @@ def test_bench_all_quick_end_to_end(tmp_path: Path) -> None:
     assert synth["vllm_examples_per_s"] > 0 and synth["hf_examples_per_s"] > 0
     for name in PLOTS:
         assert_png(out / name)
+    # the learning curve at toy sizes: rules baseline, base model, warm start, one GRPO round, each scored
+    curve = json.loads((out / "learn.json").read_text())
+    assert [p["name"] for p in curve["points"]] == ["base", "warm start", "round 1"]
+    assert curve["rules"]["heldout"]["cases"] == 2 and curve["rules"]["data"]["acceptance"] == 1.0
+    assert curve["rules"]["data"]["probe_loss_drop"] is not None  # a student trained on the rules' dev outputs
+    assert curve["points"][1]["train"]["rows"] > 0 and curve["points"][2]["train"]["steps"] == 1
+    assert curve["final_vs_base"]["cases"] == 2
+    assert_png(out / "learn" / "learn.png")
     report = (out / "report.md").read_text()
-    assert all(r["file"] in report for r in runs.values())
+    assert all(r["file"] in report for r in runs.values()) and "Learning curve" in report
