@@ -1,0 +1,29 @@
+"""What every `tailor` command shares: settings read once at the entrypoint (exit 2 on bad settings, with the
+message), logging configured from them, and failures printed as one line (exit 1)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from streaming.settings import SettingsError, TailorSettings, load_settings
+
+
+def settings_or_exit(**overrides: Any) -> TailorSettings:
+    try:
+        settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as exc:
+        click.echo(f"tailor: {exc}", err=True)
+        sys.exit(2)
+    from streaming.logging_setup import configure_logging
+
+    configure_logging(settings.log_level, settings.log_json, settings.log_repeat_burst,
+                      settings.log_repeat_interval_s)
+    return settings
+
+
+def fail(exc: Exception) -> None:
+    click.echo(f"tailor: {exc}", err=True)
+    sys.exit(1)
