@@ -53,7 +53,9 @@ class SynthesisConfig(BaseModel):
         default=768, gt=0,
         description="Most completion tokens per candidate; each request asks for what its window schema needs "
         "(agents.tasks.constrained.token_budget), up to this.")
-    synth_temperature: float = Field(default=0.8, ge=0, description="Sampling temperature.")
+    synth_temperature: float = Field(
+        default=VllmBackendConfig.model_fields["temperature"].default, ge=0,
+        description="Sampling temperature of the candidates (see VllmBackendConfig.temperature for how it was chosen).")
     synth_frequency_penalty: float = Field(
         default=VllmBackendConfig.model_fields["frequency_penalty"].default, ge=-2, le=2,
         description="vLLM backend: frequency penalty per earlier use of a token in the output (see "
