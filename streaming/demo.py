@@ -141,7 +141,8 @@ def _train_round(settings: TailorSettings, config: DemoConfig) -> str:
     from streaming.trainer_service import describe_round, run_train_once
 
     small = settings.model_copy(update={"train_max_steps": config.train_steps,
-                                        "gate_max_new_tokens": config.gate_max_new_tokens})
+                                        "gate_max_new_tokens": config.gate_max_new_tokens,
+                                        "probe_examples": config.probe_examples})
     try:
         return describe_round(run_train_once(small))
     except Exception as exc:  # the demo reports a failed round instead of hiding the rest of its results

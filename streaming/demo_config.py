@@ -37,4 +37,8 @@ class DemoConfig(BaseModel):
     )
     train_round: bool = Field(default=True, description="End with one training round.")
     train_steps: int = Field(default=4, gt=0, description="Optimizer steps of the demo's round.")
+    probe_examples: int = Field(
+        default=4, gt=0,
+        description="Accepted examples the downstream student probe measures before the round (one batch, about "
+        "20 s on 2 cores; the service default measures 16).")
     gate_max_new_tokens: int = Field(default=160, gt=0, description="Completion tokens per gate case.")
