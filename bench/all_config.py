@@ -24,6 +24,7 @@ QUICK: dict[str, Any] = {
     "synth_candidates": 1,
     "synth_max_tokens": 32,
     "learn_quick": True,
+    "learn_rounds": 1,
 }
 """What `--quick` changes: a smoke run of every benchmark in a few minutes on 2 cores."""
 
