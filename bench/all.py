@@ -4,8 +4,8 @@
     from bench.all_config import AllBenchConfig
     summary = run_all(AllBenchConfig.make(quick=True, out=Path("bench-out")))
 
-Order: extract, stream, soak (no model), then quality (rules first), the learning curve and synth. The quality runs of the
-vllm backend share one vLLM server: the given URL, or a CPU server started when first needed and stopped
+Order: extract, stream, soak (no model), then quality (rules first), the learning curve and synth. The
+quality runs of the vllm backend share one vLLM server: the given URL, or a CPU server started when first needed and stopped
 before synth, which (without a URL) starts its own and stops it before its transformers side, as `tailor
 bench synth` does. A benchmark that fails is recorded in the report with its error; the others still run.
 

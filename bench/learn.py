@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from agents.tasks.base import TaskFamily, registry
+from agents.tasks.base import registry
 from bench.case import BenchCase
 from bench.learn_config import LearnBenchConfig
 from bench.scoring import context
@@ -47,10 +47,6 @@ def trainable_cases(limit: int | None) -> list[BenchCase]:
     cases = [c for c in load_cases(split="dev")
              if not held.holds(c.anchors) and not any(held.holds(d) for d in c.distractors)]
     return cases[:limit] if limit is not None else cases
-
-
-def prompt_of(family: TaskFamily, case: BenchCase) -> list[dict[str, Any]]:
-    return [{"role": m.role, "content": m.content} for m in family.prompt(context(case))]
 
 
 class Curve:
@@ -73,8 +69,9 @@ class Curve:
         cfg = self.config
         cases = self.dev if split == "dev" else self.heldout
         qcfg = QualityBenchConfig(model_dir=cfg.model_dir, weights=weights, vllm_url=self.url,
-                                  vllm_venv=cfg.vllm_venv, vllm_model=cfg.served_name, max_new_tokens=cfg.max_new_tokens,
-                                  case_ids=[c.case_id for c in cases], seed=cfg.seed, keep_outputs=100_000)
+                                  vllm_venv=cfg.vllm_venv, vllm_model=cfg.served_name,
+                                  max_new_tokens=cfg.max_new_tokens, case_ids=[c.case_id for c in cases],
+                                  seed=cfg.seed, keep_outputs=100_000)
         return run_quality_bench(backend, split, config=qcfg)
 
     def point(self, name: str, backend: str, weights: Path | None, train: dict[str, Any] | None = None,
@@ -126,17 +123,15 @@ class Curve:
 
     def probe(self, accepted: list[tuple[BenchCase, str]]) -> dict[str, Any]:
         """A fresh student trained on the accepted outputs (one batch), scored on heldout references."""
-        import json as _json
-
         from trainer.student_probe import StudentItem, StudentProbe
         from trainer.student_probe_config import StudentProbeConfig
 
         def item(case: BenchCase, text: str, ex_id: str) -> StudentItem:
-            return StudentItem(ex_id, prompt_of(self.families[case.family], case), text,
+            return StudentItem(ex_id, self.families[case.family].chat_messages(context(case)), text,
                                f"{case.anchors.domain}:{case.anchors.key}")
 
         batch = [item(c, t, c.case_id) for c, t in accepted]
-        refs = [item(c, _json.dumps(c.reference), f"ref:{c.case_id}") for c in self.heldout
+        refs = [item(c, json.dumps(c.reference), f"ref:{c.case_id}") for c in self.heldout
                 if c.family in {b.family for b, _ in accepted}][: self.config.probe_heldout]
         if not refs:
             return {}
@@ -174,7 +169,7 @@ class Curve:
         for c in self.dev:
             family = self.families[c.family]
             row = hashlib.sha256(c.case_id.encode()).hexdigest()[:16]
-            prompts.append(GrpoPrompt(row, c.case_id, family, context(c), prompt_of(family, c)))
+            prompts.append(GrpoPrompt(row, c.case_id, family, context(c), family.chat_messages(context(c))))
         history: list[dict[str, float]] = []
         tcfg = TrainConfig(trl_overrides={
             "max_steps": cfg.round_steps, "learning_rate": cfg.round_learning_rate, "seed": cfg.seed + index,

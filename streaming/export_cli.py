@@ -38,7 +38,7 @@ class PromptBook:
             raise KeyError(f"no anchors or family for {example.example_id} ({example.window_id})")
         intent = self.intents.get(example.intent_id or "")
         spec = TaskSpec(example.task_family, example.intent_id, anchors.domain, None, intent.text if intent else "")
-        return [{"role": m.role, "content": m.content} for m in family.prompt(SynthesisContext(anchors, spec))]
+        return family.chat_messages(SynthesisContext(anchors, spec))
 
 
 def run_export(settings: TailorSettings, out: Path, fmt: str, families_only: list[str] | None,

@@ -24,9 +24,8 @@ log = logging.getLogger(__name__)
 
 
 def student_item(src: SftSource) -> StudentItem:
-    prompt = [{"role": m.role, "content": m.content} for m in src.family.prompt(src.ctx)]
     window = src.ctx.anchors
-    return StudentItem(src.source_id, prompt, src.text, f"{window.domain}:{window.key}")
+    return StudentItem(src.source_id, src.family.chat_messages(src.ctx), src.text, f"{window.domain}:{window.key}")
 
 
 def probe_items(accepted: Sequence[Example], anchors: Mapping[str, AnchorSet], intents: Mapping[str, Intent],

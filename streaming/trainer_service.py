@@ -72,7 +72,11 @@ def read_feedback(settings: TailorSettings) -> list[Feedback]:
 def probe(settings: TailorSettings, snap: TopicSnapshot) -> list[Feedback]:
     """The downstream probe (`probe_method`) on the latest accepted examples it has not measured yet (only a
     served model's when rounds pair only those), published to the feedback topic."""
-    measured = {i for fb in snap.feedback if fb.source in ("probe", "student_probe") for i in fb.example_ids}
+    from trainer.probe_config import ProbeConfig
+    from trainer.student_probe_config import StudentProbeConfig
+
+    sources = {ProbeConfig().source, StudentProbeConfig().source}
+    measured = {i for fb in snap.feedback if fb.source in sources for i in fb.example_ids}
     fresh = [e for e in snap.accepted if e.example_id not in measured
              and (settings.pair_sources == "all" or e.model != RULES_MODEL)]
     if settings.probe_method == "student":

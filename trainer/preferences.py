@@ -63,7 +63,7 @@ class CandidateGroup:
         return f"{self.ctx.anchors.window_id}|{self.ctx.spec.intent_id or '-'}|{self.family.name}"
 
     def prompt(self) -> list[Message]:
-        return [{"role": m.role, "content": m.content} for m in self.family.prompt(self.ctx)]
+        return self.family.chat_messages(self.ctx)
 
 
 @dataclass(frozen=True)

@@ -99,7 +99,7 @@ def build_sft_data(sources: Iterable[SftSource], heldout: HeldoutRecordings | No
         if src.family.validate(src.ctx, output):
             data.dropped["invalid"] += 1
             continue
-        prompt = [{"role": m.role, "content": m.content} for m in src.family.prompt(src.ctx)]
+        prompt = src.family.chat_messages(src.ctx)
         key = hashlib.sha256(json.dumps(prompt, sort_keys=True).encode()).hexdigest()
         completion = decoded_form(src.family, src.ctx, output)
         if (key, completion) in seen:

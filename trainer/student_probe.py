@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from streaming.records import Feedback
-from trainer.lm import IGNORE, Message, encode
+from trainer.lm import IGNORE, Message, completion_loss, encode
 from trainer.probe import ProbeError, trainable
 from trainer.student_probe_config import StudentProbeConfig
 
@@ -108,13 +108,13 @@ class StudentProbe:
 
         cfg = self.config
         started = time.perf_counter()
+        if not batch:
+            raise ProbeError("no_examples", "empty batch")
         for it in [*batch, *heldout]:
             if not it.output.strip() or not it.prompt:
                 raise ProbeError("empty_item", f"{it.example_id} has no output or no prompt")
         seen = {it.recording for it in batch}
         held = [h for h in heldout if h.recording not in seen][:cfg.max_heldout]
-        if not batch:
-            raise ProbeError("no_examples", "empty batch")
         if not held:
             raise ProbeError("no_heldout", "no held-out item comes from a recording outside the batch")
         model, tokenizer, params, base = self.student()
@@ -133,7 +133,7 @@ class StudentProbe:
         for _ in range(cfg.steps):
             optimizer.zero_grad(set_to_none=True)
             for ids, labels in train_ids:  # accumulate: one sequence in memory at a time
-                (token_loss(model, ids, labels) / len(train_ids)).backward()
+                (completion_loss(model, ids, labels) / len(train_ids)).backward()
             optimizer.step()
         model.train(False)
         loss_after, acc_after = score(model, held_ids)
@@ -156,15 +156,6 @@ class StudentProbe:
         return self._student
 
 
-def token_loss(model: Any, ids: list[int], labels: list[int]) -> Any:
-    import torch
-
-    logits = model(input_ids=torch.tensor([ids])).logits[:, :-1, :].float()
-    target = torch.tensor([labels])[:, 1:]
-    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
-                                             ignore_index=IGNORE)
-
-
 def score(model: Any, items: list[tuple[list[int], list[int]]]) -> tuple[float, float]:
     """Mean per-item completion loss and mean teacher-forced token accuracy."""
     import torch
@@ -178,13 +169,3 @@ def score(model: Any, items: list[tuple[list[int], list[int]]]) -> tuple[float, 
             losses.append(float(torch.nn.functional.cross_entropy(logits[mask], target[mask])))
             accs.append(float((logits[mask].argmax(-1) == target[mask]).float().mean()))
     return sum(losses) / len(losses), sum(accs) / len(accs)
-
-
-
-
-def student_feedback(model_dir: Path, examples: Sequence[StudentItem], heldout: Sequence[StudentItem],
-                     config: StudentProbeConfig | None = None) -> list[Feedback]:
-    """Measure every batch and return one `batch_metric` Feedback per batch."""
-    cfg = config or StudentProbeConfig()
-    now = time.time()
-    return [m.feedback(cfg, now) for m in StudentProbe(model_dir, cfg).measure(examples, heldout)]

@@ -59,7 +59,7 @@ class HfBackend(SynthesisBackend):
         import torch
 
         model, tokenizer = self.load()
-        messages = [{"role": m.role, "content": m.content} for m in job.family.prompt(job.ctx)]
+        messages = job.family.chat_messages(job.ctx)
         text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         inputs = tokenizer(text, return_tensors="pt")
         cfg = self.config

@@ -86,7 +86,7 @@ class VllmBackend(SynthesisBackend):
         return self._client
 
     def messages(self, job: SynthesisJob) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = [{"role": m.role, "content": m.content} for m in job.family.prompt(job.ctx)]
+        out = job.family.chat_messages(job.ctx)
         if self.config.send_images and job.images and out and out[-1]["role"] == "user":
             parts: list[dict[str, Any]] = [{"type": "text", "text": out[-1]["content"]}]
             for img in job.images:

@@ -187,6 +187,10 @@ class TaskFamily(ABC):
     def prompt(self, ctx: SynthesisContext) -> list[ChatMessage]:
         """System + user messages: anchors as hard constraints, frame range, schema, intent text."""
 
+    def chat_messages(self, ctx: SynthesisContext) -> list[dict[str, Any]]:
+        """`prompt(ctx)` as the role/content dicts chat templates, OpenAI requests and TRL rows take."""
+        return [{"role": m.role, "content": m.content} for m in self.prompt(ctx)]
+
     @abstractmethod
     def rule_output(self, ctx: SynthesisContext) -> TaskOutput | None:
         """The heuristic-rules baseline filled straight from the anchors (None: not enough anchors)."""
