@@ -166,6 +166,12 @@ def _figures(results: Mapping[str, Mapping[str, Any]]) -> list[str]:
         if gain.get("cases"):
             out += [(f"Last point vs base, heldout S_accepted {gain['mean_diff']:+.3f} (95 % CI "
                      f"{gain['ci_low']:+.3f}..{gain['ci_high']:+.3f}, {gain['cases']} cases)."), ""]
+        from bench.learn_ablation import ablation_lines
+
+        lines = ablation_lines(curve.get("ablation"))
+        if lines:
+            out += ["Ablation (a DPO round with downstream feedback vs one with rule rewards only):", "",
+                    *[f"- {line.strip()}" for line in lines], ""]
     for file, title, columns in ONE_ROW_SECTIONS:
         if file in results:
             s = results[file]

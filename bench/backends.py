@@ -112,7 +112,7 @@ class HfBench(BenchBackend):
             raise BenchBackendError("model_missing", f"no model at {cfg.model_dir} (python -m agents.model_cache)")
         torch.manual_seed(cfg.seed)
         backend = HfBackend(HfBackendConfig(model_dir=cfg.model_dir, max_new_tokens=cfg.max_new_tokens,
-                                            temperature=0.0, threads=cfg.threads,
+                                            temperature=cfg.temperature, threads=cfg.threads,
                                             adapter_dir=self.weights.path if self.weights else None))
         if self.weights is not None:
             backend.reload(self.weights.path, self.weights.version)
@@ -140,7 +140,7 @@ class VllmBench(BenchBackend):
         stack.callback(server.stop)
         backend = VllmBackend(VllmBackendConfig(
             url=base, model=cfg.vllm_model, concurrency=cfg.concurrency, max_tokens=cfg.max_new_tokens,
-            temperature=0.0, request_timeout_s=cfg.request_timeout_s))
+            temperature=cfg.temperature, request_timeout_s=cfg.request_timeout_s))
         if self.weights is not None:
             name = self.weights.version.replace("@", "-")
             load_adapter(base, name, self.weights.path)

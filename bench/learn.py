@@ -27,14 +27,17 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agents.tasks.base import registry
+from agents.tasks.base import SynthesisContext, TaskSpec, registry
 from bench.case import BenchCase
 from bench.learn_config import LearnBenchConfig
 from bench.scoring import context
 from bench.store import load_cases
 from trainer.heldout import HeldoutRecordings
+
+if TYPE_CHECKING:
+    from trainer.sft import SftSource
 
 log = logging.getLogger(__name__)
 
@@ -75,12 +78,13 @@ class Curve:
         return run_quality_bench(backend, split, config=qcfg)
 
     def point(self, name: str, backend: str, weights: Path | None, train: dict[str, Any] | None = None,
-              started: float | None = None) -> dict[str, Any]:
-        """Score one state of the model (or the rules backend) and record it."""
+              started: float | None = None, heldout_only: bool = False, record: bool = True) -> dict[str, Any]:
+        """Score one state of the model (or the rules backend) and record it (`record`) as a curve point;
+        `heldout_only` skips the dev run and the probe (the point's own data)."""
         t0 = time.perf_counter()
         held = self.quality(backend, "heldout", weights)
-        dev = self.quality(backend, "dev", weights)
-        data = self.data_figures(dev)
+        data = self.data_figures(self.quality(backend, "dev", weights)) if not heldout_only else {
+            k: None for k in ("acceptance", "mean_reward", "probe_loss_drop")}
         point = {
             "name": name, "backend": backend, "weights": str(weights) if weights else None,
             "heldout": {k: held.get(k) for k in ("cases", "s_total", "s_accepted", "pass_rate", "g_json",
@@ -91,7 +95,8 @@ class Curve:
             "score_seconds": round(time.perf_counter() - t0, 1),
             "wall_seconds": round(time.perf_counter() - (started or t0), 1),
         }
-        self.points.append(point)
+        if record:
+            self.points.append(point)
         log.info("learn: %s heldout S_accepted %s, pass %s; dev acceptance %s, mean reward %s, probe %s (%.0fs)",
                  name, held.get("s_accepted"), held.get("pass_rate"), data["acceptance"], data["mean_reward"],
                  data["probe_loss_drop"], point["wall_seconds"])
@@ -146,18 +151,42 @@ class Curve:
         from trainer.sft import SftSource, build_sft_data, run_sft
         from trainer.train_config import TrainConfig
 
-        sources = []
-        for c in self.dev:
-            family, ctx = self.families[c.family], context(c)
-            sources.append(SftSource(f"case:{c.case_id}", family, ctx, json.dumps(c.reference), "reference"))
-            rule = family.rule_output(ctx) if self.config.sft_rules else None
-            if rule is not None:
-                sources.append(SftSource(f"rules:{c.case_id}", family, ctx, rule.model_dump_json(), "rules"))
+        sources = [SftSource(f"case:{c.case_id}", self.families[c.family], context(c), json.dumps(c.reference),
+                             "reference") for c in self.dev]
+        if self.config.sft_rules:
+            sources += self.teacher_sources()
         data = build_sft_data(sources, HeldoutRecordings.load())
         cfg = TrainConfig(trl_overrides={"max_steps": self.config.sft_steps, "seed": self.config.seed})
         result = run_sft(self.config.model_dir, data.rows, cfg, self.adapters / "sft")
         return result.adapter_dir, {"method": "sft", "rows": len(data.rows), "by_origin": dict(data.by_origin),
                                     "steps": result.steps, "metrics": _plain(result.metrics)}
+
+    def teacher_sources(self) -> list[SftSource]:
+        """The rules backend's outputs for every family that applies to each dev window, as the stream's rules
+        backend answers every intent of a window's domain (not only the family its benchmark case asks for:
+        gui_task_reconstruction, for one, has no trainable dev case). Each family's prompt carries an intent
+        text of that family and domain from the dev case set (intent texts are generic requests, not data)."""
+        from trainer.sft import SftSource
+
+        texts: dict[tuple[str, str], str] = {}
+        for c in load_cases(split="dev"):
+            texts.setdefault((c.family, c.domain), c.intent)
+            texts.setdefault((c.family, ""), c.intent)
+        windows = {c.anchors.window_id: c for c in self.dev}
+        out = []
+        for case in windows.values():
+            for name, family in sorted(self.families.items()):
+                if not family.applies(case.anchors):
+                    continue
+                text = texts.get((name, case.domain)) or texts.get((name, ""), "")
+                distractors = tuple(case.distractors) if case.family == name else ()
+                ctx = SynthesisContext(case.anchors, TaskSpec(name, intent_id=f"rules:{name}", domain=case.domain,
+                                                              text=text), distractors)
+                rule = family.rule_output(ctx)
+                if rule is not None:
+                    out.append(SftSource(f"rules:{case.anchors.window_id}:{name}", family, ctx,
+                                         rule.model_dump_json(), "rules"))
+        return out
 
     def grpo_round(self, index: int, adapter: Path | None) -> tuple[Path, dict[str, Any]]:
         from trainer.grpo import rule_reward, run_grpo
@@ -217,13 +246,19 @@ def run_learn(config: LearnBenchConfig, progress: Callable[[str], None] | None =
         curve.point("base", config.backend, None, started=started)
         say(f"learn: warm start ({config.sft_steps} SFT steps)")
         adapter, train = curve.warm_start()
-        curve.point("warm start", config.backend, adapter, train, started)
+        warm = curve.point("warm start", config.backend, adapter, train, started)
+        ablation = None
+        if config.ablation:
+            from bench.learn_ablation import run_ablation
+
+            say("learn: ablation (a DPO round with downstream feedback vs one with rule rewards only)")
+            ablation = run_ablation(curve, adapter, warm)
         for i in range(1, config.rounds + 1):
             say(f"learn: GRPO round {i} of {config.rounds} ({config.round_steps} steps)")
             adapter, train = curve.grpo_round(i, adapter)
             curve.point(f"round {i}", config.backend, adapter, train, started)
     result = {"config": json.loads(config.model_dump_json()), "rules": rules, "points": curve.points,
-              "final_vs_base": paired(curve.points[0], curve.points[-1]),
+              "final_vs_base": paired(curve.points[0], curve.points[-1]), "ablation": ablation,
               "seconds": round(time.perf_counter() - started, 1)}
     (config.out / "learn.json").write_text(json.dumps(result, indent=2))
     from bench.plots import learn_png

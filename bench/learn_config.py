@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agents.synthesis.vllm_backend_config import VllmBackendConfig
 from bench.sources import REPO
 
 QUICK: dict[str, Any] = {
@@ -20,6 +21,10 @@ QUICK: dict[str, Any] = {
     "dev_limit": 2,
     "max_new_tokens": 24,
     "probe_heldout": 2,
+    "ablation_candidates": 2,
+    "ablation_probe_batch": 1,
+    "ablation_probe_batches": 2,
+    "ablation_steps": 1,
 }
 """What `--quick` changes: every step of the curve runs once, at toy sizes (mechanics, not quality)."""
 
@@ -42,7 +47,10 @@ class LearnBenchConfig(BaseModel):
     served_name: str = Field(default="smollm2", min_length=1,
                              description="The model name the vLLM server answers to (the started one, or vllm_url's).")
     rounds: int = Field(default=2, ge=0, le=50, description="GRPO rounds after the warm start.")
-    sft_steps: int = Field(default=16, gt=0, description="Optimizer steps of the warm start (configs/sft.json).")
+    sft_steps: int = Field(
+        default=26, gt=0,
+        description="Optimizer steps of the warm start (configs/sft.json: 4 rows a step, so 26 steps are one pass "
+        "over the ~100 rows of the dev references and the rules' outputs).")
     sft_rules: bool = Field(
         default=True, description="Teach the warm start the rules backend's outputs of the dev windows too (the "
         "references alone: 23 rows pass the validators).")
@@ -62,7 +70,25 @@ class LearnBenchConfig(BaseModel):
         default=16, gt=0, le=64,
         description="Accepted dev outputs the probe's student trains on (the first by case id): the same size at "
         "every point that has as many, so a point is not favoured for having more data.")
-    seed: int = Field(default=0, description="Seed of training and probing.")
+    ablation: bool = Field(
+        default=True,
+        description="After the warm start, run the ablation (`bench.learn_ablation`): one DPO round with the "
+        "downstream probe's feedback and one with rule rewards only, same candidate groups, seed and steps.")
+    ablation_candidates: int = Field(default=4, ge=2, le=16, description="Candidates sampled per dev window.")
+    ablation_temperature: float = Field(
+        default=VllmBackendConfig.model_fields["temperature"].default, gt=0,
+        description="Sampling temperature of the candidates (the workers' default).")
+    ablation_probe_batch: int = Field(
+        default=4, gt=0, le=64, description="Accepted candidates per probed batch (the metric is credited per batch).")
+    ablation_probe_batches: int = Field(
+        default=8, gt=0, le=256,
+        description="Batches the probe measures (about 45 s each on 2 cores): half hold the first, half the second "
+        "accepted candidate of up to batch x batches / 2 groups.")
+    ablation_steps: int = Field(
+        default=8, gt=0,
+        description="Optimizer steps of each arm's DPO round (configs/dpo.json: 4 pairs a step, about 47 s a step on 2 "
+        "cores).")
+    seed: int = Field(default=0, description="Seed of training, sampling and probing.")
 
     @classmethod
     def make(cls, quick: bool = False, **values: Any) -> LearnBenchConfig:

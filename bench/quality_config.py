@@ -29,7 +29,11 @@ class QualityBenchConfig(BaseModel):
                                 description="torch threads of the hf backend (None: torch's choice).")
     concurrency: int = Field(default=8, gt=0, description="Requests in flight to vLLM (the server batches them).")
     request_timeout_s: float = Field(default=600.0, gt=0, description="Timeout of one vLLM request.")
-    seed: int = Field(default=0, description="torch seed set before hf generation (generation is greedy).")
+    seed: int = Field(default=0, description="torch seed set before hf generation.")
+    temperature: float = Field(
+        default=0.0, ge=0,
+        description="Sampling temperature of hf and vllm: 0 (greedy) for the benchmark; the learning bench samples "
+        "candidate groups above 0, as the workers do.")
     case_ids: list[str] | None = Field(default=None, description="Only these cases (None: the whole split).")
     limit: int | None = Field(default=None, gt=0, description="At most this many cases, in id order.")
     keep_outputs: int = Field(default=4000, ge=0,

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import click
 
+from bench.learn_config import LearnBenchConfig
+from streaming.cli_common import field_help
 from streaming.cli_common import settings_or_exit as _settings
+
+
+def _learn_help(name: str) -> str:
+    return field_help(LearnBenchConfig, name)
 
 
 @click.group()
@@ -119,22 +125,22 @@ def bench_all(out: Path, quick: bool, skip: tuple[str, ...], quality_backends: t
 @bench.command("learn")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for learn.json, learn.png, adapters.")
 @click.option("--quick", is_flag=True, help="Every step once at toy sizes, in process (mechanics, not quality).")
-@click.option("--rounds", type=int, default=None, help="GRPO rounds after the warm start (default 2).")
-@click.option("--sft-steps", type=int, default=None, help="Optimizer steps of the warm start (default 16).")
-@click.option("--round-steps", type=int, default=None, help="Optimizer steps of each GRPO round (default 16).")
-@click.option("--backend", type=click.Choice(["hf", "vllm"]), default=None, help="How points are scored (default vllm).")
-@click.option("--eval-limit", type=int, default=None, help="At most this many heldout cases per point.")
+@click.option("--rounds", type=int, default=None, help=_learn_help("rounds"))
+@click.option("--sft-steps", type=int, default=None, help=_learn_help("sft_steps"))
+@click.option("--round-steps", type=int, default=None, help=_learn_help("round_steps"))
+@click.option("--backend", type=click.Choice(["hf", "vllm"]), default=None, help=_learn_help("backend"))
+@click.option("--eval-limit", type=int, default=None, help=_learn_help("eval_limit"))
+@click.option("--ablation/--no-ablation", default=None, help=_learn_help("ablation"))
 @click.option("--vllm-url", default=None, help="A running vLLM server with LoRA enabled (default: a CPU server).")
 def bench_learn(out: Path, quick: bool, rounds: int | None, sft_steps: int | None, round_steps: int | None,
-                backend: str | None, eval_limit: int | None, vllm_url: str | None) -> None:
+                backend: str | None, eval_limit: int | None, ablation: bool | None, vllm_url: str | None) -> None:
     """The learning curve: base model, warm start, N rounds; heldout scores and the model's own data per point."""
     from bench.learn import run_learn
-    from bench.learn_config import LearnBenchConfig
     from streaming.benchmarks import print_learn
 
     settings = _settings()
     config = LearnBenchConfig.make(quick, out=out, rounds=rounds, sft_steps=sft_steps, round_steps=round_steps,
-                                   backend=backend, eval_limit=eval_limit,
+                                   backend=backend, eval_limit=eval_limit, ablation=ablation,
                                    vllm_url=vllm_url or settings.vllm_url, model_dir=settings.model_dir,
                                    vllm_venv=settings.vllm_venv, served_name=settings.vllm_model)
     print_learn(run_learn(config, progress=click.echo), out)

@@ -142,8 +142,13 @@ def print_learn(curve: dict[str, Any], out: Path) -> None:
                                                       d.get("mean_reward"), d.get("probe_loss_drop"),
                                                       p.get("wall_seconds"))))
     Console().print(table)
+    from bench.learn_ablation import ablation_lines
+
+    for line in ablation_lines(curve.get("ablation")):
+        Console().print(line)
     gain = curve["final_vs_base"]
     if gain.get("cases"):
         Console().print(f"last point vs base, heldout S_accepted: {gain['mean_diff']:+.3f} (95% CI "
                         f"{gain['ci_low']:+.3f}..{gain['ci_high']:+.3f}, {gain['cases']} cases); "
                         f"{out / 'learn.json'}, {out / 'learn.png'}")
+

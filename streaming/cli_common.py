@@ -27,3 +27,10 @@ def settings_or_exit(**overrides: Any) -> TailorSettings:
 def fail(exc: Exception) -> None:
     click.echo(f"tailor: {exc}", err=True)
     sys.exit(1)
+
+
+def field_help(model: type[Any], name: str) -> str:
+    """A CLI option's help from the config field it sets: the field's description and its default (so a
+    default is written once, in the config)."""
+    field = model.model_fields[name]
+    return f"{field.description} [default: {field.default}]"
