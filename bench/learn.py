@@ -153,8 +153,14 @@ class Curve:
 
         sources = [SftSource(f"case:{c.case_id}", self.families[c.family], context(c), json.dumps(c.reference),
                              "reference") for c in self.dev]
-        if self.config.sft_rules:
+        if self.config.sft_rules and self.config.sft_all_families:
             sources += self.teacher_sources()
+        elif self.config.sft_rules:
+            for c in self.dev:
+                family, ctx = self.families[c.family], context(c)
+                rule = family.rule_output(ctx)
+                if rule is not None:
+                    sources.append(SftSource(f"rules:{c.case_id}", family, ctx, rule.model_dump_json(), "rules"))
         data = build_sft_data(sources, HeldoutRecordings.load())
         cfg = TrainConfig(trl_overrides={"max_steps": self.config.sft_steps, "seed": self.config.seed})
         result = run_sft(self.config.model_dir, data.rows, cfg, self.adapters / "sft")
