@@ -15,12 +15,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from agents.extractors.base import ExtractorError
-from streaming.blobstore import BlobStore
-from streaming.dlq import SourcePosition, dead_letter
+from core.blobstore import BlobStore
+from core.dlq import SourcePosition, dead_letter
+from core.limits_config import LimitsConfig
+from core.metrics import TailorMetrics
+from core.records import Anchor, AnchorSet, FrameRef, MediaRef, RecordError, SourceSpan
 from streaming.ingest import DeadLetterSink
-from streaming.limits_config import LimitsConfig
-from streaming.metrics import TailorMetrics
-from streaming.records import Anchor, AnchorSet, FrameRef, MediaRef, RecordError, SourceSpan
 from streaming.windows import ClosedWindow, WindowCloser
 
 log = logging.getLogger(__name__)

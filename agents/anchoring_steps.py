@@ -8,9 +8,9 @@ from agents.extractors.gui.window import GuiWindow
 from agents.extractors.robot.key_frames import key_frame_camera
 from agents.extractors.robot.pipeline import RobotExpertPipeline
 from agents.extractors.robot.window import RobotWindow
-from streaming.blobstore import BlobStore
-from streaming.limits_config import LimitsConfig
-from streaming.records import GuiStep, RobotStep
+from core.blobstore import BlobStore
+from core.limits_config import LimitsConfig
+from core.records import GuiStep, RobotStep
 from streaming.windows import ClosedWindow
 
 

@@ -16,14 +16,14 @@ import av
 import numpy as np
 
 from agents.anchoring import KeyFrame, WindowAnchoring, WindowFacts
+from agents.extractors.video.decode import VideoDecoder
 from agents.extractors.video.media import VideoDecodeError
 from agents.extractors.video.pipeline import VideoExpertPipeline
 from agents.extractors.video.pipeline_config import VideoPipelineConfig
-from agents.extractors.video.decode import VideoDecoder
 from agents.extractors.video.window import VideoWindow
-from streaming.blobstore import BlobStore
-from streaming.limits_config import LimitsConfig
-from streaming.records import VideoSegment
+from core.blobstore import BlobStore
+from core.limits_config import LimitsConfig
+from core.records import VideoSegment
 from streaming.windows import ClosedWindow
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from agents.tasks.base import TaskFamily, TaskSpec
-from streaming.records import Intent
+from core.records import Intent
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from agents.rewards import group_rewards
 from agents.synthesis.base import Generation, SynthesisBackend, SynthesisJob
 from agents.tasks.base import ParseError, SynthesisContext, TaskFamily, strip_fence
-from streaming.records import Example, RejectedExample
+from core.records import Example, RejectedExample
 
 log = logging.getLogger(__name__)
 

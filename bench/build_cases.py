@@ -27,7 +27,7 @@ from bench.references.video import VideoCases
 from bench.split import split_cases
 from bench.store import version_of, write_cases
 from bench.windows import RecordCache, WindowAnchorer
-from streaming.limits_config import LimitsConfig
+from core.limits_config import LimitsConfig
 from trainer.heldout import HeldoutRecording, write_heldout_list
 
 log = logging.getLogger(__name__)

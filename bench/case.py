@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bench.sources import SourceRef
 from bench.split import recording_id
-from streaming.records import AnchorSet
+from core.records import AnchorSet
 
 SCHEMA_VERSION = 1
 Split = Literal["dev", "heldout"]

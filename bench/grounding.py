@@ -24,7 +24,7 @@ from agents.tasks.base import SynthesisContext, TaskFamily, TaskOutput
 from agents.tasks.gui_action_extraction import GuiActionExtraction
 from agents.tasks.gui_action_extraction_config import GuiActionExtractionConfig
 from agents.tasks.validators import action_mismatch
-from streaming.records import AnchorSet
+from core.records import AnchorSet
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from agents.synthesis.base import SynthesisJob
 from agents.tasks.base import ParseError
 from bench.case import BenchCase
 from bench.scoring import context
-from streaming.records import Feedback
+from core.records import Feedback
 from trainer.preferences import (
     CandidateGroup,
     PreferencePair,

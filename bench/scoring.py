@@ -34,7 +34,7 @@ from bench.fields import field_score
 from bench.grounding import TokenCounter, density, grounding_precision
 from bench.scoring_config import ScoringConfig
 from bench.semantic import Embedder, semantic_score
-from streaming.records.base import too_deep
+from core.records.base import too_deep
 
 log = logging.getLogger(__name__)
 

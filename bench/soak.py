@@ -21,7 +21,7 @@ from typing import Any
 from bench.soak_config import SoakConfig
 from bench.stream import broker_for, latency_samples, live_root, percentile, shared_dir_of, side_settings
 from bench.stream_rig import LiveSide, StepFeed, rss_level, rss_slope
-from streaming.records import GuiAction, GuiStep, MediaRef, RobotStep
+from core.records import GuiAction, GuiStep, MediaRef, RobotStep
 from streaming.settings import TailorSettings
 
 WORKER_ARGV = (sys.executable, "-m", "streaming.cli", "up")

@@ -36,11 +36,11 @@ from typing import Any
 
 from bench.stream_config import LiveRigConfig, StreamBenchConfig
 from bench.stream_rig import REPO, STEP_DATA, BenchError, LiveSide, StepFeed, rss_mb, rss_slope
-from streaming.dlq import SourcePosition, dead_letter
+from core.dlq import SourcePosition, dead_letter
+from core.records import DeadLetter, RecordError, TailorRecord
+from core.topics_config import TopicsConfig
 from streaming.ingest import DeadLetterSink
-from streaming.records import DeadLetter, RecordError, TailorRecord
 from streaming.settings import TailorSettings
-from streaming.topics_config import TopicsConfig
 
 log = logging.getLogger(__name__)
 
@@ -328,7 +328,7 @@ class BareBaseline:
         from streaming.app import blob_store
         from streaming.ingest_checks import checks_for
         from streaming.intent_book import IntentBook
-        from streaming.metrics import TailorMetrics
+        from core.metrics import TailorMetrics
         from streaming.synthesis_stage import SynthesisStage
         from streaming.topics import topic_specs
 

@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.stream_config import LiveRigConfig
+from core.topics_config import TopicsConfig
 from streaming.replay.base import ReplayEvent
 from streaming.settings import TailorSettings
-from streaming.topics_config import TopicsConfig
 
 log = logging.getLogger(__name__)
 

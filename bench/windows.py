@@ -21,9 +21,9 @@ from agents.extractors.robot.pipeline import RobotExpertPipeline
 from bench.build_config import BuildConfig
 from bench.case import WindowSelection
 from bench.sources import SourceRef, resolve
-from streaming.blobstore import BlobStore
-from streaming.limits_config import LimitsConfig
-from streaming.records import AnchorSet, FrameRef, MediaRef, SourceSpan, TailorRecord
+from core.blobstore import BlobStore
+from core.limits_config import LimitsConfig
+from core.records import AnchorSet, FrameRef, MediaRef, SourceSpan, TailorRecord
 from streaming.replay.detect import open_sources
 from streaming.replay.source_config import ReplaySourceConfig
 from streaming.windows import ClosedWindow

@@ -14,13 +14,13 @@ from agents.anchoring_steps import GuiAnchoring, RobotAnchoring
 from agents.extractors.gui.pipeline import GuiExpertPipeline
 from agents.extractors.gui.pipeline_config import GuiPipelineConfig
 from agents.extractors.robot.pipeline import RobotExpertPipeline
-from streaming.blobstore import BlobStore
+from core.blobstore import BlobStore
+from core.dlq import SourcePosition
+from core.metrics import TailorMetrics
+from core.records import AnchorSet
+from core.records import TailorRecord
 from streaming.ingest import DeadLetterSink, RecordHandler
-from streaming.metrics import TailorMetrics
-from streaming.records import AnchorSet
 from streaming.settings import TailorSettings
-from streaming.dlq import SourcePosition
-from streaming.records import TailorRecord
 from streaming.window_store import PartitionedState, StateRecovery, TopicChangeLog, changelog_topic
 from streaming.windows import GuiKeys, KeyAdapter, RobotKeys, VideoKeys, Windower, WindowState
 

@@ -9,13 +9,13 @@ from typing import Any
 import faust
 
 from agents.synthesis.factory import BackendHandle
-from streaming.blobstore import BlobStore
+from core.blobstore import BlobStore
+from core.metrics import TailorMetrics
+from core.records import DeadLetter
 from streaming.faust_transport import TailorFaustApp
 from streaming.ingest import DeadLetterSink, IngestStage, RecordHandler
 from streaming.ingest_checks import checks_for
 from streaming.kafka_clients import faust_broker_kwargs
-from streaming.metrics import TailorMetrics
-from streaming.records import DeadLetter
 from streaming.settings import TailorSettings
 from streaming.topics import TopicSpec, topic_specs
 

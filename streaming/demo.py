@@ -20,11 +20,11 @@ import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 
+from core.records import AnchorSet, Example, RejectedExample
 from streaming.broker import die_with_parent, free_port
 from streaming.demo_config import DemoConfig
 from streaming.demo_summary import render_anchor_summary, render_example_summary
 from streaming.intents_cli import IntentRequest, publish_intent
-from streaming.records import AnchorSet, Example, RejectedExample
 from streaming.replay.runner import replay
 from streaming.replay.runner_config import ReplayConfig
 from streaming.runtime import owned_cluster

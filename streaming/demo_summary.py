@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 from rich.console import Console
 from rich.table import Table
 
-from streaming.records import AnchorSet, Example, RejectedExample
+from core.records import AnchorSet, Example, RejectedExample
 
 
 def render_anchor_summary(anchor_sets: list[AnchorSet]) -> None:

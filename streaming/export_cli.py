@@ -11,7 +11,7 @@ from pathlib import Path
 
 from agents.tasks.base import SynthesisContext, TaskSpec
 from agents.tasks.catalog import families
-from streaming.records import AnchorSet, Example, Intent
+from core.records import AnchorSet, Example, Intent
 from streaming.settings import TailorSettings
 from streaming.sink_stage import examples_root
 from streaming.sinks.exports import ExportStats, export_dataset

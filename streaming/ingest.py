@@ -14,11 +14,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-from streaming.dlq import SourcePosition, dead_letter
+from core.dlq import SourcePosition, dead_letter
+from core.limits_config import LimitsConfig
+from core.metrics import TailorMetrics
+from core.records import DeadLetter, RecordError, TailorRecord
 from streaming.ingest_checks import RecordCheck
-from streaming.limits_config import LimitsConfig
-from streaming.metrics import TailorMetrics
-from streaming.records import DeadLetter, RecordError, TailorRecord
 from streaming.topics import TopicSpec
 
 log = logging.getLogger(__name__)

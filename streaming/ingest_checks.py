@@ -5,10 +5,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Generic, TypeVar
 
-from streaming.blobstore import BlobStore, UriPolicyError
-from streaming.limits_config import LimitsConfig
-from streaming.media_probe import probe_image, probe_video
-from streaming.records import GuiStep, MediaRef, RecordError, RobotStep, TailorRecord, VideoSegment
+from core.blobstore import BlobStore, UriPolicyError
+from core.limits_config import LimitsConfig
+from core.media_probe import probe_image, probe_video
+from core.records import GuiStep, MediaRef, RecordError, RobotStep, TailorRecord, VideoSegment
 
 R = TypeVar("R", bound=TailorRecord)
 

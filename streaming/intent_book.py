@@ -9,9 +9,9 @@ from collections.abc import Callable, Awaitable
 
 from agents.intents import IntentError, IntentParser, ParsedIntent
 from agents.tasks.base import TaskSpec
-from streaming.dlq import SourcePosition
+from core.dlq import SourcePosition
+from core.records import Intent, RecordError
 from streaming.kafka_clients import aiokafka_kwargs
-from streaming.records import Intent, RecordError
 from streaming.settings import TailorSettings
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agents.intents import IntentParser, ParsedIntent
 from agents.tasks.catalog import families
+from core.records import Intent
 from streaming.producer import TailorProducer
-from streaming.records import Intent
 from streaming.settings import TailorSettings
 from streaming.topic_reader import read_topic
 from streaming.topics import ensure_topics

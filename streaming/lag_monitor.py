@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import faust
 from prometheus_client import Gauge
 
-from streaming.metrics import TailorMetrics
+from core.metrics import TailorMetrics
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from agents.tasks.base import TaskFamily
-from streaming.records import AnchorSet, Example, Feedback, Intent
+from core.records import AnchorSet, Example, Feedback, Intent
 from streaming.sft_sources import reference_sources, stream_sources
 from trainer.heldout import HeldoutRecordings
 from trainer.sft import SftSource

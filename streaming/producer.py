@@ -3,7 +3,7 @@
 Example (a robot recorder)::
 
     from streaming.producer import TailorProducer
-    from streaming.records import RobotStep
+    from core.records import RobotStep
 
     with TailorProducer.connect("broker:9092") as producer:
         for i, (state, action) in enumerate(control_loop()):
@@ -24,11 +24,11 @@ import logging
 from types import TracebackType
 from typing import Any, Self
 
+from core.records import TailorRecord
+from core.topics_config import TopicsConfig
 from streaming.kafka_clients import kafka_python_kwargs
 from streaming.kafka_config import KafkaConfig
-from streaming.records import TailorRecord
 from streaming.topics import record_key, spec_for
-from streaming.topics_config import TopicsConfig
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ import asyncio
 import logging
 from typing import Any
 
-from streaming.dlq import SourcePosition
+from core.dlq import SourcePosition
+from core.metrics import TailorMetrics
+from core.records import ModelUpdate, RecordError
 from streaming.kafka_clients import aiokafka_kwargs
-from streaming.metrics import TailorMetrics
-from streaming.records import ModelUpdate, RecordError
 from streaming.settings import TailorSettings
 
 log = logging.getLogger(__name__)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from core.topics_config import TopicsConfig
 from streaming.topics import topic_specs
-from streaming.topics_config import TopicsConfig
 
 
 def record_schemas(topics: TopicsConfig) -> dict[str, dict]:  # type: ignore[type-arg]

@@ -9,11 +9,11 @@ import faust
 from prometheus_client import CollectorRegistry
 
 from agents.synthesis.factory import open_backend
+from core.metrics import TailorMetrics, serve_metrics
 from streaming.app import create_app
 from streaming.lag_monitor import register_lag_monitor
 from streaming.logging_setup import console_streams
 from streaming.malloc_tuning import limit_arenas, trim
-from streaming.metrics import TailorMetrics, serve_metrics
 from streaming.runtime import owned_cluster
 from streaming.settings import TailorSettings
 from streaming.topics import ensure_topics

@@ -11,12 +11,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from agents.anchoring_config import AnchoringConfig
 from agents.intents_config import IntentsConfig
 from agents.synthesis.synthesis_config import SynthesisConfig
+from core.limits_config import LimitsConfig
+from core.topics_config import TopicsConfig
 from streaming.app_config import AppConfig
 from streaming.broker_config import BrokerConfig
 from streaming.kafka_config import KafkaConfig
 from streaming.lag_monitor_config import LagMonitorConfig
-from streaming.limits_config import LimitsConfig
-from streaming.topics_config import TopicsConfig
 from streaming.trainer_config import TrainerConfig
 from streaming.windows_config import WindowsConfig
 

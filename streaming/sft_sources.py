@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from agents.tasks.base import SynthesisContext, TaskFamily, TaskSpec
-from streaming.records import AnchorSet, Example, Intent
+from core.records import AnchorSet, Example, Intent
 from trainer.sft import SftSource
 
 log = logging.getLogger(__name__)

@@ -9,8 +9,8 @@ from typing import Any
 
 import faust
 
-from streaming.metrics import TailorMetrics
-from streaming.records import Example, RecordError
+from core.metrics import TailorMetrics
+from core.records import Example, RecordError
 from streaming.settings import TailorSettings
 from streaming.sinks.parquet_sink import ParquetSink
 from streaming.sinks.parquet_sink_config import ParquetSinkConfig

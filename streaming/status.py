@@ -10,8 +10,8 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
+from core.records import DeadLetter, RecordError
 from streaming.kafka_clients import aiokafka_kwargs, kafka_python_kwargs
-from streaming.records import DeadLetter, RecordError
 from streaming.settings import TailorSettings
 from streaming.topics import topic_specs
 

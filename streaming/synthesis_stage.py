@@ -18,11 +18,11 @@ from agents.synthesis.base import BackendUnavailable, SynthesisBackend
 from agents.synthesis.rules_backend import RulesBackend
 from agents.synthesis_step import StepResult, synthesize_step
 from agents.tasks.base import SynthesisContext, TaskFamily
-from streaming.dlq import SourcePosition, dead_letter
+from core.dlq import SourcePosition, dead_letter
+from core.metrics import TailorMetrics
+from core.records import AnchorSet, RecordError
 from streaming.ingest import DeadLetterSink
 from streaming.intent_book import IntentBook, watch_intents
-from streaming.metrics import TailorMetrics
-from streaming.records import AnchorSet, RecordError
 from streaming.settings import TailorSettings
 
 log = logging.getLogger(__name__)

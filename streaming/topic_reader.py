@@ -6,8 +6,8 @@ import asyncio
 import time
 from typing import Any, TypeVar
 
+from core.records import RecordError, TailorRecord
 from streaming.kafka_clients import aiokafka_kwargs
-from streaming.records import RecordError, TailorRecord
 from streaming.settings import TailorSettings
 
 R = TypeVar("R", bound=TailorRecord)

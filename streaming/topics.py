@@ -5,9 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from streaming.kafka_clients import kafka_python_kwargs
-from streaming.kafka_config import KafkaConfig
-from streaming.records import (
+from core.records import (
     AnchorSet,
     DeadLetter,
     Example,
@@ -20,7 +18,9 @@ from streaming.records import (
     TailorRecord,
     VideoSegment,
 )
-from streaming.topics_config import TopicsConfig
+from core.topics_config import TopicsConfig
+from streaming.kafka_clients import kafka_python_kwargs
+from streaming.kafka_config import KafkaConfig
 
 log = logging.getLogger(__name__)
 

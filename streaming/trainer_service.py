@@ -14,8 +14,8 @@ from typing import Any
 from agents.synthesis.rules_backend import RULES_MODEL
 from agents.tasks.base import SynthesisContext, TaskSpec
 from agents.tasks.catalog import families
+from core.records import AnchorSet, Example, Feedback, Intent, RejectedExample
 from streaming.producer import TailorProducer
-from streaming.records import AnchorSet, Example, Feedback, Intent, RejectedExample
 from streaming.reload_stage import model_store_root
 from streaming.settings import TailorSettings
 from streaming.topic_reader import read_topic
@@ -47,7 +47,7 @@ def read_feedback(settings: TailorSettings) -> list[Feedback]:
     """Every feedback record; malformed ones go to the DLQ with their reason and source offset."""
     import asyncio
 
-    from streaming.dlq import SourcePosition, dead_letter
+    from core.dlq import SourcePosition, dead_letter
     from streaming.topic_reader import read_messages_async
     from trainer.feedback import FeedbackError, feedback_from_bytes
 
@@ -268,7 +268,7 @@ def run_trainer_service(settings: TailorSettings) -> int:
     have arrived (before that, `train_method`)."""
     from prometheus_client import CollectorRegistry
 
-    from streaming.metrics import TailorMetrics, serve_metrics
+    from core.metrics import TailorMetrics, serve_metrics
     from trainer.store import ModelStore
 
     registry = CollectorRegistry()

@@ -32,11 +32,11 @@ from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from streaming.blobstore import BlobStore
-from streaming.dlq import SourcePosition
+from core.blobstore import BlobStore
+from core.dlq import SourcePosition
+from core.metrics import TailorMetrics
+from core.records import GuiStep, MediaRef, RecordError, RobotStep, TailorRecord, VideoSegment
 from streaming.ingest import RecordHandler
-from streaming.metrics import TailorMetrics
-from streaming.records import GuiStep, MediaRef, RecordError, RobotStep, TailorRecord, VideoSegment
 from streaming.window_state import ChangeLog, Header, WindowState
 from streaming.windows_config import WindowsConfig
 

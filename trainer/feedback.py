@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from streaming.records import Feedback, RecordError
+from core.records import Feedback, RecordError
 from trainer.feedback_config import FeedbackConfig
 
 log = logging.getLogger(__name__)

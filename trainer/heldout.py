@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from streaming.records import AnchorSet
+from core.records import AnchorSet
 
 HELDOUT_FILE = Path(__file__).resolve().parent / "heldout_recordings.json"
 SCHEMA_VERSION = 1

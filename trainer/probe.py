@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from streaming.records import Feedback
+from core.records import Feedback
 from trainer.lm import Message, completion_loss, encode
 from trainer.probe_config import ProbeConfig
 

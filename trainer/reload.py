@@ -24,7 +24,7 @@ import httpx
 from agents.synthesis.base import SynthesisBackend
 from agents.synthesis.hf_backend import HfBackend
 from agents.synthesis.vllm_backend import VllmBackend
-from streaming.records import ModelUpdate
+from core.records import ModelUpdate
 from trainer.reload_config import ReloadConfig
 from trainer.store import ModelStore
 from trainer.weights import ADAPTER_CONFIG, WeightsError

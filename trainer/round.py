@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from streaming.records import Feedback, ModelUpdate
+from core.records import Feedback, ModelUpdate
 from trainer.dpo import run_dpo
 from trainer.feedback import FeedbackLedger
 from trainer.gate import Evaluate, Gate, GateDecision

@@ -33,7 +33,7 @@ from typing import Any
 import fsspec
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from streaming.records import ModelUpdate
+from core.records import ModelUpdate
 from trainer.store_config import StoreConfig
 from trainer.weights import (
     ADAPTER_CONFIG, FULL_CONFIG, UNSAFE_SUFFIXES, WeightsError, check_safetensors, unsafe_weight_files, weights_file,

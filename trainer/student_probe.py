@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from streaming.records import Feedback
+from core.records import Feedback
 from trainer.lm import IGNORE, Message, completion_loss, encode
 from trainer.probe import ProbeError, trainable
 from trainer.student_probe_config import StudentProbeConfig

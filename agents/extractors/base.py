@@ -11,7 +11,7 @@ import time
 from abc import ABC, abstractmethod
 from typing import ClassVar, Generic, TypeVar
 
-from streaming.records import Anchor, RecordError
+from core.records import Anchor, RecordError
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
 
-from streaming.records.base import RecordError
+from core.records.base import RecordError
 
 
 class IndexedStep(Protocol):

@@ -10,7 +10,7 @@ import random
 import re
 from dataclasses import dataclass
 
-from streaming.records import Anchor, AnchorSet
+from core.records import Anchor, AnchorSet
 
 # Anchor types that mark something happening at a moment (what questions and plans are about).
 EVENT_TYPES = (

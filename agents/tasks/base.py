@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agents.tasks.base_config import PromptConfig
 from agents.tasks.text_checks_config import TextChecksConfig
-from streaming.records import AnchorSet, FrameRef
-from streaming.records.base import too_deep
+from core.records import AnchorSet, FrameRef
+from core.records.base import too_deep
 
 if TYPE_CHECKING:
     from agents.tasks.catalog_config import TasksConfig

@@ -13,7 +13,7 @@ from agents.tasks.anchor_view import key_frame_indices, last_frame, ordered
 from agents.tasks.base import ChatMessage, SynthesisContext, TaskFamily
 from agents.tasks.base_config import PromptConfig
 from agents.tasks.worked_examples import worked_example
-from streaming.records import Anchor, AnchorSet
+from core.records import Anchor, AnchorSet
 
 _DOMAIN_WORDS = {"video": "video clip", "gui": "GUI trajectory (one frame = one screen / step)",
                  "robot": "robot episode (one frame = one control step)"}

@@ -16,7 +16,7 @@ from agents.tasks.constrained import choice, fixed, obj, text
 from agents.tasks.prompting import family_prompt
 from agents.tasks.robot_fault_recovery_config import RobotFaultRecoveryConfig
 from agents.tasks.validators import FrameInRange, RangeAfter
-from streaming.records import Anchor, AnchorSet
+from core.records import Anchor, AnchorSet
 
 
 class RobotFaultRecoveryOutput(TaskOutput):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agents.tasks.anchor_view import action_phrase, last_frame, of_type, parse_action, span_end
-from streaming.records import Anchor, AnchorSet
+from core.records import Anchor, AnchorSet
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from agents.tasks.base import (
 from agents.tasks.constrained import ascending_runs, choice, fixed, obj, text
 from agents.tasks.prompting import family_prompt
 from agents.tasks.validators import FrameInRange
-from streaming.records import Anchor, AnchorSet
+from core.records import Anchor, AnchorSet
 
 
 MAX_EVIDENCE_POOL = 16  # event frames offered as evidence (the earliest ones)

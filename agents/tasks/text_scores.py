@@ -20,7 +20,7 @@ from agents.tasks.text_words import (
     STOPWORDS, TASK_WORDS, TOKEN, Language, content_words, flat, known_word, language_of, quoted, scripts,
     stem, without_quotes, words,
 )
-from streaming.records import Anchor, AnchorSet
+from core.records import Anchor, AnchorSet
 
 if TYPE_CHECKING:
     from agents.tasks.base import TaskFamily

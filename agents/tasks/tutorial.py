@@ -15,7 +15,7 @@ from agents.tasks.base import (
 )
 from agents.tasks.constrained import fixed, obj, seq, text
 from agents.tasks.prompting import family_prompt
-from streaming.records import AnchorSet
+from core.records import AnchorSet
 
 MAX_STEPS = 32
 _SHOT = re.compile(r"shot (\d+)-(\d+)")

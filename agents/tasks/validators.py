@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from agents.tasks.anchor_view import anchored_frames, of_type, parse_action
 from agents.tasks.base import ActionCite, SynthesisContext, TaskOutput, Validator, Violation
-from streaming.records import Anchor
+from core.records import Anchor
 
 _SPACE = re.compile(r"\s+")
 

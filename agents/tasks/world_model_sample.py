@@ -12,12 +12,12 @@ from agents.tasks.base import (
     Validator, checked,
 )
 from agents.tasks.base_config import PromptConfig
-from agents.tasks.next_subtask import ROBOT_PHASES
 from agents.tasks.constrained import fixed, obj, seq, text
+from agents.tasks.next_subtask import ROBOT_PHASES
 from agents.tasks.prompting import family_prompt
 from agents.tasks.validators import FrameInRange
 from agents.tasks.world_model_sample_config import WorldModelSampleConfig
-from streaming.records import Anchor, AnchorSet
+from core.records import Anchor, AnchorSet
 
 
 class PlanStep(TaskPart):

@@ -17,8 +17,8 @@ from typing import ClassVar, Literal, Protocol, TypeVar
 
 from pydantic import ValidationError
 
-from streaming.limits_config import LimitsConfig
-from streaming.records import GuiStep, MediaRef, RobotStep, TailorRecord, VideoSegment
+from core.limits_config import LimitsConfig
+from core.records import GuiStep, MediaRef, RobotStep, TailorRecord, VideoSegment
 from streaming.replay.source_config import ReplaySourceConfig
 
 log = logging.getLogger(__name__)

@@ -27,7 +27,7 @@ from typing import ClassVar
 import numpy as np
 from PIL import Image
 
-from streaming.records import MediaRef, RobotStep
+from core.records import MediaRef, RobotStep
 from streaming.replay.base import ReplayError, ReplayEvent, ReplaySource
 from streaming.replay.checks import finite_vector, image_size, sanitize_id
 from streaming.replay.robot_steps import RobotStepDraft, emit_episode

@@ -14,8 +14,8 @@ from typing import Any
 
 from PIL import Image
 
-from streaming.limits_config import LimitsConfig
-from streaming.records.raw import ID_PATTERN
+from core.limits_config import LimitsConfig
+from core.records.raw import ID_PATTERN
 from streaming.replay.base import ReplayError
 
 _BAD_ID_CHARS = re.compile(r"[^A-Za-z0-9_.:@+=-]")

@@ -10,7 +10,7 @@ import logging
 import os
 from pathlib import Path
 
-from streaming.limits_config import LimitsConfig
+from core.limits_config import LimitsConfig
 from streaming.replay.base import MediaFactory, ReplayError, ReplaySource
 from streaming.replay.bridge import RldsTfrecordSource
 from streaming.replay.gui_aitw import AitwEpisodeSource

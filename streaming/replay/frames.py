@@ -14,7 +14,7 @@ from pathlib import Path
 
 import av
 
-from streaming.limits_config import LimitsConfig
+from core.limits_config import LimitsConfig
 from streaming.replay.base import ReplayError
 from streaming.replay.checks import Deadline
 

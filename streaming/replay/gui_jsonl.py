@@ -15,8 +15,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from streaming.records import GuiAction, GuiStep
-from streaming.records.raw import ID_PATTERN
+from core.records import GuiAction, GuiStep
+from core.records.raw import ID_PATTERN
 from streaming.replay.base import ReplayError, ReplayEvent, ReplaySource
 from streaming.replay.checks import read_bytes
 from streaming.replay.gui_steps import GuiStepDraft, emit_session, inside, load_screenshot

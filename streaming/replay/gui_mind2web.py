@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
-from streaming.records import BBox, GuiAction, GuiStep, GuiTarget, MediaRef
+from core.records import BBox, GuiAction, GuiStep, GuiTarget, MediaRef
 from streaming.replay.base import ReplayError, ReplayEvent, ReplaySource
 from streaming.replay.checks import read_bytes, sanitize_id
 from streaming.replay.gui_steps import GuiStepDraft, emit_session, load_screenshot

@@ -6,8 +6,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from streaming.limits_config import LimitsConfig
-from streaming.records import GuiAction, GuiStep, MediaRef
+from core.limits_config import LimitsConfig
+from core.records import GuiAction, GuiStep, MediaRef
 from streaming.replay.base import MediaFactory, ReplayError, ReplayEvent, build_all, wall_time
 from streaming.replay.checks import check_increasing, check_text, image_size, read_bytes
 

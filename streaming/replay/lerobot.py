@@ -23,7 +23,7 @@ from typing import ClassVar
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from streaming.records import RobotStep
+from core.records import RobotStep
 from streaming.replay.base import ReplayError, ReplayEvent, ReplaySource
 from streaming.replay.checks import finite_scalar, read_json, sanitize_id
 from streaming.replay.lerobot_common import diff_actions, episode_drafts, scalars, vectors, video_cameras

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from streaming.limits_config import LimitsConfig
-from streaming.records import MediaRef
+from core.limits_config import LimitsConfig
+from core.records import MediaRef
 from streaming.replay.base import ReplayError
 from streaming.replay.checks import check_increasing, finite_scalar, finite_vector
 from streaming.replay.frames import jpeg_frames_at

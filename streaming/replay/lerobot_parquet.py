@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from streaming.records import MediaRef, RobotStep
+from core.records import MediaRef, RobotStep
 from streaming.replay.base import ReplayError, ReplayEvent, ReplaySource
 from streaming.replay.checks import image_size, read_bytes, read_json, sanitize_id
 from streaming.replay.lerobot_common import diff_actions, episode_drafts, scalars, vectors, video_cameras

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from streaming.records import MediaRef, RobotStep
+from core.records import MediaRef, RobotStep
 from streaming.replay.base import ReplayEvent, build_all, wall_time
 from streaming.replay.checks import check_increasing
 

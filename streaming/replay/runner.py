@@ -8,9 +8,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from core.records import MediaRef
 from streaming.app import blob_store
 from streaming.producer import TailorProducer
-from streaming.records import MediaRef
 from streaming.replay.base import ReplayEvent, ReplaySource
 from streaming.replay.detect import open_sources
 from streaming.replay.runner_config import ReplayConfig

@@ -22,7 +22,7 @@ from typing import ClassVar
 
 import av
 
-from streaming.records import VideoSegment
+from core.records import VideoSegment
 from streaming.replay.base import ReplayError, ReplayEvent, ReplaySource, wall_time
 from streaming.replay.checks import Deadline, sanitize_id
 

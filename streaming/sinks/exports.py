@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from streaming.records import Example, Feedback, RecordError
+from core.records import Example, Feedback, RecordError
 from streaming.sinks.exports_config import ExportConfig
 from streaming.sinks.reader import iter_stored
 

@@ -14,8 +14,8 @@ from abc import ABC, abstractmethod
 
 from PIL import Image
 
-from streaming.blobstore import BlobStore, UriPolicyError
-from streaming.records import Example, FrameRef, MediaRef
+from core.blobstore import BlobStore, UriPolicyError
+from core.records import Example, FrameRef, MediaRef
 from streaming.sinks.parquet_schema import FrameCell
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from streaming.records import Example, FrameRef, SourceSpan
+from core.records import Example, FrameRef, SourceSpan
 
 SINK_SCHEMA_VERSION = 1
 SCHEMA_VERSION_KEY = b"tailor.sink_schema_version"

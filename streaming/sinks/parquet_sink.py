@@ -35,8 +35,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from streaming.blobstore import BlobStore
-from streaming.records import Example
+from core.blobstore import BlobStore
+from core.records import Example
 from streaming.sinks.frames import EmbeddedFrames, FramePolicy, ReferencedFrames
 from streaming.sinks.layout import (
     LayoutError, Partition, ensure_dir, escape_value, list_parts, list_temps, part_name, publish, temp_name,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from streaming.records import Example
+from core.records import Example
 from streaming.sinks.layout import list_parts
 from streaming.sinks.parquet_schema import COLUMN_NAMES, row_example, row_frame_errors
 from streaming.sinks.parquet_sink import SinkError

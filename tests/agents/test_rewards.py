@@ -18,8 +18,8 @@ from agents.rewards_config import RewardsConfig
 from agents.tasks.base import SynthesisContext, TaskFamily, TaskSpec, registry
 from agents.tasks.catalog_config import TasksConfig
 from agents.tasks.text_checks_config import TextChecksConfig
-from streaming.blobstore import BlobStore
-from streaming.records import AnchorSet
+from core.blobstore import BlobStore
+from core.records import AnchorSet
 from tests.agents.tasks.helpers import robot_sets, video_sets
 
 unit = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)

@@ -10,13 +10,13 @@ import pytest
 from kafka.admin import KafkaAdminClient
 
 from bench.soak import hostile_message, run_soak
-from bench.stream_rig import rss_level, rss_slope
 from bench.soak_config import SoakConfig
-from bench.stream_config import LiveRigConfig
 from bench.stream import side_settings
+from bench.stream_config import LiveRigConfig
+from bench.stream_rig import rss_level, rss_slope
+from core.records import GuiStep, RecordError, RobotStep
 from streaming.app import blob_store
 from streaming.ingest_checks import checks_for
-from streaming.records import GuiStep, RecordError, RobotStep
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO / ".." / "shared"

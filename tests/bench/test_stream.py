@@ -12,7 +12,7 @@ from kafka.admin import KafkaAdminClient
 from bench.stream import latency_samples, percentile, run_stream_bench, side_settings
 from bench.stream_config import LiveRigConfig, StreamBenchConfig
 from bench.stream_rig import StepFeed
-from streaming.records import GuiStep, RobotStep
+from core.records import GuiStep, RobotStep
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO / ".." / "shared"

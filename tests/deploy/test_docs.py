@@ -7,7 +7,7 @@ import re
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from streaming.metrics import TailorMetrics
+from core.metrics import TailorMetrics
 from streaming.settings import TailorSettings
 from tests.conftest import REPO
 from tests.deploy.deploy_files import scraped_names
@@ -31,4 +31,4 @@ def test_every_metric_in_the_guide_exists() -> None:
     declared |= {f.name for f in text_string_to_metric_families(text) if f.type == "histogram"}
     named = set(re.findall(r"\btailor_[a-z0-9_]*[a-z0-9]\b", DOC.read_text()))
     unknown = sorted(n for n in named - TRAINER_METRICS if n not in declared)
-    assert not unknown, f"docs/deploy.md names metrics that streaming/metrics.py does not define: {unknown}"
+    assert not unknown, f"docs/deploy.md names metrics that core/metrics.py does not define: {unknown}"

@@ -9,8 +9,8 @@ import time
 import pytest
 from kafka import KafkaProducer
 
+from core.records import DeadLetter
 from streaming.kafka_clients import kafka_python_kwargs
-from streaming.records import DeadLetter
 from streaming.settings import TailorSettings
 from streaming.topics import ensure_topics
 from tests.conftest import WorkerProcess

@@ -18,10 +18,10 @@ from collections.abc import Callable
 import atheris
 
 with atheris.instrument_imports(include=["streaming"]):
-    from streaming.blobstore import BlobStore, UriPolicyError
-    from streaming.limits_config import LimitsConfig
-    from streaming.media_probe import probe_image, probe_video
-    from streaming.records import Feedback, GuiStep, Intent, ModelUpdate, RecordError, RobotStep, VideoSegment
+    from core.blobstore import BlobStore, UriPolicyError
+    from core.limits_config import LimitsConfig
+    from core.media_probe import probe_image, probe_video
+    from core.records import Feedback, GuiStep, Intent, ModelUpdate, RecordError, RobotStep, VideoSegment
 
 from tests.streaming.fuzz_strategies import RECORD_REASONS
 

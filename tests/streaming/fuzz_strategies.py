@@ -10,7 +10,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from streaming.records import (
+from core.records import (
     BBox, Feedback, GuiAction, GuiStep, GuiTarget, Intent, MediaRef, ModelUpdate, RobotStep, TailorRecord,
     VideoSegment,
 )

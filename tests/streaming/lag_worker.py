@@ -14,13 +14,13 @@ import os
 import faust
 from prometheus_client import CollectorRegistry
 
+from core.dlq import SourcePosition
+from core.metrics import TailorMetrics, serve_metrics
+from core.records import TailorRecord
 from streaming.app import create_app
-from streaming.dlq import SourcePosition
 from streaming.ingest import RecordHandler
 from streaming.lag_monitor import register_lag_monitor
 from streaming.logging_setup import configure_logging, console_streams
-from streaming.metrics import TailorMetrics, serve_metrics
-from streaming.records import TailorRecord
 from streaming.settings import load_settings
 
 

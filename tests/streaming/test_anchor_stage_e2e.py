@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from PIL import Image
 
-from streaming.records import AnchorSet, DeadLetter, RobotStep
+from core.records import AnchorSet, DeadLetter, RobotStep
 from streaming.replay.runner import replay
 from streaming.replay.runner_config import ReplayConfig
 from streaming.settings import TailorSettings

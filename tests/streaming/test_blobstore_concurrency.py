@@ -7,7 +7,7 @@ import hashlib
 import threading
 from pathlib import Path
 
-from streaming.blobstore import BlobStore
+from core.blobstore import BlobStore
 
 WRITERS = 8
 ROUNDS = 40

@@ -17,11 +17,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streaming.blobstore import BlobStore
+from core.blobstore import BlobStore
+from core.limits_config import LimitsConfig
+from core.media_probe import probe_image, probe_video
+from core.records import MediaRef, RecordError, VideoSegment
 from streaming.ingest_checks import VideoCheck
-from streaming.limits_config import LimitsConfig
-from streaming.media_probe import probe_image, probe_video
-from streaming.records import MediaRef, RecordError, VideoSegment
 from streaming.replay.video import VideoFileSource
 from tests.conftest import REPO
 from tests.streaming import media_bombs as mb

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from streaming.limits_config import LimitsConfig
-from streaming.records import GuiAction, GuiStep, RecordError, RobotStep, TailorRecord
+from core.limits_config import LimitsConfig
+from core.records import GuiAction, GuiStep, RecordError, RobotStep, TailorRecord
 from tests.streaming.fuzz_strategies import (
     NUMERIC_PATHS, PIPELINE_TYPES, RAW_TYPES, RECORD_REASONS, RECORDS, damaged, deep_json, json_mutated,
     json_values, nonfinite_literals, set_path, with_nonfinite,

@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from streaming.blobstore import BlobStore, UriPolicyError
-from streaming.records import MediaRef
+from core.blobstore import BlobStore, UriPolicyError
+from core.records import MediaRef
 
 URI_REASONS = frozenset({"uri_invalid", "uri_scheme_not_allowed", "uri_path_traversal", "uri_outside_roots"})
 GET_REASONS = URI_REASONS | {"blob_missing", "blob_unreadable", "blob_too_large", "blob_hash_mismatch"}

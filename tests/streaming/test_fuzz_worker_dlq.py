@@ -13,12 +13,12 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from kafka import KafkaProducer
 
+from core.blobstore import BlobStore
+from core.limits_config import LimitsConfig
+from core.records import DeadLetter, GuiAction, GuiStep, MediaRef, RecordError, RobotStep, TailorRecord, VideoSegment
 from streaming.app import blob_store
-from streaming.blobstore import BlobStore
 from streaming.ingest_checks import checks_for
 from streaming.kafka_clients import kafka_python_kwargs
-from streaming.limits_config import LimitsConfig
-from streaming.records import DeadLetter, GuiAction, GuiStep, MediaRef, RecordError, RobotStep, TailorRecord, VideoSegment
 from streaming.settings import TailorSettings
 from streaming.topics import ensure_topics, topic_specs
 from tests.conftest import WorkerProcess

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from core.records import DeadLetter
 from streaming.producer import TailorProducer
-from streaming.records import DeadLetter
 from streaming.reload_stage import model_store_root
 from streaming.settings import TailorSettings
 from tests.conftest import REPO, WorkerProcess, settings_env

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
+from core.metrics import TailorMetrics
 from streaming.app import create_app
-from streaming.metrics import TailorMetrics
 from streaming.settings import TailorSettings
 
 REPO = Path(__file__).resolve().parents[2]

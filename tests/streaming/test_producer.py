@@ -8,9 +8,9 @@ import time
 
 from kafka.errors import KafkaTimeoutError
 
+from core.records import RobotStep
 from streaming.kafka_clients import kafka_python_kwargs
 from streaming.producer import TailorProducer, mend_idempotent_reset
-from streaming.records import RobotStep
 from streaming.settings import TailorSettings
 from streaming.topics import ensure_topics, spec_for
 from tests.kafka_helpers import consume

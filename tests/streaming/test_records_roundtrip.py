@@ -5,11 +5,11 @@ import time
 
 import pytest
 
-from streaming.producer import TailorProducer
-from streaming.records import (
+from core.records import (
     Anchor, AnchorSet, BBox, DeadLetter, Example, Feedback, GuiAction, GuiStep, GuiTarget, Intent, MediaRef,
     ModelUpdate, RecordError, RejectedExample, RobotStep, SourceSpan, TailorRecord, VideoSegment,
 )
+from streaming.producer import TailorProducer
 from streaming.settings import TailorSettings
 from streaming.topics import ensure_topics, spec_for, topic_specs
 from tests.kafka_helpers import consume

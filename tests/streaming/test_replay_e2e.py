@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from streaming.records import GuiStep, RobotStep, VideoSegment
+from core.records import GuiStep, RobotStep, VideoSegment
 from streaming.replay.runner import replay
 from streaming.replay.runner_config import ReplayConfig
 from streaming.settings import TailorSettings

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pyarrow.dataset as ds
 
+from core.records import Example
 from streaming.intents_cli import IntentRequest, publish_intent
-from streaming.records import Example
 from streaming.replay.runner import replay
 from streaming.replay.runner_config import ReplayConfig
 from streaming.settings import TailorSettings
@@ -92,7 +92,7 @@ def test_no_duplicate_rows_across_a_worker_restart_and_a_replay(
     proc = subprocess.Popen([sys.executable, "-m", "streaming.cli", "up"], env=env, stdout=log, stderr=log, cwd=REPO)
     try:
         from streaming.producer import TailorProducer
-        from streaming.records import DeadLetter
+        from core.records import DeadLetter
 
         assert settings.kafka_bootstrap
         with TailorProducer.connect(settings.kafka_bootstrap, settings, settings) as p:

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from bench.store import DEFAULT_CASES_DIR, read_version
+from core.records import Example, Feedback, RejectedExample
 from streaming.intents_cli import IntentRequest, publish_intent
 from streaming.producer import TailorProducer
-from streaming.records import Example, Feedback, RejectedExample
 from streaming.replay.runner import replay
 from streaming.replay.runner_config import ReplayConfig
 from streaming.settings import TailorSettings
@@ -73,7 +73,7 @@ def test_malformed_feedback_is_dead_lettered_with_its_offset(settings: TailorSet
     from kafka import KafkaProducer
 
     from streaming.kafka_clients import kafka_python_kwargs
-    from streaming.records import DeadLetter, Feedback
+    from core.records import DeadLetter, Feedback
     from streaming.topics import ensure_topics
     from streaming.trainer_service import read_feedback
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from agents.extractors.video.assets import AssetError, gnome_help_video
-from streaming.records import AnchorSet
+from core.records import AnchorSet
 from streaming.replay.runner import replay
 from streaming.replay.runner_config import ReplayConfig
 from streaming.settings import TailorSettings

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from streaming.records import RecordError
+from core.records import RecordError
 from streaming.windows import Windower
 from tests.streaming.test_windows import Collect, make, pos, step
 

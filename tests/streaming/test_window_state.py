@@ -10,8 +10,8 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from streaming.blobstore import BlobStore
-from streaming.metrics import TailorMetrics
+from core.blobstore import BlobStore
+from core.metrics import TailorMetrics
 from streaming.window_store import PartitionedState
 from streaming.windows import RobotKeys, Windower, WindowState
 from streaming.windows_config import WindowsConfig

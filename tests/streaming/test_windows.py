@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from streaming.blobstore import BlobStore
-from streaming.dlq import SourcePosition
-from streaming.metrics import TailorMetrics
-from streaming.records import MediaRef, RecordError, RobotStep
+from core.blobstore import BlobStore
+from core.dlq import SourcePosition
+from core.metrics import TailorMetrics
+from core.records import MediaRef, RecordError, RobotStep
 from streaming.windows import ChangeLog, ClosedWindow, RobotKeys, WindowCloser, Windower, WindowState
 from streaming.windows_config import WindowsConfig
 from tests.media_helpers import jpeg_bytes

@@ -6,8 +6,8 @@ import time
 
 from kafka import KafkaProducer
 
+from core.records import DeadLetter, GuiAction, GuiStep, MediaRef, RobotStep, VideoSegment
 from streaming.kafka_clients import kafka_python_kwargs
-from streaming.records import DeadLetter, GuiAction, GuiStep, MediaRef, RobotStep, VideoSegment
 from streaming.settings import TailorSettings
 from streaming.topics import ensure_topics
 from tests.conftest import WorkerProcess

@@ -16,9 +16,9 @@ from agents.anchoring_steps import RobotAnchoring
 from agents.extractors.robot.pipeline import RobotExpertPipeline
 from agents.model_cache import MANIFEST_NAME, Manifest, ModelCacheError, hash_folder, verify_manifest
 from agents.tasks.base import SynthesisContext, TaskFamily, TaskSpec, registry
-from streaming.blobstore import BlobStore
-from streaming.limits_config import LimitsConfig
-from streaming.records import AnchorSet, Feedback
+from core.blobstore import BlobStore
+from core.limits_config import LimitsConfig
+from core.records import AnchorSet, Feedback
 from tests.agents.tasks.helpers import BRIDGE, anchor_set, records
 from trainer.evaluate import MarginBench
 from trainer.evaluate_config import EvaluateConfig

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from streaming.records import Feedback
+from core.records import Feedback
 from trainer.feedback import FeedbackError, FeedbackLedger, feedback_from_bytes
 from trainer.feedback_config import FeedbackConfig
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from agents.tasks.base import SynthesisContext, TaskFamily, TaskSpec
-from streaming.records import AnchorSet, Feedback
+from core.records import AnchorSet, Feedback
 from tests.trainer.conftest import PROSE, rule_text, shifted_text
 from trainer.feedback import FeedbackLedger
 from trainer.preferences import CandidateGroup, build_group, build_pairs, grpo_prompts, ranked, with_feedback
@@ -175,7 +175,7 @@ def test_grpo_prompts_one_per_group_with_their_reward_context(groups: list[Candi
 def test_round_groups_pair_only_model_outputs_unless_asked(family: TaskFamily, bridge_windows: list[AnchorSet]) -> None:
     """The trainer's groups from the topics: a rules output beside two model outputs of one window is left
     out by default (a pair must set two of the policy's own texts against each other), kept with "all"."""
-    from streaming.records import Example, RejectedExample, SourceSpan
+    from core.records import Example, RejectedExample, SourceSpan
     from streaming.trainer_service import TopicSnapshot, candidate_groups
 
     window = next(w for w in bridge_windows if family.applies(w))

@@ -12,9 +12,9 @@ import pytest
 from agents.tasks.base import TaskFamily
 from agents.tasks.catalog import families
 from agents.tasks.constrained import to_regex
-from streaming.records import AnchorSet
 from bench.scoring import context
 from bench.store import load_cases
+from core.records import AnchorSet
 from streaming.sft_sources import reference_sources
 from trainer.heldout import HeldoutRecordings
 from trainer.sft import SftSource, build_sft_data, run_sft
@@ -88,7 +88,7 @@ def test_stream_examples_become_rows_and_a_round_with_too_few_is_skipped(
     import time
 
     from agents.tasks.base import SynthesisContext, TaskSpec
-    from streaming.records import Example, Intent
+    from core.records import Example, Intent
     from streaming.sft_sources import stream_sources
     from tests.trainer.conftest import rule_text
     from trainer.round import run_round

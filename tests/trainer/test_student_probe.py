@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from agents.tasks.base import SynthesisContext, TaskFamily, TaskSpec
-from streaming.records import AnchorSet
+from core.records import AnchorSet
 from tests.trainer.conftest import PROSE, rule_text, shifted_text
 from trainer.feedback import FeedbackLedger
 from trainer.probe import ProbeError

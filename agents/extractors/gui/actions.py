@@ -10,7 +10,7 @@ from agents.extractors.gui.actions_config import GuiActionConfig
 from agents.extractors.gui.screen_parse import ScreenElement, nearest_element, parse_screen
 from agents.extractors.gui.spans import anchor_id
 from agents.extractors.gui.window import GuiWindow
-from streaming.records import Anchor, BBox, GuiAction, GuiStep, GuiTarget
+from core.records import Anchor, BBox, GuiAction, GuiStep, GuiTarget
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from typing import Generic, Literal, TypeVar
 
 from agents.extractors.base import Extractor, ExtractorError
-from streaming.records import Anchor
-from streaming.records.base import RecordError
+from core.records import Anchor
+from core.records.base import RecordError
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ import warnings
 import numpy as np
 from PIL import Image
 
-from streaming.blobstore import BlobStore, UriPolicyError
-from streaming.limits_config import LimitsConfig
-from streaming.records.base import RecordError
-from streaming.records.media import MediaRef
+from core.blobstore import BlobStore, UriPolicyError
+from core.limits_config import LimitsConfig
+from core.records.base import RecordError
+from core.records.media import MediaRef
 
 log = logging.getLogger(__name__)
 

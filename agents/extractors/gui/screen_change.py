@@ -11,7 +11,7 @@ from agents.extractors.gui.images import gray_thumbnail
 from agents.extractors.gui.screen_change_config import ScreenChangeConfig
 from agents.extractors.gui.spans import anchor_id
 from agents.extractors.gui.window import GuiWindow
-from streaming.records import Anchor
+from core.records import Anchor
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from streaming.records import BBox
+from core.records import BBox
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from agents.extractors.gui.segmentation_cues import (
 from agents.extractors.gui.spans import anchor_id, partition_problems, spans_from_cuts
 from agents.extractors.gui.transitions import step_contexts
 from agents.extractors.gui.window import GuiWindow
-from streaming.records import Anchor, GuiStep
+from core.records import Anchor, GuiStep
 
 log = logging.getLogger(__name__)
 

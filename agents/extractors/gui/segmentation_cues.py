@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from streaming.records import GuiStep
+from core.records import GuiStep
 
 VERBS = (
     "open|go|search|find|look|buy|purchase|add|remove|delete|set|turn|send|share|play|book|check|compare|view|"

@@ -21,7 +21,7 @@ from agents.extractors.gui.images import crop_box
 from agents.extractors.gui.spans import anchor_id
 from agents.extractors.gui.target_ocr_config import TargetOcrConfig
 from agents.extractors.gui.window import GuiWindow
-from streaming.records import Anchor, BBox, GuiStep
+from core.records import Anchor, BBox, GuiStep
 
 log = logging.getLogger(__name__)
 

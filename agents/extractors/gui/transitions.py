@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from agents.extractors.base import Extractor
 from agents.extractors.gui.spans import anchor_id
 from agents.extractors.gui.window import GuiWindow
-from streaming.records import Anchor, GuiStep
+from core.records import Anchor, GuiStep
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from PIL import Image
 
 from agents.extractors.gui.images import decode_image, media_bytes
 from agents.extractors.step_order import ordered_steps
-from streaming.blobstore import BlobStore
-from streaming.limits_config import LimitsConfig
-from streaming.records import GuiStep
+from core.blobstore import BlobStore
+from core.limits_config import LimitsConfig
+from core.records import GuiStep
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from agents.extractors.robot.channels_config import RobotChannelsConfig
-from streaming.records import RobotStep
-from streaming.records.base import RecordError
+from core.records import RobotStep
+from core.records.base import RecordError
 
 log = logging.getLogger(__name__)
 

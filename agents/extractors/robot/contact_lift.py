@@ -17,7 +17,7 @@ from agents.extractors.robot.channels import positions
 from agents.extractors.robot.contact_lift_config import ContactLiftConfig
 from agents.extractors.robot.gripper import gripper_track
 from agents.extractors.robot.window import RobotWindow
-from streaming.records import Anchor
+from core.records import Anchor
 
 log = logging.getLogger(__name__)
 

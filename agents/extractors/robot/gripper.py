@@ -17,7 +17,7 @@ from agents.extractors.gui.spans import anchor_id
 from agents.extractors.robot.channels import gripper_series
 from agents.extractors.robot.gripper_config import GripperConfig
 from agents.extractors.robot.window import RobotWindow
-from streaming.records import Anchor, RobotStep
+from core.records import Anchor, RobotStep
 
 log = logging.getLogger(__name__)
 

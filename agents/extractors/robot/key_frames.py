@@ -15,7 +15,7 @@ from agents.extractors.base import Extractor
 from agents.extractors.gui.spans import anchor_id
 from agents.extractors.robot.key_frames_config import KeyFrameConfig
 from agents.extractors.robot.window import RobotWindow
-from streaming.records import Anchor
+from core.records import Anchor
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from agents.extractors.gui.spans import anchor_id
 from agents.extractors.robot.channels import positions
 from agents.extractors.robot.stall_config import StallConfig
 from agents.extractors.robot.window import RobotWindow
-from streaming.records import Anchor
+from core.records import Anchor
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from agents.extractors.robot.gripper import GripperTrack, gripper_track
 from agents.extractors.robot.stall import still_runs, tail_start
 from agents.extractors.robot.subtasks_config import SubtaskConfig
 from agents.extractors.robot.window import RobotWindow
-from streaming.records import Anchor
+from core.records import Anchor
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ from PIL import Image
 
 from agents.extractors.gui.images import decode_image, media_bytes
 from agents.extractors.step_order import ordered_steps
-from streaming.blobstore import BlobStore
-from streaming.limits_config import LimitsConfig
-from streaming.records import RobotStep
-from streaming.records.base import RecordError
+from core.blobstore import BlobStore
+from core.limits_config import LimitsConfig
+from core.records import RobotStep
+from core.records.base import RecordError
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from agents.extractors.base import Extractor, ExtractorError
 from agents.extractors.video.window import VideoWindow
-from streaming.records import Anchor, BBox
+from core.records import Anchor, BBox
 
 
 class VideoExpert(Extractor[VideoWindow]):

@@ -11,7 +11,7 @@ import numpy as np
 from agents.extractors.video.expert import VideoExpert
 from agents.extractors.video.keyframes_config import KeyFrameConfig
 from agents.extractors.video.window import VideoWindow
-from streaming.records import Anchor
+from core.records import Anchor
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from agents.extractors.video.expert import VideoExpert
 from agents.extractors.video.motion_config import MotionConfig, StallConfig
 from agents.extractors.video.signals import changed_fraction, mean_abs_diff
 from agents.extractors.video.window import VideoWindow
-from streaming.records import Anchor
+from core.records import Anchor
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from PIL import Image
 from agents.extractors.video.expert import VideoExpert
 from agents.extractors.video.ocr_config import OcrConfig
 from agents.extractors.video.window import VideoWindow
-from streaming.records import Anchor, BBox
+from core.records import Anchor, BBox
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ from agents.extractors.video.ocr import OcrExtractor, fit_side
 from agents.extractors.video.pipeline_config import VideoPipelineConfig
 from agents.extractors.video.scene import SceneCutExtractor
 from agents.extractors.video.window import VideoWindow
-from streaming.blobstore import BlobStore, UriPolicyError
-from streaming.records import Anchor, FrameRef, VideoSegment
+from core.blobstore import BlobStore, UriPolicyError
+from core.records import Anchor, FrameRef, VideoSegment
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from agents.extractors.video.expert import VideoExpert
 from agents.extractors.video.scene_config import SceneCutConfig
 from agents.extractors.video.signals import histogram_distance, mean_abs_diff, robust_threshold
 from agents.extractors.video.window import VideoWindow
-from streaming.records import Anchor
+from core.records import Anchor
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from agents.extractors.video.decode_config import DecodeConfig
 from agents.extractors.video.media import VideoDecodeError, configure_stream, open_container, video_stream
-from streaming.records import Anchor
+from core.records import Anchor
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 
 from agents.extractors.step_order import ordered_steps
-from streaming.records.base import RecordError
+from core.records.base import RecordError
 
 
 @dataclass

@@ -18,9 +18,9 @@ from agents.synthesis.vllm_backend import VllmBackend
 from agents.synthesis.vllm_backend_config import VllmBackendConfig
 from agents.tasks.base import SynthesisContext, TaskSpec
 from agents.tasks.catalog import families
+from core.metrics import TailorMetrics
+from core.records import Anchor, AnchorSet, SourceSpan
 from streaming.broker import free_port
-from streaming.metrics import TailorMetrics
-from streaming.records import Anchor, AnchorSet, SourceSpan
 from streaming.settings import TailorSettings
 
 

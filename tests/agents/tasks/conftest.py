@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from agents.tasks.base import TaskFamily, registry
-from streaming.blobstore import BlobStore
-from streaming.records import AnchorSet
+from core.blobstore import BlobStore
+from core.records import AnchorSet
 from tests.agents.tasks.helpers import gui_sets, robot_sets, video_sets
 
 

@@ -18,9 +18,9 @@ from agents.anchoring_video import VideoAnchoring
 from agents.extractors.gui.pipeline import GuiExpertPipeline
 from agents.extractors.gui.pipeline_config import GuiPipelineConfig
 from agents.extractors.robot.pipeline import RobotExpertPipeline
-from streaming.blobstore import BlobStore
-from streaming.limits_config import LimitsConfig
-from streaming.records import Anchor, AnchorSet, FrameRef, MediaRef, SourceSpan, TailorRecord
+from core.blobstore import BlobStore
+from core.limits_config import LimitsConfig
+from core.records import Anchor, AnchorSet, FrameRef, MediaRef, SourceSpan, TailorRecord
 from streaming.replay.detect import open_sources
 from streaming.windows import ClosedWindow
 

@@ -15,7 +15,7 @@ from agents.tasks.gui_task_reconstruction_config import GuiTaskReconstructionCon
 from agents.tasks.next_subtask import NextSubtaskOutput
 from agents.tasks.segments import tiled_units
 from agents.tasks.tutorial import TutorialOutput
-from streaming.records import AnchorSet, BBox, GuiAction, GuiTarget
+from core.records import AnchorSet, BBox, GuiAction, GuiTarget
 from tests.agents.tasks.helpers import anchor, constructed
 
 

@@ -17,7 +17,7 @@ from agents.tasks.robot_fault_recovery import RobotFaultRecoveryOutput
 from agents.tasks.temporal_qa import TemporalQaOutput
 from agents.tasks.tutorial import TutorialOutput
 from agents.tasks.world_model_sample import WorldModelSampleOutput
-from streaming.records import AnchorSet
+from core.records import AnchorSet
 
 NAMES = sorted(registry())
 # Real windows each family must apply to (domain: how many at least).

@@ -14,7 +14,7 @@ from agents.tasks.base_config import PromptConfig
 from agents.tasks.catalog import families as build_families
 from agents.tasks.catalog_config import TasksConfig
 from agents.tasks.prompting import compact_schema
-from streaming.records import AnchorSet
+from core.records import AnchorSet
 from tests.agents.tasks.helpers import TOKENIZER, anchor, constructed
 
 BUDGET = 1500

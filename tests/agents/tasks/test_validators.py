@@ -15,7 +15,7 @@ import pytest
 from agents.tasks.anchor_view import anchored_frames
 from agents.tasks.base import SynthesisContext, TaskFamily, TaskSpec
 from agents.tasks.text_checks import TEXT_REASONS
-from streaming.records import AnchorSet
+from core.records import AnchorSet
 
 Edit = Callable[[dict[str, Any], AnchorSet], None]
 

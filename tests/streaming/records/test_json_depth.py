@@ -7,7 +7,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streaming.records.base import json_depth, too_deep
+from core.records.base import json_depth, too_deep
 
 
 STRUCTURAL = st.lists(st.sampled_from([b"[", b"]", b"{", b"}", b'"', b"\\", b"a", b",", b":", b"\n"]),

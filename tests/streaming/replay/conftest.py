@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from streaming.limits_config import LimitsConfig
-from streaming.records import MediaRef
+from core.limits_config import LimitsConfig
+from core.records import MediaRef
 
 REPO = Path(__file__).resolve().parents[3]
 SHARED = REPO / ".." / "shared"

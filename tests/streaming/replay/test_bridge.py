@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from streaming.limits_config import LimitsConfig
-from streaming.records import RobotStep
+from core.limits_config import LimitsConfig
+from core.records import RobotStep
 from streaming.replay.base import ReplayError, ReplayEvent
 from streaming.replay.bridge import RldsTfrecordSource
 from streaming.replay.source_config import ReplaySourceConfig

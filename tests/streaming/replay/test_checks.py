@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from streaming.limits_config import LimitsConfig
-from streaming.records.raw import ID_PATTERN
+from core.limits_config import LimitsConfig
+from core.records.raw import ID_PATTERN
 from streaming.replay.base import ReplayError
 from streaming.replay.checks import Deadline, check_increasing, finite_vector, image_size, sanitize_id
 

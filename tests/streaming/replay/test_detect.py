@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from streaming.limits_config import LimitsConfig
-from streaming.records import MediaRef
+from core.limits_config import LimitsConfig
+from core.records import MediaRef
 from streaming.replay.base import ReplayError, open_sources
 from streaming.replay.bridge import RldsTfrecordSource
 from streaming.replay.gui_aitw import AitwEpisodeSource

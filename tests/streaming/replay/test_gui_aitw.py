@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from streaming.limits_config import LimitsConfig
-from streaming.records import GuiStep
+from core.limits_config import LimitsConfig
+from core.records import GuiStep
 from streaming.replay.base import ReplayError, ReplayEvent
 from streaming.replay.gui_aitw import AitwEpisodeSource
 from tests.streaming.replay.conftest import RecordingMedia

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from streaming.limits_config import LimitsConfig
-from streaming.records import GuiStep
+from core.limits_config import LimitsConfig
+from core.records import GuiStep
 from streaming.replay.base import ReplayError
 from streaming.replay.gui_jsonl import GuiJsonlSource
 from tests.streaming.replay.conftest import RecordingMedia

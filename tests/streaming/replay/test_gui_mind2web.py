@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from streaming.limits_config import LimitsConfig
-from streaming.records import GuiStep
+from core.limits_config import LimitsConfig
+from core.records import GuiStep
 from streaming.replay.base import ReplayError, ReplayEvent
 from streaming.replay.gui_mind2web import Mind2WebSource, candidates_by_id, crop_top
 from tests.streaming.replay.conftest import RecordingMedia

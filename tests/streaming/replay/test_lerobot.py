@@ -13,8 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from streaming.limits_config import LimitsConfig
-from streaming.records import RobotStep
+from core.limits_config import LimitsConfig
+from core.records import RobotStep
 from streaming.replay.base import ReplayError, ReplayEvent
 from streaming.replay.lerobot import LeRobotArrowSource
 from streaming.replay.lerobot_parquet import LeRobotParquetSource

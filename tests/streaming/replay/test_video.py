@@ -8,9 +8,9 @@ from pathlib import Path
 import av
 import pytest
 
-from streaming.blobstore import BlobStore
-from streaming.limits_config import LimitsConfig
-from streaming.records import MediaRef, VideoSegment
+from core.blobstore import BlobStore
+from core.limits_config import LimitsConfig
+from core.records import MediaRef, VideoSegment
 from streaming.replay.base import ReplayError, ReplayEvent
 from streaming.replay.source_config import ReplaySourceConfig
 from streaming.replay.video import VideoFileSource

@@ -12,8 +12,8 @@ import av
 import pytest
 from PIL import Image
 
-from streaming.blobstore import BlobStore
-from streaming.records import FrameRef
+from core.blobstore import BlobStore
+from core.records import FrameRef
 
 REPO = Path(__file__).resolve().parents[3]
 SHARED = REPO / ".." / "shared"

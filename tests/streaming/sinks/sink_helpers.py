@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from streaming.records import Example, FrameRef, SourceSpan
+from core.records import Example, FrameRef, SourceSpan
 
 DAY = 86_400.0
 T0 = 1_780_000_000.0  # 2026-05-28 UTC

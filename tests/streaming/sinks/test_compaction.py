@@ -7,8 +7,8 @@ from pathlib import Path
 
 import datasets
 
-from streaming.blobstore import BlobStore
-from streaming.records import FrameRef
+from core.blobstore import BlobStore
+from core.records import FrameRef
 from streaming.sinks.compaction import Compactor
 from streaming.sinks.layout import list_parts
 from streaming.sinks.parquet_sink import ParquetSink

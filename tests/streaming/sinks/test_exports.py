@@ -11,8 +11,8 @@ import datasets
 import pytest
 from trl.data_utils import is_conversational
 
-from streaming.blobstore import BlobStore
-from streaming.records import Example, Feedback, FrameRef
+from core.blobstore import BlobStore
+from core.records import Example, Feedback, FrameRef
 from streaming.sinks.exports import (
     ExportError, Message, export_dataset, export_examples, frame_paths, load_pairs,
 )

@@ -14,8 +14,8 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
 
-from streaming.blobstore import BlobStore
-from streaming.records import Example, FrameRef
+from core.blobstore import BlobStore
+from core.records import Example, FrameRef
 from streaming.sinks.exports import Message, export_dataset
 from streaming.sinks.exports_config import ExportConfig
 from streaming.sinks.parquet_sink import ParquetSink

@@ -16,8 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from streaming.blobstore import BlobStore
-from streaming.records import FrameRef
+from core.blobstore import BlobStore
+from core.records import FrameRef
 from streaming.sinks.parquet_schema import example_schema
 from streaming.sinks.parquet_sink import ParquetSink, SinkError
 from streaming.sinks.parquet_sink_config import ParquetSinkConfig

@@ -10,8 +10,8 @@ from pathlib import Path
 import datasets
 import pyarrow.parquet as pq
 
-from streaming.blobstore import BlobStore
-from streaming.records import Example, FrameRef
+from core.blobstore import BlobStore
+from core.records import Example, FrameRef
 from streaming.sinks.layout import list_parts, temp_name
 from streaming.sinks.parquet_sink import ParquetSink
 from streaming.sinks.parquet_sink_config import ParquetSinkConfig
@@ -72,8 +72,8 @@ def test_restarted_sink_replaying_the_same_examples(
 CRASHING_WORKER = textwrap.dedent("""
     import os, sys
     from pathlib import Path
-    from streaming.blobstore import BlobStore
-    from streaming.records import Example
+    from core.blobstore import BlobStore
+    from core.records import Example
     from streaming.sinks.parquet_sink import ParquetSink
     from streaming.sinks.parquet_sink_config import ParquetSinkConfig
 

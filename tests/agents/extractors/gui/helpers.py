@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from agents.extractors.gui.window import GuiWindow
-from streaming.limits_config import LimitsConfig
-from streaming.records import GuiAction, GuiStep, MediaRef, TailorRecord
+from core.limits_config import LimitsConfig
+from core.records import GuiAction, GuiStep, MediaRef, TailorRecord
 from streaming.replay.base import open_sources
 
 SHARED = Path(__file__).resolve().parents[4] / ".." / "shared"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from agents.extractors.gui.actions import GuiActionExtractor, action_content, swipe_direction
 from agents.extractors.gui.actions_config import GuiActionConfig
 from agents.extractors.gui.screen_parse import nearest_element, parse_screen
-from streaming.records import BBox, GuiAction, GuiTarget
+from core.records import BBox, GuiAction, GuiTarget
 from tests.agents.extractors.gui.helpers import step, window
 
 SEARCH = GuiTarget(text="  Search\n on  Thumbtack ", role="button", bbox=BBox(x=587, y=596.5, w=93, h=54))

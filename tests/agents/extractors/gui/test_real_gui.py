@@ -10,7 +10,7 @@ from agents.extractors.gui.actions import GuiActionExtractor
 from agents.extractors.gui.pipeline import GuiExpertPipeline
 from agents.extractors.gui.spans import partition_problems
 from agents.extractors.gui.window import GuiWindow
-from streaming.records import Anchor, BBox
+from core.records import Anchor, BBox
 from tests.agents.extractors.gui.helpers import AITW_DIR, MIND2WEB_DIR
 
 

@@ -13,9 +13,9 @@ from agents.extractors.gui.images import crop_box, decode_image
 from agents.extractors.gui.screen_change import ScreenChangeExtractor
 from agents.extractors.gui.screen_change_config import ScreenChangeConfig
 from agents.extractors.gui.window import GuiWindow
-from streaming.limits_config import LimitsConfig
-from streaming.records import GuiAction
-from streaming.records.base import RecordError
+from core.limits_config import LimitsConfig
+from core.records import GuiAction
+from core.records.base import RecordError
 from tests.agents.extractors.gui.helpers import png_ref, step, window
 
 HOME = GuiAction(type="home")

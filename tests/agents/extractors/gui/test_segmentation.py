@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from agents.extractors.gui.segmentation import SegmentationExtractor
 from agents.extractors.gui.segmentation_cues import instruction_cues, phase_cuts
 from agents.extractors.gui.spans import merge_labelled, partition_problems, spans_from_cuts
-from streaming.records import Anchor, GuiAction, GuiTarget
+from core.records import Anchor, GuiAction, GuiTarget
 from tests.agents.extractors.gui.helpers import step, window
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agents.extractors.gui.target_ocr import TargetOcrExtractor
-from streaming.records import BBox, GuiAction, GuiTarget, MediaRef
+from core.records import BBox, GuiAction, GuiTarget, MediaRef
 from tests.agents.extractors.gui.helpers import png_ref, step, window
 
 SEARCH_BOX = BBox(x=587, y=596.59375, w=93, h=54)  # Mind2Web's gold target, from queries.jsonl

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agents.extractors.gui.transitions import AppTransitionExtractor, url_domain
-from streaming.records import GuiAction
+from core.records import GuiAction
 from tests.agents.extractors.gui.helpers import step, window
 
 CLICK = GuiAction(type="click", x=1, y=1)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from agents.extractors.robot.window import RobotWindow
-from streaming.limits_config import LimitsConfig
-from streaming.records import MediaRef, RobotStep
+from core.limits_config import LimitsConfig
+from core.records import MediaRef, RobotStep
 from streaming.replay.base import open_sources
 
 SHARED = Path(__file__).resolve().parents[4] / ".." / "shared"

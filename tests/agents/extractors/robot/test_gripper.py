@@ -10,7 +10,7 @@ from agents.extractors.gui.expert_pipeline import ExpertPipeline
 from agents.extractors.robot.channels_config import RobotChannelsConfig
 from agents.extractors.robot.gripper import GripperEventExtractor, gripper_track, hysteresis_events, openness
 from agents.extractors.robot.gripper_config import GripperConfig
-from streaming.records import Anchor, RobotStep
+from core.records import Anchor, RobotStep
 from tests.agents.extractors.robot.helpers import robot_window
 
 STILL = [(0.0, 0.0, 0.1)] * 12

@@ -13,7 +13,7 @@ from agents.extractors.robot.gripper import GripperEventExtractor
 from agents.extractors.robot.gripper_config import GripperConfig
 from agents.extractors.robot.pipeline import RobotExpertPipeline
 from agents.extractors.robot.window import RobotWindow
-from streaming.records import Anchor
+from core.records import Anchor
 from tests.agents.extractors.robot.helpers import UMI_DIR
 
 BRIDGE_TASKS = {

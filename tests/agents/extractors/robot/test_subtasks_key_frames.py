@@ -14,7 +14,7 @@ from agents.extractors.robot.key_frames import CameraKeyFrameExtractor, key_fram
 from agents.extractors.robot.key_frames_config import KeyFrameConfig
 from agents.extractors.robot.subtasks import SubtaskBoundaryExtractor
 from agents.extractors.robot.window import RobotWindow
-from streaming.records import Anchor, MediaRef
+from core.records import Anchor, MediaRef
 from streaming.replay.tfrecord import parse_example, read_records
 from tests.agents.extractors.robot.helpers import BRIDGE_FILE, need, robot_window
 

@@ -16,8 +16,8 @@ from agents.extractors.video.keyframes_config import KeyFrameConfig
 from agents.extractors.video.media import VideoDecodeError
 from agents.extractors.video.pipeline import VideoExpertPipeline, extract_video, segment_window
 from agents.extractors.video.pipeline_config import VideoPipelineConfig
-from streaming.blobstore import BlobStore
-from streaming.records import AnchorSet, MediaRef, SourceSpan, VideoSegment
+from core.blobstore import BlobStore
+from core.records import AnchorSet, MediaRef, SourceSpan, VideoSegment
 from tests.agents.extractors.video.conftest import decode, remux
 
 

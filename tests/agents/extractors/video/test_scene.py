@@ -9,7 +9,7 @@ from agents.extractors.video.scene import SceneCutExtractor
 from agents.extractors.video.scene_config import SceneCutConfig
 from agents.extractors.video.signals import histogram_distance, mean_abs_diff, robust_threshold
 from agents.extractors.video.window import VideoWindow
-from streaming.records import Anchor
+from core.records import Anchor
 from tests.agents.extractors.video.conftest import decode
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import av
 from PIL import Image
 
-from streaming.records.base import RecordError
+from core.records.base import RecordError
 
 
 @dataclass(frozen=True)

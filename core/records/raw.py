@@ -6,8 +6,8 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from streaming.records.base import TailorRecord
-from streaming.records.media import MediaRef
+from core.records.base import TailorRecord
+from core.records.media import MediaRef
 
 ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.:@+=-]{0,199}$"  # no slashes: ids become file names
 

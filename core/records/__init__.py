@@ -1,8 +1,8 @@
 """Typed, versioned records: one per topic, JSON on the wire."""
 
-from streaming.records.base import RecordError, TailorRecord
-from streaming.records.media import MediaRef
-from streaming.records.pipeline import (
+from core.records.base import RecordError, TailorRecord
+from core.records.media import MediaRef
+from core.records.pipeline import (
     Anchor,
     AnchorSet,
     DeadLetter,
@@ -14,7 +14,7 @@ from streaming.records.pipeline import (
     RejectedExample,
     SourceSpan,
 )
-from streaming.records.raw import BBox, GuiAction, GuiStep, GuiTarget, RobotStep, VideoSegment
+from core.records.raw import BBox, GuiAction, GuiStep, GuiTarget, RobotStep, VideoSegment
 
 __all__ = [
     "Anchor", "AnchorSet", "BBox", "DeadLetter", "Example", "Feedback", "FrameRef", "GuiAction", "GuiStep",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from streaming.records import DeadLetter
+from core.records import DeadLetter
 
 
 @dataclass(frozen=True)

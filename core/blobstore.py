@@ -15,7 +15,7 @@ from urllib.parse import unquote, urlsplit
 
 import fsspec
 
-from streaming.records.media import MediaRef
+from core.records.media import MediaRef
 
 
 class UriPolicyError(ValueError):

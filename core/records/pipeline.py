@@ -6,9 +6,9 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from streaming.records.base import TailorRecord
-from streaming.records.media import SHA256_PATTERN
-from streaming.records.raw import ID_PATTERN, BBox
+from core.records.base import TailorRecord
+from core.records.media import SHA256_PATTERN
+from core.records.raw import ID_PATTERN, BBox
 
 Domain = Literal["video", "gui", "robot"]
 
