@@ -70,8 +70,8 @@ class SharedVllm:
 
 
 def _extract(cfg: AllBenchConfig) -> dict[str, Any]:
-    from agents.bench_extract import run_extract_bench
-    from agents.bench_extract_config import BenchExtractConfig
+    from bench.extract import run_extract_bench
+    from bench.extract_config import BenchExtractConfig
     from streaming.benchmarks import default_videos
 
     bench_cfg = BenchExtractConfig(repeats=cfg.extract_repeats)
@@ -107,8 +107,8 @@ def _soak(cfg: AllBenchConfig) -> dict[str, Any]:
 
 
 def _synth(cfg: AllBenchConfig, vllm: SharedVllm) -> dict[str, Any]:
-    from agents.bench_synth import run_bench_synth
-    from agents.bench_synth_config import BenchSynthConfig
+    from bench.synth import run_bench_synth
+    from bench.synth_config import BenchSynthConfig
 
     # Without a URL synth starts its own server and stops it before its transformers side (as `tailor bench
     # synth` does), so an idle server never shares the CPU with the in-process baseline.

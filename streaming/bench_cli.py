@@ -28,7 +28,7 @@ def bench() -> None:
 @click.option("--repeats", type=int, default=5, show_default=True, help="Timed runs per pass (median counts).")
 def bench_extract(json_path: Path | None, videos: tuple[Path, ...], threads: int | None, repeats: int) -> None:
     """Extraction frames/s against decode-only frames/s on the same file, same thread settings."""
-    from agents.bench_extract_config import BenchExtractConfig
+    from bench.extract_config import BenchExtractConfig
     from streaming.benchmarks import run_bench_extract
 
     _settings()
@@ -161,7 +161,7 @@ def bench_learn(out: Path, quick: bool, rounds: int | None, sft_steps: int | Non
 def bench_synth(json_path: Path | None, jobs: int, candidates: int, temperature: float, max_tokens: int,
                 vllm_url: str | None, served_name: str, skip_hf: bool) -> None:
     """vLLM server vs in-process transformers on the same model and prompts: examples/s and ratio."""
-    from agents.bench_synth_config import BenchSynthConfig
+    from bench.synth_config import BenchSynthConfig
     from streaming.benchmarks import report_bench_synth
 
     settings = _settings()

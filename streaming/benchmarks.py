@@ -8,8 +8,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from agents.bench_extract_config import BenchExtractConfig
-from agents.bench_synth_config import BenchSynthConfig
+from bench.extract_config import BenchExtractConfig
+from bench.synth_config import BenchSynthConfig
 
 
 def default_videos() -> list[Path]:
@@ -26,7 +26,7 @@ def run_bench_extract(
     from rich.console import Console
     from rich.table import Table
 
-    from agents.bench_extract import run_extract_bench
+    from bench.extract import run_extract_bench
 
     results = [run_extract_bench(v, threads, config) for v in (videos or default_videos())]
     table = Table(title=f"tailor bench extract ({os.cpu_count()} cores, threads={threads or 'auto'})")
@@ -47,7 +47,7 @@ def report_bench_synth(config: BenchSynthConfig, json_path: Path | None) -> dict
     from rich.console import Console
     from rich.table import Table
 
-    from agents.bench_synth import run_bench_synth
+    from bench.synth import run_bench_synth
 
     result = run_bench_synth(config)
     table = Table(title=f"tailor bench synth ({result['jobs']} prompts, {result['max_tokens']} tokens max)")

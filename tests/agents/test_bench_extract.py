@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from agents.bench_extract import decode_only, run_extract_bench
-from agents.bench_extract_config import BenchExtractConfig
 from agents.extractors.video.decode_config import DecodeConfig
+from bench.extract import decode_only, run_extract_bench
+from bench.extract_config import BenchExtractConfig
 
 
 def clip(name: str) -> Path:

@@ -16,11 +16,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agents.bench_extract_config import BenchExtractConfig
 from agents.extractors.video.decode import VideoDecoder
 from agents.extractors.video.decode_config import DecodeConfig
 from agents.extractors.video.media import configure_stream, open_container, stream_fps, video_stream
 from agents.extractors.video.pipeline import VideoExpertPipeline
+from bench.extract_config import BenchExtractConfig
 
 log = logging.getLogger(__name__)
 

@@ -11,11 +11,11 @@ from contextlib import ExitStack
 from dataclasses import replace
 from typing import Any
 
-from agents.bench_synth_config import BenchSynthConfig
 from agents.compute_dtype import resolve_dtype
 from agents.synthesis.base import SynthesisBackend, SynthesisJob
 from agents.tasks.base import ParseError
 from agents.tasks.catalog import families
+from bench.synth_config import BenchSynthConfig
 
 
 def _all_jobs(config: BenchSynthConfig, split: str) -> list[SynthesisJob]:
