@@ -24,7 +24,7 @@ from bench.stream_rig import LiveSide, StepFeed, rss_level, rss_slope
 from core.records import GuiAction, GuiStep, MediaRef, RobotStep
 from streaming.settings import TailorSettings
 
-WORKER_ARGV = (sys.executable, "-m", "streaming.cli", "up")
+WORKER_ARGV = (sys.executable, "-m", "app.cli", "up")
 
 
 def png_claiming(width: int, height: int) -> bytes:

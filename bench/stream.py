@@ -44,7 +44,7 @@ from streaming.settings import TailorSettings
 
 log = logging.getLogger(__name__)
 
-SIDES = {"pipeline": ("-m", "streaming.cli", "up"), "baseline": ("-m", "bench.stream", "baseline")}
+SIDES = {"pipeline": ("-m", "app.cli", "up"), "baseline": ("-m", "bench.stream", "baseline")}
 PIPELINE_FIGURES = ("latency_rate_eps", "latency_p50_ms", "latency_p95_ms", "latency_first_event_p95_ms",
                     "window_span_p95_ms", "anchor_latency_p95_ms", "latency_examples", "rss_cold_mb", "rss_start_mb",
                     "rss_end_mb", "rss_peak_mb", "rss_slope_mb_per_min")

@@ -119,7 +119,7 @@ def worker(settings: TailorSettings, tmp_path: Path) -> Iterator[WorkerProcess]:
     log_path = tmp_path / "worker.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streaming.cli", "up"], env=settings_env(live), stdout=log, stderr=log, cwd=REPO
+            [sys.executable, "-m", "app.cli", "up"], env=settings_env(live), stdout=log, stderr=log, cwd=REPO
         )
     wp = WorkerProcess(proc, port, log_path)
     deadline = time.monotonic() + 60

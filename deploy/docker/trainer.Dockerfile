@@ -27,6 +27,7 @@ RUN set -eu; \
     esac
 COPY pyproject.toml README.md /src/
 COPY streaming /src/streaming
+COPY app /src/app
 COPY core /src/core
 COPY agents /src/agents
 COPY trainer /src/trainer

@@ -16,6 +16,7 @@ COPY requirements/main.lock /tmp/requirements/main.lock
 RUN /opt/tailor/bin/pip install --extra-index-url "${TORCH_INDEX_URL}" -r /tmp/requirements/main.lock
 COPY pyproject.toml README.md /src/
 COPY streaming /src/streaming
+COPY app /src/app
 COPY core /src/core
 COPY agents /src/agents
 COPY trainer /src/trainer

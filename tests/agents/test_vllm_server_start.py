@@ -103,7 +103,7 @@ def test_tailor_up_ends_a_failed_start_with_one_line(settings: TailorSettings, t
                                        "metrics_port": free_port(), "vllm_start_timeout_s": 60.0})
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    proc = subprocess.run([sys.executable, "-m", "streaming.cli", "up"], env=settings_env(live),
+    proc = subprocess.run([sys.executable, "-m", "app.cli", "up"], env=settings_env(live),
                           cwd=elsewhere, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]

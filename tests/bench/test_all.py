@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from app.benchmarks import default_videos
 from bench.all import PLOTS, attempt, run_all, write_report
 from bench.all_config import QUICK, AllBenchConfig
 from bench.all_report import RunRecord, machine_info, machine_line
@@ -18,7 +19,6 @@ from bench.plots import latency_sets
 from bench.quality import run_quality_bench
 from bench.quality_config import QualityBenchConfig
 from bench.stream import latency_samples
-from streaming.benchmarks import default_videos
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO / ".." / "shared"
@@ -153,7 +153,7 @@ def test_bench_all_quick_end_to_end(tmp_path: Path) -> None:
     """`tailor bench all --quick`: every benchmark for real."""
     if not (SHARED / "data").is_dir():
         pytest.skip(f"the shared data folder {SHARED} is absent")
-    from streaming.cli import main
+    from app.cli import main
 
     out = tmp_path / "all"
     result = CliRunner().invoke(main, ["bench", "all", "--quick", "--out", str(out)], catch_exceptions=False)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from streaming.cli import main
+from app.cli import main
 from tests.conftest import REPO
 
 SCRIPT = REPO / "deploy/gpu/bench_gpu.sh"

@@ -65,7 +65,7 @@ def test_publish_announce_reload_refuse_and_rollback(settings: TailorSettings, w
 
     # roll back to v1 with the CLI: the worker takes it up again without stopping
     env = settings_env(settings)
-    out = subprocess.run([sys.executable, "-m", "streaming.cli", "model", "rollback", v1.version], env=env, cwd=REPO,
+    out = subprocess.run([sys.executable, "-m", "app.cli", "model", "rollback", v1.version], env=env, cwd=REPO,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert f"announced {v1.version}" in out.stdout

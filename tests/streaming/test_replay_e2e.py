@@ -80,13 +80,13 @@ def test_real_video_is_segmented_and_timing_is_kept_when_paced(settings: TailorS
 def test_replay_cli_uses_the_running_cluster_and_reports_errors(settings: TailorSettings, shared_dir: Path, tmp_path: Path) -> None:
     env = settings_env(settings)
     aitw = shared_dir / "data/gui/aitw"
-    ok = subprocess.run([sys.executable, "-m", "streaming.cli", "replay", str(aitw), "--rate", "0", "--no-progress"],
+    ok = subprocess.run([sys.executable, "-m", "app.cli", "replay", str(aitw), "--rate", "0", "--no-progress"],
                         env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stderr
     assert "published 4 records" in ok.stdout
     junk = tmp_path / "junk.bin"
     junk.write_bytes(b"\x00" * 100)
-    bad = subprocess.run([sys.executable, "-m", "streaming.cli", "replay", str(junk), "--no-progress"],
+    bad = subprocess.run([sys.executable, "-m", "app.cli", "replay", str(junk), "--no-progress"],
                          env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1
     assert "unknown_format" in bad.stderr and "Traceback" not in bad.stderr

@@ -61,7 +61,7 @@ def test_password_is_secret_and_passes_to_clients(monkeypatch: pytest.MonkeyPatc
 
 def test_cli_prints_one_line_and_exits_2_on_bad_setting(tmp_path) -> None:  # type: ignore[no-untyped-def]
     env = {"PATH": "/usr/bin:/bin", "TAILOR_METRICS_PORT": "99999", "TAILOR_DATA_DIR": str(tmp_path)}
-    proc = subprocess.run([sys.executable, "-m", "streaming.cli", "status"], env=env, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-m", "app.cli", "status"], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "TAILOR_METRICS_PORT" in lines[0], proc.stderr

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pyarrow.dataset as ds
 
+from app.intents_cli import IntentRequest, publish_intent
 from core.records import Example
-from streaming.intents_cli import IntentRequest, publish_intent
 from streaming.replay.runner import replay
 from streaming.replay.runner_config import ReplayConfig
 from streaming.settings import TailorSettings
@@ -59,7 +59,7 @@ def test_robot_intent_yields_grounded_examples_in_topic_and_parquet(
 
     # export them for SFT with the CLI: prompts rebuilt from the anchors and intents topics
     out = tmp_path / "sft.jsonl"
-    proc = subprocess.run([sys.executable, "-m", "streaming.cli", "export", "--format", "sft", "--out", str(out)],
+    proc = subprocess.run([sys.executable, "-m", "app.cli", "export", "--format", "sft", "--out", str(out)],
                           env=settings_env(settings), cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(line) for line in out.read_text().splitlines()]
@@ -89,7 +89,7 @@ def test_no_duplicate_rows_across_a_worker_restart_and_a_replay(
     worker.proc.wait(timeout=30)
     env = settings_env(settings.model_copy(update={"metrics_port": 0}))
     log = open(tmp_path / "worker2.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "streaming.cli", "up"], env=env, stdout=log, stderr=log, cwd=REPO)
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "up"], env=env, stdout=log, stderr=log, cwd=REPO)
     try:
         from streaming.producer import TailorProducer
         from core.records import DeadLetter

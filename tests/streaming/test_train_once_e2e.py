@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from app.intents_cli import IntentRequest, publish_intent
 from bench.store import DEFAULT_CASES_DIR, read_version
 from core.records import Example, Feedback, RejectedExample
-from streaming.intents_cli import IntentRequest, publish_intent
 from streaming.producer import TailorProducer
 from streaming.replay.runner import replay
 from streaming.replay.runner_config import ReplayConfig
@@ -53,7 +53,7 @@ def test_train_once_builds_pairs_from_the_topics_and_gates(settings: TailorSetti
     env = settings_env(settings.model_copy(update={"model_dir": MODEL, "train_max_steps": 2, "pair_sources": "all",
                                                    "gate_max_new_tokens": 48, "gate_margin": 10.0,
                                                    "probe_examples": 4}))
-    proc = subprocess.run([sys.executable, "-m", "streaming.cli", "train", "--once"], env=env, cwd=REPO,
+    proc = subprocess.run([sys.executable, "-m", "app.cli", "train", "--once"], env=env, cwd=REPO,
                           capture_output=True, text=True, timeout=2400)
     assert proc.returncode == 0, proc.stderr[-3000:]
     # Every heldout case is scored with both weights. 48 tokens never finish a JSON output, so both score 0 on
@@ -75,7 +75,7 @@ def test_malformed_feedback_is_dead_lettered_with_its_offset(settings: TailorSet
     from streaming.kafka_clients import kafka_python_kwargs
     from core.records import DeadLetter, Feedback
     from streaming.topics import ensure_topics
-    from streaming.trainer_service import read_feedback
+    from app.trainer_service import read_feedback
 
     assert settings.kafka_bootstrap
     ensure_topics(settings, settings, settings.kafka_bootstrap)

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from app.trainer_service import gate_backend, quality_evaluator
 from streaming.settings import TailorSettings
-from streaming.trainer_service import gate_backend, quality_evaluator
 
 
 def test_auto_gate_uses_the_running_server_else_in_process(settings: TailorSettings) -> None:

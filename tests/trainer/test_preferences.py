@@ -176,7 +176,7 @@ def test_round_groups_pair_only_model_outputs_unless_asked(family: TaskFamily, b
     """The trainer's groups from the topics: a rules output beside two model outputs of one window is left
     out by default (a pair must set two of the policy's own texts against each other), kept with "all"."""
     from core.records import Example, RejectedExample, SourceSpan
-    from streaming.trainer_service import TopicSnapshot, candidate_groups
+    from app.trainer_service import TopicSnapshot, candidate_groups
 
     window = next(w for w in bridge_windows if family.applies(w))
     span = SourceSpan(topic="tailor.raw.robot", partition=0, first_offset=0, last_offset=9, start_time=0.0,

@@ -12,10 +12,10 @@ import pytest
 from agents.tasks.base import TaskFamily
 from agents.tasks.catalog import families
 from agents.tasks.constrained import to_regex
+from app.sft_sources import reference_sources
 from bench.scoring import context
 from bench.store import load_cases
 from core.records import AnchorSet
-from streaming.sft_sources import reference_sources
 from trainer.heldout import HeldoutRecordings
 from trainer.sft import SftSource, build_sft_data, run_sft
 from trainer.train_config import LoraSettings, TrainConfig
@@ -89,7 +89,7 @@ def test_stream_examples_become_rows_and_a_round_with_too_few_is_skipped(
 
     from agents.tasks.base import SynthesisContext, TaskSpec
     from core.records import Example, Intent
-    from streaming.sft_sources import stream_sources
+    from app.sft_sources import stream_sources
     from tests.trainer.conftest import rule_text
     from trainer.round import run_round
     from trainer.round_config import RoundConfig

@@ -80,7 +80,7 @@ def probe(settings: TailorSettings, snap: TopicSnapshot) -> list[Feedback]:
     fresh = [e for e in snap.accepted if e.example_id not in measured
              and (settings.pair_sources == "all" or e.model != RULES_MODEL)]
     if settings.probe_method == "student":
-        from streaming.probe_sources import student_probe
+        from app.probe_sources import student_probe
 
         found = student_probe(settings.model_dir, fresh, snap.anchors, snap.intents, {f.name: f for f in families()},
                               settings.probe_examples)
@@ -95,7 +95,7 @@ def probe(settings: TailorSettings, snap: TopicSnapshot) -> list[Feedback]:
 
 
 def gradient_probe(settings: TailorSettings, snap: TopicSnapshot, accepted: list[Any]) -> list[Feedback]:
-    from streaming.export_cli import PromptBook
+    from app.export_cli import PromptBook
     from trainer.probe import ProbeError, ProbeItem, probe_feedback
 
     book = PromptBook(snap.anchors, snap.intents)
@@ -173,7 +173,7 @@ def quality_evaluator(settings: TailorSettings) -> Any:
 def sft_rows(settings: TailorSettings, snap: TopicSnapshot) -> list[Any]:
     """The warm start's rows: accepted examples of the topics, plus the dev references (`sft_references`),
     each parsed and validated against its window, none from a heldout recording."""
-    from streaming.sft_sources import reference_sources, stream_sources
+    from app.sft_sources import reference_sources, stream_sources
     from trainer.heldout import HeldoutRecordings
     from trainer.sft import build_sft_data
 

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from streaming.bench_cli import bench
-from streaming.cli_common import fail as _fail
-from streaming.cli_common import settings_or_exit as _settings
+from app.bench_cli import bench
+from app.cli_common import fail as _fail
+from app.cli_common import settings_or_exit as _settings
 
 if TYPE_CHECKING:
     from agents.vllm_server import VllmServerError
@@ -46,7 +46,7 @@ def main() -> None:
 def up() -> None:
     """Run the worker service (Faust agents + /metrics) until stopped."""
     from agents.vllm_server import VllmServerError
-    from streaming.service import run_service
+    from app.service import run_service
 
     settings = _settings()
     try:
@@ -61,7 +61,7 @@ def up() -> None:
 def status(dead_letters: int) -> None:
     """Topics, consumer-group lag (from fetch high-water marks) and the latest dead letters."""
     from streaming.runtime import NoBrokerError, resolve_bootstrap
-    from streaming.status import collect_status, render_status
+    from app.status import collect_status, render_status
 
     try:
         settings = resolve_bootstrap(_settings())
@@ -104,7 +104,7 @@ def replay(paths: tuple[Path, ...], kind: str | None, rate: float, loop: bool, s
 @click.option("--retire", is_flag=True, help="Retire the intent with this id / text.")
 def intent(text: str, domain: str | None, task: str | None, budget: int | None, intent_id: str | None, retire: bool) -> None:
     """Publish an intent (what data to make) to the compacted intents topic."""
-    from streaming.intents_cli import IntentRequest, publish_intent
+    from app.intents_cli import IntentRequest, publish_intent
     from streaming.runtime import NoBrokerError, resolve_bootstrap
 
     try:
@@ -120,7 +120,7 @@ def intent(text: str, domain: str | None, task: str | None, budget: int | None, 
 @click.option("--families", "list_families", is_flag=True, help="List the task families and their domains.")
 def intents(list_families: bool) -> None:
     """Show the active intents and the task specs they parse into."""
-    from streaming.intents_cli import show_intents
+    from app.intents_cli import show_intents
     from streaming.runtime import NoBrokerError, resolve_bootstrap
 
     try:
@@ -138,7 +138,7 @@ def intents(list_families: bool) -> None:
               help="Preference pairs: Feedback JSONL or {chosen_id, rejected_id} lines.")
 def export(fmt: str, out: Path, families_only: tuple[str, ...], pairs_file: Path | None) -> None:
     """Export the Parquet examples as chat JSONL (SFT) or TRL preference pairs."""
-    from streaming.export_cli import run_export
+    from app.export_cli import run_export
     from streaming.runtime import NoBrokerError, resolve_bootstrap
 
     try:
@@ -153,7 +153,7 @@ def export(fmt: str, out: Path, families_only: tuple[str, ...], pairs_file: Path
 @click.option("--out", type=click.Path(path_type=Path), default=Path("docs"), show_default=True)
 def schemas(out: Path) -> None:
     """Write the JSON Schemas of every record and the AsyncAPI document."""
-    from streaming.schemas import write_schemas
+    from app.schemas import write_schemas
 
     for path in write_schemas(_settings(), out):
         click.echo(str(path))
@@ -165,8 +165,8 @@ def schemas(out: Path) -> None:
 def demo(seconds: float, quick: bool) -> None:
     """Run the main job on the embedded default with the bundled real samples."""
     from agents.vllm_server import VllmServerError
-    from streaming.demo import run_demo
-    from streaming.demo_config import DemoConfig
+    from app.demo import run_demo
+    from app.demo_config import DemoConfig
 
     settings = _settings()
     try:
@@ -184,7 +184,7 @@ def demo(seconds: float, quick: bool) -> None:
 def train(once: bool, method: str | None, sft: bool) -> None:
     """One training round: candidates + feedback → preference RL (or SFT) → gate → publish and announce."""
     from streaming.runtime import NoBrokerError, resolve_bootstrap
-    from streaming.trainer_service import describe_round, run_train_once
+    from app.trainer_service import describe_round, run_train_once
 
     if sft and method not in (None, "sft"):
         raise click.UsageError("--sft and --method dpo|grpo contradict each other")
@@ -199,7 +199,7 @@ def train(once: bool, method: str | None, sft: bool) -> None:
 def trainer() -> None:
     """The trainer service: rounds every N new candidates or T seconds, /metrics, until stopped."""
     from streaming.runtime import NoBrokerError, resolve_bootstrap
-    from streaming.trainer_service import run_trainer_service
+    from app.trainer_service import run_trainer_service
 
     try:
         settings = resolve_bootstrap(_settings())
@@ -218,7 +218,7 @@ def model() -> None:
 def model_rollback(version: str) -> None:
     """Re-announce an earlier version; workers take it up without stopping."""
     from streaming.runtime import NoBrokerError, resolve_bootstrap
-    from streaming.trainer_service import rollback
+    from app.trainer_service import rollback
 
     try:
         settings = resolve_bootstrap(_settings())

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
+from app.cli_common import field_help
+from app.cli_common import settings_or_exit as _settings
 from bench.learn_config import LearnBenchConfig
-from streaming.cli_common import field_help
-from streaming.cli_common import settings_or_exit as _settings
 
 
 def _learn_help(name: str) -> str:
@@ -29,7 +29,7 @@ def bench() -> None:
 def bench_extract(json_path: Path | None, videos: tuple[Path, ...], threads: int | None, repeats: int) -> None:
     """Extraction frames/s against decode-only frames/s on the same file, same thread settings."""
     from bench.extract_config import BenchExtractConfig
-    from streaming.benchmarks import run_bench_extract
+    from app.benchmarks import run_bench_extract
 
     _settings()
     run_bench_extract(list(videos), threads, BenchExtractConfig(repeats=repeats), json_path)
@@ -51,7 +51,7 @@ def bench_extract(json_path: Path | None, videos: tuple[Path, ...], threads: int
 def bench_quality(backend: str, split: str, cases_dir: Path | None, json_path: Path | None, vllm_url: str | None,
                   max_new_tokens: int | None, limit: int | None, vllm_model: str | None) -> None:
     """The refinement benchmark: DataClaw0-val scores per domain and family, for one backend."""
-    from streaming.benchmarks import report_bench_quality
+    from app.benchmarks import report_bench_quality
 
     settings = _settings()
     report_bench_quality(settings, backend, split, cases_dir, json_path, vllm_url, max_new_tokens, limit,
@@ -65,7 +65,7 @@ def bench_stream(seconds: float, json_path: Path | None) -> None:
     """Faust pipeline vs a bare aiokafka loop with the same extraction and synthesis, same broker, same run."""
     from bench.stream import run_stream_bench
     from bench.stream_config import StreamBenchConfig
-    from streaming.benchmarks import print_figures
+    from app.benchmarks import print_figures
 
     settings = _settings()
     result = run_stream_bench(StreamBenchConfig(seconds=seconds, kafka_bootstrap=settings.kafka_bootstrap))
@@ -81,7 +81,7 @@ def bench_soak(minutes: float, rate: float, json_path: Path | None) -> None:
     """A steady rate of real steps (and a few hostile messages) into a live worker; RSS over time."""
     from bench.soak import run_soak
     from bench.soak_config import SoakConfig
-    from streaming.benchmarks import print_figures
+    from app.benchmarks import print_figures
 
     settings = _settings()
     result = run_soak(SoakConfig(minutes=minutes, rate_eps=rate, kafka_bootstrap=settings.kafka_bootstrap))
@@ -136,7 +136,7 @@ def bench_learn(out: Path, quick: bool, rounds: int | None, sft_steps: int | Non
                 backend: str | None, eval_limit: int | None, ablation: bool | None, vllm_url: str | None) -> None:
     """The learning curve: base model, warm start, N rounds; heldout scores and the model's own data per point."""
     from bench.learn import run_learn
-    from streaming.benchmarks import print_learn
+    from app.benchmarks import print_learn
 
     settings = _settings()
     config = LearnBenchConfig.make(quick, out=out, rounds=rounds, sft_steps=sft_steps, round_steps=round_steps,
@@ -162,7 +162,7 @@ def bench_synth(json_path: Path | None, jobs: int, candidates: int, temperature:
                 vllm_url: str | None, served_name: str, skip_hf: bool) -> None:
     """vLLM server vs in-process transformers on the same model and prompts: examples/s and ratio."""
     from bench.synth_config import BenchSynthConfig
-    from streaming.benchmarks import report_bench_synth
+    from app.benchmarks import report_bench_synth
 
     settings = _settings()
     report_bench_synth(BenchSynthConfig(jobs=jobs, candidates=candidates, temperature=temperature, max_tokens=max_tokens, vllm_url=vllm_url,

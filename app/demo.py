@@ -20,17 +20,17 @@ import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 
+from app.demo_config import DemoConfig
+from app.demo_summary import render_anchor_summary, render_example_summary
+from app.intents_cli import IntentRequest, publish_intent
+from app.status import collect_status, render_status
 from core.records import AnchorSet, Example, RejectedExample
 from streaming.broker import die_with_parent, free_port
-from streaming.demo_config import DemoConfig
-from streaming.demo_summary import render_anchor_summary, render_example_summary
-from streaming.intents_cli import IntentRequest, publish_intent
 from streaming.replay.runner import replay
 from streaming.replay.runner_config import ReplayConfig
 from streaming.runtime import owned_cluster
 from streaming.settings import TailorSettings
 from streaming.sink_stage import examples_root
-from streaming.status import collect_status, render_status
 from streaming.topic_reader import read_topic
 from streaming.topics import ensure_topics
 from streaming.window_store import changelog_topic
@@ -138,7 +138,7 @@ def _start_model(settings: TailorSettings, stack: ExitStack) -> TailorSettings:
 
 def _train_round(settings: TailorSettings, config: DemoConfig) -> str:
     """One learning round on what the demo produced; the benchmark figures before and after."""
-    from streaming.trainer_service import describe_round, run_train_once
+    from app.trainer_service import describe_round, run_train_once
 
     small = settings.model_copy(update={"train_max_steps": config.train_steps,
                                         "gate_max_new_tokens": config.gate_max_new_tokens,
@@ -167,7 +167,7 @@ def run_demo(settings: TailorSettings, config: DemoConfig) -> int:
         for text, domain in demo_intents(config):
             print("intent:", publish_intent(live, IntentRequest(text=text, domain=domain)))
         port = free_port()
-        worker = subprocess.Popen([sys.executable, "-m", "streaming.cli", "up"], env=_worker_env(live, port, config),
+        worker = subprocess.Popen([sys.executable, "-m", "app.cli", "up"], env=_worker_env(live, port, config),
                                   preexec_fn=die_with_parent)
         try:
             result = replay(live, ReplayConfig(paths=inputs, rate=config.rate, progress=sys.stderr.isatty()))

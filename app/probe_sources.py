@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from agents.tasks.base import TaskFamily
+from app.sft_sources import reference_sources, stream_sources
 from core.records import AnchorSet, Example, Feedback, Intent
-from streaming.sft_sources import reference_sources, stream_sources
 from trainer.heldout import HeldoutRecordings
 from trainer.sft import SftSource
 from trainer.student_probe import StudentItem
