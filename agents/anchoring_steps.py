@@ -11,7 +11,7 @@ from agents.extractors.robot.window import RobotWindow
 from core.blobstore import BlobStore
 from core.limits_config import LimitsConfig
 from core.records import GuiStep, RobotStep
-from streaming.windows import ClosedWindow
+from core.window import ClosedWindow
 
 
 class RobotAnchoring(WindowAnchoring):

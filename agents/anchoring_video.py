@@ -24,7 +24,7 @@ from agents.extractors.video.window import VideoWindow
 from core.blobstore import BlobStore
 from core.limits_config import LimitsConfig
 from core.records import VideoSegment
-from streaming.windows import ClosedWindow
+from core.window import ClosedWindow
 
 log = logging.getLogger(__name__)
 

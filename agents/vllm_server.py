@@ -37,7 +37,7 @@ from typing import IO, NoReturn
 
 from agents.compute_dtype import resolve_dtype
 from agents.vllm_server_config import VllmServerConfig
-from streaming.broker import free_port
+from core.ports import free_port
 
 log = logging.getLogger(__name__)
 

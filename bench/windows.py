@@ -24,9 +24,9 @@ from bench.sources import SourceRef, resolve
 from core.blobstore import BlobStore
 from core.limits_config import LimitsConfig
 from core.records import AnchorSet, FrameRef, MediaRef, SourceSpan, TailorRecord
+from core.window import ClosedWindow
 from streaming.replay.detect import open_sources
 from streaming.replay.source_config import ReplaySourceConfig
-from streaming.windows import ClosedWindow
 
 log = logging.getLogger(__name__)
 

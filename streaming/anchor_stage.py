@@ -9,7 +9,7 @@ from typing import Any
 import faust
 from faust.exceptions import NotReady
 
-from agents.anchoring import AnchorEmitter, WindowAnchoring
+from agents.anchoring import WindowAnchoring
 from agents.anchoring_steps import GuiAnchoring, RobotAnchoring
 from agents.extractors.gui.pipeline import GuiExpertPipeline
 from agents.extractors.gui.pipeline_config import GuiPipelineConfig
@@ -19,6 +19,7 @@ from core.dlq import SourcePosition
 from core.metrics import TailorMetrics
 from core.records import AnchorSet
 from core.records import TailorRecord
+from streaming.anchor_emitter import AnchorEmitter
 from streaming.ingest import DeadLetterSink, RecordHandler
 from streaming.settings import TailorSettings
 from streaming.window_store import PartitionedState, StateRecovery, TopicChangeLog, changelog_topic

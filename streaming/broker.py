@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from core.ports import free_port
 from streaming.broker_config import BrokerConfig
 
 log = logging.getLogger(__name__)
@@ -38,12 +39,6 @@ def default_tansu_binary() -> Path:
     if not path.is_file():
         raise BrokerError(f"Tansu binary missing at {path}")
     return path
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 def metadata_ready(host: str, port: int, timeout: float = 1.0) -> bool:

@@ -55,7 +55,7 @@ async def watch_intents(settings: TailorSettings, book: IntentBook, on_bad: OnBa
     """Follow the intents topic from the beginning, forever; `ready` is set once caught up."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    from app.status import fetch_highwaters
+    from streaming.highwaters import fetch_highwaters
 
     assert settings.kafka_bootstrap
     while True:

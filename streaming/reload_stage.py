@@ -56,7 +56,7 @@ class Reloads:
 async def follow_updates(settings: TailorSettings, reloads: Reloads) -> None:
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    from app.status import fetch_highwaters
+    from streaming.highwaters import fetch_highwaters
 
     assert settings.kafka_bootstrap
     topic = settings.topic_model_updates

@@ -17,7 +17,7 @@ async def read_messages_async(settings: TailorSettings, topic: str, timeout_s: f
     """Every message of `topic` up to the fetch high-water marks (raw consumer records)."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    from app.status import fetch_highwaters
+    from streaming.highwaters import fetch_highwaters
 
     assert settings.kafka_bootstrap
     hws = await fetch_highwaters(settings, [topic], timeout_s)

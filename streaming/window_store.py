@@ -96,7 +96,7 @@ class StateRecovery:
     async def recover(self, partitions: set[int]) -> int:
         from aiokafka import AIOKafkaConsumer, TopicPartition
 
-        from app.status import fetch_highwaters
+        from streaming.highwaters import fetch_highwaters
 
         todo = {p for p in partitions if not self.event(p).is_set()}
         if not todo:

@@ -29,13 +29,13 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, MutableMapping
-from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from core.blobstore import BlobStore
 from core.dlq import SourcePosition
 from core.metrics import TailorMetrics
 from core.records import GuiStep, MediaRef, RecordError, RobotStep, TailorRecord, VideoSegment
+from core.window import ClosedWindow
 from streaming.ingest import RecordHandler
 from streaming.window_state import ChangeLog, Header, WindowState
 from streaming.windows_config import WindowsConfig
@@ -149,23 +149,6 @@ class VideoKeys(KeyAdapter[VideoSegment]):
 
     def spill(self, record: VideoSegment, blobs: BlobStore) -> VideoSegment:
         return record.model_copy(update={"media": _spill_ref(record.media, blobs)})
-
-
-@dataclass(frozen=True)
-class ClosedWindow:
-    domain: str
-    key: str
-    seq: int
-    topic: str
-    partition: int
-    first_offset: int
-    last_offset: int
-    records: list[Any] = field(default_factory=list)
-    reason: str = "size"
-
-    @property
-    def window_id(self) -> str:
-        return f"{self.domain}:{self.key}:{self.seq}"
 
 
 class WindowCloser(ABC):

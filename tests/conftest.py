@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from streaming.broker import EmbeddedBroker, free_port
+from core.ports import free_port
+from streaming.broker import EmbeddedBroker
 from streaming.broker_config import BrokerConfig
 from streaming.settings import TailorSettings
 

@@ -14,7 +14,7 @@ import pytest
 
 from agents.vllm_server import VllmServer, VllmServerError, last_log_line
 from agents.vllm_server_config import VllmServerConfig
-from streaming.broker import free_port
+from core.ports import free_port
 from streaming.settings import TailorSettings
 from tests.agents.test_vllm_server import processes_writing
 from tests.conftest import settings_env

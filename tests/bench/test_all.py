@@ -11,10 +11,10 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from app.benchmarks import default_videos
 from bench.all import PLOTS, attempt, run_all, write_report
 from bench.all_config import QUICK, AllBenchConfig
 from bench.all_report import RunRecord, machine_info, machine_line
+from bench.extract import default_videos
 from bench.plots import latency_sets
 from bench.quality import run_quality_bench
 from bench.quality_config import QualityBenchConfig

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from kafka import KafkaProducer
 
-from app.intents_cli import IntentRequest, publish_intent
+from streaming.intent_publish import IntentRequest, publish_intent
 from streaming.kafka_clients import kafka_python_kwargs
 from streaming.replay.runner import replay
 from streaming.replay.runner_config import ReplayConfig

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from streaming.broker import free_port
+from core.ports import free_port
 from streaming.replay.runner import replay
 from streaming.replay.runner_config import ReplayConfig
 from streaming.settings import TailorSettings

@@ -13,8 +13,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from core.ports import free_port
 from core.records import AnchorSet, DeadLetter, Example
-from streaming.broker import free_port
 from streaming.replay.runner import ReplayResult, replay
 from streaming.replay.runner_config import ReplayConfig
 from streaming.settings import TailorSettings

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from app.intents_cli import IntentRequest, publish_intent
+from core.ports import free_port
 from core.records import RobotStep
-from streaming.broker import EmbeddedBroker, free_port, metadata_ready
+from streaming.broker import EmbeddedBroker, metadata_ready
 from streaming.broker_config import BrokerConfig
 from streaming.faust_transport import SHUTDOWN_OVERDUE_EXIT
+from streaming.intent_publish import IntentRequest, publish_intent
 from streaming.producer import TailorProducer
 from streaming.replay.detect import open_sources
 from streaming.replay.runner import media_factory

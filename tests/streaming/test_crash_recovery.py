@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pyarrow.dataset as ds
 
-from app.intents_cli import IntentRequest, publish_intent
+from streaming.intent_publish import IntentRequest, publish_intent
 from streaming.replay.runner_config import ReplayConfig
 from streaming.settings import TailorSettings
 from tests.conftest import WorkerProcess

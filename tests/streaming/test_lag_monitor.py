@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from core.metrics import TailorMetrics
-from streaming.broker import free_port
+from core.ports import free_port
 from streaming.kafka_clients import aiokafka_kwargs, kafka_python_kwargs
 from streaming.lag_monitor import LagMonitor
 from streaming.replay.runner import replay

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pyarrow.dataset as ds
 
-from app.intents_cli import IntentRequest, publish_intent
 from core.records import Example
+from streaming.intent_publish import IntentRequest, publish_intent
 from streaming.replay.runner import replay
 from streaming.replay.runner_config import ReplayConfig
 from streaming.settings import TailorSettings

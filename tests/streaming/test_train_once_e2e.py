@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from app.intents_cli import IntentRequest, publish_intent
 from bench.store import DEFAULT_CASES_DIR, read_version
 from core.records import Example, Feedback, RejectedExample
+from streaming.intent_publish import IntentRequest, publish_intent
 from streaming.producer import TailorProducer
 from streaming.replay.runner import replay
 from streaming.replay.runner_config import ReplayConfig

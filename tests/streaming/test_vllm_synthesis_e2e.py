@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from agents.tasks.catalog import families
-from app.intents_cli import IntentRequest, publish_intent
 from core.records import Example, RejectedExample
+from streaming.intent_publish import IntentRequest, publish_intent
 from streaming.replay.runner import replay
 from streaming.replay.runner_config import ReplayConfig
 from streaming.settings import TailorSettings

@@ -13,7 +13,8 @@ from core.blobstore import BlobStore
 from core.dlq import SourcePosition
 from core.metrics import TailorMetrics
 from core.records import MediaRef, RecordError, RobotStep
-from streaming.windows import ChangeLog, ClosedWindow, RobotKeys, WindowCloser, Windower, WindowState
+from core.window import ClosedWindow
+from streaming.windows import ChangeLog, RobotKeys, WindowCloser, Windower, WindowState
 from streaming.windows_config import WindowsConfig
 from tests.media_helpers import jpeg_bytes
 

@@ -19,8 +19,8 @@ from agents.synthesis.vllm_backend_config import VllmBackendConfig
 from agents.tasks.base import SynthesisContext, TaskSpec
 from agents.tasks.catalog import families
 from core.metrics import TailorMetrics
+from core.ports import free_port
 from core.records import Anchor, AnchorSet, SourceSpan
-from streaming.broker import free_port
 from streaming.settings import TailorSettings
 
 

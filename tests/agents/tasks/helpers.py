@@ -21,8 +21,8 @@ from agents.extractors.robot.pipeline import RobotExpertPipeline
 from core.blobstore import BlobStore
 from core.limits_config import LimitsConfig
 from core.records import Anchor, AnchorSet, FrameRef, MediaRef, SourceSpan, TailorRecord
+from core.window import ClosedWindow
 from streaming.replay.detect import open_sources
-from streaming.windows import ClosedWindow
 
 REPO = Path(__file__).resolve().parents[3]
 SHARED = REPO / ".." / "shared"
