@@ -13,7 +13,7 @@ from agents.tasks.base import ParseError, TaskFamily, TaskOutput, registry
 from bench.case import WindowSelection
 from bench.split import recording_id as make_recording_id
 from bench.windows import WindowAnchorer
-from streaming.records import AnchorSet
+from core.records import AnchorSet
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from agents.tasks.next_subtask import NextSubtask, NextSubtaskOutput
 from agents.tasks.temporal_qa import TemporalQaOutput
 from bench.references.base import CaseMaker, DraftCase, first_index
 from bench.sources import SourceRef
-from streaming.records import RobotStep
+from core.records import RobotStep
 
 BRIDGE = SourceRef(root="shared", path="data/robot/bridge/bridge_dataset-train.tfrecord-00000-of-00001", kind="robot")
 GRIPPER = 6  # index of the gripper command in Bridge's 7-d action

@@ -22,7 +22,7 @@ from agents.tasks.temporal_qa import TemporalQaOutput
 from agents.tasks.tutorial import TutorialOutput, TutorialStep
 from bench.references.base import CaseMaker, DraftCase, ReferenceError
 from bench.references.gui_notes import GuiSession, StepNote, aitw_session, mind2web_session
-from streaming.records import AnchorSet
+from core.records import AnchorSet
 
 INTENTS = {
     "gui_action_extraction": "Extract every action of this GUI session with its target and position.",

@@ -18,7 +18,7 @@ from agents.tasks.world_model_sample import PlanStep, WorldModelSampleOutput
 from bench.references.base import CaseMaker, DraftCase, ReferenceError
 from bench.references.umi_timeline import EVENT_TEXT, PAUSE_BELOW_MM, Phase, UmiTimeline
 from bench.sources import SourceRef
-from streaming.records import RobotStep
+from core.records import RobotStep
 
 UMI = SourceRef(root="shared", path="data/robot/umi_cup_in_the_wild", kind="robot")
 KEY = "umi_cup_in_the_wild:0"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bench.references.base import ReferenceError, first_index
-from streaming.records import RobotStep
+from core.records import RobotStep
 
 SPEED_AVERAGE = 9
 PAUSE_BELOW_MM = 1.5

@@ -18,7 +18,7 @@ from agents.tasks.world_model_sample import PlanStep, WorldModelSampleOutput
 from bench.references.base import CaseMaker, DraftCase, ReferenceError
 from bench.references.video_notes import BIG_BUCK_BUNNY, BIKES, CARPHONE, GNOME_DISPLAYS, Moment, Shot, VideoNotes
 from bench.sources import SourceRef
-from streaming.records import VideoSegment
+from core.records import VideoSegment
 
 INTENTS = {
     "temporal_qa": "Ask which of two visible events in this clip comes first, citing frames.",
