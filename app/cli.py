@@ -60,8 +60,8 @@ def up() -> None:
 @click.option("--dead-letters", default=10, show_default=True, help="How many latest dead letters to show.")
 def status(dead_letters: int) -> None:
     """Topics, consumer-group lag (from fetch high-water marks) and the latest dead letters."""
-    from streaming.runtime import NoBrokerError, resolve_bootstrap
     from app.status import collect_status, render_status
+    from streaming.runtime import NoBrokerError, resolve_bootstrap
 
     try:
         settings = resolve_bootstrap(_settings())
@@ -183,8 +183,8 @@ def demo(seconds: float, quick: bool) -> None:
 @click.option("--sft", is_flag=True, help="The supervised warm start on validated examples (= --method sft).")
 def train(once: bool, method: str | None, sft: bool) -> None:
     """One training round: candidates + feedback → preference RL (or SFT) → gate → publish and announce."""
-    from streaming.runtime import NoBrokerError, resolve_bootstrap
     from app.trainer_service import describe_round, run_train_once
+    from streaming.runtime import NoBrokerError, resolve_bootstrap
 
     if sft and method not in (None, "sft"):
         raise click.UsageError("--sft and --method dpo|grpo contradict each other")
@@ -198,8 +198,8 @@ def train(once: bool, method: str | None, sft: bool) -> None:
 @main.command()
 def trainer() -> None:
     """The trainer service: rounds every N new candidates or T seconds, /metrics, until stopped."""
-    from streaming.runtime import NoBrokerError, resolve_bootstrap
     from app.trainer_service import run_trainer_service
+    from streaming.runtime import NoBrokerError, resolve_bootstrap
 
     try:
         settings = resolve_bootstrap(_settings())
@@ -217,8 +217,8 @@ def model() -> None:
 @click.argument("version")
 def model_rollback(version: str) -> None:
     """Re-announce an earlier version; workers take it up without stopping."""
-    from streaming.runtime import NoBrokerError, resolve_bootstrap
     from app.trainer_service import rollback
+    from streaming.runtime import NoBrokerError, resolve_bootstrap
 
     try:
         settings = resolve_bootstrap(_settings())
@@ -226,6 +226,28 @@ def model_rollback(version: str) -> None:
     except (NoBrokerError, ValueError) as exc:
         _fail(exc)
     click.echo(f"announced {update.version} (rollback of {update.rollback_of})")
+
+
+@main.group("config")
+def config_group() -> None:
+    """The settings Tailor runs with."""
+
+
+@config_group.command("show")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object instead of NAME=value lines.")
+def config_show(as_json: bool) -> None:
+    """Print the effective settings (environment over defaults), secrets masked (a TAILOR_* variable that is
+    not a setting is warned about at start, as in every command)."""
+    import json
+
+    from streaming.settings import effective_settings
+
+    values = effective_settings(_settings())
+    if as_json:
+        click.echo(json.dumps(values, indent=2, sort_keys=True))
+    else:
+        for name, value in sorted(values.items()):
+            click.echo(f"{name}={value if isinstance(value, str) else json.dumps(value)}")
 
 
 main.add_command(bench)

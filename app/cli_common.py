@@ -21,7 +21,19 @@ def settings_or_exit(**overrides: Any) -> TailorSettings:
 
     configure_logging(settings.log_level, settings.log_json, settings.log_repeat_burst,
                       settings.log_repeat_interval_s)
+    warn_unknown_variables()
     return settings
+
+
+def warn_unknown_variables() -> None:
+    """One start-up warning per `TAILOR_*` variable that no setting reads, naming the closest known one."""
+    import logging
+
+    from streaming.settings import unknown_variables
+
+    for name, close in unknown_variables():
+        hint = f"; did you mean {close}?" if close else ""
+        logging.getLogger("tailor.settings").warning("%s is not a Tailor setting and is ignored%s", name, hint)
 
 
 def fail(exc: Exception) -> None:

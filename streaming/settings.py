@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
+import os
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -21,6 +24,10 @@ from streaming.trainer_config import TrainerConfig
 from streaming.windows_config import WindowsConfig
 
 ENV_PREFIX = "TAILOR_"
+OTHER_VARIABLES = ("TAILOR_TANSU_LOG", "TAILOR_VLLM_FLAVOR", "TAILOR_TEST_KAFKA_BOOTSTRAP")
+"""`TAILOR_*` variables that are not settings: read by the broker launcher, the vLLM env script, the tests."""
+OTHER_PREFIXES = ("TAILOR_GPU_",)
+"""Prefixes of `TAILOR_*` variables of other tools (deploy/gpu/bench_gpu.sh)."""
 
 
 class TailorSettings(
@@ -63,3 +70,24 @@ def load_settings(**overrides: Any) -> TailorSettings:
         return TailorSettings(**overrides)
     except ValidationError as err:
         raise SettingsError(_describe(err)) from None
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[tuple[str, str | None]]:
+    """`TAILOR_*` variables of the environment that no setting reads (pydantic-settings ignores them, so a
+    misspelt `TAILOR_KAFKA_BOOTSRAP` would silently leave the default): (name, the closest setting or None)."""
+    env = os.environ if environ is None else environ
+    known = [_env_name(f) for f in TailorSettings.model_fields]
+    out = []
+    for name in sorted(env):
+        upper = name.upper()
+        if (not upper.startswith(ENV_PREFIX) or upper in known or upper in OTHER_VARIABLES
+                or upper.startswith(OTHER_PREFIXES)):
+            continue
+        close = difflib.get_close_matches(upper, known, n=1, cutoff=0.75)
+        out.append((name, close[0] if close else None))
+    return out
+
+
+def effective_settings(settings: TailorSettings) -> dict[str, Any]:
+    """Every setting by its variable name, as JSON values; secrets masked (`SecretStr` dumps as stars)."""
+    return {_env_name(k): v for k, v in settings.model_dump(mode="json").items()}

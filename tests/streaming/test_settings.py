@@ -67,6 +67,26 @@ def test_cli_prints_one_line_and_exits_2_on_bad_setting(tmp_path) -> None:  # ty
     assert len(lines) == 1 and "TAILOR_METRICS_PORT" in lines[0], proc.stderr
 
 
+def test_config_show_masks_secrets_and_a_misspelt_variable_is_named(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A misspelt TAILOR_* variable used to be ignored in silence; now every command warns at start, naming the
+    closest setting; `tailor config show` prints the effective values with the password masked."""
+    import json
+
+    env = {"PATH": "/usr/bin:/bin", "TAILOR_DATA_DIR": str(tmp_path), "TAILOR_KAFKA_BOOTSRAP": "k1:9092",
+           "TAILOR_PARTITIONS": "12", "TAILOR_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+           "TAILOR_KAFKA_SASL_MECHANISM": "PLAIN", "TAILOR_KAFKA_SASL_USERNAME": "svc",
+           "TAILOR_KAFKA_SASL_PASSWORD": "hunter2", "TAILOR_TANSU_LOG": "debug", "TAILOR_GPU_PORT": "8011"}
+    proc = subprocess.run([sys.executable, "-m", "app.cli", "config", "show", "--json"], env=env, check=False,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    shown = json.loads(proc.stdout)
+    assert shown["TAILOR_PARTITIONS"] == 12 and shown["TAILOR_KAFKA_BOOTSTRAP"] is None
+    assert shown["TAILOR_KAFKA_SASL_PASSWORD"] == "**********" and "hunter2" not in proc.stdout + proc.stderr
+    warnings = [ln for ln in proc.stderr.splitlines() if "is not a Tailor setting" in ln]
+    assert len(warnings) == 1, proc.stderr  # the broker's and the GPU script's variables are known
+    assert "TAILOR_KAFKA_BOOTSRAP" in warnings[0] and "did you mean TAILOR_KAFKA_BOOTSTRAP?" in warnings[0]
+
+
 def test_default_vllm_env_and_model_resolve_against_the_installation(  # type: ignore[no-untyped-def]
         monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     """From another working directory the defaults still name the installation's `.venv-vllm` and model cache
