@@ -153,14 +153,8 @@ class Curve:
 
         sources = [SftSource(f"case:{c.case_id}", self.families[c.family], context(c), json.dumps(c.reference),
                              "reference") for c in self.dev]
-        if self.config.sft_rules and self.config.sft_all_families:
+        if self.config.sft_rules:
             sources += self.teacher_sources()
-        elif self.config.sft_rules:
-            for c in self.dev:
-                family, ctx = self.families[c.family], context(c)
-                rule = family.rule_output(ctx)
-                if rule is not None:
-                    sources.append(SftSource(f"rules:{c.case_id}", family, ctx, rule.model_dump_json(), "rules"))
         data = build_sft_data(sources, HeldoutRecordings.load())
         cfg = TrainConfig(trl_overrides={"max_steps": self.config.sft_steps, "seed": self.config.seed})
         result = run_sft(self.config.model_dir, data.rows, cfg, self.adapters / "sft")
@@ -168,12 +162,21 @@ class Curve:
                                     "steps": result.steps, "metrics": _plain(result.metrics)}
 
     def teacher_sources(self) -> list[SftSource]:
-        """The rules backend's outputs for every family that applies to each dev window, as the stream's rules
-        backend answers every intent of a window's domain (not only the family its benchmark case asks for:
-        gui_task_reconstruction, for one, has no trainable dev case). Each family's prompt carries an intent
-        text of that family and domain from the dev case set (intent texts are generic requests, not data)."""
+        """The rules backend's outputs as warm-start rows: for each dev case's own family, or (with
+        `sft_all_families`) for every family that applies to each dev window, as the stream's rules backend
+        answers every intent of a window's domain (gui_task_reconstruction, for one, has no trainable dev case).
+        Such a family's prompt carries an intent text of that family and domain from the dev case set (intent
+        texts are generic requests, not data)."""
         from trainer.sft import SftSource
 
+        if not self.config.sft_all_families:
+            out = []
+            for c in self.dev:
+                family, ctx = self.families[c.family], context(c)
+                rule = family.rule_output(ctx)
+                if rule is not None:
+                    out.append(SftSource(f"rules:{c.case_id}", family, ctx, rule.model_dump_json(), "rules"))
+            return out
         texts: dict[tuple[str, str], str] = {}
         for c in load_cases(split="dev"):
             texts.setdefault((c.family, c.domain), c.intent)

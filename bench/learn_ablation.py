@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agents.synthesis.base import SynthesisJob
-from agents.tasks.base import ParseError
 from bench.case import BenchCase
 from bench.scoring import context
 from core.records import Feedback
@@ -79,18 +78,13 @@ def sample_groups(curve: Curve, adapter: Path | None) -> list[CandidateGroup]:
 
 
 def accepted(groups: list[CandidateGroup]) -> list[tuple[CandidateGroup, Any]]:
-    """(group, candidate) for every distinct candidate the validators accept."""
+    """(group, candidate) for every distinct candidate the validators accept (its reward terms say so)."""
     out, seen = [], set()
     for g in groups:
         for c in g.candidates:
-            if c.candidate_id in seen:
-                continue
-            seen.add(c.candidate_id)
-            try:
-                if not g.family.validate(g.ctx, g.family.parse(c.text)):
-                    out.append((g, c))
-            except ParseError:  # not accepted, like the stream's invalid_json
-                continue
+            if c.candidate_id not in seen and c.rewards.get("valid"):
+                seen.add(c.candidate_id)
+                out.append((g, c))
     return out
 
 
