@@ -16,12 +16,12 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 
 from app.demo_config import DemoConfig
 from app.demo_summary import render_anchor_summary, render_example_summary
+from app.demo_wait import wait_settled
 from app.status import collect_status, render_status
 from core.ports import free_port
 from core.records import AnchorSet, Example, RejectedExample
@@ -82,46 +82,9 @@ def _worker_env(settings: TailorSettings, port: int, config: DemoConfig) -> dict
     env["TAILOR_SYNTH_BACKEND"] = settings.synth_backend
     if settings.vllm_url:
         env["TAILOR_VLLM_URL"] = settings.vllm_url
+    if settings.model_store_uri:
+        env["TAILOR_MODEL_STORE_URI"] = settings.model_store_uri
     return env
-
-
-def _pipeline_lag(settings: TailorSettings) -> int | None:
-    """Lag of the worker's group over every topic it consumes (None until it committed on all of them)."""
-    status = collect_status(settings, dead_letters=0)
-    consumed = {settings.topic_raw_video, settings.topic_raw_gui, settings.topic_raw_robot,
-                settings.topic_anchors, settings.topic_examples}
-    group = next((g for g in status.groups if g.group == settings.app_id), None)
-    if group is None:
-        return None
-    committed = {tp for tp in group.lag if tp[0] in consumed}
-    needed = {tp for tp, hw in status.highwater.items() if tp[0] in consumed and hw > 0}
-    if not needed <= committed:
-        return None
-    return sum(lag for tp, lag in group.lag.items() if tp[0] in consumed)
-
-
-def _open_windows(port: int) -> float | None:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
-            text = resp.read().decode()
-    except OSError:
-        return None
-    values = [float(ln.rsplit(" ", 1)[1]) for ln in text.splitlines() if ln.startswith("tailor_open_windows{")]
-    return sum(values) if values else None
-
-
-def _wait_settled(settings: TailorSettings, port: int, worker: subprocess.Popen[bytes], seconds: float) -> bool:
-    """True once every record went through every stage: no open window and no lag on any consumed topic."""
-    deadline = time.monotonic() + seconds
-    calm = 0
-    while time.monotonic() < deadline:
-        if worker.poll() is not None:
-            raise RuntimeError(f"worker exited with {worker.returncode}")
-        calm = calm + 1 if _open_windows(port) == 0 and _pipeline_lag(settings) == 0 else 0
-        if calm >= 2:  # twice in a row: nothing in flight between the checks
-            return True
-        time.sleep(2.0)
-    return False
 
 
 def _start_model(settings: TailorSettings, stack: ExitStack) -> TailorSettings:
@@ -137,18 +100,24 @@ def _start_model(settings: TailorSettings, stack: ExitStack) -> TailorSettings:
     return settings.model_copy(update={"vllm_url": server.base_url})
 
 
-def _train_round(settings: TailorSettings, config: DemoConfig) -> str:
-    """One learning round on what the demo produced; the benchmark figures before and after."""
-    from app.trainer_service import describe_round, run_train_once
+def _learning(live: TailorSettings, config: DemoConfig, port: int, worker: subprocess.Popen[bytes],
+              inputs: list[Path]) -> list[str]:
+    from app.demo_learning import learn_and_replay
 
-    small = settings.model_copy(update={"train_max_steps": config.train_steps,
-                                        "gate_max_new_tokens": config.gate_max_new_tokens,
-                                        "probe_examples": config.probe_examples})
     try:
-        return describe_round(run_train_once(small))
-    except Exception as exc:  # the demo reports a failed round instead of hiding the rest of its results
-        log.exception("training round failed")
-        return f"training round failed: {type(exc).__name__}: {exc}"
+        return learn_and_replay(live, config, port, worker, inputs)
+    except Exception as exc:  # the demo reports a failed segment instead of hiding the rest of its results
+        log.exception("learning segment failed")
+        return [f"learning segment failed: {type(exc).__name__}: {exc}"]
+
+
+def _own_model_store(settings: TailorSettings) -> TailorSettings:
+    """A model store of this run (unless TAILOR_MODEL_STORE_URI names one): versions published by an earlier
+    demo would otherwise be the gate's current weights while the new worker serves the base model."""
+    if settings.model_store_uri:
+        return settings
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    return settings.model_copy(update={"model_store_uri": str((settings.data_dir / "demo-models" / stamp).resolve())})
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
@@ -164,7 +133,7 @@ def run_demo(settings: TailorSettings, config: DemoConfig) -> int:
         live = stack.enter_context(owned_cluster(settings))
         assert live.kafka_bootstrap
         ensure_topics(live, live, live.kafka_bootstrap, extra_compacted=(changelog_topic(live),))
-        live = _start_model(live, stack)
+        live = _own_model_store(_start_model(live, stack))
         for text, domain in demo_intents(config):
             print("intent:", publish_intent(live, IntentRequest(text=text, domain=domain)))
         port = free_port()
@@ -173,13 +142,14 @@ def run_demo(settings: TailorSettings, config: DemoConfig) -> int:
         try:
             result = replay(live, ReplayConfig(paths=inputs, rate=config.rate, progress=sys.stderr.isatty()))
             log.info("replayed %d records from %d sources", result.published, result.sources)
-            settled = _wait_settled(live, port, worker, config.wait_seconds)
+            settled = wait_settled(live, port, worker, config.wait_seconds)
             render_status(collect_status(live, dead_letters=10))
             render_anchor_summary(read_topic(live, live.topic_anchors, AnchorSet))
             render_example_summary(read_topic(live, live.topic_examples, Example),
                                    read_topic(live, live.topic_rejected, RejectedExample), str(examples_root(live)))
-            round_line = _train_round(live, config) if settled and config.train_round else "no training round"
-            print(round_line)
+            if settled and config.learn:
+                for line in _learning(live, config, port, worker, inputs):
+                    print(line)
             print(f"demo: published {result.published} records; settled={settled}; backend={live.synth_backend}; "
                   f"{time.monotonic() - started:.0f}s")
             return 0 if settled else 1

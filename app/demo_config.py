@@ -24,7 +24,7 @@ class DemoConfig(BaseModel):
     quick: bool = Field(
         default=False,
         description="A short run for tests: only the Bridge episodes and the Mind2Web step, the robot intent, "
-        "no video (the training round still runs).",
+        "no video (the learning segment still runs, with fewer steps).",
     )
     candidates: int = Field(
         default=2, gt=0, le=16,
@@ -35,10 +35,19 @@ class DemoConfig(BaseModel):
         default=256, gt=0,
         description="Completion tokens per candidate (TAILOR_SYNTH_MAX_TOKENS, which wins when set).",
     )
-    train_round: bool = Field(default=True, description="End with one training round.")
-    train_steps: int = Field(default=4, gt=0, description="Optimizer steps of the demo's round.")
+    learn: bool = Field(
+        default=True,
+        description="End with the learning segment: a short warm start and one round (each gated on the heldout "
+        "split), the worker's hot reload of the published adapter, a second pass over the heldout recordings, "
+        "and acceptance and S_accepted before and after.")
+    sft_steps: int = Field(default=8, gt=0, description="Optimizer steps of the warm start (4 rows a step).")
+    train_steps: int = Field(default=4, gt=0, description="Optimizer steps of the round after the warm start.")
+    quick_sft_steps: int = Field(default=2, gt=0, description="Warm-start steps of the --quick run.")
+    quick_train_steps: int = Field(default=1, gt=0, description="Round steps of the --quick run.")
     probe_examples: int = Field(
-        default=4, gt=0,
-        description="Accepted examples the downstream student probe measures before the round (one batch, about "
-        "20 s on 2 cores; the service default measures 16).")
+        default=2, gt=0,
+        description="Accepted examples the downstream student probe measures before the round (one batch of 2, "
+        "about 30 s on 2 cores; the service default measures 16).")
     gate_max_new_tokens: int = Field(default=160, gt=0, description="Completion tokens per gate case.")
+    reload_wait_s: float = Field(
+        default=300.0, gt=0, description="Longest wait for the worker to serve the published adapter.")

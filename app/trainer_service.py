@@ -200,9 +200,11 @@ def round_config(settings: TailorSettings) -> Any:
                                    "train": base.train.model_copy(update={"trl_overrides": overrides})})
 
 
-def run_train_once(settings: TailorSettings, work_dir: Path | None = None) -> Any:
+def run_train_once(settings: TailorSettings, work_dir: Path | None = None, evaluate: Any = None) -> Any:
     """One round of `settings.train_method` on the topics: train, gate on the heldout split, publish and
-    announce (a ModelUpdate on the model-updates topic) when the gate accepts."""
+    announce (a ModelUpdate on the model-updates topic) when the gate accepts. `evaluate`: the gate's scorer
+    (default `quality_evaluator(settings)`; callers running several rounds pass one `trainer.gate.remembered`
+    scorer, so the current weights, the previous round's candidate, are not generated again)."""
     from trainer.round import run_round
     from trainer.store import ModelStore
 
@@ -221,7 +223,8 @@ def run_train_once(settings: TailorSettings, work_dir: Path | None = None) -> An
              len(groups), len(rows), len(snap.feedback))
     store = ModelStore(model_store_root(settings))
     result = run_round(groups, snap.feedback, base_model_dir=settings.model_dir, store=store,
-                       work_dir=work_dir or settings.data_dir / "train", evaluate=quality_evaluator(settings),
+                       work_dir=work_dir or settings.data_dir / "train",
+                       evaluate=evaluate or quality_evaluator(settings),
                        config=round_config(settings), sft_rows=rows)
     if result.update is not None:
         with TailorProducer.connect(settings.kafka_bootstrap, settings, settings) as producer:
@@ -269,6 +272,7 @@ def run_trainer_service(settings: TailorSettings) -> int:
     from prometheus_client import CollectorRegistry
 
     from core.metrics import TailorMetrics, serve_metrics
+    from trainer.gate import remembered
     from trainer.store import ModelStore
 
     registry = CollectorRegistry()
@@ -276,6 +280,7 @@ def run_trainer_service(settings: TailorSettings) -> int:
     serve_metrics(registry, settings.metrics_host, settings.metrics_port)
     metrics.up.set(1)
     store = ModelStore(model_store_root(settings))
+    evaluate = remembered(quality_evaluator(settings))  # the current weights were scored as last round's candidate
     last_round, seen = 0.0, 0
     try:
         while True:
@@ -286,7 +291,7 @@ def run_trainer_service(settings: TailorSettings) -> int:
             if due:
                 warm = store.current() is None and accepted >= settings.sft_min_examples
                 round_settings = settings.model_copy(update={"train_method": "sft"}) if warm else settings
-                result = run_train_once(round_settings)
+                result = run_train_once(round_settings, evaluate=evaluate)
                 metrics.trainer_rounds.labels(result.method).inc()
                 if result.decision is not None:
                     metrics.trainer_gate.labels("accepted" if result.update else "refused").inc()

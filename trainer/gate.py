@@ -24,12 +24,13 @@ weights the first candidate is published. Every decision carries its reason labe
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from trainer.weights import WeightsRef
+from trainer.weights import ADAPTER_WEIGHTS, WeightsRef
 
 log = logging.getLogger(__name__)
 
@@ -146,3 +147,26 @@ class Gate:
         if current is not None and current_score is None:
             current_score = evaluate(current)
         return self.decide(cand, current_score)
+
+
+def remembered(evaluate: Evaluate) -> Evaluate:
+    """`evaluate`, reusing the scores of weights it already scored (same base folder, same adapter bytes):
+    a round's current weights are the previous round's candidate, and scoring them again on the CPU server
+    costs as much as the first time (about 100 s for the heldout split with a LoRA adapter)."""
+    seen: dict[tuple[str, str | None], Scores] = {}
+
+    def key(ref: WeightsRef) -> tuple[str, str | None]:
+        if ref.adapter_dir is None:
+            return str(ref.base_model_dir.resolve()), None
+        digest = hashlib.sha256((ref.adapter_dir / ADAPTER_WEIGHTS).read_bytes()).hexdigest()
+        return str(ref.base_model_dir.resolve()), digest
+
+    def cached(ref: WeightsRef) -> Scores:
+        k = key(ref)
+        if k not in seen:
+            seen[k] = evaluate(ref)
+        else:
+            log.info("gate: %s scored before (same weights); reusing its scores", ref.label)
+        return seen[k]
+
+    return cached

@@ -8,12 +8,15 @@ no `bench/`) can drop every candidate group whose window comes from a heldout re
 
 A live window belongs to a recording when its AnchorSet's (domain, key) is listed: the replay readers give a
 recording the same stream key live and in the benchmark (`<tfrecord stem>:<episode>`, the LeRobot folder and
-episode, the AITW episode id, the Mind2Web annotation id, the video file stem).
+episode, the AITW episode id, the Mind2Web annotation id, the video file stem). A replay round above the
+first suffixes each key with `-rN` (`tailor replay --loop`, the demo's second pass): still the same recording,
+so the suffix is stripped before the lookup.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,12 +26,18 @@ from core.records import AnchorSet
 
 HELDOUT_FILE = Path(__file__).resolve().parent / "heldout_recordings.json"
 SCHEMA_VERSION = 1
+_ROUND_SUFFIX = re.compile(r"-r\d+$")
 
 G = TypeVar("G")
 
 
 class HeldoutListError(ValueError):
     """The heldout list cannot be read (the trainer refuses to train rather than risk a leak)."""
+
+
+def recording_key(key: str) -> str:
+    """The recording's stream key without the replay round's `-rN` suffix."""
+    return _ROUND_SUFFIX.sub("", key)
 
 
 @dataclass(frozen=True)
@@ -65,7 +74,7 @@ class HeldoutRecordings:
 
     def holds(self, anchors: AnchorSet) -> bool:
         """True when the window comes from a heldout recording."""
-        return (anchors.domain, anchors.key) in self.keys
+        return (anchors.domain, recording_key(anchors.key)) in self.keys
 
     def partition(self, items: Iterable[G], anchors_of: Callable[[G], AnchorSet]) -> tuple[list[G], list[G]]:
         """(kept, dropped): `anchors_of(item)` gives each item's AnchorSet."""
@@ -74,7 +83,7 @@ class HeldoutRecordings:
         dropped: list[G] = []
         for item in items:
             a = anchors_of(item)
-            (dropped if (a.domain, a.key) in keys else kept).append(item)
+            (dropped if (a.domain, recording_key(a.key)) in keys else kept).append(item)
         return kept, dropped
 
 

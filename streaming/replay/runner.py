@@ -39,10 +39,13 @@ def media_factory(settings: TailorSettings):  # type: ignore[no-untyped-def]
     return make
 
 
-def _merged(sources: list[ReplaySource], t0: float, rate: float, round_no: int, settings: TailorSettings) -> Iterator[ReplayEvent]:
+def _merged(sources: list[ReplaySource], t0: float, rate: float, round_no: int, settings: TailorSettings,
+            keys: frozenset[str] = frozenset()) -> Iterator[ReplayEvent]:
     streams = [src.events(t0, rate or 1.0) for src in sources]
     merged = heapq.merge(*streams, key=lambda ev: ev.at_s)
     for ev in merged:
+        if keys and ev.key not in keys:
+            continue
         if round_no == 0:
             yield ev
             continue
@@ -63,11 +66,11 @@ def replay(settings: TailorSettings, config: ReplayConfig) -> ReplayResult:
         if progress:
             progress.start()
         try:
-            round_no = 0
+            round_no = config.first_round
             while True:
                 t0 = time.time()
                 clock0 = time.monotonic()
-                for ev in _merged(sources, t0, config.rate, round_no, settings):
+                for ev in _merged(sources, t0, config.rate, round_no, settings, frozenset(config.keys)):
                     if config.rate > 0:
                         delay = clock0 + ev.at_s / config.rate - time.monotonic()
                         if delay > 0:
@@ -78,7 +81,8 @@ def replay(settings: TailorSettings, config: ReplayConfig) -> ReplayResult:
                         progress.update(task, advance=1, description=f"replay {ev.key}")
                 producer.flush()
                 round_no += 1
-                if not config.loop or (config.max_rounds is not None and round_no >= config.max_rounds):
+                if not config.loop or (config.max_rounds is not None
+                                       and round_no - config.first_round >= config.max_rounds):
                     break
         finally:
             if progress:

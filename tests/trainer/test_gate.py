@@ -110,3 +110,30 @@ def test_judge_scores_both_refs_with_the_evaluator(tmp_path: Path) -> None:
     better = Gate(0.0).judge(evaluate, WeightsRef(tmp_path, None, "candidate"), current,
                              current_score=cases([0.3, 0.3]))
     assert better.publish and better.reason == "improved"
+
+
+def test_remembered_scores_the_same_weights_once_and_new_bytes_again(tmp_path: Path) -> None:
+    from trainer.gate import remembered
+    from trainer.weights import ADAPTER_WEIGHTS
+
+    calls: list[str] = []
+
+    def evaluate(ref: WeightsRef) -> dict[str, float]:
+        calls.append(ref.label)
+        return {"a": float(len(calls))}
+
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / ADAPTER_WEIGHTS).write_bytes(b"one")
+    cached = remembered(evaluate)
+    base = WeightsRef(tmp_path)
+    assert cached(base) == cached(WeightsRef(tmp_path)) == {"a": 1.0}
+    first = cached(WeightsRef(tmp_path, adapter, "candidate"))
+    # the published copy of the same adapter (another folder name, same bytes) is not scored again
+    published = tmp_path / "v1"
+    published.mkdir()
+    (published / ADAPTER_WEIGHTS).write_bytes(b"one")
+    assert cached(WeightsRef(tmp_path, published, "v1")) == first == {"a": 2.0}
+    (adapter / ADAPTER_WEIGHTS).write_bytes(b"two")  # the next round trained into the same folder
+    assert cached(WeightsRef(tmp_path, adapter, "candidate")) == {"a": 3.0}
+    assert calls == ["base", "candidate", "candidate"]

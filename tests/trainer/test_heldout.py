@@ -24,6 +24,17 @@ def test_the_list_names_recordings_by_domain_and_stream_key() -> None:
     assert {r.domain for r in listed.recordings} == {"robot", "gui", "video"}
 
 
+def test_a_replayed_round_of_a_heldout_recording_is_still_heldout(groups: list[CandidateGroup]) -> None:
+    """`tailor replay --loop` and the demo's second pass suffix keys with -rN: same recording, still held out."""
+    heldout = HeldoutRecordings.load()
+    held = next(g.ctx.anchors for g in groups if heldout.holds(g.ctx.anchors))
+    kept = next(g.ctx.anchors for g in groups if not heldout.holds(g.ctx.anchors))
+    assert heldout.holds(held.model_copy(update={"key": held.key + "-r1"}))
+    assert heldout.holds(held.model_copy(update={"key": held.key + "-r12"}))
+    assert not heldout.holds(kept.model_copy(update={"key": kept.key + "-r1"}))
+    assert not heldout.holds(held.model_copy(update={"key": held.key + "-rerun"}))
+
+
 def test_a_round_never_trains_on_a_heldout_recording(tiny_model_dir: Path, groups: list[CandidateGroup],
                                                      tmp_path: Path) -> None:
     heldout = HeldoutRecordings.load()
