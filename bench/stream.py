@@ -39,8 +39,8 @@ from bench.stream_rig import REPO, STEP_DATA, BenchError, LiveSide, StepFeed, rs
 from core.dlq import SourcePosition, dead_letter
 from core.records import DeadLetter, RecordError, TailorRecord
 from core.topics_config import TopicsConfig
-from streaming.ingest import DeadLetterSink
 from streaming.settings import TailorSettings
+from streaming.stage import DeadLetterSink
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,9 @@ from core.metrics import TailorMetrics
 from core.records import AnchorSet
 from core.records import TailorRecord
 from streaming.anchor_emitter import AnchorEmitter
-from streaming.ingest import DeadLetterSink, RecordHandler
+from streaming.ingest import RecordHandler
 from streaming.settings import TailorSettings
+from streaming.stage import DeadLetterSink
 from streaming.window_store import PartitionedState, StateRecovery, TopicChangeLog, changelog_topic
 from streaming.windows import GuiKeys, KeyAdapter, RobotKeys, VideoKeys, Windower, WindowState
 

@@ -13,10 +13,11 @@ from core.blobstore import BlobStore
 from core.metrics import TailorMetrics
 from core.records import DeadLetter
 from streaming.faust_transport import TailorFaustApp
-from streaming.ingest import DeadLetterSink, IngestStage, RecordHandler
+from streaming.ingest import IngestStage, RecordHandler
 from streaming.ingest_checks import checks_for
 from streaming.kafka_clients import faust_broker_kwargs
 from streaming.settings import TailorSettings
+from streaming.stage import DeadLetterSink
 from streaming.topics import TopicSpec, topic_specs
 
 log = logging.getLogger(__name__)
@@ -106,14 +107,14 @@ def register_synthesis(tailor: TailorApp, settings: TailorSettings, synthesis: B
     book = IntentBook(IntentParser(by_name, chooser, settings.default_budget))
     tailor.synthesis = register_synthesis_stage(tailor.faust_app, settings, synthesis.backend, by_name, book,
                                                 tailor.metrics, dlq)
-    tailor.sink = register_sink_stage(tailor.faust_app, settings, tailor.metrics)
+    tailor.sink = register_sink_stage(tailor.faust_app, settings, tailor.metrics, dlq)
     register_reloads(tailor, settings, synthesis, tailor.synthesis)
 
 
 def register_reloads(tailor: TailorApp, settings: TailorSettings, synthesis: BackendHandle, stage: Any) -> None:
     from streaming.reload_stage import Reloads, follow_updates
 
-    reloads = Reloads(settings, synthesis.backend, tailor.metrics, stage.dead_letter)
+    reloads = Reloads(settings, synthesis.backend, tailor.metrics, stage)
 
     @tailor.faust_app.task
     async def follow_model_updates() -> None:

@@ -1,33 +1,24 @@
 """The ingest stage: parse, check and hand on raw records; dead-letter anything bad.
 
-The stage owns the plumbing (counting, timing, timeouts, dead-lettering); record checks and
-downstream handlers own the decisions. A failure anywhere becomes a DLQ record with a reason;
-the worker keeps running.
+The stage owns the timing and counting; the failure path (log, count, dead-letter, go on) is the one every
+stage shares (`streaming.stage`); record checks and downstream handlers own the decisions.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-from core.dlq import SourcePosition, dead_letter
+from core.dlq import SourcePosition
 from core.limits_config import LimitsConfig
 from core.metrics import TailorMetrics
-from core.records import DeadLetter, RecordError, TailorRecord
+from core.records import TailorRecord
 from streaming.ingest_checks import RecordCheck
+from streaming.stage import DeadLetterSink, Source, Stage
 from streaming.topics import TopicSpec
-
-log = logging.getLogger(__name__)
-
-
-class DeadLetterSink(ABC):
-    @abstractmethod
-    async def send(self, letter: DeadLetter) -> None:
-        """Publish one dead letter."""
 
 
 class RecordHandler(ABC):
@@ -38,7 +29,9 @@ class RecordHandler(ABC):
         """Take one valid record. Raise RecordError to dead-letter it with a reason."""
 
 
-class IngestStage:
+class IngestStage(Stage):
+    timeout_reason = "decode_timeout"
+
     def __init__(
         self,
         spec: TopicSpec,
@@ -49,13 +42,11 @@ class IngestStage:
         handlers: Sequence[RecordHandler],
         worker_id: str,
     ) -> None:
+        super().__init__(metrics, dlq, worker_id, limits.dlq_payload_bytes, limits.decode_timeout_s)
         self.spec = spec
         self.checks = checks
         self.limits = limits
-        self.metrics = metrics
-        self.dlq = dlq
         self.handlers = handlers
-        self.worker_id = worker_id
 
     @property
     def name(self) -> str:
@@ -74,7 +65,7 @@ class IngestStage:
         started = time.perf_counter()
         self.metrics.records_in.labels(pos.topic).inc()
         self.metrics.stage_in.labels(self.name).inc()
-        stage = self.name
+        stage = self.name  # a handler's failure is labelled with the handler
         try:
             record = await asyncio.wait_for(
                 asyncio.to_thread(self._parse_and_check, value), timeout=self.limits.decode_timeout_s
@@ -82,38 +73,13 @@ class IngestStage:
             for handler in self.handlers:
                 stage = type(handler).__name__
                 await handler.handle(record, pos)
-        except RecordError as exc:
-            await self._dead_letter(exc.reason, exc.detail, stage, pos, key, value)
-            return None
-        except TimeoutError:
-            await self._dead_letter(
-                "decode_timeout", f"over {self.limits.decode_timeout_s}s", stage, pos, key, value
-            )
-            return None
-        except Exception as exc:  # a bug must cost one record, not the worker
-            log.exception("unexpected failure at %s/%d/%d", pos.topic, pos.partition, pos.offset,
-                          extra={"topic": pos.topic, "partition": pos.partition, "offset": pos.offset})
-            await self._dead_letter("internal_error", f"{type(exc).__name__}: {exc}", stage, pos, key, value)
+        except Exception as exc:  # noqa: BLE001 - refusal, timeout or bug: `failed` tells them apart
+            await self.failed(exc, Source(pos, key, value), stage=stage)
             return None
         finally:
             self.metrics.processing_seconds.labels(pos.topic).observe(time.perf_counter() - started)
         self.metrics.stage_out.labels(self.name).inc()
         return record
-
-    async def _dead_letter(
-        self, reason: str, detail: str, stage: str, pos: SourcePosition, key: bytes | None, value: bytes | None
-    ) -> None:
-        log.warning(
-            "dead-lettered %s/%d/%d: %s: %s", pos.topic, pos.partition, pos.offset, reason, detail,
-            extra={"topic": pos.topic, "partition": pos.partition, "offset": pos.offset},
-        )
-        self.metrics.stage_dropped.labels(stage, reason).inc()
-        self.metrics.dead_lettered.labels(pos.topic, stage, reason).inc()
-        letter = dead_letter(
-            reason=reason, detail=detail, stage=stage, source=pos, key=key, value=value,
-            worker=self.worker_id, payload_cap=self.limits.dlq_payload_bytes,
-        )
-        await self.dlq.send(letter)
 
     async def agent(self, stream: Any) -> None:
         """Faust agent body: one event at a time, with its source position."""

@@ -1,6 +1,8 @@
 """Hot reload on the worker: follow `tailor.model.updates` (every partition, outside the consumer group,
 since every worker must take every update) and hand each announced version to the synthesis backend
-after verifying its hash. Examples are tagged with the weights version in use."""
+after verifying its hash. Examples are tagged with the weights version in use. A bad or refused update goes
+down the synthesis stage's failure path (it is that stage's backend the weights were for), so it is
+dead-lettered like any record and the follower goes on."""
 
 from __future__ import annotations
 
@@ -10,9 +12,10 @@ from typing import Any
 
 from core.dlq import SourcePosition
 from core.metrics import TailorMetrics
-from core.records import ModelUpdate, RecordError
+from core.records import ModelUpdate
 from streaming.kafka_clients import aiokafka_kwargs
 from streaming.settings import TailorSettings
+from streaming.stage import Source, Stage
 
 log = logging.getLogger(__name__)
 
@@ -24,11 +27,11 @@ def model_store_root(settings: TailorSettings) -> str:
 class Reloads:
     """Applies updates in announcement order; a refused update leaves the current weights in use."""
 
-    def __init__(self, settings: TailorSettings, backend: Any, metrics: TailorMetrics, on_bad: Any) -> None:
+    def __init__(self, settings: TailorSettings, backend: Any, metrics: TailorMetrics, failures: Stage) -> None:
         self.settings = settings
         self.backend = backend
         self.metrics = metrics
-        self.on_bad = on_bad
+        self.failures = failures
         self.current: str | None = None
 
     async def apply(self, update: ModelUpdate, pos: SourcePosition, raw: bytes | None) -> bool:
@@ -37,11 +40,15 @@ class Reloads:
         from trainer.weights import WeightsError
 
         store = ModelStore(model_store_root(self.settings))
+        source = Source(pos, update.version.encode(), raw)
         try:
             await asyncio.to_thread(apply_update, update, store, self.backend)
-        except WeightsError as exc:
+        except WeightsError as exc:  # trainer's refusal: the weights in use stay
             log.warning("refused model update %s: %s", update.version, exc)
-            await self.on_bad(exc.reason, exc.detail, pos, update.version.encode(), raw)
+            await self.failures.fail(exc.reason, exc.detail, source)
+            return False
+        except Exception as exc:  # noqa: BLE001 - a bug costs this update, not the follower
+            await self.failures.failed(exc, source, about=f"model update {update.version}")
             return False
         if self.current is not None:
             self.metrics.model_version.labels(self.current).set(0)
@@ -102,6 +109,6 @@ async def _parse(msg: Any, reloads: Reloads) -> tuple[ModelUpdate, SourcePositio
     pos = SourcePosition(msg.topic, msg.partition, msg.offset)
     try:
         return ModelUpdate.from_bytes(msg.value), pos, msg.value
-    except RecordError as exc:
-        await reloads.on_bad(exc.reason, exc.detail, pos, msg.key, msg.value)
+    except Exception as exc:  # noqa: BLE001 - RecordError or a bug: `failed` tells them apart
+        await reloads.failures.failed(exc, Source(pos, msg.key, msg.value))
         return None

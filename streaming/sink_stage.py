@@ -4,48 +4,72 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any
 
 import faust
 
+from core.dlq import SourcePosition
 from core.metrics import TailorMetrics
-from core.records import Example, RecordError
+from core.records import Example
 from streaming.settings import TailorSettings
 from streaming.sinks.parquet_sink import ParquetSink
 from streaming.sinks.parquet_sink_config import ParquetSinkConfig
-
-log = logging.getLogger(__name__)
+from streaming.stage import DeadLetterSink, Source, Stage
 
 
 def examples_root(settings: TailorSettings) -> Any:
     return settings.examples_dir or settings.data_dir / "examples"
 
 
-def register_sink_stage(app: faust.App, settings: TailorSettings, metrics: TailorMetrics) -> ParquetSink:
+class SinkStage(Stage):
+    """Decodes a batch of examples (an unreadable one goes down the shared failure path) and writes the rest.
+
+    A failure to write or flush the batch is not one record's fault: it is left to raise, so the batch is
+    not acknowledged and nothing is lost."""
+
+    def __init__(self, settings: TailorSettings, sink: ParquetSink, metrics: TailorMetrics,
+                 dlq: DeadLetterSink) -> None:
+        super().__init__(metrics, dlq, settings.worker_id, settings.dlq_payload_bytes)
+        self.settings = settings
+        self.sink = sink
+        self.opened = False
+
+    @property
+    def name(self) -> str:
+        return "parquet_sink"
+
+    async def decode(self, value: bytes | None) -> Example:
+        return Example.from_bytes(value, max_bytes=self.settings.max_message_bytes)
+
+    async def write(self, events: list[Any]) -> None:
+        if not self.opened:
+            await asyncio.to_thread(self.sink.open)
+            self.opened = True
+        batch = []
+        for event in events:
+            msg = event.message
+            source = Source(SourcePosition(msg.topic, msg.partition, msg.offset), event.key, event.value)
+            example = await self.guarded(self.decode(event.value), source)
+            if example is not None:
+                batch.append(example)
+        added = await asyncio.to_thread(self.sink.add, batch)
+        await asyncio.to_thread(self.sink.flush)  # on disk before these events are acknowledged
+        self.metrics.sink_rows.inc(added)
+        self.metrics.sink_duplicates.inc(len(batch) - added)
+
+
+def register_sink_stage(app: faust.App, settings: TailorSettings, metrics: TailorMetrics,
+                        dlq: DeadLetterSink) -> ParquetSink:
     from streaming.anchor_stage import frame_store
 
     sink = ParquetSink(ParquetSinkConfig(root=examples_root(settings), writer_id=settings.worker_id,
                                          embed_frames=settings.sink_embed_frames), frame_store(settings))
+    stage = SinkStage(settings, sink, metrics, dlq)
     topic = app.topic(settings.topic_examples, key_serializer="raw", value_serializer="raw")
-    opened = {"done": False}
 
     @app.agent(topic, name="tailor.parquet_sink")
     async def write(stream: Any) -> None:
         async for events in stream.take_events(settings.sink_batch_size, within=settings.sink_flush_s):
-            if not opened["done"]:
-                await asyncio.to_thread(sink.open)
-                opened["done"] = True
-            batch = []
-            for event in events:
-                try:
-                    batch.append(Example.from_bytes(event.value, max_bytes=settings.max_message_bytes))
-                except RecordError as exc:  # the examples topic is ours: log and count, it cannot be replayed better
-                    log.warning("unreadable example at offset %s: %s", event.message.offset, exc)
-                    metrics.stage_dropped.labels("parquet_sink", exc.reason).inc()
-            added = await asyncio.to_thread(sink.add, batch)
-            await asyncio.to_thread(sink.flush)  # on disk before these events are acknowledged
-            metrics.sink_rows.inc(added)
-            metrics.sink_duplicates.inc(len(batch) - added)
+            await stage.write(list(events))
 
     return sink

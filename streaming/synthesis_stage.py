@@ -2,7 +2,9 @@
 
 Batches of anchor sets are synthesised together so the model server batches the requests. When the
 model is unavailable the batch waits and retries (backpressure: nothing is acknowledged, so nothing
-is lost), unless `TAILOR_SYNTH_FALLBACK_RULES` is set.
+is lost), unless `TAILOR_SYNTH_FALLBACK_RULES` is set. An anchor set that cannot be read, or a job that
+fails (a bug in a family's prompt, parser or validator), goes down the failure path every stage shares: the
+anchor set is dead-lettered for that job and the other jobs of the batch are still emitted.
 """
 
 from __future__ import annotations
@@ -18,30 +20,33 @@ from agents.synthesis.base import BackendUnavailable, SynthesisBackend
 from agents.synthesis.rules_backend import RulesBackend
 from agents.synthesis_step import StepResult, synthesize_step
 from agents.tasks.base import SynthesisContext, TaskFamily
-from core.dlq import SourcePosition, dead_letter
+from core.dlq import SourcePosition
 from core.metrics import TailorMetrics
-from core.records import AnchorSet, RecordError
-from streaming.ingest import DeadLetterSink
+from core.records import AnchorSet
 from streaming.intent_book import IntentBook, watch_intents
 from streaming.settings import TailorSettings
+from streaming.stage import DeadLetterSink, Source, Stage
 
 log = logging.getLogger(__name__)
 
 DISTRACTOR_POOL = 8
 
 
-class SynthesisStage:
+class SynthesisStage(Stage):
     def __init__(self, settings: TailorSettings, backend: SynthesisBackend, families: dict[str, TaskFamily],
                  book: IntentBook, metrics: TailorMetrics, dlq: DeadLetterSink, publish: Any) -> None:
+        super().__init__(metrics, dlq, settings.worker_id, settings.dlq_payload_bytes)
         self.settings = settings
         self.backend = backend
         self.families = families
         self.book = book
-        self.metrics = metrics
-        self.dlq = dlq
         self.publish = publish
         self.recent: dict[str, deque[AnchorSet]] = {}
         self.fallback = RulesBackend()
+
+    @property
+    def name(self) -> str:
+        return "synthesis"
 
     def distractors(self, anchors: AnchorSet) -> tuple[AnchorSet, ...]:
         pool = self.recent.setdefault(anchors.domain, deque(maxlen=DISTRACTOR_POOL))
@@ -81,22 +86,28 @@ class SynthesisStage:
             return result
 
     async def handle_batch(self, events: list[Any]) -> None:
-        work: list[tuple[TaskFamily, SynthesisContext]] = []
+        work: list[tuple[TaskFamily, SynthesisContext, Source]] = []
         for event in events:
             msg = event.message
-            try:
-                anchors = AnchorSet.from_bytes(event.value, max_bytes=self.settings.max_message_bytes)
-            except RecordError as exc:
-                await self.dead_letter(exc.reason, exc.detail, SourcePosition(msg.topic, msg.partition, msg.offset),
-                                       event.key, event.value)
-                continue
-            self.metrics.records_in.labels(msg.topic).inc()
-            work.extend(self.jobs(anchors))
+            source = Source(SourcePosition(msg.topic, msg.partition, msg.offset), event.key, event.value)
+            jobs = await self.guarded(self.jobs_of(event.value, msg.topic), source)
+            work.extend((family, ctx, source) for family, ctx in jobs or ())
         if not work:
             return
-        results = await asyncio.gather(*(self.run_job(f, c) for f, c in work))
-        for (family, ctx), result in zip(work, results, strict=True):
-            await self.emit(family, ctx, result)
+        # each job's failure goes down the failure path inside its own task: gather never sees it, so it
+        # cannot take the batch's other jobs (or the agent) with it
+        results = await asyncio.gather(*(self.guarded(self.run_job(family, ctx), source,
+                                                      about=f"{family.name} on {ctx.anchors.window_id}")
+                                         for family, ctx, source in work))
+        for (family, ctx, _source), result in zip(work, results, strict=True):
+            if result is not None:
+                await self.emit(family, ctx, result)
+
+    async def jobs_of(self, value: bytes | None, topic: str) -> list[tuple[TaskFamily, SynthesisContext]]:
+        """One anchors message → its synthesis jobs (RecordError when it is not an anchor set)."""
+        anchors = AnchorSet.from_bytes(value, max_bytes=self.settings.max_message_bytes)
+        self.metrics.records_in.labels(topic).inc()
+        return self.jobs(anchors)
 
     async def emit(self, family: TaskFamily, ctx: SynthesisContext, result: StepResult) -> None:
         m = self.metrics
@@ -117,10 +128,8 @@ class SynthesisStage:
 
     async def dead_letter(self, reason: str, detail: str, pos: SourcePosition, key: bytes | None,
                           value: bytes | None) -> None:
-        self.metrics.dead_lettered.labels(pos.topic, "synthesis", reason).inc()
-        await self.dlq.send(dead_letter(reason=reason, detail=detail, stage="synthesis", source=pos, key=key,
-                                        value=value, worker=self.settings.worker_id,
-                                        payload_cap=self.settings.dlq_payload_bytes))
+        """A refusal found beside the anchors stream (a bad intent, a refused model update), on the same path."""
+        await self.fail(reason, detail, Source(pos, key, value))
 
 
 def register_synthesis_stage(app: faust.App, settings: TailorSettings, backend: SynthesisBackend,

@@ -112,16 +112,13 @@ class WorkerProcess:
         return self.log_path.read_text(errors="replace")
 
 
-@pytest.fixture
-def worker(settings: TailorSettings, tmp_path: Path) -> Iterator[WorkerProcess]:
-    """`tailor up` as a real child process on the session broker."""
+def start_worker_process(settings: TailorSettings, log_path: Path,
+                         argv: tuple[str, ...] = ("-m", "app.cli", "up")) -> WorkerProcess:
+    """A worker (`tailor up`, or a test's own worker module) as a child process, once its /metrics answers."""
     port = free_port()
     live = settings.model_copy(update={"metrics_port": port})
-    log_path = tmp_path / "worker.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "up"], env=settings_env(live), stdout=log, stderr=log, cwd=REPO
-        )
+        proc = subprocess.Popen([sys.executable, *argv], env=settings_env(live), stdout=log, stderr=log, cwd=REPO)
     wp = WorkerProcess(proc, port, log_path)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -133,11 +130,24 @@ def worker(settings: TailorSettings, tmp_path: Path) -> Iterator[WorkerProcess]:
         except OSError:
             time.sleep(0.2)
     else:
-        raise RuntimeError("worker metrics never came up")
-    yield wp
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+        raise RuntimeError("worker metrics never came up")
+    return wp
+
+
+def stop_worker_process(wp: WorkerProcess) -> None:
+    wp.proc.terminate()
+    try:
+        wp.proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        wp.proc.kill()
+        wp.proc.wait()
+
+
+@pytest.fixture
+def worker(settings: TailorSettings, tmp_path: Path) -> Iterator[WorkerProcess]:
+    """`tailor up` as a real child process on the session broker."""
+    wp = start_worker_process(settings, tmp_path / "worker.log")
+    yield wp
+    stop_worker_process(wp)
