@@ -1,7 +1,7 @@
 """The end of `tailor demo`: the loop learning from what the first pass produced.
 
-1. A short supervised warm start (the demo's accepted examples, the rules as teacher included, plus the
-   benchmark's dev references; never a heldout recording), gated on the heldout split.
+1. A short supervised warm start (the rules' answers to the first pass's jobs as teacher, plus the benchmark's
+   dev references; never a heldout recording), gated on the heldout split.
 2. One preference round on the first pass's candidate groups (the student probe's feedback included),
    continuing the warm start, gated again (the warm start is not scored twice: `trainer.gate.remembered`).
 3. The worker hot-reloads the newest published adapter (announced on the model-updates topic; the demo
@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,19 +65,23 @@ def window_recording(window_id: str) -> tuple[str, str]:
     return domain, rest.rsplit(":", 1)[0]
 
 
-def acceptance(settings: TailorSettings, weights: str | None, recordings: frozenset[tuple[str, str]],
-               suffix: str = "") -> Acceptance:
-    """Model candidates (not the rules') of `weights` (None: the base) on windows of `recordings`, their keys
-    carrying `suffix`."""
+def acceptance(accepted: Sequence[Example], rejected: Sequence[RejectedExample], weights: str | None,
+               recordings: frozenset[tuple[str, str]], suffix: str = "") -> Acceptance:
+    """Distinct model candidates (not the rules') of `weights` (None: the base) on windows of `recordings`,
+    their keys carrying `suffix`; a candidate text sampled twice counts once."""
     wanted = {(domain, key + suffix) for domain, key in recordings}
 
-    def ids(records: list[Any]) -> set[str]:
+    def ids(records: Sequence[Example | RejectedExample]) -> set[str]:
         return {r.example_id for r in records if r.model != "rules" and r.weights_version == weights
                 and window_recording(r.window_id) in wanted}
 
-    accepted = ids(read_topic(settings, settings.topic_examples, Example))
-    rejected = ids(read_topic(settings, settings.topic_rejected, RejectedExample)) - accepted
-    return Acceptance(weights or "base", len(accepted) + len(rejected), len(accepted))
+    ok = ids(accepted)
+    return Acceptance(weights or "base", len(ok | ids(rejected)), len(ok))
+
+
+def _topics(settings: TailorSettings) -> tuple[list[Example], list[RejectedExample]]:
+    return (read_topic(settings, settings.topic_examples, Example),
+            read_topic(settings, settings.topic_rejected, RejectedExample))
 
 
 def _round(settings: TailorSettings, evaluate: Any, **update: Any) -> Any:
@@ -92,15 +97,15 @@ def learn_and_replay(live: TailorSettings, config: DemoConfig, port: int, worker
     evaluate = remembered(quality_evaluator(live))
     common = {"gate_max_new_tokens": config.gate_max_new_tokens}
     print("learning: warm start (SFT) on the first pass's accepted examples and the dev references", flush=True)
-    warm = _round(live, evaluate, train_method="sft", sft_max_steps=config.quick_sft_steps if quick
-                  else config.sft_steps, **common)
+    warm = _round(live, evaluate, train_method="sft", sft_accepted=config.sft_accepted,
+                  sft_max_steps=config.quick_sft_steps if quick else config.sft_steps, **common)
     method = live.train_method if live.train_method != "sft" else "dpo"
     print(f"learning: one {method} round on the first pass's candidate groups", flush=True)
     rnd = _round(live, evaluate, train_method=method, probe_examples=config.probe_examples,
                  train_max_steps=config.quick_train_steps if quick else config.train_steps, **common)
     by_version = {r.update.version: r.bench_after for r in (warm, rnd) if r.update is not None}
     held = HeldoutRecordings.load().keys
-    before = acceptance(live, None, held)
+    before = acceptance(*_topics(live), None, held)
     lines = ["learning, on the heldout recordings (never trained on):",
              before.line(warm.bench_before if warm.bench_before is not None else rnd.bench_before)]
     current = ModelStore(model_store_root(live)).current()
@@ -113,7 +118,7 @@ def learn_and_replay(live: TailorSettings, config: DemoConfig, port: int, worker
                                        keys=tuple(sorted(k for _, k in held)), first_round=SECOND_PASS))
     log.info("second pass: replayed %d records", result.published)
     settled = wait_settled(live, port, worker, config.wait_seconds)
-    after = acceptance(live, current.version, held, suffix=f"-r{SECOND_PASS}")
+    after = acceptance(*_topics(live), current.version, held, suffix=f"-r{SECOND_PASS}")
     lines.append(after.line(by_version.get(current.version)))
     if not settled:
         lines.append("  the second pass did not settle in time: its acceptance counts what was done")

@@ -171,14 +171,19 @@ def quality_evaluator(settings: TailorSettings) -> Any:
 
 
 def sft_rows(settings: TailorSettings, snap: TopicSnapshot) -> list[Any]:
-    """The warm start's rows: accepted examples of the topics, plus the dev references (`sft_references`),
-    each parsed and validated against its window, none from a heldout recording."""
-    from app.sft_sources import reference_sources, stream_sources
+    """The warm start's rows: accepted examples of the topics (`sft_accepted`), the rules' answers to the
+    stream's jobs (`sft_rules_teacher`) and the dev references (`sft_references`), each parsed and validated
+    against its window, none from a heldout recording."""
+    from app.sft_sources import reference_sources, rules_sources, stream_sources
     from trainer.heldout import HeldoutRecordings
     from trainer.sft import build_sft_data
 
     by_name = {f.name: f for f in families()}
-    sources = stream_sources(snap.accepted, snap.anchors, snap.intents, by_name)
+    sources = []
+    if settings.sft_accepted:
+        sources += stream_sources(snap.accepted, snap.anchors, snap.intents, by_name)
+    if settings.sft_rules_teacher:
+        sources += rules_sources([*snap.accepted, *snap.rejected], snap.anchors, snap.intents, by_name)
     if settings.sft_references:
         sources += reference_sources(by_name)
     data = build_sft_data(sources, HeldoutRecordings.load())

@@ -22,6 +22,14 @@ class TrainerConfig(BaseModel):
     sft_references: bool = Field(
         default=True,
         description="Add the benchmark's dev-split references (validated; never a heldout recording) to the SFT rows.")
+    sft_accepted: bool = Field(
+        default=True,
+        description="Add the accepted examples on the examples topic (the rules backend's and the model's own) "
+        "to the SFT rows.")
+    sft_rules_teacher: bool = Field(
+        default=True,
+        description="Add the rules backend's answer to every job the stream synthesised (window, intent, family) "
+        "to the SFT rows: a teacher that scores above the untrained model, also when a model serves the stream.")
     pair_sources: Literal["model", "all"] = Field(
         default="model",
         description="Candidates a DPO/GRPO round pairs. model: only outputs of a served model, so both texts of a "

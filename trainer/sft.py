@@ -47,7 +47,7 @@ class SftSource:
     family: TaskFamily
     ctx: SynthesisContext
     text: str  # JSON in the family's schema (a raw output or a reference)
-    origin: str = "stream"  # stream | reference
+    origin: str = "stream"  # stream | rules | reference
 
 
 @dataclass(frozen=True)

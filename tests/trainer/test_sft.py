@@ -114,3 +114,25 @@ def test_stream_examples_become_rows_and_a_round_with_too_few_is_skipped(
     r = run_round([], [], base_model_dir=tmp_path, store=ModelStore(tmp_path / "store"), work_dir=tmp_path,
                   evaluate=never, config=RoundConfig(method="sft", min_sft_rows=4), sft_rows=data.rows)
     assert r.status == "skipped" and r.reason == "too_few_examples: 3 < 4" and r.train is None
+
+
+def test_the_rules_teach_every_job_the_model_stream_synthesised(bridge_windows: list[AnchorSet],
+                                                                family: TaskFamily, by_name: dict[str, TaskFamily]) -> None:
+    """A model-served stream holds no rules examples: the rules' answer to each of its jobs (window, intent,
+    family; accepted or rejected candidate alike, once per job) becomes a row that validates."""
+    import time
+
+    from app.sft_sources import rules_sources
+    from core.records import Intent, RejectedExample
+
+    windows = [w for w in bridge_windows if family.applies(w)][:2]
+    intent = Intent(intent_id="i1", text="next subtask data", task=family.name, created_at=time.time())
+    jobs = [RejectedExample(example_id=f"r{i}-{n}", task_family=family.name, window_id=w.window_id, intent_id="i1",
+                            reasons=["invalid_json"], model="SmolLM2", created_at=time.time())
+            for i, w in enumerate(windows) for n in range(2)]
+    jobs.append(jobs[0].model_copy(update={"example_id": "lost", "window_id": "robot:nowhere:0"}))
+    sources = rules_sources(jobs, {w.window_id: w for w in windows}, {"i1": intent}, by_name)
+    assert [s.source_id for s in sources] == [f"rules:{w.window_id}:i1:{family.name}" for w in windows]
+    assert all(s.origin == "rules" and s.ctx.spec.text == "next subtask data" for s in sources)
+    data = build_sft_data(sources, None)
+    assert len(data.rows) == 2 and data.by_origin == {"rules": 2}

@@ -166,3 +166,19 @@ def test_image_pixel_cap(data_dir: Path) -> None:
     with pytest.raises(ReplayError) as err:
         next(src.events(0.0, 1.0))
     assert err.value.reason == "image_too_large"
+
+
+def test_a_second_pass_replays_only_the_named_recordings_under_new_keys(data_dir: Path) -> None:
+    """The demo's second pass: `keys` picks recordings, a round above 0 suffixes their keys (new windows, not
+    late events) in the records too, and nothing else is sent."""
+    from streaming.replay.runner import _merged
+    from streaming.settings import TailorSettings
+
+    source = RldsTfrecordSource(data_dir / BRIDGE, RecordingMedia(), LimitsConfig())
+    keys = sorted({ev.key for ev in source.events(T0, 1.0)})
+    picked = frozenset(keys[1:3])
+    events = list(_merged([source], T0, 0.0, 1, TailorSettings(), picked))
+    assert {ev.key for ev in events} == {k + "-r1" for k in picked}
+    assert {ev.record.episode_id for ev in events} == {k + "-r1" for k in picked}  # type: ignore[union-attr]
+    assert len(events) == 20  # two episodes of 10 steps
+    assert {ev.key for ev in _merged([source], T0, 0.0, 0, TailorSettings(), picked)} == set(picked)
