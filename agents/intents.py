@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from agents.tasks.base import TaskFamily, TaskSpec
+from core.errors import TailorError
 from core.records import Intent
 
 log = logging.getLogger(__name__)
@@ -36,11 +37,8 @@ FAMILY_CUES: dict[str, tuple[str, ...]] = {
 _BUDGET = re.compile(r"\b(\d{1,7})\s*(?:examples?|samples?|items?)\b", re.I)
 
 
-class IntentError(ValueError):
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
+class IntentError(TailorError, ValueError):
+    """A labelled failure of this module (`reason`, `detail`)."""
 
 
 @dataclass(frozen=True)

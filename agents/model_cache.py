@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agents.model_cache_config import DEFAULT_GGUF_FILE, DEFAULT_GGUF_PACKAGE, ModelCacheConfig
+from core.errors import TailorError
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -41,12 +42,8 @@ _GGUF_MAGIC = b"GGUF"
 _CHUNK = 4 * 1024 * 1024
 
 
-class ModelCacheError(RuntimeError):
+class ModelCacheError(TailorError, RuntimeError):
     """A model cache problem; `reason` is a short label (e.g. "hash mismatch"), the message adds detail."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
 
 
 class Manifest(BaseModel):

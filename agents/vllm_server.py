@@ -19,8 +19,8 @@ grown for `start_quiet_s` ("start stalled"), and at the latest after `start_time
 from __future__ import annotations
 
 import atexit
-import json
 import ctypes
+import json
 import logging
 import os
 import re
@@ -37,6 +37,7 @@ from typing import IO, NoReturn
 
 from agents.compute_dtype import resolve_dtype
 from agents.vllm_server_config import VllmServerConfig
+from core.errors import TailorError
 from core.ports import free_port
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _DROPPED_ENV = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV")
 
 
-class VllmServerError(RuntimeError):
+class VllmServerError(TailorError, RuntimeError):
     """The server could not be started or reached; `reason` is a short label, `detail` one line of detail; the
     message adds the last lines of the server log when there is one (`log_path`)."""
 
@@ -60,9 +61,7 @@ class VllmServerError(RuntimeError):
         message = f"{reason}: {detail}"
         if log_path is not None:
             message += f"; last log lines of {log_path}:\n{log_tail}"
-        super().__init__(message)
-        self.reason = reason
-        self.detail = detail
+        super().__init__(reason, detail, message)
         self.log_path = log_path
         self.log_tail = log_tail
 

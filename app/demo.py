@@ -147,7 +147,9 @@ def run_demo(settings: TailorSettings, config: DemoConfig) -> int:
             render_anchor_summary(read_topic(live, live.topic_anchors, AnchorSet))
             render_example_summary(read_topic(live, live.topic_examples, Example),
                                    read_topic(live, live.topic_rejected, RejectedExample), str(examples_root(live)))
-            if settled and config.learn:
+            if settled and config.learn and live.synth_backend == "rules":
+                print("learning: skipped (the rules backend serves no model to train)")
+            elif settled and config.learn:
                 for line in _learning(live, config, port, worker, inputs):
                     print(line)
             print(f"demo: published {result.published} records; settled={settled}; backend={live.synth_backend}; "

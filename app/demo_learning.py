@@ -96,7 +96,9 @@ def learn_and_replay(live: TailorSettings, config: DemoConfig, port: int, worker
     quick = config.quick
     evaluate = remembered(quality_evaluator(live))
     common = {"gate_max_new_tokens": config.gate_max_new_tokens}
-    print("learning: warm start (SFT) on the first pass's accepted examples and the dev references", flush=True)
+    teacher = "its accepted model outputs, " if config.sft_accepted else ""
+    print(f"learning: warm start (SFT) on the rules' answers to the first pass's jobs, {teacher}and the "
+          "benchmark's dev references", flush=True)
     warm = _round(live, evaluate, train_method="sft", sft_accepted=config.sft_accepted,
                   sft_max_steps=config.quick_sft_steps if quick else config.sft_steps, **common)
     method = live.train_method if live.train_method != "sft" else "dpo"

@@ -23,17 +23,15 @@ from typing import Any, ClassVar
 
 from agents.synthesis.base import SynthesisBackend
 from bench.quality_config import QualityBenchConfig
+from core.errors import TailorError
 
 log = logging.getLogger(__name__)
 
 ADAPTER_FILE = "adapter_model.safetensors"
 
 
-class BenchBackendError(RuntimeError):
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
+class BenchBackendError(TailorError, RuntimeError):
+    """A labelled failure of this module (`reason`, `detail`)."""
 
 
 @dataclass(frozen=True)

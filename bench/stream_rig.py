@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.stream_config import LiveRigConfig
+from core.errors import TailorError
 from core.topics_config import TopicsConfig
 from streaming.replay.base import ReplayEvent
 from streaming.settings import TailorSettings
@@ -38,13 +39,8 @@ REPO = Path(__file__).resolve().parents[1]
 STEP_DATA = ("robot/bridge", "robot/umi_cup_in_the_wild", "gui/aitw", "gui/mind2web")
 
 
-class BenchError(RuntimeError):
+class BenchError(TailorError, RuntimeError):
     """A live benchmark that cannot go on; `reason` is a short label."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
 
 
 def settings_env(s: TailorSettings) -> dict[str, str]:

@@ -15,16 +15,12 @@ from urllib.parse import unquote, urlsplit
 
 import fsspec
 
+from core.errors import TailorError
 from core.records.media import MediaRef
 
 
-class UriPolicyError(ValueError):
+class UriPolicyError(TailorError, ValueError):
     """A URI outside the configured schemes or roots; `reason` is a DLQ label."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
 
 
 class BlobStore:

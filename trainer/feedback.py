@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from core.errors import TailorError
 from core.records import Feedback, RecordError
 from trainer.feedback_config import FeedbackConfig
 
@@ -38,13 +39,8 @@ log = logging.getLogger(__name__)
 _KIND_FIELDS = {"utility", "metric", "value", "chosen_id", "rejected_id"}
 
 
-class FeedbackError(ValueError):
+class FeedbackError(TailorError, ValueError):
     """Feedback that cannot be used; `reason` is a short label (the dead-letter reason)."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
 
 
 @dataclass(frozen=True)

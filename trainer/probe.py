@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.errors import TailorError
 from core.records import Feedback
 from trainer.lm import Message, completion_loss, encode
 from trainer.probe_config import ProbeConfig
@@ -36,11 +37,8 @@ log = logging.getLogger(__name__)
 _LAYER = re.compile(r"(?:^|\.)layers\.(\d+)\.")
 
 
-class ProbeError(ValueError):
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
+class ProbeError(TailorError, ValueError):
+    """A labelled failure of this module (`reason`, `detail`)."""
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from core.errors import TailorError
 from trainer.train_config import TrainConfig
 from trainer.weights import (
-    ADAPTER_CONFIG, ADAPTER_WEIGHTS, FULL_CONFIG, FULL_WEIGHTS, WeightsError, check_safetensors, unsafe_weight_files,
+    ADAPTER_CONFIG,
+    ADAPTER_WEIGHTS,
+    FULL_CONFIG,
+    FULL_WEIGHTS,
+    WeightsError,
+    check_safetensors,
+    unsafe_weight_files,
 )
 
 if TYPE_CHECKING:
@@ -33,13 +40,8 @@ _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.ji
                     "generation_config.json")
 
 
-class TrainError(RuntimeError):
+class TrainError(TailorError, RuntimeError):
     """A run that cannot be made or produced unusable weights; `reason` is a short label."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.errors import TailorError
+
 log = logging.getLogger(__name__)
 
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
@@ -25,13 +27,8 @@ UNSAFE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".npy", ".
 _MAX_HEADER_BYTES = 100 << 20
 
 
-class WeightsError(RuntimeError):
+class WeightsError(TailorError, RuntimeError):
     """Weights that must not be used; `reason` is a short label (hash_mismatch, unsafe_format, ...)."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import time
 from abc import ABC, abstractmethod
 from typing import ClassVar, Generic, TypeVar
 
+from core.errors import TailorError
 from core.records import Anchor, RecordError
 
 log = logging.getLogger(__name__)
@@ -18,12 +19,12 @@ log = logging.getLogger(__name__)
 W = TypeVar("W")
 
 
-class ExtractorError(RuntimeError):
+class ExtractorError(TailorError, RuntimeError):
+    """An extractor's refusal of one window; the message names the extractor."""
+
     def __init__(self, extractor: str, reason: str, detail: str) -> None:
-        super().__init__(f"{extractor}: {reason}: {detail}")
+        super().__init__(reason, detail, f"{extractor}: {reason}: {detail}")
         self.extractor = extractor
-        self.reason = reason
-        self.detail = detail
 
 
 class Extractor(ABC, Generic[W]):

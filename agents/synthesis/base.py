@@ -11,17 +11,13 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from agents.tasks.base import SynthesisContext, TaskFamily
+from core.errors import TailorError
 
 log = logging.getLogger(__name__)
 
 
-class BackendUnavailable(RuntimeError):
+class BackendUnavailable(TailorError, RuntimeError):
     """The model could not be reached after the configured retries; the caller holds the window."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agents.tasks.base_config import PromptConfig
 from agents.tasks.text_checks_config import TextChecksConfig
+from core.errors import TailorError
 from core.records import AnchorSet, FrameRef
 from core.records.base import too_deep
 
@@ -59,14 +60,9 @@ class Violation:
     detail: str
 
 
-class ParseError(ValueError):
+class ParseError(TailorError, ValueError):
     """Model text that is not an output of the family; `reason` is invalid_json, schema_mismatch,
     output_too_large or json_too_deep."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
 
 
 @dataclass(frozen=True)

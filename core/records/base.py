@@ -6,14 +6,11 @@ from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from core.errors import TailorError
 
-class RecordError(ValueError):
+
+class RecordError(TailorError, ValueError):
     """A message that is not a valid record; `reason` is a short metric/DLQ label."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
 
 
 def json_depth(data: bytes, limit: int) -> int:

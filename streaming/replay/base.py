@@ -17,6 +17,7 @@ from typing import ClassVar, Literal, Protocol, TypeVar
 
 from pydantic import ValidationError
 
+from core.errors import TailorError
 from core.limits_config import LimitsConfig
 from core.records import GuiStep, MediaRef, RobotStep, TailorRecord, VideoSegment
 from streaming.replay.source_config import ReplaySourceConfig
@@ -29,13 +30,8 @@ MediaFactory = Callable[[bytes, str, int | None, int | None], MediaRef]
 """(data, media_type, width, height) -> MediaRef; decides inline bytes vs claim check."""
 
 
-class ReplayError(ValueError):
+class ReplayError(TailorError, ValueError):
     """A recording that cannot be replayed; `reason` is a short metric / log label."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from core.errors import TailorError
 from core.records import Example, Feedback, RecordError
 from streaming.sinks.exports_config import ExportConfig
 from streaming.sinks.reader import iter_stored
@@ -37,13 +38,8 @@ PromptFn = Callable[[Example], list[Message]]
 _PROMPT_ROLES = {"system", "user", "assistant"}
 
 
-class ExportError(ValueError):
+class ExportError(TailorError, ValueError):
     """An export that cannot be made; `reason` is a short label."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
 
 
 @dataclass

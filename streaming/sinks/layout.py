@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.errors import TailorError
+
 FAMILY_KEY = "task_family"
 DATE_KEY = "date"
 PART_SUFFIX = ".parquet"
@@ -25,13 +27,8 @@ _PART_RE = re.compile(r"^part-(?P<writer>[A-Za-z0-9_\-]+)-(?P<seq>[0-9]{8,})\.pa
 _TEMP_RE = re.compile(r"^\.part-(?P<writer>[A-Za-z0-9_\-]+)-(?P<seq>[0-9]{8,})\.parquet\.tmp$")
 
 
-class LayoutError(ValueError):
+class LayoutError(TailorError, ValueError):
     """A value that cannot be placed in the dataset layout; `reason` is a short label."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
 
 
 @dataclass(frozen=True, order=True)

@@ -17,6 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from core.errors import TailorError
 from core.records import Example, FrameRef, SourceSpan
 
 SINK_SCHEMA_VERSION = 1
@@ -24,13 +25,8 @@ SCHEMA_VERSION_KEY = b"tailor.sink_schema_version"
 HF_METADATA_KEY = b"huggingface"
 
 
-class RowError(ValueError):
+class RowError(TailorError, ValueError):
     """An example that cannot become a row; `reason` is a short label."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
 
 
 @dataclass(frozen=True)

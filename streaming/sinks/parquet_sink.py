@@ -36,13 +36,26 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from core.blobstore import BlobStore
+from core.errors import TailorError
 from core.records import Example
 from streaming.sinks.frames import EmbeddedFrames, FramePolicy, ReferencedFrames
 from streaming.sinks.layout import (
-    LayoutError, Partition, ensure_dir, escape_value, list_parts, list_temps, part_name, publish, temp_name,
+    LayoutError,
+    Partition,
+    ensure_dir,
+    escape_value,
+    list_parts,
+    list_temps,
+    part_name,
+    publish,
+    temp_name,
 )
 from streaming.sinks.parquet_schema import (
-    RowError, estimated_bytes, example_row, example_schema, utc_datetime,
+    RowError,
+    estimated_bytes,
+    example_row,
+    example_schema,
+    utc_datetime,
 )
 from streaming.sinks.parquet_sink_config import ParquetSinkConfig
 
@@ -53,13 +66,8 @@ _FILE_OVERHEAD = 16 * 1024  # footer: schema (with the datasets features) and co
 _ROW_GROUP_OVERHEAD = 4 * 1024  # metadata and page headers of one row group
 
 
-class SinkError(RuntimeError):
+class SinkError(TailorError, RuntimeError):
     """The dataset cannot be used safely; `reason` is a short label."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
 
 
 @dataclass

@@ -13,17 +13,15 @@ import tempfile
 from pathlib import Path
 
 from agents.extractors.video.assets_config import AssetsConfig
+from core.errors import TailorError
 
 log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
-class AssetError(RuntimeError):
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
+class AssetError(TailorError, RuntimeError):
+    """A labelled failure of this module (`reason`, `detail`)."""
 
 
 def gnome_help_video(name: str, config: AssetsConfig | None = None) -> Path:
