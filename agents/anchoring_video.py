@@ -18,7 +18,7 @@ import numpy as np
 from agents.anchoring import KeyFrame, WindowAnchoring, WindowFacts
 from agents.extractors.video.decode import VideoDecoder
 from agents.extractors.video.media import VideoDecodeError
-from agents.extractors.video.pipeline import VideoExpertPipeline
+from agents.extractors.video.pipeline import VideoExpertPipeline, plugin_video_experts
 from agents.extractors.video.pipeline_config import VideoPipelineConfig
 from agents.extractors.video.window import VideoWindow
 from core.blobstore import BlobStore
@@ -89,6 +89,7 @@ class VideoAnchoring(WindowAnchoring):
         super().__init__(blobs, limits)
         self.ocr = ocr
         self.config = config or VideoPipelineConfig(frame_max_side=640)
+        plugin_video_experts()  # a broken plug-in expert fails here, at start-up, not on every window
 
     def facts(self, window: ClosedWindow) -> WindowFacts:
         segments: list[VideoSegment] = window.records

@@ -37,7 +37,18 @@ def _vllm_start_failed(exc: VllmServerError, settings: TailorSettings) -> NoRetu
     sys.exit(1)
 
 
-@click.group()
+class _Tailor(click.Group):
+    def invoke(self, ctx: click.Context) -> object:
+        from core.plugins import PluginError
+
+        try:
+            return super().invoke(ctx)
+        except PluginError as exc:  # an installed plug-in that cannot be used: one line naming it, exit 1
+            _fail(exc)
+            raise  # not reached: _fail exits
+
+
+@click.group(cls=_Tailor)
 def main() -> None:
     """Tailor: raw multimodal streams in, tailored training examples out."""
 

@@ -1,5 +1,6 @@
 """The Parquet sink stage: examples topic → Parquet dataset, flushed before offsets are committed
-(a batch is acknowledged only after its rows are on disk), idempotent by example id."""
+(a batch is acknowledged only after its rows are on disk), idempotent by example id. The plug-in sinks
+named by `sink_plugins` (entry points of `tailor.sinks`, docs/extending.md) get each batch after it."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from typing import Any
 
 import faust
 
+from core import plugins
 from core.dlq import SourcePosition
 from core.metrics import TailorMetrics
 from core.records import Example
 from streaming.settings import TailorSettings
+from streaming.sinks.base import ExampleSink
 from streaming.sinks.parquet_sink import ParquetSink
 from streaming.sinks.parquet_sink_config import ParquetSinkConfig
 from streaming.stage import DeadLetterSink, Source, Stage
@@ -28,10 +31,11 @@ class SinkStage(Stage):
     not acknowledged and nothing is lost."""
 
     def __init__(self, settings: TailorSettings, sink: ParquetSink, metrics: TailorMetrics,
-                 dlq: DeadLetterSink) -> None:
+                 dlq: DeadLetterSink, extra: list[ExampleSink] | None = None) -> None:
         super().__init__(metrics, dlq, settings.worker_id, settings.dlq_payload_bytes)
         self.settings = settings
         self.sink = sink
+        self.extra = list(extra or [])  # plug-in sinks: every batch, after the Parquet sink
         self.opened = False
 
     @property
@@ -44,6 +48,8 @@ class SinkStage(Stage):
     async def write(self, events: list[Any]) -> None:
         if not self.opened:
             await asyncio.to_thread(self.sink.open)
+            for extra in self.extra:
+                await asyncio.to_thread(extra.open)
             self.opened = True
         batch = []
         for event in events:
@@ -56,6 +62,28 @@ class SinkStage(Stage):
         await asyncio.to_thread(self.sink.flush)  # on disk before these events are acknowledged
         self.metrics.sink_rows.inc(added)
         self.metrics.sink_duplicates.inc(len(batch) - added)
+        for extra in self.extra:  # a failure raises like the Parquet sink's: the batch is not acknowledged
+            await asyncio.to_thread(extra.add, batch)
+            await asyncio.to_thread(extra.flush)
+
+
+def plugin_sinks(settings: TailorSettings) -> list[ExampleSink]:
+    """The plug-in sinks `settings.sink_plugins` names, made in that order: an ExampleSink subclass or a
+    function, called with the settings."""
+    if not settings.sink_plugins:
+        return []
+    installed = plugins.load(plugins.SINKS, (ParquetSink.name,), plugins.class_or_function(ExampleSink),
+                             "an ExampleSink subclass or a function of the settings returning one")
+    found = {p.name: p for p in installed}
+    out = []
+    for name in settings.sink_plugins:
+        p = found.get(name)
+        if p is None:
+            raise ValueError(f"sink_plugins names {name!r}, which is not installed; installed: {', '.join(found)}")
+        sink: ExampleSink = plugins.build(p, ExampleSink, settings)
+        plugins.same_name(p, getattr(sink, "name", None))
+        out.append(sink)
+    return out
 
 
 def register_sink_stage(app: faust.App, settings: TailorSettings, metrics: TailorMetrics,
@@ -64,7 +92,7 @@ def register_sink_stage(app: faust.App, settings: TailorSettings, metrics: Tailo
 
     sink = ParquetSink(ParquetSinkConfig(root=examples_root(settings), writer_id=settings.worker_id,
                                          embed_frames=settings.sink_embed_frames), frame_store(settings))
-    stage = SinkStage(settings, sink, metrics, dlq)
+    stage = SinkStage(settings, sink, metrics, dlq, plugin_sinks(settings))
     topic = app.topic(settings.topic_examples, key_serializer="raw", value_serializer="raw")
 
     @app.agent(topic, name="tailor.parquet_sink")

@@ -1,4 +1,5 @@
-"""Build the configured synthesis backend; start the embedded CPU vLLM server when no URL is set."""
+"""Build the configured synthesis backend; start the embedded CPU vLLM server when no URL is set. A name
+that is not built in is a plug-in of the `tailor.synthesis_backends` entry-point group (docs/extending.md)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any
 
 from agents.intents import FamilyChooser
 from agents.synthesis.base import SynthesisBackend
-from agents.synthesis.synthesis_config import SynthesisConfig
+from agents.synthesis.synthesis_config import BUILTIN_BACKENDS, SynthesisConfig
+from core import plugins
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +28,8 @@ class BackendHandle:
 
 
 def open_backend(cfg: SynthesisConfig, intent_timeout_s: float = 30.0, use_model_for_intents: bool = True) -> BackendHandle:
+    if cfg.synth_backend not in BUILTIN_BACKENDS:
+        return BackendHandle(plugin_backend(cfg), None)
     if cfg.synth_backend == "rules":
         from agents.synthesis.rules_backend import RulesBackend
 
@@ -59,3 +63,23 @@ def open_backend(cfg: SynthesisConfig, intent_timeout_s: float = 30.0, use_model
         frequency_penalty=cfg.synth_frequency_penalty))
     chooser = VllmFamilyChooser(backend, intent_timeout_s) if use_model_for_intents else None
     return BackendHandle(backend, chooser, server)
+
+
+def plugin_backend(cfg: SynthesisConfig) -> SynthesisBackend:
+    """The plug-in named `cfg.synth_backend`: a SynthesisBackend subclass is made like the built-in rules,
+    `cls(cfg.synth_concurrency)`; a function is called with the whole `SynthesisConfig`."""
+    found = plugins.load(plugins.SYNTHESIS_BACKENDS, BUILTIN_BACKENDS, plugins.class_or_function(SynthesisBackend),
+                         "a SynthesisBackend subclass or a function of the SynthesisConfig returning one")
+    for other in found:  # every installed backend's class is checked now, not only the one chosen
+        if isinstance(other.obj, type):
+            plugins.same_name(other, getattr(other.obj, "name", None))
+    by_name = {p.name: p for p in found}
+    p = by_name.get(cfg.synth_backend)
+    if p is None:
+        raise ValueError(f"unknown synthesis backend {cfg.synth_backend!r}; available: "
+                         f"{', '.join([*BUILTIN_BACKENDS, *by_name])}")
+    arg = cfg.synth_concurrency if isinstance(p.obj, type) else cfg
+    backend: SynthesisBackend = plugins.build(p, SynthesisBackend, arg)
+    plugins.same_name(p, getattr(backend, "name", None))
+    log.info("synthesis backend %s from %s", p.name, p.dist)
+    return backend

@@ -5,15 +5,32 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from agents.synthesis.vllm_backend_config import VllmBackendConfig
 from agents.vllm_server_config import installed_path
+from core import plugins
+
+BUILTIN_BACKENDS = ("vllm", "hf", "rules")
+
+
+def known(group: str, builtin: tuple[str, ...], what: str, name: str) -> str:
+    """`name` when it is built in or an installed plug-in of `group`; else a ValueError listing what is."""
+    if name in builtin:
+        return name
+    installed = plugins.names(group)
+    if name not in installed:
+        available = [*builtin, *(f"{n} (plug-in)" for n in installed)]
+        raise ValueError(f"unknown {what} {name!r}; available: {', '.join(available) or 'none installed'} "
+                         f"(plug-ins are entry points of {group}, docs/extending.md)")
+    return name
 
 
 class SynthesisConfig(BaseModel):
-    synth_backend: Literal["vllm", "hf", "rules"] = Field(
-        default="vllm", description="Synthesis backend: vLLM server (default), in-process transformers, or rules."
+    synth_backend: str = Field(
+        default="vllm",
+        description="Synthesis backend: vLLM server (default), hf (in-process transformers), rules, or the name "
+        "of an installed plug-in of the tailor.synthesis_backends entry-point group (docs/extending.md).",
     )
     vllm_url: str | None = Field(
         default=None, description="A running OpenAI-compatible vLLM server; unset: start one on CPU from vllm_venv."
@@ -84,3 +101,21 @@ class SynthesisConfig(BaseModel):
     sink_embed_frames: bool = Field(default=True, description="Embed key frames in the Parquet rows.")
     sink_batch_size: int = Field(default=256, gt=0, description="Examples per sink flush (at most).")
     sink_flush_s: float = Field(default=2.0, gt=0, description="Longest time examples wait before a flush.")
+    sink_plugins: tuple[str, ...] = Field(
+        default=(),
+        description="Installed plug-ins of the tailor.sinks entry-point group that also receive every batch of "
+        "examples, after the Parquet sink (JSON list; docs/extending.md).")
+
+    @field_validator("synth_backend")
+    @classmethod
+    def _installed_backend(cls, name: str) -> str:
+        return known(plugins.SYNTHESIS_BACKENDS, BUILTIN_BACKENDS, "synthesis backend", name)
+
+    @field_validator("sink_plugins")
+    @classmethod
+    def _installed_sinks(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        for name in names:
+            known(plugins.SINKS, (), "sink plug-in", name)
+        if len(set(names)) != len(names):
+            raise ValueError(f"a sink is named twice in {list(names)}")
+        return names

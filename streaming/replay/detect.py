@@ -1,7 +1,8 @@
 """Pick the reader for each replay path (a file or a dataset folder), detecting the format if asked.
 
 A folder that is itself a dataset (LeRobot, Mind2Web step, AITW episode, GUI JSONL) becomes one
-source; any other folder is searched (sorted, a few levels deep) for recordings.
+source; any other folder is searched (sorted, a few levels deep) for recordings. The readers of the
+`tailor.replay_sources` entry-point group (docs/extending.md) are asked after the built-in ones.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import logging
 import os
 from pathlib import Path
 
+from core import plugins
 from core.limits_config import LimitsConfig
 from streaming.replay.base import MediaFactory, ReplayError, ReplaySource
 from streaming.replay.bridge import RldsTfrecordSource
@@ -65,9 +67,30 @@ def open_sources(
     return out
 
 
+def source_types() -> tuple[type[ReplaySource], ...]:
+    """The built-in readers, then the installed plug-ins (ReplaySource subclasses), in the order `detect` asks."""
+    return SOURCE_TYPES + tuple(plugin_sources())
+
+
+def plugin_sources() -> list[type[ReplaySource]]:
+    out = []
+    for p in plugins.load(plugins.REPLAY_SOURCES, {t.format_name for t in SOURCE_TYPES},
+                          lambda obj: plugins.is_subclass(obj, ReplaySource), "a ReplaySource subclass"):
+        plugins.same_name(p, p.obj.format_name)
+        if getattr(p.obj, "kind", None) not in KINDS:
+            raise p.error("bad_kind", f"kind {getattr(p.obj, 'kind', None)!r}; must be one of {KINDS}")
+        out.append(p.obj)
+    return out
+
+
+def known_formats() -> str:
+    extra = [t.format_name for t in plugin_sources()]
+    return _KNOWN + (f", and the plug-in formats {', '.join(extra)}" if extra else "")
+
+
 def detect(path: Path) -> type[ReplaySource] | None:
     """The reader whose format `path` has, or None."""
-    return next((t for t in SOURCE_TYPES if t.accepts(path)), None)
+    return next((t for t in source_types() if t.accepts(path)), None)
 
 
 def _open(
@@ -85,11 +108,11 @@ def _open(
             raise ReplayError("kind_mismatch", f"{path} is {found.kind} ({found.format_name}), not {kind}")
         return [found(path, media, limits, cfg)]
     if path.is_file():
-        raise ReplayError("unknown_format", f"{path}: not a recording Tailor reads; it reads {_KNOWN}")
+        raise ReplayError("unknown_format", f"{path}: not a recording Tailor reads; it reads {known_formats()}")
     sources = _search(path, kind, media, limits, cfg, MAX_DEPTH)
     if not sources:
         wanted = f"{kind} " if kind else ""
-        raise ReplayError("unknown_format", f"{path}: no {wanted}recordings found; Tailor reads {_KNOWN}")
+        raise ReplayError("unknown_format", f"{path}: no {wanted}recordings found; Tailor reads {known_formats()}")
     return sources
 
 

@@ -38,6 +38,7 @@ import pyarrow.parquet as pq
 from core.blobstore import BlobStore
 from core.errors import TailorError
 from core.records import Example
+from streaming.sinks.base import ExampleSink
 from streaming.sinks.frames import EmbeddedFrames, FramePolicy, ReferencedFrames
 from streaming.sinks.layout import (
     LayoutError,
@@ -107,7 +108,9 @@ def read_ids(path: Path) -> list[str]:
     return [str(v) for v in column.to_pylist()]
 
 
-class ParquetSink:
+class ParquetSink(ExampleSink):
+    name = "parquet"
+
     def __init__(self, config: ParquetSinkConfig, frames: BlobStore | None) -> None:
         self.config = config
         self.frames = frames

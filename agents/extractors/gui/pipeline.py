@@ -1,4 +1,5 @@
-"""The GUI expert pipeline: actions, screen change, target OCR, app / site transitions, segmentation."""
+"""The GUI expert pipeline: actions, screen change, target OCR, app / site transitions, segmentation, then the
+installed plug-in experts of the gui domain (agents.extractors.plugins)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from agents.extractors.gui.segmentation import SegmentationExtractor
 from agents.extractors.gui.target_ocr import TargetOcrExtractor
 from agents.extractors.gui.transitions import AppTransitionExtractor
 from agents.extractors.gui.window import GuiWindow
+from agents.extractors.plugins import plugin_experts
 
 log = logging.getLogger(__name__)
 
@@ -31,4 +33,5 @@ class GuiExpertPipeline(ExpertPipeline[GuiWindow]):
         ]
         if cfg.ocr:
             steps.insert(2, TargetOcrExtractor(cfg.target_ocr, cfg.action.max_target_distance_px))
+        steps.extend(plugin_experts("gui", [s.name for s in steps] + [TargetOcrExtractor.name]))
         return cls(steps, on_error=cfg.on_error)

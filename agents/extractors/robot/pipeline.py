@@ -1,4 +1,5 @@
-"""The robot expert pipeline: gripper events, contact / lift, stalls, subtasks, camera key frames."""
+"""The robot expert pipeline: gripper events, contact / lift, stalls, subtasks, camera key frames, then the
+installed plug-in experts of the robot domain (agents.extractors.plugins)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import logging
 
 from agents.extractors.base import Extractor
 from agents.extractors.gui.expert_pipeline import ExpertPipeline
+from agents.extractors.plugins import plugin_experts
 from agents.extractors.robot.contact_lift import ContactLiftExtractor
 from agents.extractors.robot.gripper import GripperEventExtractor
 from agents.extractors.robot.key_frames import CameraKeyFrameExtractor
@@ -33,4 +35,5 @@ class RobotExpertPipeline(ExpertPipeline[RobotWindow]):
             SubtaskBoundaryExtractor(cfg.subtasks),
             CameraKeyFrameExtractor([gripper, contact_lift, stall], cfg.key_frames),
         ]
+        steps.extend(plugin_experts("robot", [s.name for s in steps]))
         return cls(steps, on_error=cfg.on_error)

@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from agents.extractors.base import ExtractorError
+from agents.extractors.plugins import plugin_experts
 from agents.extractors.video.decode import VideoDecoder
 from agents.extractors.video.expert import VideoExpert
 from agents.extractors.video.keyframes import KeyFrameExtractor
@@ -103,6 +104,7 @@ class VideoExpertPipeline:
 
     @classmethod
     def from_config(cls, config: VideoPipelineConfig) -> VideoExpertPipeline:
+        """The built-in experts the config asks for, then the installed plug-in experts of the video domain."""
         steps: list[VideoExpert] = [
             SceneCutExtractor(config.scene),
             KeyFrameExtractor(config.key_frames),
@@ -111,6 +113,7 @@ class VideoExpertPipeline:
         ]
         if config.ocr_enabled:
             steps.append(OcrExtractor(config.ocr))
+        steps.extend(plugin_video_experts())
         encoder = JpegEncoder(config.jpeg_quality) if config.frame_format == "jpeg" else PngEncoder()
         return cls(steps, encoder, config.frame_max_side)
 
@@ -147,6 +150,15 @@ class VideoExpertPipeline:
                 )
             )
         return out
+
+
+BUILTIN_EXPERTS = tuple(c.name for c in (SceneCutExtractor, KeyFrameExtractor, MotionExtractor, StallExtractor,
+                                         OcrExtractor))
+
+
+def plugin_video_experts() -> list[VideoExpert]:
+    """New instances of the installed video experts (agents.extractors.plugins), checked to be VideoExperts."""
+    return [e for e in plugin_experts("video", BUILTIN_EXPERTS) if isinstance(e, VideoExpert)]
 
 
 def extract_video(
