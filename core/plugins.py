@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
+from core.errors import TailorError
+
 log = logging.getLogger(__name__)
 
 TASK_FAMILIES = "tailor.task_families"
@@ -34,17 +36,16 @@ SINKS = "tailor.sinks"
 GROUPS = (TASK_FAMILIES, SYNTHESIS_BACKENDS, EXTRACTORS, REPLAY_SOURCES, SINKS)
 
 
-class PluginError(RuntimeError):
+class PluginError(TailorError, RuntimeError):
     """A plug-in that cannot be used; `reason` is a short label (import_failed, wrong_type, name_clash,
     duplicate_name, name_mismatch, build_failed, or a registry's own check)."""
 
     def __init__(self, group: str, name: str, dist: str, reason: str, detail: str) -> None:
-        super().__init__(f"plug-in {name!r} (entry point of {group} in distribution {dist}): {reason}: {detail}")
+        super().__init__(reason, detail,
+                         f"plug-in {name!r} (entry point of {group} in distribution {dist}): {reason}: {detail}")
         self.group = group
         self.name = name
         self.dist = dist
-        self.reason = reason
-        self.detail = detail
 
 
 @dataclass(frozen=True)
