@@ -11,10 +11,9 @@ import logging
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from agents.extractors.base import ExtractorError
 from core.blobstore import BlobStore
 from core.limits_config import LimitsConfig
-from core.records import Anchor, MediaRef, RecordError
+from core.records import Anchor, MediaRef
 from core.window import ClosedWindow
 
 log = logging.getLogger(__name__)

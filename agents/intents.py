@@ -34,7 +34,7 @@ FAMILY_CUES: dict[str, tuple[str, ...]] = {
     "next_subtask": ("next step", "next subtask", "subtask", "planning", "plan", "long-horizon", "long horizon"),
     "world_model_sample": ("world model", "world-model", "video generation", "video-gen", "generation", "motion"),
 }
-_BUDGET = re.compile(r"\b(\d{1,7})\s*(?:examples?|samples?|items?)\b", re.I)
+_BUDGET = re.compile(r"\b(\d{1,7})\s*(?:examples?|samples?|items?)\b", re.IGNORECASE)
 
 
 class IntentError(TailorError, ValueError):

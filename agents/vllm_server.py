@@ -33,7 +33,7 @@ import urllib.request
 from collections import deque
 from pathlib import Path
 from types import TracebackType
-from typing import IO, NoReturn
+from typing import IO, NoReturn, Self
 
 from agents.compute_dtype import resolve_dtype
 from agents.vllm_server_config import VllmServerConfig
@@ -333,7 +333,7 @@ class VllmServer:
             log.warning("vLLM server children outlived it; killing process group %d", pgid)
             _signal_group(pgid, signal.SIGKILL)
 
-    def __enter__(self) -> VllmServer:
+    def __enter__(self) -> Self:
         self.start()
         return self
 

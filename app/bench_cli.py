@@ -28,8 +28,8 @@ def bench() -> None:
 @click.option("--repeats", type=int, default=5, show_default=True, help="Timed runs per pass (median counts).")
 def bench_extract(json_path: Path | None, videos: tuple[Path, ...], threads: int | None, repeats: int) -> None:
     """Extraction frames/s against decode-only frames/s on the same file, same thread settings."""
-    from bench.extract_config import BenchExtractConfig
     from app.benchmarks import run_bench_extract
+    from bench.extract_config import BenchExtractConfig
 
     _settings()
     run_bench_extract(list(videos), threads, BenchExtractConfig(repeats=repeats), json_path)
@@ -63,9 +63,9 @@ def bench_quality(backend: str, split: str, cases_dir: Path | None, json_path: P
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="Write the figures here.")
 def bench_stream(seconds: float, json_path: Path | None) -> None:
     """Faust pipeline vs a bare aiokafka loop with the same extraction and synthesis, same broker, same run."""
+    from app.benchmarks import print_figures
     from bench.stream import run_stream_bench
     from bench.stream_config import StreamBenchConfig
-    from app.benchmarks import print_figures
 
     settings = _settings()
     result = run_stream_bench(StreamBenchConfig(seconds=seconds, kafka_bootstrap=settings.kafka_bootstrap))
@@ -79,9 +79,9 @@ def bench_stream(seconds: float, json_path: Path | None) -> None:
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="Write the figures here.")
 def bench_soak(minutes: float, rate: float, json_path: Path | None) -> None:
     """A steady rate of real steps (and a few hostile messages) into a live worker; RSS over time."""
+    from app.benchmarks import print_figures
     from bench.soak import run_soak
     from bench.soak_config import SoakConfig
-    from app.benchmarks import print_figures
 
     settings = _settings()
     result = run_soak(SoakConfig(minutes=minutes, rate_eps=rate, kafka_bootstrap=settings.kafka_bootstrap))
@@ -135,8 +135,8 @@ def bench_all(out: Path, quick: bool, skip: tuple[str, ...], quality_backends: t
 def bench_learn(out: Path, quick: bool, rounds: int | None, sft_steps: int | None, round_steps: int | None,
                 backend: str | None, eval_limit: int | None, ablation: bool | None, vllm_url: str | None) -> None:
     """The learning curve: base model, warm start, N rounds; heldout scores and the model's own data per point."""
-    from bench.learn import run_learn
     from app.benchmarks import print_learn
+    from bench.learn import run_learn
 
     settings = _settings()
     config = LearnBenchConfig.make(quick, out=out, rounds=rounds, sft_steps=sft_steps, round_steps=round_steps,
@@ -161,8 +161,8 @@ def bench_learn(out: Path, quick: bool, rounds: int | None, sft_steps: int | Non
 def bench_synth(json_path: Path | None, jobs: int, candidates: int, temperature: float, max_tokens: int,
                 vllm_url: str | None, served_name: str, skip_hf: bool) -> None:
     """vLLM server vs in-process transformers on the same model and prompts: examples/s and ratio."""
-    from bench.synth_config import BenchSynthConfig
     from app.benchmarks import report_bench_synth
+    from bench.synth_config import BenchSynthConfig
 
     settings = _settings()
     report_bench_synth(BenchSynthConfig(jobs=jobs, candidates=candidates, temperature=temperature, max_tokens=max_tokens, vllm_url=vllm_url,

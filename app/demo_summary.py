@@ -40,7 +40,7 @@ def render_example_summary(examples: list[Example], rejected: list[RejectedExamp
         rej = [r for r in rejected if r.task_family == fam]
         reasons = Counter(reason for r in rej for reason in r.reasons)
 
-        def mean(term: str) -> str:
+        def mean(term: str, fam: str = fam) -> str:
             vals = terms[fam].get(term, [])
             return f"{sum(vals) / len(vals):.2f}" if vals else "-"
 

@@ -26,7 +26,7 @@ class PromptBook:
         self.families = {f.name: f for f in families()}
 
     @classmethod
-    def from_topics(cls, settings: TailorSettings) -> "PromptBook":
+    def from_topics(cls, settings: TailorSettings) -> PromptBook:
         anchors = {a.window_id: a for a in read_topic(settings, settings.topic_anchors, AnchorSet)}
         intents = {i.intent_id: i for i in read_topic(settings, settings.topic_intents, Intent)}
         return cls(anchors, intents)

@@ -70,9 +70,8 @@ class SharedVllm:
 
 
 def _extract(cfg: AllBenchConfig) -> dict[str, Any]:
-    from bench.extract import run_extract_bench
+    from bench.extract import default_videos, run_extract_bench
     from bench.extract_config import BenchExtractConfig
-    from bench.extract import default_videos
 
     bench_cfg = BenchExtractConfig(repeats=cfg.extract_repeats)
     results = [run_extract_bench(v, None, bench_cfg) for v in (list(cfg.extract_videos) or default_videos())]

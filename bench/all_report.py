@@ -10,7 +10,7 @@ import shutil
 import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -71,7 +71,7 @@ def machine_info() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "ram_gib": _ram_gib(),
         "gpus": [g.strip() for g in gpus.splitlines() if g.strip()] if gpus else [],
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "git_commit": commit,
         "git_dirty": bool(dirty) if dirty is not None else None,
         "python": platform.python_version(),

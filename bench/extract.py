@@ -8,6 +8,7 @@ is measured too: `cores_used` is CPU seconds per wall second of the extraction p
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import statistics
@@ -15,7 +16,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-import importlib.util
 
 from agents.extractors.video.decode import VideoDecoder
 from agents.extractors.video.decode_config import DecodeConfig

@@ -83,8 +83,7 @@ class Curve:
         `heldout_only` skips the dev run and the probe (the point's own data)."""
         t0 = time.perf_counter()
         held = self.quality(backend, "heldout", weights)
-        data = self.data_figures(self.quality(backend, "dev", weights)) if not heldout_only else {
-            k: None for k in ("acceptance", "mean_reward", "probe_loss_drop")}
+        data = self.data_figures(self.quality(backend, "dev", weights)) if not heldout_only else dict.fromkeys(("acceptance", "mean_reward", "probe_loss_drop"))
         point = {
             "name": name, "backend": backend, "weights": str(weights) if weights else None,
             "heldout": {k: held.get(k) for k in ("cases", "s_total", "s_accepted", "pass_rate", "g_json",

@@ -62,7 +62,7 @@ def sample_groups(curve: Curve, adapter: Path | None) -> list[CandidateGroup]:
             job = SynthesisJob(curve.families[case.family], context(case), n=cfg.ablation_candidates)
             try:
                 return list((await backend.synthesize(job)).texts)
-            except Exception as exc:  # noqa: BLE001 (one failed window gives an empty group; the run goes on)
+            except Exception as exc:
                 log.warning("ablation: sampling %s failed: %s", case.case_id, exc)
                 return []
 

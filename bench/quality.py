@@ -27,8 +27,8 @@ from bench.case import BenchCase
 from bench.quality_config import QualityBenchConfig
 from bench.report import report
 from bench.scoring import CaseScorer, context
-from bench.store import DEFAULT_CASES_DIR, CaseSetError, load_cases, read_version
 from bench.sources import REPO
+from bench.store import DEFAULT_CASES_DIR, CaseSetError, load_cases, read_version
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,15 @@ from typing import Any
 
 from agents.rewards import anchor_reward
 from agents.rewards_config import RewardsConfig
-from agents.tasks.base import ParseError, SynthesisContext, TaskFamily, TaskOutput, TaskSpec, registry, strip_fence
+from agents.tasks.base import (
+    ParseError,
+    SynthesisContext,
+    TaskFamily,
+    TaskOutput,
+    TaskSpec,
+    registry,
+    strip_fence,
+)
 from agents.tasks.base_config import PromptConfig
 from bench.case import BenchCase
 from bench.fields import field_score

@@ -320,15 +320,15 @@ class BareBaseline:
         """The same experts, frame store, synthesis stage and checks as the worker builds."""
         from prometheus_client import CollectorRegistry
 
-        from streaming.anchor_emitter import AnchorEmitter
         from agents.intents import IntentParser
         from agents.synthesis.rules_backend import RulesBackend
         from agents.tasks.catalog import families
+        from core.metrics import TailorMetrics
+        from streaming.anchor_emitter import AnchorEmitter
         from streaming.anchor_stage import anchorings, frame_store
         from streaming.app import blob_store
         from streaming.ingest_checks import checks_for
         from streaming.intent_book import IntentBook
-        from core.metrics import TailorMetrics
         from streaming.synthesis_stage import SynthesisStage
         from streaming.topics import topic_specs
 

@@ -40,7 +40,7 @@ class BenchSynthConfig(BaseModel):
     cases_dir: Path | None = Field(default=None, description="Benchmark case set (default: the bundled one).")
 
     @model_validator(mode="after")
-    def _greedy_single(self) -> "BenchSynthConfig":
+    def _greedy_single(self) -> BenchSynthConfig:
         if self.temperature == 0 and self.candidates > 1:
             raise ValueError("greedy decoding (temperature 0) needs candidates=1")
         return self

@@ -205,7 +205,7 @@ def measure(items: list[Item], cfg: TextChecksConfig, embedder: Embedder) -> Sta
         measured = [(n, t) for n, t in fields if it.kind in ("reference", "rules") or n in it.changed]
         s = stats[it.kind]
         sims = semantic_scores([t for _, t in measured], facts, embedder, cfg.max_fact_texts)
-        for (name, text), sim in zip(measured, sims, strict=True):
+        for (_name, text), sim in zip(measured, sims, strict=True):
             lang = language_scores(text, facts, cfg)
             g = grounding_scores(text, facts)
             s["field.words"].append(lang.words)

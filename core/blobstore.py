@@ -35,7 +35,7 @@ class BlobStore:
         self.extra_roots = extra_roots
 
     @staticmethod
-    def for_dir(path: Path) -> "BlobStore":
+    def for_dir(path: Path) -> BlobStore:
         return BlobStore(path.resolve().as_uri())
 
     def _root(self) -> str:

@@ -17,8 +17,7 @@ from agents.extractors.robot.pipeline import RobotExpertPipeline
 from core.blobstore import BlobStore
 from core.dlq import SourcePosition
 from core.metrics import TailorMetrics
-from core.records import AnchorSet
-from core.records import TailorRecord
+from core.records import AnchorSet, TailorRecord
 from streaming.anchor_emitter import AnchorEmitter
 from streaming.ingest import RecordHandler
 from streaming.settings import TailorSettings
@@ -116,7 +115,7 @@ def register_anchor_stage(
         except Exception:  # the timer must never crash the worker
             log.exception("window sweep failed")
             metrics.stage_dropped.labels("window_sweep", "internal_error").inc()
-        for role, windower in windowers.items():
+        for windower in windowers.values():
             metrics.open_windows.labels(windower.adapter.domain).set(windower.open_windows())
 
     return {role: [AfterRecovery(w, recovery)] for role, w in windowers.items()}

@@ -73,7 +73,7 @@ class IngestStage(Stage):
             for handler in self.handlers:
                 stage = type(handler).__name__
                 await handler.handle(record, pos)
-        except Exception as exc:  # noqa: BLE001 - refusal, timeout or bug: `failed` tells them apart
+        except Exception as exc:
             await self.failed(exc, Source(pos, key, value), stage=stage)
             return None
         finally:

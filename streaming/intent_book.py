@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Awaitable
+from collections.abc import Awaitable, Callable
 
 from agents.intents import IntentError, IntentParser, ParsedIntent
 from agents.tasks.base import TaskSpec

@@ -66,7 +66,7 @@ class KafkaConfig(BaseModel):
     )
 
     @model_validator(mode="after")
-    def _check_security(self) -> "KafkaConfig":
+    def _check_security(self) -> KafkaConfig:
         proto = self.kafka_security_protocol
         if proto.startswith("SASL"):
             missing = [

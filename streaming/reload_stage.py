@@ -47,7 +47,7 @@ class Reloads:
             log.warning("refused model update %s: %s", update.version, exc)
             await self.failures.fail(exc.reason, exc.detail, source)
             return False
-        except Exception as exc:  # noqa: BLE001 - a bug costs this update, not the follower
+        except Exception as exc:
             await self.failures.failed(exc, source, about=f"model update {update.version}")
             return False
         if self.current is not None:
@@ -96,7 +96,7 @@ async def follow_updates(settings: TailorSettings, reloads: Reloads) -> None:
             update, pos, raw = max(backlog, key=lambda b: b[0].created_at)
             await reloads.apply(update, pos, raw)
         while True:
-            for _tp, msgs in (await consumer.getmany(timeout_ms=1000)).items():
+            for msgs in (await consumer.getmany(timeout_ms=1000)).values():
                 for msg in msgs:
                     parsed = await _parse(msg, reloads)
                     if parsed is not None:
@@ -109,6 +109,6 @@ async def _parse(msg: Any, reloads: Reloads) -> tuple[ModelUpdate, SourcePositio
     pos = SourcePosition(msg.topic, msg.partition, msg.offset)
     try:
         return ModelUpdate.from_bytes(msg.value), pos, msg.value
-    except Exception as exc:  # noqa: BLE001 - RecordError or a bug: `failed` tells them apart
+    except Exception as exc:
         await reloads.failures.failed(exc, Source(pos, msg.key, msg.value))
         return None

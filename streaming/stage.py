@@ -73,7 +73,7 @@ class Stage(ABC):
         """`work`'s result, or None once its failure went down the failure path."""
         try:
             return await work
-        except Exception as exc:  # noqa: BLE001 - `failed` tells refusals from bugs (and logs those)
+        except Exception as exc:
             await self.failed(exc, source, stage=stage, about=about)
             return None
 

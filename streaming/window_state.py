@@ -42,7 +42,7 @@ class Header:
         return json.dumps(self.__dict__).encode()  # flat fields: no recursive asdict per event
 
     @classmethod
-    def loads(cls, data: bytes) -> "Header":
+    def loads(cls, data: bytes) -> Header:
         return cls(**json.loads(data))
 
 

@@ -28,7 +28,7 @@ import json
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from core.blobstore import BlobStore

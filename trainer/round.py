@@ -31,7 +31,14 @@ from trainer.feedback import FeedbackLedger
 from trainer.gate import Evaluate, Gate, GateDecision
 from trainer.grpo import rule_reward, run_grpo
 from trainer.heldout import HeldoutRecordings
-from trainer.preferences import CandidateGroup, GrpoPrompt, PreferencePair, build_pairs, grpo_prompts, with_feedback
+from trainer.preferences import (
+    CandidateGroup,
+    GrpoPrompt,
+    PreferencePair,
+    build_pairs,
+    grpo_prompts,
+    with_feedback,
+)
 from trainer.round_config import RoundConfig
 from trainer.sft import SftRow, run_sft
 from trainer.store import ModelStore

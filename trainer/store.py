@@ -36,7 +36,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from core.records import ModelUpdate
 from trainer.store_config import StoreConfig
 from trainer.weights import (
-    ADAPTER_CONFIG, FULL_CONFIG, UNSAFE_SUFFIXES, WeightsError, check_safetensors, unsafe_weight_files, weights_file,
+    ADAPTER_CONFIG,
+    FULL_CONFIG,
+    UNSAFE_SUFFIXES,
+    WeightsError,
+    check_safetensors,
+    unsafe_weight_files,
+    weights_file,
 )
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 
 from agents.intents import FamilyChooser, chooser_messages, chooser_schema, parse_choice
-
 from agents.synthesis.base import BackendUnavailable, Generation, SynthesisBackend, SynthesisJob
 from agents.synthesis.vllm_backend_config import VllmBackendConfig
 from agents.tasks.constrained import to_regex, token_budget

@@ -258,10 +258,10 @@ class TaskFamily(ABC):
         return None if ref is None else self.trajectory(ctx, ref)
 
 
-O = TypeVar("O", bound=TaskOutput)
+OutputT = TypeVar("OutputT", bound=TaskOutput)
 
 
-def checked(output: BaseModel, model: type[O]) -> O:
+def checked(output: BaseModel, model: type[OutputT]) -> OutputT:
     """`output` as `model` (TypeError for another family's output)."""
     if not isinstance(output, model):
         raise TypeError(f"expected {model.__name__}, got {type(output).__name__}")

@@ -8,12 +8,22 @@ from pydantic import BaseModel, Field
 
 from agents.tasks.anchor_view import norm, of_type, parse_action
 from agents.tasks.base import (
-    ActionCite, ChatMessage, Frame, FrameCite, FrameRange, RangeCite, SynthesisContext, TaskFamily, TaskOutput, TaskPart, Validator,
+    ActionCite,
+    ChatMessage,
+    Frame,
+    FrameCite,
+    FrameRange,
+    RangeCite,
+    SynthesisContext,
+    TaskFamily,
+    TaskOutput,
+    TaskPart,
+    Validator,
     checked,
 )
 from agents.tasks.base_config import PromptConfig
-from agents.tasks.gui_action_extraction_config import GuiActionExtractionConfig
 from agents.tasks.constrained import fixed, obj, seq
+from agents.tasks.gui_action_extraction_config import GuiActionExtractionConfig
 from agents.tasks.prompting import family_prompt
 from agents.tasks.validators import ActionsAnchored, ActionsComplete, FrameInRange
 

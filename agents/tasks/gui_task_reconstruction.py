@@ -12,15 +12,30 @@ from pydantic import BaseModel, Field
 
 from agents.tasks.anchor_view import norm
 from agents.tasks.base import (
-    ChatMessage, Frame, FrameCite, RangeCite, SynthesisContext, TaskFamily, TaskOutput, TaskPart, Validator, checked,
+    ChatMessage,
+    Frame,
+    FrameCite,
+    RangeCite,
+    SynthesisContext,
+    TaskFamily,
+    TaskOutput,
+    TaskPart,
+    Validator,
+    checked,
 )
 from agents.tasks.base_config import PromptConfig
+from agents.tasks.constrained import fixed, obj, seq, text
 from agents.tasks.fragments import (
-    AnswerIsPermutation, DistractorNotInAnswer, FragmentsContiguous, FragmentSetMatches, FragmentsNonOverlapping,
-    PlacementsMatchFragments, PlannedFragment, plan_fragments,
+    AnswerIsPermutation,
+    DistractorNotInAnswer,
+    FragmentsContiguous,
+    FragmentSetMatches,
+    FragmentsNonOverlapping,
+    PlacementsMatchFragments,
+    PlannedFragment,
+    plan_fragments,
 )
 from agents.tasks.gui_task_reconstruction_config import GuiTaskReconstructionConfig
-from agents.tasks.constrained import fixed, obj, seq, text
 from agents.tasks.prompting import family_prompt
 
 LABEL = r"^[A-Z]$"

@@ -8,7 +8,15 @@ from pydantic import BaseModel, Field
 
 from agents.tasks.anchor_view import norm
 from agents.tasks.base import (
-    ChatMessage, FrameCite, FrameRange, RangeCite, SynthesisContext, TaskFamily, TaskOutput, TaskPart, Validator,
+    ChatMessage,
+    FrameCite,
+    FrameRange,
+    RangeCite,
+    SynthesisContext,
+    TaskFamily,
+    TaskOutput,
+    TaskPart,
+    Validator,
     checked,
 )
 from agents.tasks.constrained import fixed, obj, text
@@ -78,7 +86,7 @@ class NextSubtaskFamily(TaskFamily):
         """Any legal (observed, next) pair of the window: observed frames end right before an anchored
         subtask (or action) that the frame checks accept; the model writes the text and the reasoning."""
         options = []
-        for k, unit, _ in self.candidates(ctx):
+        for _k, unit, _ in self.candidates(ctx):
             draft = NextSubtaskOutput(input_range=(0, unit.start - 1),
                                       next_subtask=NextSubtask(text="-", range=(unit.start, unit.end)), cot="")
             checks = (FramesInWindow(), RangesPositive(), FramesAnchored(), self._after)

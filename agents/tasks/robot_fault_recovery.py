@@ -6,10 +6,27 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from agents.tasks.anchor_view import anchored_frames, event_phrase, events, last_frame, norm, of_type, span_end
+from agents.tasks.anchor_view import (
+    anchored_frames,
+    event_phrase,
+    events,
+    last_frame,
+    norm,
+    of_type,
+    span_end,
+)
 from agents.tasks.base import (
-    ChatMessage, Frame, FrameCite, FrameRange, RangeCite, SynthesisContext, TaskFamily, TaskOutput, Validator,
-    Violation, checked,
+    ChatMessage,
+    Frame,
+    FrameCite,
+    FrameRange,
+    RangeCite,
+    SynthesisContext,
+    TaskFamily,
+    TaskOutput,
+    Validator,
+    Violation,
+    checked,
 )
 from agents.tasks.base_config import PromptConfig
 from agents.tasks.constrained import choice, fixed, obj, text

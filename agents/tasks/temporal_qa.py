@@ -7,17 +7,31 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from agents.tasks.anchor_view import (
-    EVENT_TYPES, anchored_frames, event_phrase, events, last_frame, norm, seconds_into, seeded,
+    EVENT_TYPES,
+    anchored_frames,
+    event_phrase,
+    events,
+    last_frame,
+    norm,
+    seconds_into,
+    seeded,
 )
 from agents.tasks.base import (
-    ChatMessage, Frame, FrameCite, FrameRange, RangeCite, SynthesisContext, TaskFamily, TaskOutput, Validator,
+    ChatMessage,
+    Frame,
+    FrameCite,
+    FrameRange,
+    RangeCite,
+    SynthesisContext,
+    TaskFamily,
+    TaskOutput,
+    Validator,
     checked,
 )
 from agents.tasks.constrained import ascending_runs, choice, fixed, obj, text
 from agents.tasks.prompting import family_prompt
 from agents.tasks.validators import FrameInRange
 from core.records import Anchor, AnchorSet
-
 
 MAX_EVIDENCE_POOL = 16  # event frames offered as evidence (the earliest ones)
 MAX_EVIDENCE_CHOICES = 96  # ascending runs of one or two of them

@@ -33,8 +33,14 @@ from pydantic import BaseModel
 from agents.tasks.base import SynthesisContext, Validator, Violation
 from agents.tasks.text_checks_config import TextChecksConfig
 from agents.tasks.text_scores import (
-    Facts, as_output, facts_for, grounding_scores, language_scores, qa_scores,
-    semantic_scores, shared_embedder,
+    Facts,
+    as_output,
+    facts_for,
+    grounding_scores,
+    language_scores,
+    qa_scores,
+    semantic_scores,
+    shared_embedder,
 )
 from agents.tasks.text_words import EMAIL, INJECTION, SECRETS, URL, words
 
@@ -104,7 +110,7 @@ class TextGrounded(TextCheck):
         facts = self.facts(ctx)
         scores = [grounding_scores(t, facts) for _, t in fields]
         out = []
-        for (name, text), s in zip(fields, scores, strict=True):
+        for (name, _text), s in zip(fields, scores, strict=True):
             for q in s.bad_quotes:
                 out.append(Violation("text_not_grounded", f"{name}: quoted {q[:80]!r} is in no anchor, "
                                                           "instruction or intent"))

@@ -16,9 +16,28 @@ from agents.tasks.anchor_view import action_phrase, event_phrase, parse_action
 from agents.tasks.base import SynthesisContext, TaskOutput
 from agents.tasks.text_checks_config import TextChecksConfig
 from agents.tasks.text_words import (
-    AUX, CONJUNCTIONS, DETERMINERS, FRAME_MENTION, IDENT, IDENT_BRACKETS, NUMBER, PREPOSITIONS, PRONOUNS,
-    STOPWORDS, TASK_WORDS, TOKEN, Language, content_words, flat, known_word, language_of, quoted, scripts,
-    stem, without_quotes, words,
+    AUX,
+    CONJUNCTIONS,
+    DETERMINERS,
+    FRAME_MENTION,
+    IDENT,
+    IDENT_BRACKETS,
+    NUMBER,
+    PREPOSITIONS,
+    PRONOUNS,
+    STOPWORDS,
+    TASK_WORDS,
+    TOKEN,
+    Language,
+    content_words,
+    flat,
+    known_word,
+    language_of,
+    quoted,
+    scripts,
+    stem,
+    without_quotes,
+    words,
 )
 from core.records import Anchor, AnchorSet
 
@@ -197,9 +216,7 @@ def bad_order(text: str, bracketed: str | None = None) -> int:
         if w in DETERMINERS and not (w == "a" and ws[i] == "A"):
             if nxt is None or nxt in DETERMINERS | PREPOSITIONS | CONJUNCTIONS | AUX | PRONOUNS:
                 faults += 1
-        elif w in PREPOSITIONS and nxt is not None and nxt in AUX:
-            faults += 1
-        elif w in CONJUNCTIONS and nxt is not None and nxt in CONJUNCTIONS:
+        elif w in PREPOSITIONS and nxt is not None and nxt in AUX or w in CONJUNCTIONS and nxt is not None and nxt in CONJUNCTIONS:
             faults += 1
     depth = 0
     for ch in IDENT_BRACKETS.sub(" ", text if bracketed is None else bracketed):

@@ -45,30 +45,9 @@ SECRETS = re.compile(r"(?i)\b(?:send|share|reveal|enter|type|give)\s+(?:(?:your|
                       r"(passwords?|credentials?|api\s+keys?|credit\s+card|secrets?|tokens?)\b")
 
 # English function words (closed classes): what English prose is made of, and what nonsense lacks.
-STOPWORDS = frozenset("""
-a about above after again against all am an and any are as at be because been before being below between
-both but by can could did do does doing down during each few for from further had has have having he her
-here hers herself him himself his how i if in into is it its itself just me more most my myself no nor
-not now of off on once only or other our ours ourselves out over own same she should so some such than
-that the their theirs them themselves then there these they this those through to too under until up very
-was we were what when where which while who whom why will with would you your yours yourself yourselves
-also may might must shall upon via onto toward towards within without across along around behind beside
-besides beyond inside outside past since though although whether either neither yet s t let lets
-""".split())
+STOPWORDS = frozenset(["a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves", "also", "may", "might", "must", "shall", "upon", "via", "onto", "toward", "towards", "within", "without", "across", "along", "around", "behind", "beside", "besides", "beyond", "inside", "outside", "past", "since", "though", "although", "whether", "either", "neither", "yet", "s", "t", "let", "lets"])
 # Words any output of any family may use about its own task: order, time, frames, the kinds of streams.
-TASK_WORDS = frozenset("""
-first second third last next previous then later earlier finally begin begins start starts started end ends
-ended finish finishes stop stops happen happens happened occur occurs show shows shown appear appears see seen
-watch look view visible frame frames step steps window clip video episode session scene shot shots cut cuts
-moment time times seconds order which when where question answer while during until again once twice
-robot arm gripper object user screen page app apps click clicks tap type types press scroll swipe select open
-opens close closes move moves moving motion still static pause paused recover recovery resume resumes stuck
-stall stalls phase subtask task tasks action actions event events evidence range anchor anchors camera image
-change changes changed transition text reads button field icon tab link search home back enter wait done
-complete completed tutorial guide learn follow perform do use take keep continue record recorded grasp grasps
-release releases reach reaches carry carries lift lifts lifted contact sequence part segment plan new again
-following fragment fragments restore original go goes going
-""".split())
+TASK_WORDS = frozenset(["first", "second", "third", "last", "next", "previous", "then", "later", "earlier", "finally", "begin", "begins", "start", "starts", "started", "end", "ends", "ended", "finish", "finishes", "stop", "stops", "happen", "happens", "happened", "occur", "occurs", "show", "shows", "shown", "appear", "appears", "see", "seen", "watch", "look", "view", "visible", "frame", "frames", "step", "steps", "window", "clip", "video", "episode", "session", "scene", "shot", "shots", "cut", "cuts", "moment", "time", "times", "seconds", "order", "which", "when", "where", "question", "answer", "while", "during", "until", "again", "once", "twice", "robot", "arm", "gripper", "object", "user", "screen", "page", "app", "apps", "click", "clicks", "tap", "type", "types", "press", "scroll", "swipe", "select", "open", "opens", "close", "closes", "move", "moves", "moving", "motion", "still", "static", "pause", "paused", "recover", "recovery", "resume", "resumes", "stuck", "stall", "stalls", "phase", "subtask", "task", "tasks", "action", "actions", "event", "events", "evidence", "range", "anchor", "anchors", "camera", "image", "change", "changes", "changed", "transition", "text", "reads", "button", "field", "icon", "tab", "link", "search", "home", "back", "enter", "wait", "done", "complete", "completed", "tutorial", "guide", "learn", "follow", "perform", "do", "use", "take", "keep", "continue", "record", "recorded", "grasp", "grasps", "release", "releases", "reach", "reaches", "carry", "carries", "lift", "lifts", "lifted", "contact", "sequence", "part", "segment", "plan", "new", "again", "following", "fragment", "fragments", "restore", "original", "go", "goes", "going"])
 DETERMINERS = frozenset({"the", "a", "an", "its", "their", "my", "your", "our"})
 PREPOSITIONS = frozenset({"of", "in", "into", "onto", "at", "from", "with", "by", "for", "toward", "towards",
                            "between", "during", "through", "under", "above", "below"})
@@ -84,8 +63,7 @@ _VOWELS = frozenset("aeiouy")
 def stem(word: str) -> str:
     """A light, deterministic stem (`closes`, `closed`, `closing` → `clos`) for matching, not for show."""
     w = word.casefold().replace("’", "'")
-    if w.endswith("'s"):
-        w = w[:-2]
+    w = w.removesuffix("'s")
     for suffix in _SUFFIXES:
         if w.endswith(suffix) and len(w) - len(suffix) >= 3:
             w = w[: -len(suffix)]

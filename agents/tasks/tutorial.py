@@ -8,10 +8,22 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from agents.tasks.anchor_view import (
-    action_phrase, key_frame_indices, norm, of_type, parse_action, span_end,
+    action_phrase,
+    key_frame_indices,
+    norm,
+    of_type,
+    parse_action,
+    span_end,
 )
 from agents.tasks.base import (
-    ChatMessage, Frame, FrameCite, SynthesisContext, TaskFamily, TaskOutput, TaskPart, checked,
+    ChatMessage,
+    Frame,
+    FrameCite,
+    SynthesisContext,
+    TaskFamily,
+    TaskOutput,
+    TaskPart,
+    checked,
 )
 from agents.tasks.constrained import fixed, obj, seq, text
 from agents.tasks.prompting import family_prompt

@@ -8,8 +8,17 @@ from pydantic import BaseModel, Field
 
 from agents.tasks.anchor_view import anchored_frames, event_phrase, events, norm, of_type, span_end
 from agents.tasks.base import (
-    ChatMessage, Frame, FrameCite, FrameRange, RangeCite, SynthesisContext, TaskFamily, TaskOutput, TaskPart,
-    Validator, checked,
+    ChatMessage,
+    Frame,
+    FrameCite,
+    FrameRange,
+    RangeCite,
+    SynthesisContext,
+    TaskFamily,
+    TaskOutput,
+    TaskPart,
+    Validator,
+    checked,
 )
 from agents.tasks.base_config import PromptConfig
 from agents.tasks.constrained import fixed, obj, seq, text

@@ -15,7 +15,10 @@ from agents.tasks.anchor_view import of_type, third_person
 from agents.tasks.base import SynthesisContext, TaskSpec
 from agents.tasks.gui_action_extraction import Box, ExtractedAction, GuiActionExtractionOutput
 from agents.tasks.gui_task_reconstruction import (
-    Fragment, GuiTaskReconstruction, GuiTaskReconstructionOutput, Placement,
+    Fragment,
+    GuiTaskReconstruction,
+    GuiTaskReconstructionOutput,
+    Placement,
 )
 from agents.tasks.next_subtask import NextSubtask, NextSubtaskOutput
 from agents.tasks.temporal_qa import TemporalQaOutput

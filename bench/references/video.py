@@ -16,7 +16,15 @@ from agents.tasks.temporal_qa import TemporalQaOutput
 from agents.tasks.tutorial import TutorialOutput, TutorialStep
 from agents.tasks.world_model_sample import PlanStep, WorldModelSampleOutput
 from bench.references.base import CaseMaker, DraftCase, ReferenceError
-from bench.references.video_notes import BIG_BUCK_BUNNY, BIKES, CARPHONE, GNOME_DISPLAYS, Moment, Shot, VideoNotes
+from bench.references.video_notes import (
+    BIG_BUCK_BUNNY,
+    BIKES,
+    CARPHONE,
+    GNOME_DISPLAYS,
+    Moment,
+    Shot,
+    VideoNotes,
+)
 from bench.sources import SourceRef
 from core.records import VideoSegment
 

@@ -85,7 +85,7 @@ class ReplaySource(ABC):
     """One recording. Subclasses decide how to read their format in `events`."""
 
     kind: ClassVar[SourceKind]
-    record_type: ClassVar[type[VideoSegment] | type[GuiStep] | type[RobotStep]]
+    record_type: ClassVar[type[VideoSegment | GuiStep | RobotStep]]
     format_name: ClassVar[str] = "unknown"
 
     def __init__(

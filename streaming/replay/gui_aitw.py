@@ -159,7 +159,7 @@ def _action(
     ly, lx = _point(raw, "result_lift_yx", where)
     if not (0.0 <= tx <= 1.0 and 0.0 <= ty <= 1.0 and 0.0 <= lx <= 1.0 and 0.0 <= ly <= 1.0):
         raise ReplayError("schema_mismatch", f"{where}: dual point outside the screen")
-    width, height = size if size else (None, None)
+    width, height = size or (None, None)
     if math.hypot(ly - ty, lx - tx) > SWIPE_THRESHOLD:
         if width is None or height is None:
             return GuiAction(type="scroll")

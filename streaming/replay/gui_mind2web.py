@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 CROP_MARGIN = 1024  # rows SeeAct kept above and below a query's choices
 _OPS = {"CLICK": "click", "TYPE": "type", "SELECT": "select", "HOVER": "hover", "ENTER": "enter"}
 _PREVIOUS = re.compile(
-    r"^\[(?P<role>[^\]]*)\]\s*(?P<text>.*?)\s*->\s*(?P<op>[A-Z]+)(?::\s?(?P<value>.*))?$", re.S
+    r"^\[(?P<role>[^\]]*)\]\s*(?P<text>.*?)\s*->\s*(?P<op>[A-Z]+)(?::\s?(?P<value>.*))?$", re.DOTALL
 )
 _MAX_QUERIES_BYTES = 256 << 20
 

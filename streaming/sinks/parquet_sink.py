@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -154,7 +154,7 @@ class ParquetSink(ExampleSink):
         _ = self._state
         return self
 
-    def __enter__(self) -> ParquetSink:
+    def __enter__(self) -> Self:
         return self.open()
 
     def __exit__(

@@ -12,7 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agents.rewards import (
-    anchor_reward, efficiency_reward, fact_agreement, group_rewards, resample, reward_terms, trajectory_distance,
+    anchor_reward,
+    efficiency_reward,
+    fact_agreement,
+    group_rewards,
+    resample,
+    reward_terms,
+    trajectory_distance,
 )
 from agents.rewards_config import RewardsConfig
 from agents.tasks.base import SynthesisContext, TaskFamily, TaskSpec, registry
@@ -253,7 +259,7 @@ def test_no_target_leaves_the_anchor_term_out(families: dict[str, TaskFamily], t
     family = placeholder_families()["temporal_qa"]
     ctx = SynthesisContext(bbb, TaskSpec(family.name))
     assert family.anchor_targets(ctx) == []
-    frame = sorted(f.frame_index for f in bbb.key_frames)[0]
+    frame = min(f.frame_index for f in bbb.key_frames)
     text = json.dumps({"question": "q", "answer": "a", "cot": "c", "input_video": [0, 100], "evidence_frames": [frame]})
     terms = reward_terms(family, ctx, text, None)
     assert "r_anchor" not in terms and terms["r_format"] == 1.0 and terms["valid"] == 1.0

@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from agents.model_cache import MANIFEST_NAME, ModelCacheError, prepare_model, verify_manifest
+from agents.model_cache_config import DEFAULT_MODEL_NAME, ModelCacheConfig
 from agents.rewards import group_rewards
 from agents.synthesis.base import SynthesisJob
 from agents.synthesis.vllm_backend import VllmBackend
@@ -23,12 +25,10 @@ from agents.synthesis.vllm_backend_config import VllmBackendConfig
 from agents.tasks.base import ParseError, SynthesisContext, TaskFamily, registry
 from agents.tasks.constrained import conforms
 from agents.tasks.validators import FramesAnchored, FramesInWindow, FramesOrdered, RangesPositive
-from bench.scoring import context
-from bench.store import load_cases
-from agents.model_cache import MANIFEST_NAME, ModelCacheError, prepare_model, verify_manifest
-from agents.model_cache_config import DEFAULT_MODEL_NAME, ModelCacheConfig
 from agents.vllm_server import VllmServer, VllmServerError, group_members, is_healthy
 from agents.vllm_server_config import VllmServerConfig
+from bench.scoring import context
+from bench.store import load_cases
 
 log = logging.getLogger(__name__)
 

@@ -96,7 +96,7 @@ def test_workers_reach_kafka_serve_metrics_on_all_interfaces_and_scale(compose: 
 def test_every_tailor_variable_is_a_real_setting(compose: dict[str, Any]) -> None:
     fields = set(TailorSettings.model_fields)
     for name, svc in compose["services"].items():
-        for key, value in env_of(svc).items():
+        for key in env_of(svc):
             if key.startswith("TAILOR_"):
                 assert key.removeprefix("TAILOR_").lower() in fields, f"{name}: {key} is not a Tailor setting"
     env = env_of(compose["services"]["worker"])
@@ -121,7 +121,7 @@ def test_vllm_runs_on_a_gpu_with_lora_and_the_workers_point_at_it(compose: dict[
 
 def test_prometheus_scrapes_the_services_on_their_ports(compose: dict[str, Any]) -> None:
     prom = compose["services"]["prometheus"]
-    mounts = dict((t, s) for s, t in volume_sources(prom))
+    mounts = {t: s for s, t in volume_sources(prom)}
     config_path = DEPLOY / mounts["/etc/prometheus/prometheus.yml"]
     config = yaml.safe_load(config_path.read_text())
     for rule_file in config["rule_files"]:
@@ -140,7 +140,7 @@ def test_prometheus_scrapes_the_services_on_their_ports(compose: dict[str, Any])
 
 def test_grafana_is_provisioned_with_the_datasource_and_dashboard(compose: dict[str, Any]) -> None:
     grafana = compose["services"]["grafana"]
-    mounts = dict((t, s) for s, t in volume_sources(grafana))
+    mounts = {t: s for s, t in volume_sources(grafana)}
     provisioning = DEPLOY / mounts["/etc/grafana/provisioning"]
     (ds,) = yaml.safe_load((provisioning / "datasources/prometheus.yml").read_text())["datasources"]
     url = urlparse(ds["url"])

@@ -55,7 +55,7 @@ def test_the_lock_pins_the_cpu_torch_the_images_rewrite() -> None:
 
 def test_vllm_image_is_the_official_one_at_the_pinned_gpu_version() -> None:
     df = parse_dockerfile(DOCKER / "vllm.Dockerfile")
-    pin = re.search(r"^vllm==(\S+)$", (REPO / "requirements/vllm-gpu.txt").read_text(), re.M)
+    pin = re.search(r"^vllm==(\S+)$", (REPO / "requirements/vllm-gpu.txt").read_text(), re.MULTILINE)
     assert pin is not None
     assert df.final.base == f"vllm/vllm-openai:v{pin.group(1)}"
     assert df.exec_form("ENTRYPOINT") == ["python3", "-m", "vllm.entrypoints.openai.api_server"]

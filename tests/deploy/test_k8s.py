@@ -102,7 +102,7 @@ def test_services_select_pods_and_name_their_ports(objects: dict[tuple[str, str]
         for port in svc["spec"]["ports"]:
             assert port["targetPort"] in named, f"Service {name}: no container port named {port['targetPort']}"
             assert port["port"] == named[port["targetPort"]]
-    for (kind, name), d in objects.items():
+    for (kind, _name), d in objects.items():
         if kind == "Deployment":
             assert d["spec"]["selector"]["matchLabels"].items() <= d["spec"]["template"]["metadata"]["labels"].items()
 

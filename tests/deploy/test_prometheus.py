@@ -128,7 +128,7 @@ def test_real_prometheus_scrapes_the_worker_with_the_shipped_config(
 
         # every dashboard query is valid PromQL for this Prometheus, with Grafana's variables filled in
         dashboard = json.loads((DEPLOY / "grafana/dashboards/tailor.json").read_text())
-        for title, expr in dashboard_queries(dashboard):
+        for _title, expr in dashboard_queries(dashboard):
             promql = expr.replace("$__rate_interval", "1m").replace("$instance", ".*")
             api(port, "query", query=promql)  # asserts status success
         rate = f'sum by (topic) (rate(tailor_records_in_total{{topic="{settings.topic_raw_gui}"}}[1m]))'

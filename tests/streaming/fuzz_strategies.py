@@ -11,7 +11,16 @@ from typing import Any
 from hypothesis import strategies as st
 
 from core.records import (
-    BBox, Feedback, GuiAction, GuiStep, GuiTarget, Intent, MediaRef, ModelUpdate, RobotStep, TailorRecord,
+    BBox,
+    Feedback,
+    GuiAction,
+    GuiStep,
+    GuiTarget,
+    Intent,
+    MediaRef,
+    ModelUpdate,
+    RobotStep,
+    TailorRecord,
     VideoSegment,
 )
 

@@ -58,7 +58,7 @@ def test_robot_episodes_become_anchor_sets(settings: TailorSettings, worker: Wor
     lo, hi = min(widths), max(widths)  # type: ignore[type-var]
     mid = (lo + hi) / 2  # type: ignore[operator]
     close_at = next(i for i in range(1, 400) if widths[i - 1] > mid >= widths[i])  # type: ignore[operator]
-    assert abs(sorted(events, key=lambda e: e[1])[0][1] - close_at) <= 3
+    assert abs(min(events, key=lambda e: e[1])[1] - close_at) <= 3
     # key frames are real JPEGs cut from the UMI video, stored content-addressed
     for kf in umi_sets[0].key_frames:
         data = frame_bytes(kf.uri)
@@ -82,7 +82,7 @@ def test_gui_trajectories_become_anchor_sets(settings: TailorSettings, worker: W
     query = json.loads((shared_dir / "data/gui/mind2web/thumbtack-wedding-photographer/queries.jsonl").read_text().splitlines()[0])
     gold = [x for x in m2w.anchors if x.type == "gui_action"][-1]
     assert gold.content.startswith("click")
-    rect = query["bounding_box_rect"] if "bounding_box_rect" in query else None
+    rect = query.get("bounding_box_rect")
     if rect is not None:
         assert gold.bbox is not None and abs(gold.bbox.w - rect[2]) < 1 and abs(gold.bbox.h - rect[3]) < 1
     assert all(kf.uri.startswith("file://") for kf in m2w.key_frames)

@@ -27,8 +27,16 @@ from streaming.replay.detect import open_sources
 from streaming.replay.runner import media_factory
 from streaming.settings import TailorSettings
 from tests.streaming.crash_helpers import (
-    anchors_on_topic, examples_on_topic, fresh_settings, kill_group, letters_on_topic, metric_or_zero, read_raw,
-    start_worker, stop_worker, wait_until,
+    anchors_on_topic,
+    examples_on_topic,
+    fresh_settings,
+    kill_group,
+    letters_on_topic,
+    metric_or_zero,
+    read_raw,
+    start_worker,
+    stop_worker,
+    wait_until,
 )
 from tests.streaming.front_door import FrontDoor
 

@@ -17,8 +17,16 @@ from streaming.replay.runner_config import ReplayConfig
 from streaming.settings import TailorSettings
 from tests.conftest import WorkerProcess
 from tests.streaming.crash_helpers import (
-    ReplayThread, anchors_on_topic, examples_on_topic, fresh_settings, kill_group, letters_on_topic,
-    metric_or_zero, start_worker, stop_worker, wait_until,
+    ReplayThread,
+    anchors_on_topic,
+    examples_on_topic,
+    fresh_settings,
+    kill_group,
+    letters_on_topic,
+    metric_or_zero,
+    start_worker,
+    stop_worker,
+    wait_until,
 )
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,10 @@ from agents.synthesis.rules_backend import RulesBackend
 from core.metrics import TailorMetrics
 from streaming.app import create_app
 from streaming.faust_transport import (
-    FAUST_FETCH_MAX_WAIT_MS, SHUTDOWN_OVERDUE_EXIT, TailorConsumer, TailorTransport,
+    FAUST_FETCH_MAX_WAIT_MS,
+    SHUTDOWN_OVERDUE_EXIT,
+    TailorConsumer,
+    TailorTransport,
 )
 from streaming.settings import TailorSettings
 from tests.conftest import REPO

@@ -19,8 +19,18 @@ from hypothesis import strategies as st
 from core.limits_config import LimitsConfig
 from core.records import GuiAction, GuiStep, RecordError, RobotStep, TailorRecord
 from tests.streaming.fuzz_strategies import (
-    NUMERIC_PATHS, PIPELINE_TYPES, RAW_TYPES, RECORD_REASONS, RECORDS, damaged, deep_json, json_mutated,
-    json_values, nonfinite_literals, set_path, with_nonfinite,
+    NUMERIC_PATHS,
+    PIPELINE_TYPES,
+    RAW_TYPES,
+    RECORD_REASONS,
+    RECORDS,
+    damaged,
+    deep_json,
+    json_mutated,
+    json_values,
+    nonfinite_literals,
+    set_path,
+    with_nonfinite,
 )
 
 ALL_TYPES = (*RAW_TYPES, *PIPELINE_TYPES)

@@ -15,7 +15,16 @@ from kafka import KafkaProducer
 
 from core.blobstore import BlobStore
 from core.limits_config import LimitsConfig
-from core.records import DeadLetter, GuiAction, GuiStep, MediaRef, RecordError, RobotStep, TailorRecord, VideoSegment
+from core.records import (
+    DeadLetter,
+    GuiAction,
+    GuiStep,
+    MediaRef,
+    RecordError,
+    RobotStep,
+    TailorRecord,
+    VideoSegment,
+)
 from streaming.app import blob_store
 from streaming.ingest_checks import checks_for
 from streaming.kafka_clients import kafka_python_kwargs
@@ -25,7 +34,14 @@ from tests.conftest import WorkerProcess
 from tests.kafka_helpers import consume
 from tests.media_helpers import jpeg_bytes, mp4_bytes, png_header_bomb
 from tests.streaming.fuzz_strategies import (
-    NUMERIC_PATHS, RECORDS, damaged, deep_json, json_mutated, nonfinite_literals, truncated, with_nonfinite,
+    NUMERIC_PATHS,
+    RECORDS,
+    damaged,
+    deep_json,
+    json_mutated,
+    nonfinite_literals,
+    truncated,
+    with_nonfinite,
 )
 
 BURST = 50

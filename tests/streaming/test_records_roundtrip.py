@@ -1,13 +1,29 @@
 """Each record type round-trips through its topic on the real broker, as JSON (never pickle)."""
 
 import json
-import time
 
 import pytest
+from pydantic import ValidationError
 
 from core.records import (
-    Anchor, AnchorSet, BBox, DeadLetter, Example, Feedback, GuiAction, GuiStep, GuiTarget, Intent, MediaRef,
-    ModelUpdate, RecordError, RejectedExample, RobotStep, SourceSpan, TailorRecord, VideoSegment,
+    Anchor,
+    AnchorSet,
+    BBox,
+    DeadLetter,
+    Example,
+    Feedback,
+    GuiAction,
+    GuiStep,
+    GuiTarget,
+    Intent,
+    MediaRef,
+    ModelUpdate,
+    RecordError,
+    RejectedExample,
+    RobotStep,
+    SourceSpan,
+    TailorRecord,
+    VideoSegment,
 )
 from streaming.producer import TailorProducer
 from streaming.settings import TailorSettings
@@ -97,7 +113,7 @@ def test_oversized_message_is_refused_before_parsing() -> None:
 
 
 def test_media_ref_needs_exactly_one_source() -> None:
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         MediaRef(media_type="image/png", size_bytes=0)
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         MediaRef(media_type="image/png", data=b"abc", uri="file:///x", sha256=H, size_bytes=3)

@@ -2,6 +2,7 @@ import subprocess
 import sys
 
 import pytest
+from pydantic import ValidationError
 
 from streaming.settings import SettingsError, load_settings
 
@@ -21,7 +22,7 @@ def test_environment_is_read_and_settings_are_frozen(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("TAILOR_PARTITIONS", "12")
     s = load_settings()
     assert s.kafka_bootstrap == "k1:9092,k2:9092" and s.partitions == 12
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):  # frozen
         s.partitions = 3  # type: ignore[misc]
 
 

@@ -88,11 +88,11 @@ def test_no_duplicate_rows_across_a_worker_restart_and_a_replay(
     worker.proc.terminate()
     worker.proc.wait(timeout=30)
     env = settings_env(settings.model_copy(update={"metrics_port": 0}))
-    log = open(tmp_path / "worker2.log", "wb")
+    log = open(tmp_path / "worker2.log", "wb")  # noqa: SIM115 - the worker writes to it until the finally below
     proc = subprocess.Popen([sys.executable, "-m", "app.cli", "up"], env=env, stdout=log, stderr=log, cwd=REPO)
     try:
-        from streaming.producer import TailorProducer
         from core.records import DeadLetter
+        from streaming.producer import TailorProducer
 
         assert settings.kafka_bootstrap
         with TailorProducer.connect(settings.kafka_bootstrap, settings, settings) as p:

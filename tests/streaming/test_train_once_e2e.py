@@ -72,10 +72,10 @@ def test_train_once_builds_pairs_from_the_topics_and_gates(settings: TailorSetti
 def test_malformed_feedback_is_dead_lettered_with_its_offset(settings: TailorSettings) -> None:
     from kafka import KafkaProducer
 
-    from streaming.kafka_clients import kafka_python_kwargs
-    from core.records import DeadLetter, Feedback
-    from streaming.topics import ensure_topics
     from app.trainer_service import read_feedback
+    from core.records import DeadLetter, Feedback
+    from streaming.kafka_clients import kafka_python_kwargs
+    from streaming.topics import ensure_topics
 
     assert settings.kafka_bootstrap
     ensure_topics(settings, settings, settings.kafka_bootstrap)

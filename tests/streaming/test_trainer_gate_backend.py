@@ -45,9 +45,9 @@ def test_the_gate_scores_every_heldout_case(settings: TailorSettings, monkeypatc
     evaluate = quality_evaluator(settings.model_copy(update={"vllm_url": None, "gate_backend": "auto"}))
     ref = WeightsRef(tmp_path, None, "base")
     scores = evaluate(ref)
-    assert seen[0][:2] == ("hf", "heldout") and getattr(seen[0][2], "limit") is None
+    assert seen[0][:2] == ("hf", "heldout") and seen[0][2].limit is None
     heldout = load_cases(split="heldout")
     assert sorted(scores) == [c.case_id for c in heldout] and len(scores) == len(heldout)
-    assert 0.0 <= min(scores.values()) and max(scores.values()) <= 1.0 and max(scores.values()) > 0
+    assert min(scores.values()) >= 0.0 and max(scores.values()) <= 1.0 and max(scores.values()) > 0
     d = Gate().decide(evaluate(ref), scores)
     assert not d.publish and d.reason == "tie" and d.cases == len(heldout)

@@ -52,7 +52,7 @@ def test_vllm_backend_from_replay_to_topics_and_parquet(settings: TailorSettings
     rejected = [RejectedExample.from_bytes(m.value) for m in consume(settings, settings.topic_rejected, timeout_s=30, idle_s=5)]
     duplicates = worker.metric("tailor_examples_total", task_family="gui_action_extraction", result="duplicate")
     assert len(accepted) + len(rejected) + duplicates == 4, (accepted, rejected, duplicates)
-    assert 2 <= len(accepted) + len(rejected)  # one per group at least
+    assert len(accepted) + len(rejected) >= 2  # one per group at least
     ids = [e.example_id for e in accepted] + [r.example_id for r in rejected]
     assert len(set(ids)) == len(ids)
     family = {f.name: f for f in families()}["gui_action_extraction"]

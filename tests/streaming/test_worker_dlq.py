@@ -18,7 +18,8 @@ NOW = time.time()
 
 
 def robot(i: int, **kw: object) -> RobotStep:
-    base: dict[str, object] = dict(episode_id="ep-a", step_index=i, timestamp=NOW + i, state=[0.0] * 7, action=[0.0] * 7)
+    base: dict[str, object] = {"episode_id": "ep-a", "step_index": i, "timestamp": NOW + i, "state": [0.0] * 7,
+                              "action": [0.0] * 7}
     base.update(kw)
     return RobotStep(**base)  # type: ignore[arg-type]
 

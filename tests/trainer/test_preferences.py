@@ -175,8 +175,8 @@ def test_grpo_prompts_one_per_group_with_their_reward_context(groups: list[Candi
 def test_round_groups_pair_only_model_outputs_unless_asked(family: TaskFamily, bridge_windows: list[AnchorSet]) -> None:
     """The trainer's groups from the topics: a rules output beside two model outputs of one window is left
     out by default (a pair must set two of the policy's own texts against each other), kept with "all"."""
-    from core.records import Example, RejectedExample, SourceSpan
     from app.trainer_service import TopicSnapshot, candidate_groups
+    from core.records import Example, RejectedExample, SourceSpan
 
     window = next(w for w in bridge_windows if family.applies(w))
     span = SourceSpan(topic="tailor.raw.robot", partition=0, first_offset=0, last_offset=9, start_time=0.0,

@@ -88,8 +88,8 @@ def test_stream_examples_become_rows_and_a_round_with_too_few_is_skipped(
     import time
 
     from agents.tasks.base import SynthesisContext, TaskSpec
-    from core.records import Example, Intent
     from app.sft_sources import stream_sources
+    from core.records import Example, Intent
     from tests.trainer.conftest import rule_text
     from trainer.round import run_round
     from trainer.round_config import RoundConfig

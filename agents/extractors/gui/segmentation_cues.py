@@ -23,21 +23,20 @@ VERBS = (
     "list|record|start|stop|email|text|message|mark|pick|rate|review|join|leave|clear|update|fill|submit"
 )
 _ORDER_WORDS = r"and then|then|after that|afterwards|after which|followed by|finally|subsequently"
-_ORDERED = re.compile(rf"\b(?:{_ORDER_WORDS})\b|\bfirst\b.*\b(?:then|next|second|after)\b", re.I)
+_ORDERED = re.compile(rf"\b(?:{_ORDER_WORDS})\b|\bfirst\b.*\b(?:then|next|second|after)\b", re.IGNORECASE)
 _NUMBERED = re.compile(r"(?:^|\s)(?:\(\d{1,2}\)|\d{1,2}[.)])(?=\s)")
 _UNORDERED = re.compile(
-    rf"\band\s+(?:also\s+)?(?:{VERBS})\b|,\s*(?:{VERBS})\b|\bas well as\b|\bboth\b.+\band\b", re.I
+    rf"\band\s+(?:also\s+)?(?:{VERBS})\b|,\s*(?:{VERBS})\b|\bas well as\b|\bboth\b.+\band\b", re.IGNORECASE
 )
 _SPLIT = re.compile(
     rf"\s*(?:;|,?\s*\b(?:{_ORDER_WORDS})\b|(?:^|\s)(?:\(\d{{1,2}}\)|\d{{1,2}}[.)])(?=\s)"
     rf"|,?\s*\band\s+(?=(?:also\s+)?(?:{VERBS})\b)|,\s*(?=(?:{VERBS})\b)|\bas well as\b)\s*",
-    re.I,
+    re.IGNORECASE,
 )
-_DEPENDENT = re.compile(r"\b(?:it|them|this|that|these|those|the results?)\b", re.I)
+_DEPENDENT = re.compile(r"\b(?:it|them|this|that|these|those|the results?)\b", re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9]+")
 STOPWORDS = frozenset(
-    "a an the to of in on at for from with by and or then first is are be it its this that my me i you your "
-    "if not already up down into onto out over about as all any some".split()
+    ["a", "an", "the", "to", "of", "in", "on", "at", "for", "from", "with", "by", "and", "or", "then", "first", "is", "are", "be", "it", "its", "this", "that", "my", "me", "i", "you", "your", "if", "not", "already", "up", "down", "into", "onto", "out", "over", "about", "as", "all", "any", "some"]
 )
 
 POINTER = frozenset({"click", "hover"})
@@ -74,7 +73,7 @@ def instruction_cues(text: str | None, max_goals: int = 20) -> InstructionCues:
     if not flat:
         return InstructionCues(goals=(), ordered=False, unordered=False)
     parts = [p.strip(" ,.:-") for p in _SPLIT.split(flat)]
-    goals = [re.sub(r"^(?:first|second|next|also)\s+", "", p, flags=re.I) for p in parts if content_words(p)]
+    goals = [re.sub(r"^(?:first|second|next|also)\s+", "", p, flags=re.IGNORECASE) for p in parts if content_words(p)]
     if len(goals) > max_goals:
         goals = goals[: max_goals - 1] + [" ".join(goals[max_goals - 1 :])]
     numbered = len(_NUMBERED.findall(flat)) >= 2

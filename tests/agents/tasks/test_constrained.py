@@ -99,7 +99,7 @@ def test_temporal_schema_admits_every_anchored_event_and_only_valid_evidence(
             assert conforms({**base, "evidence_frames": [frame]}, schema), (case.case_id, frame)
         for run in runs:  # everything the grammar admits passes the frame validators
             assert frame_violations(family, case, {**base, "evidence_frames": run}) == [], (case.case_id, run)
-        loose = sorted(set(range(last + 1)) - set(f for r in runs for f in r))
+        loose = sorted(set(range(last + 1)) - {f for r in runs for f in r})
         if loose:
             assert not conforms({**base, "evidence_frames": [loose[0]]}, schema)
 

@@ -38,7 +38,7 @@ def context(family: TaskFamily, window: AnchorSet, gui: list[AnchorSet]) -> Synt
 
 
 def test_registry_has_every_family() -> None:
-    assert NAMES == sorted(EXPECTED)
+    assert sorted(EXPECTED) == NAMES
     for name, family in registry().items():
         assert family.name == name
         schema = family.json_schema()

@@ -312,8 +312,8 @@ def test_named_frames(text: str, expected: list[int]) -> None:
 def test_small_text_helpers() -> None:
     assert stem("closes") == stem("closed") == stem("closing") == stem("close")
     assert stem("carries") == stem("carry")
-    assert loop_share("the gripper the gripper the gripper the gripper".split(), 4) == 1.0
-    assert loop_share("first the gripper closes then the gripper opens".split(), 4) == 0.0
+    assert loop_share(["the", "gripper", "the", "gripper", "the", "gripper", "the", "gripper"], 4) == 1.0
+    assert loop_share(["first", "the", "gripper", "closes", "then", "the", "gripper", "opens"], 4) == 0.0
     assert bad_order("First the gripper closes (frame 4); then the object is lifted.") == 0
     assert bad_order("closes) the First lifted. object (frame gripper then the is") >= 2
     assert alternatives("Which happens first in this robot window: the gripper closes, or the object is "

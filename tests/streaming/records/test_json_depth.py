@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 
 from core.records.base import json_depth, too_deep
 
-
 STRUCTURAL = st.lists(st.sampled_from([b"[", b"]", b"{", b"}", b'"', b"\\", b"a", b",", b":", b"\n"]),
                       max_size=200).map(b"".join)
 

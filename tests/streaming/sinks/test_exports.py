@@ -14,7 +14,12 @@ from trl.data_utils import is_conversational
 from core.blobstore import BlobStore
 from core.records import Example, Feedback, FrameRef
 from streaming.sinks.exports import (
-    ExportError, Message, export_dataset, export_examples, frame_paths, load_pairs,
+    ExportError,
+    Message,
+    export_dataset,
+    export_examples,
+    frame_paths,
+    load_pairs,
 )
 from streaming.sinks.exports_config import ExportConfig
 from streaming.sinks.parquet_sink import ParquetSink
