@@ -28,9 +28,17 @@ class RobotAnchoring(WindowAnchoring):
             camera = key_frame_camera(anchor) if anchor.type == "key_frame" else None
             ref = win.steps[anchor.frame_index].cameras.get(camera) if camera else None
             if ref is not None:
-                frames.append(KeyFrame(anchor.frame_index, win.steps[anchor.frame_index].timestamp,
-                                       self.media(ref), ref.media_type))
-        return WindowFacts(anchors, frames, len(win), win.steps[0].timestamp, win.steps[-1].timestamp, win.instruction)
+                frames.append(
+                    KeyFrame(
+                        anchor.frame_index,
+                        win.steps[anchor.frame_index].timestamp,
+                        self.media(ref),
+                        ref.media_type,
+                    )
+                )
+        return WindowFacts(
+            anchors, frames, len(win), win.steps[0].timestamp, win.steps[-1].timestamp, win.instruction
+        )
 
 
 class GuiAnchoring(WindowAnchoring):
@@ -45,5 +53,9 @@ class GuiAnchoring(WindowAnchoring):
         frames = []
         for i, step in enumerate(win.steps):  # every GUI step's screen is a key frame (actions cite them)
             if step.screenshot is not None:
-                frames.append(KeyFrame(i, step.timestamp, self.media(step.screenshot), step.screenshot.media_type))
-        return WindowFacts(anchors, frames, len(win), win.steps[0].timestamp, win.steps[-1].timestamp, win.instruction)
+                frames.append(
+                    KeyFrame(i, step.timestamp, self.media(step.screenshot), step.screenshot.media_type)
+                )
+        return WindowFacts(
+            anchors, frames, len(win), win.steps[0].timestamp, win.steps[-1].timestamp, win.instruction
+        )

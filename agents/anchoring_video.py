@@ -85,7 +85,9 @@ def looks_like_screen(window: VideoWindow) -> bool:
 
 
 class VideoAnchoring(WindowAnchoring):
-    def __init__(self, blobs: BlobStore, limits: LimitsConfig, ocr: bool, config: VideoPipelineConfig | None = None) -> None:
+    def __init__(
+        self, blobs: BlobStore, limits: LimitsConfig, ocr: bool, config: VideoPipelineConfig | None = None
+    ) -> None:
         super().__init__(blobs, limits)
         self.ocr = ocr
         self.config = config or VideoPipelineConfig(frame_max_side=640)
@@ -96,10 +98,13 @@ class VideoAnchoring(WindowAnchoring):
         parts = [self.media(s.media) for s in segments]
         start = segments[0].start_time
         declared = sum(s.duration_s for s in segments) or None
-        video = VideoDecoder(self.config.decode).decode(concat_segments(parts), time_offset=start,
-                                                        declared_duration=declared)
+        video = VideoDecoder(self.config.decode).decode(
+            concat_segments(parts), time_offset=start, declared_duration=declared
+        )
         ocr = self.ocr and looks_like_screen(video)
-        extraction = VideoExpertPipeline.from_config(self.config.model_copy(update={"ocr_enabled": ocr})).run(video)
+        extraction = VideoExpertPipeline.from_config(self.config.model_copy(update={"ocr_enabled": ocr})).run(
+            video
+        )
         frames = [KeyFrame(k.frame_index, k.timestamp, k.data, k.media_type) for k in extraction.key_frames]
         end = segments[-1].start_time + segments[-1].duration_s
         num_frames = int(video.indices[-1]) + 1 if len(video) else 0

@@ -20,19 +20,60 @@ from core.records import Intent
 log = logging.getLogger(__name__)
 
 DOMAIN_CUES: dict[str, tuple[str, ...]] = {
-    "gui": ("gui", "web", "website", "browser", "app", "android", "screen", "click", "ui", "desktop", "agent"),
+    "gui": (
+        "gui",
+        "web",
+        "website",
+        "browser",
+        "app",
+        "android",
+        "screen",
+        "click",
+        "ui",
+        "desktop",
+        "agent",
+    ),
     "robot": ("robot", "gripper", "manipulation", "arm", "grasp", "episode", "pick", "place"),
     "video": ("video", "clip", "footage", "movie", "camera", "recording", "film"),
 }
 FAMILY_CUES: dict[str, tuple[str, ...]] = {
     "temporal_qa": ("qa", "question", "temporal", "when does", "timestamp", "grounding in time"),
     "tutorial": ("tutorial", "how-to", "how to", "step-by-step", "step by step", "guide", "instructions"),
-    "gui_task_reconstruction": ("long-horizon", "long horizon", "reconstruct", "reorder", "ordering", "fragment",
-                                "shuffled"),
-    "gui_action_extraction": ("action extraction", "extract actions", "actions", "click", "grounding", "action"),
+    "gui_task_reconstruction": (
+        "long-horizon",
+        "long horizon",
+        "reconstruct",
+        "reorder",
+        "ordering",
+        "fragment",
+        "shuffled",
+    ),
+    "gui_action_extraction": (
+        "action extraction",
+        "extract actions",
+        "actions",
+        "click",
+        "grounding",
+        "action",
+    ),
     "robot_fault_recovery": ("fault", "failure", "recovery", "recover", "error", "stall", "stuck"),
-    "next_subtask": ("next step", "next subtask", "subtask", "planning", "plan", "long-horizon", "long horizon"),
-    "world_model_sample": ("world model", "world-model", "video generation", "video-gen", "generation", "motion"),
+    "next_subtask": (
+        "next step",
+        "next subtask",
+        "subtask",
+        "planning",
+        "plan",
+        "long-horizon",
+        "long horizon",
+    ),
+    "world_model_sample": (
+        "world model",
+        "world-model",
+        "video generation",
+        "video-gen",
+        "generation",
+        "motion",
+    ),
 }
 _BUDGET = re.compile(r"\b(\d{1,7})\s*(?:examples?|samples?|items?)\b", re.IGNORECASE)
 
@@ -60,8 +101,12 @@ def _has(text: str, cue: str) -> bool:
 
 
 class IntentParser:
-    def __init__(self, families: dict[str, TaskFamily], chooser: FamilyChooser | None = None,
-                 default_budget: int | None = None) -> None:
+    def __init__(
+        self,
+        families: dict[str, TaskFamily],
+        chooser: FamilyChooser | None = None,
+        default_budget: int | None = None,
+    ) -> None:
         self.families = families
         self.chooser = chooser
         self.default_budget = default_budget
@@ -88,14 +133,20 @@ class IntentParser:
 
     def specs(self, intent: Intent, names: list[str], domain: str | None) -> list[TaskSpec]:
         budget = self.budget_of(intent)
-        return [TaskSpec(task_family=n, intent_id=intent.intent_id, domain=domain, budget=budget, text=intent.text)
-                for n in names]
+        return [
+            TaskSpec(
+                task_family=n, intent_id=intent.intent_id, domain=domain, budget=budget, text=intent.text
+            )
+            for n in names
+        ]
 
     def parse_rules(self, intent: Intent) -> ParsedIntent:
         domain = self.domain_of(intent)
         if intent.task:
             if intent.task not in self.families:
-                raise IntentError("unknown_task", f"{intent.task!r}; known: {', '.join(sorted(self.families))}")
+                raise IntentError(
+                    "unknown_task", f"{intent.task!r}; known: {', '.join(sorted(self.families))}"
+                )
             return ParsedIntent(intent, self.specs(intent, [intent.task], domain), "explicit")
         return ParsedIntent(intent, self.specs(intent, self.rule_families(intent, domain), domain), "rules")
 
@@ -119,16 +170,31 @@ class IntentParser:
 
 
 def chooser_schema(options: list[str]) -> dict[str, object]:
-    return {"type": "object", "properties": {"task_families": {
-        "type": "array", "items": {"type": "string", "enum": options}, "maxItems": len(options)}},
-        "required": ["task_families"], "additionalProperties": False}
+    return {
+        "type": "object",
+        "properties": {
+            "task_families": {
+                "type": "array",
+                "items": {"type": "string", "enum": options},
+                "maxItems": len(options),
+            }
+        },
+        "required": ["task_families"],
+        "additionalProperties": False,
+    }
 
 
 def chooser_messages(text: str, domain: str | None, options: list[str]) -> list[dict[str, str]]:
     return [
-        {"role": "system", "content": "You map a request for training data to task families. Answer JSON only."},
-        {"role": "user", "content": f"Request: {text}\nDomain: {domain or 'any'}\nFamilies: {', '.join(options)}\n"
-                                    'Answer {"task_families": [...]} with the families that fit the request.'},
+        {
+            "role": "system",
+            "content": "You map a request for training data to task families. Answer JSON only.",
+        },
+        {
+            "role": "user",
+            "content": f"Request: {text}\nDomain: {domain or 'any'}\nFamilies: {', '.join(options)}\n"
+            'Answer {"task_families": [...]} with the families that fit the request.',
+        },
     ]
 
 

@@ -34,6 +34,7 @@ class ModelCacheConfig(BaseModel):
         default=8 * 1024**3, gt=0, description="Refuse source GGUF files larger than this (size guard)."
     )
     lock_timeout_s: float = Field(
-        default=600.0, gt=0,
+        default=600.0,
+        gt=0,
         description="How long to wait for another process converting into the same folder.",
     )

@@ -61,8 +61,9 @@ def trajectory_distance(predicted: Sequence[float], reference: Sequence[float], 
     return float(np.mean(np.abs(resample(predicted, points) - resample(reference, points))))
 
 
-def anchor_reward(predicted: Sequence[float] | None, reference: Sequence[float] | None,
-                  config: RewardsConfig | None = None) -> float:
+def anchor_reward(
+    predicted: Sequence[float] | None, reference: Sequence[float] | None, config: RewardsConfig | None = None
+) -> float:
     """R_anchor = exp(-d / scale); 0 when either trajectory is missing or empty."""
     cfg = config or RewardsConfig()
     if not predicted or not reference:
@@ -93,8 +94,13 @@ def nearest_gap(points: Sequence[float], targets: Sequence[float]) -> float:
     return float(np.mean(np.min(np.abs(p[:, None] - t[None, :]), axis=1)))
 
 
-def fact_agreement(cited: Sequence[int], targets: Sequence[int], num_frames: int, covers: bool,
-                   config: RewardsConfig | None = None) -> float | None:
+def fact_agreement(
+    cited: Sequence[int],
+    targets: Sequence[int],
+    num_frames: int,
+    covers: bool,
+    config: RewardsConfig | None = None,
+) -> float | None:
     """R_anchor against the window's facts: exp(-d / scale) (see the module docstring); None without targets."""
     cfg = config or RewardsConfig()
     if not targets:
@@ -132,8 +138,9 @@ def score(family: TaskFamily, ctx: SynthesisContext, raw_text: str, cfg: Rewards
         return Scored(credit, 0.0 if targets else None, None, False)
     valid = not family.validate(ctx, output)
     try:
-        r_anchor = fact_agreement(family.cited_frames(output), targets, ctx.anchors.num_frames,
-                                  family.covers_targets, cfg)
+        r_anchor = fact_agreement(
+            family.cited_frames(output), targets, ctx.anchors.num_frames, family.covers_targets, cfg
+        )
     except ValueError as exc:  # a frame with NaN cannot come from a parsed output; guard all the same
         log.warning("%s: no anchor reward: %s", family.name, exc)
         r_anchor = 0.0
@@ -149,15 +156,26 @@ def terms(s: Scored, top_half_mean: float | None, cfg: RewardsConfig) -> dict[st
     else:
         base = cfg.w_format * s.r_format + cfg.w_anchor * s.r_anchor + cfg.w_eff * r_eff
     total = base if s.valid else base - full
-    out = {"r_format": s.r_format, "r_eff": r_eff, "r_base": base, "r_total": total, "valid": float(s.valid),
-           "reasoning_words": float(s.length or 0)}
+    out = {
+        "r_format": s.r_format,
+        "r_eff": r_eff,
+        "r_base": base,
+        "r_total": total,
+        "valid": float(s.valid),
+        "reasoning_words": float(s.length or 0),
+    }
     if s.r_anchor is not None:
         out["r_anchor"] = s.r_anchor
     return out
 
 
-def reward_terms(family: TaskFamily, ctx: SynthesisContext, raw_text: str,
-                 group_lengths_top_half_mean: float | None, config: RewardsConfig | None = None) -> dict[str, float]:
+def reward_terms(
+    family: TaskFamily,
+    ctx: SynthesisContext,
+    raw_text: str,
+    group_lengths_top_half_mean: float | None,
+    config: RewardsConfig | None = None,
+) -> dict[str, float]:
     """r_format, r_anchor (absent when the window has no target), r_eff, r_base, r_total, valid and
     reasoning_words of one output.
 
@@ -176,8 +194,9 @@ def top_half_mean(scored: Sequence[Scored], cfg: RewardsConfig) -> float | None:
     return float(np.mean(lengths)) if lengths else None
 
 
-def group_rewards(family: TaskFamily, ctx: SynthesisContext, raw_texts: list[str],
-                  config: RewardsConfig | None = None) -> list[dict[str, float]]:
+def group_rewards(
+    family: TaskFamily, ctx: SynthesisContext, raw_texts: list[str], config: RewardsConfig | None = None
+) -> list[dict[str, float]]:
     """Reward terms of every output of one group (same window and intent), R_eff relative to the group."""
     cfg = config or RewardsConfig()
     scored = [score(family, ctx, text, cfg) for text in raw_texts]

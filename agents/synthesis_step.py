@@ -27,8 +27,9 @@ def canonical_content(text: str) -> str:
         return body
 
 
-def example_id(window_id: str, intent_id: str | None, family: str, model: str, weights_version: str | None,
-               text: str) -> str:
+def example_id(
+    window_id: str, intent_id: str | None, family: str, model: str, weights_version: str | None, text: str
+) -> str:
     """The id of one candidate: sha256 of the window, intent, family, the model that wrote it
     (`Generation.model`: "rules", "smollm2", "hf:..."), its weights version and the sha256 of its canonical
     content.
@@ -48,11 +49,14 @@ class StepResult:
     accepted: list[Example]
     rejected: list[RejectedExample]
     generation: Generation
-    duplicates: int = 0  # candidates whose canonical content repeated an earlier one of the group (not emitted)
+    duplicates: int = (
+        0  # candidates whose canonical content repeated an earlier one of the group (not emitted)
+    )
 
 
-def judge(family: TaskFamily, ctx: SynthesisContext, gen: Generation,
-          min_reward: float | None = None) -> StepResult:
+def judge(
+    family: TaskFamily, ctx: SynthesisContext, gen: Generation, min_reward: float | None = None
+) -> StepResult:
     """Parse, validate and reward every candidate of one group. A candidate that passes every validator but
     whose r_total is under `min_reward` (default: the family's `text_checks.min_reward`) is rejected as
     reward_below_minimum: it does not reach the sink. A candidate with the same id as an earlier one of
@@ -67,8 +71,9 @@ def judge(family: TaskFamily, ctx: SynthesisContext, gen: Generation,
     seen: set[str] = set()
     duplicates = 0
     for i, text in enumerate(gen.texts):
-        ex_id = example_id(anchors.window_id, ctx.spec.intent_id, family.name, gen.model, gen.weights_version,
-                           text)
+        ex_id = example_id(
+            anchors.window_id, ctx.spec.intent_id, family.name, gen.model, gen.weights_version, text
+        )
         if ex_id in seen:
             duplicates += 1
             continue
@@ -77,39 +82,87 @@ def judge(family: TaskFamily, ctx: SynthesisContext, gen: Generation,
         try:
             output = family.parse(text)
         except ParseError as exc:
-            rejected.append(RejectedExample(example_id=ex_id, task_family=family.name, window_id=anchors.window_id,
-                                            reasons=[exc.reason], details=[exc.detail[:500]],
-                                            raw_output=text[:200_000], model=gen.model, intent_id=ctx.spec.intent_id,
-                                            weights_version=gen.weights_version, prompt_sha256=gen.prompt_sha256,
-                                            rewards=terms, created_at=now))
+            rejected.append(
+                RejectedExample(
+                    example_id=ex_id,
+                    task_family=family.name,
+                    window_id=anchors.window_id,
+                    reasons=[exc.reason],
+                    details=[exc.detail[:500]],
+                    raw_output=text[:200_000],
+                    model=gen.model,
+                    intent_id=ctx.spec.intent_id,
+                    weights_version=gen.weights_version,
+                    prompt_sha256=gen.prompt_sha256,
+                    rewards=terms,
+                    created_at=now,
+                )
+            )
             continue
         violations = family.validate(ctx, output)
         if violations:
-            rejected.append(RejectedExample(
-                example_id=ex_id, task_family=family.name, window_id=anchors.window_id,
-                reasons=sorted({v.reason for v in violations}), details=[v.detail[:500] for v in violations][:20],
-                raw_output=text[:200_000], model=gen.model, intent_id=ctx.spec.intent_id,
-                weights_version=gen.weights_version, prompt_sha256=gen.prompt_sha256, rewards=terms, created_at=now))
+            rejected.append(
+                RejectedExample(
+                    example_id=ex_id,
+                    task_family=family.name,
+                    window_id=anchors.window_id,
+                    reasons=sorted({v.reason for v in violations}),
+                    details=[v.detail[:500] for v in violations][:20],
+                    raw_output=text[:200_000],
+                    model=gen.model,
+                    intent_id=ctx.spec.intent_id,
+                    weights_version=gen.weights_version,
+                    prompt_sha256=gen.prompt_sha256,
+                    rewards=terms,
+                    created_at=now,
+                )
+            )
             continue
         r_total = terms.get("r_total")
         if r_total is None or r_total < floor:
-            rejected.append(RejectedExample(
-                example_id=ex_id, task_family=family.name, window_id=anchors.window_id,
-                reasons=["reward_below_minimum"], details=[f"r_total {r_total} < {floor}"],
-                raw_output=text[:200_000], model=gen.model, intent_id=ctx.spec.intent_id,
-                weights_version=gen.weights_version, prompt_sha256=gen.prompt_sha256, rewards=terms, created_at=now))
+            rejected.append(
+                RejectedExample(
+                    example_id=ex_id,
+                    task_family=family.name,
+                    window_id=anchors.window_id,
+                    reasons=["reward_below_minimum"],
+                    details=[f"r_total {r_total} < {floor}"],
+                    raw_output=text[:200_000],
+                    model=gen.model,
+                    intent_id=ctx.spec.intent_id,
+                    weights_version=gen.weights_version,
+                    prompt_sha256=gen.prompt_sha256,
+                    rewards=terms,
+                    created_at=now,
+                )
+            )
             continue
-        accepted.append(Example(
-            example_id=ex_id, task_family=family.name, output_json=output.model_dump_json(),
-            window_id=anchors.window_id, intent_id=ctx.spec.intent_id, source=anchors.span,
-            anchor_ids=family.cited_anchor_ids(ctx, output), frames=family.cited_key_frames(ctx, output),
-            model=gen.model, weights_version=gen.weights_version, prompt_sha256=gen.prompt_sha256,
-            rewards=terms, created_at=now,
-        ))
+        accepted.append(
+            Example(
+                example_id=ex_id,
+                task_family=family.name,
+                output_json=output.model_dump_json(),
+                window_id=anchors.window_id,
+                intent_id=ctx.spec.intent_id,
+                source=anchors.span,
+                anchor_ids=family.cited_anchor_ids(ctx, output),
+                frames=family.cited_key_frames(ctx, output),
+                model=gen.model,
+                weights_version=gen.weights_version,
+                prompt_sha256=gen.prompt_sha256,
+                rewards=terms,
+                created_at=now,
+            )
+        )
     return StepResult(accepted, rejected, gen, duplicates)
 
 
-async def synthesize_step(backend: SynthesisBackend, family: TaskFamily, ctx: SynthesisContext, n: int,
-                          images: tuple[bytes, ...] = ()) -> StepResult:
+async def synthesize_step(
+    backend: SynthesisBackend,
+    family: TaskFamily,
+    ctx: SynthesisContext,
+    n: int,
+    images: tuple[bytes, ...] = (),
+) -> StepResult:
     gen = await backend.synthesize(SynthesisJob(family, ctx, n, images))
     return judge(family, ctx, gen)

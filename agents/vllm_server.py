@@ -46,8 +46,10 @@ _PR_SET_PDEATHSIG = 1
 _HEALTH_POLL_S = 0.5
 _LAST_LINE_CHARS = 160
 # vLLM's log prefix ("INFO 07-01 12:00:00 [loader.py:52] ", "(EngineCore_0 pid=12) INFO ...") and colour codes
-_LOG_PREFIX = re.compile(r"^(\([^)]*\)\s*)?(DEBUG|INFO|WARNING|ERROR|CRITICAL)\s+"
-                         r"\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?\s+(\[[^\]]*\]\s*)?")
+_LOG_PREFIX = re.compile(
+    r"^(\([^)]*\)\s*)?(DEBUG|INFO|WARNING|ERROR|CRITICAL)\s+"
+    r"\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?\s+(\[[^\]]*\]\s*)?"
+)
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # Variables of the calling environment that would point the vLLM venv's Python at the wrong packages.
 _DROPPED_ENV = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV")
@@ -175,14 +177,23 @@ class VllmServer:
         """The server's argv for `port`."""
         cfg = self.config
         cmd = [
-            str(self.python()), "-m", "vllm.entrypoints.openai.api_server",
-            "--model", str(cfg.model_dir),
-            "--served-model-name", cfg.served_model_name,
-            "--host", cfg.host,
-            "--port", str(port),
-            "--dtype", resolve_dtype(cfg.dtype) or "auto",
-            "--max-model-len", str(cfg.max_model_len),
-            "--gpu-memory-utilization", str(cfg.gpu_memory_utilization),
+            str(self.python()),
+            "-m",
+            "vllm.entrypoints.openai.api_server",
+            "--model",
+            str(cfg.model_dir),
+            "--served-model-name",
+            cfg.served_model_name,
+            "--host",
+            cfg.host,
+            "--port",
+            str(port),
+            "--dtype",
+            resolve_dtype(cfg.dtype) or "auto",
+            "--max-model-len",
+            str(cfg.max_model_len),
+            "--gpu-memory-utilization",
+            str(cfg.gpu_memory_utilization),
             "--disable-uvicorn-access-log",
         ]
         if cfg.enforce_eager:
@@ -190,8 +201,10 @@ class VllmServer:
         if cfg.enable_lora:
             cmd += ["--enable-lora", "--max-lora-rank", str(cfg.max_lora_rank)]
         if cfg.compact_json:
-            cmd += ["--structured-outputs-config",
-                    json.dumps({"backend": cfg.structured_backend, "disable_any_whitespace": True})]
+            cmd += [
+                "--structured-outputs-config",
+                json.dumps({"backend": cfg.structured_backend, "disable_any_whitespace": True}),
+            ]
         return cmd + list(cfg.extra_args)
 
     def environment(self) -> dict[str, str]:
@@ -221,8 +234,13 @@ class VllmServer:
         self.log_path = self.config.log_file or _new_log_file()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log_handle = self.log_path.open("ab")
-        log.info("starting vLLM server for %s on %s:%d (log: %s)", self.config.model_dir, self.config.host,
-                 port, self.log_path)
+        log.info(
+            "starting vLLM server for %s on %s:%d (log: %s)",
+            self.config.model_dir,
+            self.config.host,
+            port,
+            self.log_path,
+        )
         started = time.monotonic()
         self.process = subprocess.Popen(
             self.command(port),
@@ -247,8 +265,10 @@ class VllmServer:
         while not is_healthy(url):
             now = time.monotonic()
             if now > deadline:
-                raise VllmServerError("server unreachable", f"{url}/health did not answer 200 "
-                                      f"within {self.config.start_timeout_s:g}s")
+                raise VllmServerError(
+                    "server unreachable",
+                    f"{url}/health did not answer 200 within {self.config.start_timeout_s:g}s",
+                )
             if now >= next_report:
                 log.info("waiting for the vLLM server at %s: %.0fs", url, now - started)
                 next_report = now + self.config.progress_interval_s
@@ -259,8 +279,9 @@ class VllmServer:
 
     def _check_inputs(self) -> None:
         if not self.python().is_file():
-            raise VllmServerError("vllm env missing",
-                                  f"{self.python()} not found (run `make setup` or `make vllm-env`)")
+            raise VllmServerError(
+                "vllm env missing", f"{self.python()} not found (run `make setup` or `make vllm-env`)"
+            )
         model_dir = self.config.model_dir
         if model_dir is None or not (model_dir / "config.json").is_file():
             raise VllmServerError("model missing", f"no model folder with config.json at {model_dir}")
@@ -287,12 +308,19 @@ class VllmServer:
             if now > deadline:
                 self._give_up("start timeout", f"no healthy answer within {cfg.start_timeout_s:g}s")
             if now - grown_at >= cfg.start_quiet_s:
-                self._give_up("start stalled", f"not healthy after {now - started:.0f}s and no new log line "
-                              f"for {cfg.start_quiet_s:g}s")
+                self._give_up(
+                    "start stalled",
+                    f"not healthy after {now - started:.0f}s and no new log line for {cfg.start_quiet_s:g}s",
+                )
             if now >= next_report:
                 last = last_log_line(tail_lines(self.log_path, 20)) if self.log_path is not None else ""
-                log.info("vLLM server starting: %.0fs (hard cap %gs, log %d KiB); last: %s", now - started,
-                         cfg.start_timeout_s, size // 1024, last or "(nothing logged yet)")
+                log.info(
+                    "vLLM server starting: %.0fs (hard cap %gs, log %d KiB); last: %s",
+                    now - started,
+                    cfg.start_timeout_s,
+                    size // 1024,
+                    last or "(nothing logged yet)",
+                )
                 next_report = now + cfg.progress_interval_s
             time.sleep(_HEALTH_POLL_S)
 
@@ -314,8 +342,9 @@ class VllmServer:
                 try:
                     proc.wait(timeout=self.config.stop_timeout_s)
                 except subprocess.TimeoutExpired:
-                    log.warning("vLLM server ignored SIGTERM for %.0fs; killing it",
-                                self.config.stop_timeout_s)
+                    log.warning(
+                        "vLLM server ignored SIGTERM for %.0fs; killing it", self.config.stop_timeout_s
+                    )
                     _signal_group(pgid, signal.SIGKILL)
                     proc.wait(timeout=10)
             self._reap_group(pgid)

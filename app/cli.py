@@ -29,10 +29,18 @@ _VLLM_HINTS = {
 def _vllm_start_failed(exc: VllmServerError, settings: TailorSettings) -> NoReturn:
     """One line for a vLLM server that did not start (reason, last log line, log file, what to try);
     exit 1."""
-    hint = _VLLM_HINTS.get(exc.reason, "").format(timeout=settings.vllm_start_timeout_s,
-                                                   quiet=settings.vllm_start_quiet_s)
-    tries = "; ".join(t for t in (hint, "TAILOR_SYNTH_BACKEND=rules runs without a model",
-                                  "TAILOR_VLLM_URL uses a running server") if t)
+    hint = _VLLM_HINTS.get(exc.reason, "").format(
+        timeout=settings.vllm_start_timeout_s, quiet=settings.vllm_start_quiet_s
+    )
+    tries = "; ".join(
+        t
+        for t in (
+            hint,
+            "TAILOR_SYNTH_BACKEND=rules runs without a model",
+            "TAILOR_VLLM_URL uses a running server",
+        )
+        if t
+    )
     click.echo(f"tailor: the vLLM server did not start: {exc.summary()}. Try: {tries}", err=True)
     sys.exit(1)
 
@@ -83,12 +91,30 @@ def status(dead_letters: int) -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--kind", type=click.Choice(["video", "gui", "robot"]), default=None, help="Input kind; detected if unset.")
-@click.option("--rate", type=float, default=1.0, show_default=True, help="Speed-up of the original timing (0 = as fast as possible).")
+@click.option(
+    "--kind",
+    type=click.Choice(["video", "gui", "robot"]),
+    default=None,
+    help="Input kind; detected if unset.",
+)
+@click.option(
+    "--rate",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Speed-up of the original timing (0 = as fast as possible).",
+)
 @click.option("--loop", is_flag=True, help="Replay again and again until stopped.")
 @click.option("--segment-seconds", type=float, default=2.0, show_default=True, help="Video segment length.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
-def replay(paths: tuple[Path, ...], kind: str | None, rate: float, loop: bool, segment_seconds: float, no_progress: bool) -> None:
+def replay(
+    paths: tuple[Path, ...],
+    kind: str | None,
+    rate: float,
+    loop: bool,
+    segment_seconds: float,
+    no_progress: bool,
+) -> None:
     """Publish recorded files (video, GUI trajectories, robot episodes) as live streams."""
     from streaming.replay.runner import replay as run_replay
     from streaming.replay.runner_config import ReplayConfig
@@ -97,7 +123,11 @@ def replay(paths: tuple[Path, ...], kind: str | None, rate: float, loop: bool, s
     try:
         settings = resolve_bootstrap(_settings())
         config = ReplayConfig(
-            paths=list(paths), kind=kind, rate=rate, loop=loop, segment_seconds=segment_seconds,
+            paths=list(paths),
+            kind=kind,
+            rate=rate,
+            loop=loop,
+            segment_seconds=segment_seconds,
             progress=not no_progress,
         )
         result = run_replay(settings, config)
@@ -108,20 +138,30 @@ def replay(paths: tuple[Path, ...], kind: str | None, rate: float, loop: bool, s
 
 @main.command()
 @click.argument("text")
-@click.option("--domain", type=click.Choice(["video", "gui", "robot"]), default=None, help="Only this input domain.")
+@click.option(
+    "--domain", type=click.Choice(["video", "gui", "robot"]), default=None, help="Only this input domain."
+)
 @click.option("--task", default=None, help="A task family by name (see `tailor intents --families`).")
 @click.option("--budget", type=int, default=None, help="Most examples to produce for this intent.")
-@click.option("--id", "intent_id", default=None, help="Intent id (default: derived from the text and options).")
+@click.option(
+    "--id", "intent_id", default=None, help="Intent id (default: derived from the text and options)."
+)
 @click.option("--retire", is_flag=True, help="Retire the intent with this id / text.")
-def intent(text: str, domain: str | None, task: str | None, budget: int | None, intent_id: str | None, retire: bool) -> None:
+def intent(
+    text: str, domain: str | None, task: str | None, budget: int | None, intent_id: str | None, retire: bool
+) -> None:
     """Publish an intent (what data to make) to the compacted intents topic."""
     from streaming.intent_publish import IntentRequest, publish_intent
     from streaming.runtime import NoBrokerError, resolve_bootstrap
 
     try:
         settings = resolve_bootstrap(_settings())
-        parsed = publish_intent(settings, IntentRequest(text=text, domain=domain, task=task, budget=budget,
-                                                        intent_id=intent_id, active=not retire))
+        parsed = publish_intent(
+            settings,
+            IntentRequest(
+                text=text, domain=domain, task=task, budget=budget, intent_id=intent_id, active=not retire
+            ),
+        )
     except (NoBrokerError, ValueError) as exc:
         _fail(exc)
     click.echo(parsed)
@@ -145,8 +185,13 @@ def intents(list_families: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["sft", "preference"]), default="sft", show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="JSONL file to write.")
 @click.option("--family", "families_only", multiple=True, help="Only these task families.")
-@click.option("--pairs", "pairs_file", type=click.Path(exists=True, path_type=Path), default=None,
-              help="Preference pairs: Feedback JSONL or {chosen_id, rejected_id} lines.")
+@click.option(
+    "--pairs",
+    "pairs_file",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="Preference pairs: Feedback JSONL or {chosen_id, rejected_id} lines.",
+)
 def export(fmt: str, out: Path, families_only: tuple[str, ...], pairs_file: Path | None) -> None:
     """Export the Parquet examples as chat JSONL (SFT) or TRL preference pairs."""
     from app.export_cli import run_export
@@ -171,8 +216,12 @@ def schemas(out: Path) -> None:
 
 
 @main.command()
-@click.option("--seconds", type=float, default=900.0, show_default=True, help="Longest wait for the pipeline to settle.")
-@click.option("--quick", is_flag=True, help="Bridge + Mind2Web and the robot intent only (a short run for tests).")
+@click.option(
+    "--seconds", type=float, default=900.0, show_default=True, help="Longest wait for the pipeline to settle."
+)
+@click.option(
+    "--quick", is_flag=True, help="Bridge + Mind2Web and the robot intent only (a short run for tests)."
+)
 def demo(seconds: float, quick: bool) -> None:
     """Run the main job on the embedded default with the bundled real samples."""
     from agents.vllm_server import VllmServerError
@@ -188,9 +237,12 @@ def demo(seconds: float, quick: bool) -> None:
 
 
 @main.command()
-@click.option("--once", is_flag=True, required=True, help="Run one round now (the service is `tailor trainer`).")
-@click.option("--method", type=click.Choice(["dpo", "grpo", "sft"]), default=None,
-              help="Override TAILOR_TRAIN_METHOD.")
+@click.option(
+    "--once", is_flag=True, required=True, help="Run one round now (the service is `tailor trainer`)."
+)
+@click.option(
+    "--method", type=click.Choice(["dpo", "grpo", "sft"]), default=None, help="Override TAILOR_TRAIN_METHOD."
+)
 @click.option("--sft", is_flag=True, help="The supervised warm start on validated examples (= --method sft).")
 def train(once: bool, method: str | None, sft: bool) -> None:
     """One training round: candidates + feedback → preference RL (or SFT) → gate → publish and announce."""

@@ -19,8 +19,9 @@ def settings_or_exit(**overrides: Any) -> TailorSettings:
         sys.exit(2)
     from streaming.logging_setup import configure_logging
 
-    configure_logging(settings.log_level, settings.log_json, settings.log_repeat_burst,
-                      settings.log_repeat_interval_s)
+    configure_logging(
+        settings.log_level, settings.log_json, settings.log_repeat_burst, settings.log_repeat_interval_s
+    )
     warn_unknown_variables()
     return settings
 
@@ -33,7 +34,9 @@ def warn_unknown_variables() -> None:
 
     for name, close in unknown_variables():
         hint = f"; did you mean {close}?" if close else ""
-        logging.getLogger("tailor.settings").warning("%s is not a Tailor setting and is ignored%s", name, hint)
+        logging.getLogger("tailor.settings").warning(
+            "%s is not a Tailor setting and is ignored%s", name, hint
+        )
 
 
 def fail(exc: Exception) -> None:

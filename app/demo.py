@@ -93,15 +93,24 @@ def _start_model(settings: TailorSettings, stack: ExitStack) -> TailorSettings:
     from agents.vllm_server import VllmServer
     from agents.vllm_server_config import VllmServerConfig
 
-    server = stack.enter_context(VllmServer(VllmServerConfig(
-        venv=settings.vllm_venv, model_dir=settings.model_dir, served_model_name=settings.vllm_model,
-        dtype=settings.model_dtype, start_timeout_s=settings.vllm_start_timeout_s,
-        start_quiet_s=settings.vllm_start_quiet_s)))
+    server = stack.enter_context(
+        VllmServer(
+            VllmServerConfig(
+                venv=settings.vllm_venv,
+                model_dir=settings.model_dir,
+                served_model_name=settings.vllm_model,
+                dtype=settings.model_dtype,
+                start_timeout_s=settings.vllm_start_timeout_s,
+                start_quiet_s=settings.vllm_start_quiet_s,
+            )
+        )
+    )
     return settings.model_copy(update={"vllm_url": server.base_url})
 
 
-def _learning(live: TailorSettings, config: DemoConfig, port: int, worker: subprocess.Popen[bytes],
-              inputs: list[Path]) -> list[str]:
+def _learning(
+    live: TailorSettings, config: DemoConfig, port: int, worker: subprocess.Popen[bytes], inputs: list[Path]
+) -> list[str]:
     from app.demo_learning import learn_and_replay
 
     try:
@@ -117,7 +126,9 @@ def _own_model_store(settings: TailorSettings) -> TailorSettings:
     if settings.model_store_uri:
         return settings
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-    return settings.model_copy(update={"model_store_uri": str((settings.data_dir / "demo-models" / stamp).resolve())})
+    return settings.model_copy(
+        update={"model_store_uri": str((settings.data_dir / "demo-models" / stamp).resolve())}
+    )
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
@@ -137,23 +148,31 @@ def run_demo(settings: TailorSettings, config: DemoConfig) -> int:
         for text, domain in demo_intents(config):
             print("intent:", publish_intent(live, IntentRequest(text=text, domain=domain)))
         port = free_port()
-        worker = subprocess.Popen([sys.executable, "-m", "app.cli", "up"], env=_worker_env(live, port, config),
-                                  preexec_fn=die_with_parent)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "up"],
+            env=_worker_env(live, port, config),
+            preexec_fn=die_with_parent,
+        )
         try:
             result = replay(live, ReplayConfig(paths=inputs, rate=config.rate, progress=sys.stderr.isatty()))
             log.info("replayed %d records from %d sources", result.published, result.sources)
             settled = wait_settled(live, port, worker, config.wait_seconds)
             render_status(collect_status(live, dead_letters=10))
             render_anchor_summary(read_topic(live, live.topic_anchors, AnchorSet))
-            render_example_summary(read_topic(live, live.topic_examples, Example),
-                                   read_topic(live, live.topic_rejected, RejectedExample), str(examples_root(live)))
+            render_example_summary(
+                read_topic(live, live.topic_examples, Example),
+                read_topic(live, live.topic_rejected, RejectedExample),
+                str(examples_root(live)),
+            )
             if settled and config.learn and live.synth_backend == "rules":
                 print("learning: skipped (the rules backend serves no model to train)")
             elif settled and config.learn:
                 for line in _learning(live, config, port, worker, inputs):
                     print(line)
-            print(f"demo: published {result.published} records; settled={settled}; backend={live.synth_backend}; "
-                  f"{time.monotonic() - started:.0f}s")
+            print(
+                f"demo: published {result.published} records; settled={settled}; backend={live.synth_backend}; "
+                f"{time.monotonic() - started:.0f}s"
+            )
             return 0 if settled else 1
         finally:
             worker.terminate()

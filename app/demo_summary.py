@@ -17,16 +17,31 @@ def render_anchor_summary(anchor_sets: list[AnchorSet]) -> None:
     for domain in ("robot", "gui", "video"):
         sets = [a for a in anchor_sets if a.domain == domain]
         counts = Counter(anchor.type for a in sets for anchor in a.anchors)
-        table.add_row(domain, str(len(sets)), str(sum(a.num_frames for a in sets)),
-                      str(sum(len(a.key_frames) for a in sets)),
-                      ", ".join(f"{t}={n}" for t, n in sorted(counts.items())))
+        table.add_row(
+            domain,
+            str(len(sets)),
+            str(sum(a.num_frames for a in sets)),
+            str(sum(len(a.key_frames) for a in sets)),
+            ", ".join(f"{t}={n}" for t, n in sorted(counts.items())),
+        )
     Console(width=160).print(table)
 
 
-def render_example_summary(examples: list[Example], rejected: list[RejectedExample], parquet_dir: str) -> None:
+def render_example_summary(
+    examples: list[Example], rejected: list[RejectedExample], parquet_dir: str
+) -> None:
     families = sorted({e.task_family for e in examples} | {r.task_family for r in rejected})
     table = Table(title=f"Examples by task family (Parquet: {parquet_dir})")
-    for col in ("task family", "produced", "rejected", "rejection reasons", "R_format", "R_anchor", "R_eff", "R"):
+    for col in (
+        "task family",
+        "produced",
+        "rejected",
+        "rejection reasons",
+        "R_format",
+        "R_anchor",
+        "R_eff",
+        "R",
+    ):
         table.add_column(col)
     terms: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for e in examples:
@@ -44,6 +59,14 @@ def render_example_summary(examples: list[Example], rejected: list[RejectedExamp
             vals = terms[fam].get(term, [])
             return f"{sum(vals) / len(vals):.2f}" if vals else "-"
 
-        table.add_row(fam, str(prod), str(len(rej)), ", ".join(f"{k}={n}" for k, n in reasons.most_common(4)),
-                      mean("r_format"), mean("r_anchor"), mean("r_eff"), mean("r_total"))
+        table.add_row(
+            fam,
+            str(prod),
+            str(len(rej)),
+            ", ".join(f"{k}={n}" for k, n in reasons.most_common(4)),
+            mean("r_format"),
+            mean("r_anchor"),
+            mean("r_eff"),
+            mean("r_total"),
+        )
     Console(width=160).print(table)

@@ -14,8 +14,13 @@ from streaming.settings import TailorSettings
 def pipeline_lag(settings: TailorSettings) -> int | None:
     """Lag of the worker's group over every topic it consumes (None until it committed on all of them)."""
     status = collect_status(settings, dead_letters=0)
-    consumed = {settings.topic_raw_video, settings.topic_raw_gui, settings.topic_raw_robot,
-                settings.topic_anchors, settings.topic_examples}
+    consumed = {
+        settings.topic_raw_video,
+        settings.topic_raw_gui,
+        settings.topic_raw_robot,
+        settings.topic_anchors,
+        settings.topic_examples,
+    }
     group = next((g for g in status.groups if g.group == settings.app_id), None)
     if group is None:
         return None
@@ -37,7 +42,7 @@ def metric_values(port: int, name: str) -> dict[str, float] | None:
     series = {}
     for line in text.splitlines():
         if line.startswith(name + "{"):
-            labels, value = line[len(name):].rsplit(" ", 1)
+            labels, value = line[len(name) :].rsplit(" ", 1)
             series[labels] = float(value)
     return series
 
@@ -47,7 +52,9 @@ def open_windows(port: int) -> float | None:
     return sum(values.values()) if values else None
 
 
-def wait_settled(settings: TailorSettings, port: int, worker: subprocess.Popen[bytes], seconds: float) -> bool:
+def wait_settled(
+    settings: TailorSettings, port: int, worker: subprocess.Popen[bytes], seconds: float
+) -> bool:
     """True once every record went through every stage: no open window and no lag on any consumed topic."""
     deadline = time.monotonic() + seconds
     calm = 0
@@ -59,8 +66,6 @@ def wait_settled(settings: TailorSettings, port: int, worker: subprocess.Popen[b
             return True
         time.sleep(2.0)
     return False
-
-
 
 
 def wait_serving(port: int, version: str, worker: subprocess.Popen[bytes], seconds: float) -> bool:

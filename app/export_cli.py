@@ -37,12 +37,20 @@ class PromptBook:
         if anchors is None or family is None:
             raise KeyError(f"no anchors or family for {example.example_id} ({example.window_id})")
         intent = self.intents.get(example.intent_id or "")
-        spec = TaskSpec(example.task_family, example.intent_id, anchors.domain, None, intent.text if intent else "")
+        spec = TaskSpec(
+            example.task_family, example.intent_id, anchors.domain, None, intent.text if intent else ""
+        )
         return family.chat_messages(SynthesisContext(anchors, spec))
 
 
-def run_export(settings: TailorSettings, out: Path, fmt: str, families_only: list[str] | None,
-               pairs_file: Path | None) -> ExportStats:
-    config = ExportConfig(dataset_dir=examples_root(settings), out=out, format=fmt,  # type: ignore[arg-type]
-                          task_families=families_only, pairs_file=pairs_file)
+def run_export(
+    settings: TailorSettings, out: Path, fmt: str, families_only: list[str] | None, pairs_file: Path | None
+) -> ExportStats:
+    config = ExportConfig(
+        dataset_dir=examples_root(settings),
+        out=out,
+        format=fmt,  # type: ignore[arg-type]
+        task_families=families_only,
+        pairs_file=pairs_file,
+    )
     return export_dataset(config, PromptBook.from_topics(settings).prompt_for)

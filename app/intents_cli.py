@@ -28,7 +28,12 @@ def show_intents(settings: TailorSettings, list_families: bool) -> None:
         table.add_column(col)
     for intent in latest_intents(settings):
         parsed = asyncio.run(parser.parse(intent))
-        table.add_row(intent.intent_id, intent.text, str(parsed.specs[0].domain if parsed.specs else None),
-                      ", ".join(s.task_family for s in parsed.specs),
-                      str(parsed.specs[0].budget if parsed.specs else None), parsed.parsed_by)
+        table.add_row(
+            intent.intent_id,
+            intent.text,
+            str(parsed.specs[0].domain if parsed.specs else None),
+            ", ".join(s.task_family for s in parsed.specs),
+            str(parsed.specs[0].budget if parsed.specs else None),
+            parsed.parsed_by,
+        )
     console.print(table)

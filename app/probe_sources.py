@@ -25,17 +25,28 @@ log = logging.getLogger(__name__)
 
 def student_item(src: SftSource) -> StudentItem:
     window = src.ctx.anchors
-    return StudentItem(src.source_id, src.family.chat_messages(src.ctx), src.text, f"{window.domain}:{window.key}")
+    return StudentItem(
+        src.source_id, src.family.chat_messages(src.ctx), src.text, f"{window.domain}:{window.key}"
+    )
 
 
-def probe_items(accepted: Sequence[Example], anchors: Mapping[str, AnchorSet], intents: Mapping[str, Intent],
-                families: Mapping[str, TaskFamily], limit: int, cases_dir: Path | None = None,
-                ) -> dict[str, tuple[list[StudentItem], list[StudentItem]]]:
+def probe_items(
+    accepted: Sequence[Example],
+    anchors: Mapping[str, AnchorSet],
+    intents: Mapping[str, Intent],
+    families: Mapping[str, TaskFamily],
+    limit: int,
+    cases_dir: Path | None = None,
+) -> dict[str, tuple[list[StudentItem], list[StudentItem]]]:
     """Per family: (the last `limit` accepted examples outside the heldout recordings, that family's dev
     references outside them)."""
     heldout = HeldoutRecordings.load()
     examples: dict[str, list[StudentItem]] = defaultdict(list)
-    kept = [src for src in stream_sources(accepted, anchors, intents, families) if not heldout.holds(src.ctx.anchors)]
+    kept = [
+        src
+        for src in stream_sources(accepted, anchors, intents, families)
+        if not heldout.holds(src.ctx.anchors)
+    ]
     for src in kept[-limit:]:
         examples[src.family.name].append(student_item(src))
     references: dict[str, list[StudentItem]] = defaultdict(list)
@@ -45,8 +56,14 @@ def probe_items(accepted: Sequence[Example], anchors: Mapping[str, AnchorSet], i
     return {name: (items, references[name]) for name, items in examples.items() if references[name]}
 
 
-def student_probe(model_dir: Path, accepted: Sequence[Example], anchors: Mapping[str, AnchorSet],
-                  intents: Mapping[str, Intent], families: Mapping[str, TaskFamily], limit: int) -> list[Feedback]:
+def student_probe(
+    model_dir: Path,
+    accepted: Sequence[Example],
+    anchors: Mapping[str, AnchorSet],
+    intents: Mapping[str, Intent],
+    families: Mapping[str, TaskFamily],
+    limit: int,
+) -> list[Feedback]:
     """`batch_metric` feedback (heldout_loss_drop) for batches of the last `limit` accepted examples outside
     the heldout recordings, family by family."""
     import time

@@ -10,7 +10,10 @@ from streaming.topics import topic_specs
 
 
 def record_schemas(topics: TopicsConfig) -> dict[str, dict]:  # type: ignore[type-arg]
-    return {spec.record.__name__: spec.record.model_json_schema(mode="serialization") for spec in topic_specs(topics)}
+    return {
+        spec.record.__name__: spec.record.model_json_schema(mode="serialization")
+        for spec in topic_specs(topics)
+    }
 
 
 def asyncapi_document(topics: TopicsConfig) -> dict:  # type: ignore[type-arg]
@@ -23,14 +26,21 @@ def asyncapi_document(topics: TopicsConfig) -> dict:  # type: ignore[type-arg]
             "name": name,
             "contentType": "application/json",
             "payload": {"$ref": f"schemas/{name}.json"},
-            "bindings": {"kafka": {"key": {"type": "string", "description": f"the record's {spec.key_field}"}}},
+            "bindings": {
+                "kafka": {"key": {"type": "string", "description": f"the record's {spec.key_field}"}}
+            },
         }
         channels[spec.role] = {
             "address": spec.name,
             "description": spec.description + (" (compacted)" if spec.compacted else ""),
             "messages": {name: {"$ref": f"#/components/messages/{name}"}},
-            "bindings": {"kafka": {"topic": spec.name, "partitions": topics.partitions,
-                                   "topicConfiguration": {"cleanup.policy": ["compact" if spec.compacted else "delete"]}}},
+            "bindings": {
+                "kafka": {
+                    "topic": spec.name,
+                    "partitions": topics.partitions,
+                    "topicConfiguration": {"cleanup.policy": ["compact" if spec.compacted else "delete"]},
+                }
+            },
         }
         operations[f"publish_{spec.role}"] = {
             "action": "send",

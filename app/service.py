@@ -49,17 +49,27 @@ def run_service(settings: TailorSettings) -> int:
         registry = CollectorRegistry()
         metrics = TailorMetrics(registry)
         port = serve_metrics(registry, live.metrics_host, live.metrics_port)
-        log.info("metrics on http://%s:%d/metrics; kafka at %s", live.metrics_host, port, live.kafka_bootstrap)
+        log.info(
+            "metrics on http://%s:%d/metrics; kafka at %s", live.metrics_host, port, live.kafka_bootstrap
+        )
         synthesis = open_backend(live, live.intent_model_timeout_s, live.intent_model_enabled)
         try:
             tailor = create_app(live, metrics, synthesis=synthesis)
             metrics.up.set(1)
             metrics.model_version.labels(synthesis.backend.weights_version or "base").set(1)
-            register_lag_monitor(tailor.faust_app, metrics, interval_s=live.lag_interval_s,
-                                 position_timeout_s=live.lag_position_timeout_s)
+            register_lag_monitor(
+                tailor.faust_app,
+                metrics,
+                interval_s=live.lag_interval_s,
+                position_timeout_s=live.lag_position_timeout_s,
+            )
             register_trim(tailor.faust_app, live.malloc_trim_interval_s)
-            worker = faust.Worker(tailor.faust_app, loglevel=live.log_level, override_logging=False,
-                                  **console_streams(live.log_json))
+            worker = faust.Worker(
+                tailor.faust_app,
+                loglevel=live.log_level,
+                override_logging=False,
+                **console_streams(live.log_json),
+            )
             try:
                 worker.execute_from_commandline()
             except SystemExit as exc:

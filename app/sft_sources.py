@@ -17,8 +17,12 @@ from trainer.sft import SftSource
 log = logging.getLogger(__name__)
 
 
-def stream_sources(accepted: Sequence[Example], anchors: Mapping[str, AnchorSet], intents: Mapping[str, Intent],
-                   families: Mapping[str, TaskFamily]) -> list[SftSource]:
+def stream_sources(
+    accepted: Sequence[Example],
+    anchors: Mapping[str, AnchorSet],
+    intents: Mapping[str, Intent],
+    families: Mapping[str, TaskFamily],
+) -> list[SftSource]:
     """Accepted examples whose window and family are known (the rules backend's included)."""
     out: list[SftSource] = []
     for e in accepted:
@@ -31,8 +35,12 @@ def stream_sources(accepted: Sequence[Example], anchors: Mapping[str, AnchorSet]
     return out
 
 
-def rules_sources(jobs: Sequence[Example | RejectedExample], anchors: Mapping[str, AnchorSet],
-                  intents: Mapping[str, Intent], families: Mapping[str, TaskFamily]) -> list[SftSource]:
+def rules_sources(
+    jobs: Sequence[Example | RejectedExample],
+    anchors: Mapping[str, AnchorSet],
+    intents: Mapping[str, Intent],
+    families: Mapping[str, TaskFamily],
+) -> list[SftSource]:
     """The rules backend as teacher: its output for every job the stream synthesised (window, intent, family;
     accepted or rejected alike), in the same prompt. A stream served by a model holds no rules examples, and the
     rules score above the untrained model on the heldout split (S_accepted 0.732 against 0.615, docs/learning.md)."""
@@ -45,12 +53,20 @@ def rules_sources(jobs: Sequence[Example | RejectedExample], anchors: Mapping[st
             continue
         seen.add(job)
         intent = intents.get(e.intent_id or "")
-        ctx = SynthesisContext(window, TaskSpec(family.name, e.intent_id, window.domain, None,
-                                                intent.text if intent else ""))
+        ctx = SynthesisContext(
+            window, TaskSpec(family.name, e.intent_id, window.domain, None, intent.text if intent else "")
+        )
         rule = family.rule_output(ctx)
         if rule is not None:
-            out.append(SftSource(f"rules:{e.window_id}:{e.intent_id or '-'}:{family.name}", family, ctx,
-                                 rule.model_dump_json(), "rules"))
+            out.append(
+                SftSource(
+                    f"rules:{e.window_id}:{e.intent_id or '-'}:{family.name}",
+                    family,
+                    ctx,
+                    rule.model_dump_json(),
+                    "rules",
+                )
+            )
     return out
 
 
@@ -65,6 +81,9 @@ def reference_sources(families: Mapping[str, TaskFamily], cases_dir: Path | None
     for case in load_cases(cases_dir, "dev"):
         family = families.get(case.family)
         if family is not None:
-            out.append(SftSource(f"case:{case.case_id}", family, context(case), json.dumps(case.reference),
-                                 "reference"))
+            out.append(
+                SftSource(
+                    f"case:{case.case_id}", family, context(case), json.dumps(case.reference), "reference"
+                )
+            )
     return out

@@ -44,7 +44,9 @@ async def latest_dead_letters(settings: TailorSettings, n: int, timeout_s: float
     tps = [TopicPartition(t, p) for (t, p), hw in hws.items() if hw > 0]
     if not tps:
         return []
-    consumer = AIOKafkaConsumer(**aiokafka_kwargs(settings, settings.kafka_bootstrap), enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        **aiokafka_kwargs(settings, settings.kafka_bootstrap), enable_auto_commit=False
+    )
     await consumer.start()
     letters: list[DeadLetter] = []
     try:
@@ -73,7 +75,9 @@ def group_lags(settings: TailorSettings, hws: dict[tuple[str, int], int]) -> lis
     from kafka.admin import KafkaAdminClient
 
     assert settings.kafka_bootstrap
-    admin = KafkaAdminClient(client_id="tailor-status", **kafka_python_kwargs(settings, settings.kafka_bootstrap))
+    admin = KafkaAdminClient(
+        client_id="tailor-status", **kafka_python_kwargs(settings, settings.kafka_bootstrap)
+    )
     try:
         groups = sorted({_group_name(g) for g in admin.list_groups()})
         out = []
@@ -138,5 +142,7 @@ def render_status(status: Status) -> None:
     for col in ("reason", "stage", "source", "detail"):
         dlq.add_column(col)
     for d in status.dead_letters:
-        dlq.add_row(d.reason, d.stage, f"{d.source_topic}/{d.source_partition}/{d.source_offset}", d.detail[:80])
+        dlq.add_row(
+            d.reason, d.stage, f"{d.source_topic}/{d.source_partition}/{d.source_offset}", d.detail[:80]
+        )
     console.print(dlq)

@@ -57,9 +57,18 @@ def read_feedback(settings: TailorSettings) -> list[Feedback]:
         try:
             good.append(feedback_from_bytes(msg.value))
         except FeedbackError as exc:
-            bad.append(dead_letter(reason=exc.reason, detail=exc.detail, stage="feedback",
-                                   source=SourcePosition(msg.topic, msg.partition, msg.offset), key=msg.key,
-                                   value=msg.value, worker="trainer", payload_cap=settings.dlq_payload_bytes))
+            bad.append(
+                dead_letter(
+                    reason=exc.reason,
+                    detail=exc.detail,
+                    stage="feedback",
+                    source=SourcePosition(msg.topic, msg.partition, msg.offset),
+                    key=msg.key,
+                    value=msg.value,
+                    worker="trainer",
+                    payload_cap=settings.dlq_payload_bytes,
+                )
+            )
     if bad:
         assert settings.kafka_bootstrap
         with TailorProducer.connect(settings.kafka_bootstrap, settings, settings) as producer:
@@ -77,15 +86,24 @@ def probe(settings: TailorSettings, snap: TopicSnapshot) -> list[Feedback]:
 
     sources = {ProbeConfig().source, StudentProbeConfig().source}
     measured = {i for fb in snap.feedback if fb.source in sources for i in fb.example_ids}
-    fresh = [e for e in snap.accepted if e.example_id not in measured
-             and (settings.pair_sources == "all" or e.model != RULES_MODEL)]
+    fresh = [
+        e
+        for e in snap.accepted
+        if e.example_id not in measured and (settings.pair_sources == "all" or e.model != RULES_MODEL)
+    ]
     if settings.probe_method == "student":
         from app.probe_sources import student_probe
 
-        found = student_probe(settings.model_dir, fresh, snap.anchors, snap.intents, {f.name: f for f in families()},
-                              settings.probe_examples)
+        found = student_probe(
+            settings.model_dir,
+            fresh,
+            snap.anchors,
+            snap.intents,
+            {f.name: f for f in families()},
+            settings.probe_examples,
+        )
     else:
-        found = gradient_probe(settings, snap, fresh[-settings.probe_examples:])
+        found = gradient_probe(settings, snap, fresh[-settings.probe_examples :])
     if found:
         assert settings.kafka_bootstrap
         with TailorProducer.connect(settings.kafka_bootstrap, settings, settings) as producer:
@@ -127,11 +145,13 @@ def candidate_groups(snap: TopicSnapshot, sources: str = "model") -> list[Any]:
     for e in snap.accepted:
         if kept(e.model):
             grouped[(e.window_id, e.intent_id or "", e.task_family)][e.example_id] = Candidate(
-                e.example_id, e.output_json, e.rewards)
+                e.example_id, e.output_json, e.rewards
+            )
     for r in snap.rejected:
         if kept(r.model):
             grouped[(r.window_id, r.intent_id or "", r.task_family)].setdefault(
-                r.example_id, Candidate(r.example_id, r.raw_output, r.rewards))
+                r.example_id, Candidate(r.example_id, r.raw_output, r.rewards)
+            )
     groups = []
     for (window_id, intent_id, fam), cands in grouped.items():
         anchors, family = snap.anchors.get(window_id), by_name.get(fam)
@@ -161,9 +181,13 @@ def quality_evaluator(settings: TailorSettings) -> Any:
     backend = gate_backend(settings)
 
     def evaluate(ref: Any) -> dict[str, float]:
-        cfg = QualityBenchConfig(model_dir=ref.base_model_dir, weights=ref.adapter_dir,
-                                 max_new_tokens=settings.gate_max_new_tokens, vllm_url=settings.vllm_url,
-                                 vllm_model=settings.vllm_model)
+        cfg = QualityBenchConfig(
+            model_dir=ref.base_model_dir,
+            weights=ref.adapter_dir,
+            max_new_tokens=settings.gate_max_new_tokens,
+            vllm_url=settings.vllm_url,
+            vllm_model=settings.vllm_model,
+        )
         figures = run_quality_bench(backend, "heldout", config=cfg)
         return {row["case_id"]: float(row[settings.gate_metric]) for row in figures["per_case"]}
 
@@ -201,8 +225,13 @@ def round_config(settings: TailorSettings) -> Any:
             overrides["max_steps"] = settings.sft_max_steps
     else:
         overrides.update(max_steps=settings.train_max_steps, gradient_accumulation_steps=1)
-    return base.model_copy(update={"method": settings.train_method, "gate_margin": settings.gate_margin,
-                                   "train": base.train.model_copy(update={"trl_overrides": overrides})})
+    return base.model_copy(
+        update={
+            "method": settings.train_method,
+            "gate_margin": settings.gate_margin,
+            "train": base.train.model_copy(update={"trl_overrides": overrides}),
+        }
+    )
 
 
 def run_train_once(settings: TailorSettings, work_dir: Path | None = None, evaluate: Any = None) -> Any:
@@ -224,13 +253,24 @@ def run_train_once(settings: TailorSettings, work_dir: Path | None = None, evalu
         if settings.probe_enabled and snap.accepted:
             snap.feedback.extend(probe(settings, snap))
         groups = candidate_groups(snap, settings.pair_sources)
-    log.info("train (%s): %d candidate groups, %d sft rows, %d feedback records", settings.train_method,
-             len(groups), len(rows), len(snap.feedback))
+    log.info(
+        "train (%s): %d candidate groups, %d sft rows, %d feedback records",
+        settings.train_method,
+        len(groups),
+        len(rows),
+        len(snap.feedback),
+    )
     store = ModelStore(model_store_root(settings))
-    result = run_round(groups, snap.feedback, base_model_dir=settings.model_dir, store=store,
-                       work_dir=work_dir or settings.data_dir / "train",
-                       evaluate=evaluate or quality_evaluator(settings),
-                       config=round_config(settings), sft_rows=rows)
+    result = run_round(
+        groups,
+        snap.feedback,
+        base_model_dir=settings.model_dir,
+        store=store,
+        work_dir=work_dir or settings.data_dir / "train",
+        evaluate=evaluate or quality_evaluator(settings),
+        config=round_config(settings),
+        sft_rows=rows,
+    )
     if result.update is not None:
         with TailorProducer.connect(settings.kafka_bootstrap, settings, settings) as producer:
             producer.send(result.update)
@@ -262,8 +302,10 @@ def describe_round(result: Any) -> str:
         parts.append(f"candidate {result.bench_after:.3f}")
     d = result.decision
     if d is not None and d.mean_diff is not None and d.ci_low is not None and d.ci_high is not None:
-        parts.append(f"gain {d.mean_diff:+.3f} ({d.confidence:.0%} CI {d.ci_low:+.3f}..{d.ci_high:+.3f}, "
-                     f"{d.cases} cases)")
+        parts.append(
+            f"gain {d.mean_diff:+.3f} ({d.confidence:.0%} CI {d.ci_low:+.3f}..{d.ci_high:+.3f}, "
+            f"{d.cases} cases)"
+        )
     if result.update is not None:
         parts.append(f"published {result.update.version} sha256 {result.update.sha256[:12]}")
     parts.append(f"{result.seconds.get('total', 0.0):.0f}s")
@@ -285,14 +327,17 @@ def run_trainer_service(settings: TailorSettings) -> int:
     serve_metrics(registry, settings.metrics_host, settings.metrics_port)
     metrics.up.set(1)
     store = ModelStore(model_store_root(settings))
-    evaluate = remembered(quality_evaluator(settings))  # the current weights were scored as last round's candidate
+    evaluate = remembered(
+        quality_evaluator(settings)
+    )  # the current weights were scored as last round's candidate
     last_round, seen = 0.0, 0
     try:
         while True:
             accepted = len(read_topic(settings, settings.topic_examples, Example))
             snap_size = len(read_topic(settings, settings.topic_rejected, RejectedExample)) + accepted
             due = snap_size - seen >= settings.train_every_pairs or (
-                snap_size > seen and time.time() - last_round >= settings.train_every_s)
+                snap_size > seen and time.time() - last_round >= settings.train_every_s
+            )
             if due:
                 warm = store.current() is None and accepted >= settings.sft_min_examples
                 round_settings = settings.model_copy(update={"train_method": "sft"}) if warm else settings

@@ -52,8 +52,14 @@ class SharedVllm:
             from agents.vllm_server import VllmServer
             from agents.vllm_server_config import VllmServerConfig
 
-            server = VllmServer(VllmServerConfig(venv=self.config.vllm_venv, model_dir=self.config.model_dir,
-                                                 served_model_name=self.config.served_name, start_timeout_s=300))
+            server = VllmServer(
+                VllmServerConfig(
+                    venv=self.config.vllm_venv,
+                    model_dir=self.config.model_dir,
+                    served_model_name=self.config.served_name,
+                    start_timeout_s=300,
+                )
+            )
             try:
                 server.start()
             except Exception as exc:
@@ -82,9 +88,14 @@ def _quality(cfg: AllBenchConfig, vllm: SharedVllm, backend: str, split: str) ->
     from bench.quality import run_quality_bench
     from bench.quality_config import QualityBenchConfig
 
-    qcfg = QualityBenchConfig(model_dir=cfg.model_dir, vllm_venv=cfg.vllm_venv, vllm_model=cfg.served_name,
-                              vllm_url=vllm.url() if backend == "vllm" else None, limit=cfg.quality_limit,
-                              max_new_tokens=cfg.quality_max_new_tokens)
+    qcfg = QualityBenchConfig(
+        model_dir=cfg.model_dir,
+        vllm_venv=cfg.vllm_venv,
+        vllm_model=cfg.served_name,
+        vllm_url=vllm.url() if backend == "vllm" else None,
+        limit=cfg.quality_limit,
+        max_new_tokens=cfg.quality_max_new_tokens,
+    )
     return run_quality_bench(backend, split, None, None, qcfg)
 
 
@@ -92,17 +103,32 @@ def _stream(cfg: AllBenchConfig) -> dict[str, Any]:
     from bench.stream import run_stream_bench
     from bench.stream_config import StreamBenchConfig
 
-    return run_stream_bench(StreamBenchConfig(
-        seconds=cfg.stream_seconds, latency_seconds=cfg.stream_latency_seconds, kafka_bootstrap=cfg.kafka_bootstrap,
-        shared_dir=cfg.shared_dir, settle_s=cfg.settle_s, log_level="WARNING"))
+    return run_stream_bench(
+        StreamBenchConfig(
+            seconds=cfg.stream_seconds,
+            latency_seconds=cfg.stream_latency_seconds,
+            kafka_bootstrap=cfg.kafka_bootstrap,
+            shared_dir=cfg.shared_dir,
+            settle_s=cfg.settle_s,
+            log_level="WARNING",
+        )
+    )
 
 
 def _soak(cfg: AllBenchConfig) -> dict[str, Any]:
     from bench.soak import run_soak
     from bench.soak_config import SoakConfig
 
-    return run_soak(SoakConfig(minutes=cfg.soak_minutes, rate_eps=cfg.soak_rate_eps, settle_s=cfg.settle_s,
-                               kafka_bootstrap=cfg.kafka_bootstrap, shared_dir=cfg.shared_dir, log_level="WARNING"))
+    return run_soak(
+        SoakConfig(
+            minutes=cfg.soak_minutes,
+            rate_eps=cfg.soak_rate_eps,
+            settle_s=cfg.settle_s,
+            kafka_bootstrap=cfg.kafka_bootstrap,
+            shared_dir=cfg.shared_dir,
+            log_level="WARNING",
+        )
+    )
 
 
 def _synth(cfg: AllBenchConfig, vllm: SharedVllm) -> dict[str, Any]:
@@ -112,22 +138,40 @@ def _synth(cfg: AllBenchConfig, vllm: SharedVllm) -> dict[str, Any]:
     # Without a URL synth starts its own server and stops it before its transformers side (as `tailor bench
     # synth` does), so an idle server never shares the CPU with the in-process baseline.
     vllm.stop()
-    return run_bench_synth(BenchSynthConfig(
-        jobs=cfg.synth_jobs, candidates=cfg.synth_candidates, max_tokens=cfg.synth_max_tokens,
-        vllm_url=cfg.vllm_url, served_name=cfg.served_name, model_dir=cfg.model_dir, vllm_venv=cfg.vllm_venv,
-        skip_hf=cfg.synth_skip_hf))
+    return run_bench_synth(
+        BenchSynthConfig(
+            jobs=cfg.synth_jobs,
+            candidates=cfg.synth_candidates,
+            max_tokens=cfg.synth_max_tokens,
+            vllm_url=cfg.vllm_url,
+            served_name=cfg.served_name,
+            model_dir=cfg.model_dir,
+            vllm_venv=cfg.vllm_venv,
+            skip_hf=cfg.synth_skip_hf,
+        )
+    )
 
 
 def _learn(cfg: AllBenchConfig, vllm: SharedVllm) -> dict[str, Any]:
     from bench.learn import run_learn
     from bench.learn_config import LearnBenchConfig
 
-    return run_learn(LearnBenchConfig.make(
-        cfg.learn_quick, out=cfg.out / "learn", rounds=cfg.learn_rounds, model_dir=cfg.model_dir,
-        vllm_venv=cfg.vllm_venv, served_name=cfg.served_name, vllm_url=None if cfg.learn_quick else vllm.url()))
+    return run_learn(
+        LearnBenchConfig.make(
+            cfg.learn_quick,
+            out=cfg.out / "learn",
+            rounds=cfg.learn_rounds,
+            model_dir=cfg.model_dir,
+            vllm_venv=cfg.vllm_venv,
+            served_name=cfg.served_name,
+            vllm_url=None if cfg.learn_quick else vllm.url(),
+        )
+    )
 
 
-def plan(cfg: AllBenchConfig, vllm: SharedVllm) -> list[tuple[Benchmark, str, str, Callable[[], dict[str, Any]]]]:
+def plan(
+    cfg: AllBenchConfig, vllm: SharedVllm
+) -> list[tuple[Benchmark, str, str, Callable[[], dict[str, Any]]]]:
     """(benchmark, run name, JSON file name, thunk) in run order."""
     steps: list[tuple[Benchmark, str, str, Callable[[], dict[str, Any]]]] = [
         ("extract", "extract", "extract.json", lambda: _extract(cfg)),
@@ -135,8 +179,14 @@ def plan(cfg: AllBenchConfig, vllm: SharedVllm) -> list[tuple[Benchmark, str, st
         ("soak", "soak", "soak.json", lambda: _soak(cfg)),
     ]
     for backend, split in cfg.quality_runs():
-        steps.append(("quality", f"quality {backend}/{split}", f"quality_{backend}_{split}.json",
-                      partial(_quality, cfg, vllm, backend, split)))
+        steps.append(
+            (
+                "quality",
+                f"quality {backend}/{split}",
+                f"quality_{backend}_{split}.json",
+                partial(_quality, cfg, vllm, backend, split),
+            )
+        )
     steps.append(("learn", "learn", "learn.json", lambda: _learn(cfg, vllm)))
     steps.append(("synth", "synth", "synth.json", lambda: _synth(cfg, vllm)))
     return steps
@@ -162,10 +212,13 @@ def load_results(out: Path, records: list[RunRecord]) -> dict[str, dict[str, Any
 
 def draw_plots(out: Path, results: Mapping[str, Mapping[str, Any]]) -> dict[str, str | None]:
     """Each plot file name -> None when drawn, else the error (a plot failure stops no other plot)."""
-    quality = {f"{q.get('backend')} · {q.get('split')}": q for k, q in results.items() if k.startswith("quality_")}
+    quality = {
+        f"{q.get('backend')} · {q.get('split')}": q for k, q in results.items() if k.startswith("quality_")
+    }
     drawers: dict[str, Callable[[Path], Path]] = {
-        "throughput.png": lambda p: throughput_png(p, results.get("extract.json"), results.get("synth.json"),
-                                                   results.get("stream.json")),
+        "throughput.png": lambda p: throughput_png(
+            p, results.get("extract.json"), results.get("synth.json"), results.get("stream.json")
+        ),
         "latency.png": lambda p: latency_png(p, results.get("stream.json"), results.get("soak.json")),
         "quality.png": lambda p: quality_png(p, quality),
     }

@@ -88,8 +88,10 @@ def machine_line(m: Mapping[str, Any]) -> str:
     load = f"load average {m['load_avg_start'][0]}" if m.get("load_avg_start") else ""
     if m.get("load_avg_end"):
         load += f" at start, {m['load_avg_end'][0]} at end"
-    return (f"{m.get('cpu_model')}, {m.get('cpu_count')} cores, {m.get('ram_gib')} GiB RAM, {gpu}; "
-            f"{m.get('date')}; commit {commit}; Python {m.get('python')}; {load}")
+    return (
+        f"{m.get('cpu_model')}, {m.get('cpu_count')} cores, {m.get('ram_gib')} GiB RAM, {gpu}; "
+        f"{m.get('date')}; commit {commit}; Python {m.get('python')}; {load}"
+    )
 
 
 def _f(value: Any) -> str:
@@ -110,19 +112,44 @@ def _key(name: str) -> Callable[[Mapping[str, Any]], Any]:
 
 # (file, section title, [(column header, value of the file's JSON)]): the benchmarks shown as one row.
 ONE_ROW_SECTIONS: tuple[tuple[str, str, list[tuple[str, Callable[[Mapping[str, Any]], Any]]]], ...] = (
-    ("stream.json", "Stream", [("seconds", _key("seconds")), ("baseline eps", _key("baseline_eps")),
-                               ("pipeline eps", _key("pipeline_eps")), ("ratio", _key("ratio")),
-                               ("p50 ms", _key("latency_p50_ms")), ("p95 ms", _key("latency_p95_ms")),
-                               ("RSS growth %", _key("rss_growth_pct"))]),
-    ("soak.json", "Soak", [("minutes", _key("minutes")), ("rate eps", _key("rate_eps")),
-                           ("events in", _key("events_in")), ("hostile sent", _key("hostile_sent")),
-                           ("DLQ", _key("dlq")), ("p95 ms", _key("latency_p95_ms")),
-                           ("RSS growth %", _key("rss_growth_pct"))]),
-    ("synth.json", "Synthesis", [("prompts × candidates", lambda s: f"{s.get('jobs')} × {s.get('candidates')}"),
-                                 ("vLLM ex/s", _key("vllm_examples_per_s")),
-                                 ("transformers ex/s", _key("hf_examples_per_s")), ("ratio", _key("ratio")),
-                                 ("vLLM JSON-valid", _key("json_valid_rate")),
-                                 ("transformers JSON-valid", _key("hf_json_valid_rate"))]),
+    (
+        "stream.json",
+        "Stream",
+        [
+            ("seconds", _key("seconds")),
+            ("baseline eps", _key("baseline_eps")),
+            ("pipeline eps", _key("pipeline_eps")),
+            ("ratio", _key("ratio")),
+            ("p50 ms", _key("latency_p50_ms")),
+            ("p95 ms", _key("latency_p95_ms")),
+            ("RSS growth %", _key("rss_growth_pct")),
+        ],
+    ),
+    (
+        "soak.json",
+        "Soak",
+        [
+            ("minutes", _key("minutes")),
+            ("rate eps", _key("rate_eps")),
+            ("events in", _key("events_in")),
+            ("hostile sent", _key("hostile_sent")),
+            ("DLQ", _key("dlq")),
+            ("p95 ms", _key("latency_p95_ms")),
+            ("RSS growth %", _key("rss_growth_pct")),
+        ],
+    ),
+    (
+        "synth.json",
+        "Synthesis",
+        [
+            ("prompts × candidates", lambda s: f"{s.get('jobs')} × {s.get('candidates')}"),
+            ("vLLM ex/s", _key("vllm_examples_per_s")),
+            ("transformers ex/s", _key("hf_examples_per_s")),
+            ("ratio", _key("ratio")),
+            ("vLLM JSON-valid", _key("json_valid_rate")),
+            ("transformers JSON-valid", _key("hf_json_valid_rate")),
+        ],
+    ),
 )
 
 
@@ -136,42 +163,105 @@ def _figures(results: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """Headline figures per benchmark, from the loaded JSON (file name -> content)."""
     out: list[str] = []
     if "extract.json" in results:
-        rows = [[Path(str(r.get("video"))).name, r.get("frames"), r.get("decode_only_fps"), r.get("extract_fps"),
-                 r.get("ratio"), r.get("realtime_factor_per_core")] for r in extract_rows(results["extract.json"])]
+        rows = [
+            [
+                Path(str(r.get("video"))).name,
+                r.get("frames"),
+                r.get("decode_only_fps"),
+                r.get("extract_fps"),
+                r.get("ratio"),
+                r.get("realtime_factor_per_core"),
+            ]
+            for r in extract_rows(results["extract.json"])
+        ]
         out += ["### Extraction (`extract.json`)", ""]
-        out += _table(["video", "frames", "decode-only fps", "extraction fps", "ratio", "× real time per core"], rows)
+        out += _table(
+            ["video", "frames", "decode-only fps", "extraction fps", "ratio", "× real time per core"], rows
+        )
     quality = {k: v for k, v in results.items() if k.startswith("quality_")}
     if quality:
         domains = sorted({d for q in quality.values() for d in (q.get("by_domain") or {})})
-        rows = [[q.get("backend"), q.get("split"), q.get("cases"), q.get("g_json"), q.get("s_total"),
-                 q.get("s_accepted"), q.get("pass_rate"), q.get("grounding_precision"),
-                 *[(q.get("by_domain") or {}).get(d, {}).get("s_total") for d in domains],
-                 *[(q.get("by_domain") or {}).get(d, {}).get("s_accepted") for d in domains],
-                 (q.get("seconds") or {}).get("generate")]
-                for q in quality.values()]
+        rows = [
+            [
+                q.get("backend"),
+                q.get("split"),
+                q.get("cases"),
+                q.get("g_json"),
+                q.get("s_total"),
+                q.get("s_accepted"),
+                q.get("pass_rate"),
+                q.get("grounding_precision"),
+                *[(q.get("by_domain") or {}).get(d, {}).get("s_total") for d in domains],
+                *[(q.get("by_domain") or {}).get(d, {}).get("s_accepted") for d in domains],
+                (q.get("seconds") or {}).get("generate"),
+            ]
+            for q in quality.values()
+        ]
         out += ["### Refinement quality (`quality_*.json`)", ""]
-        out += _table(["backend", "split", "cases", "G_json", "S_total", "S_accepted", "pass rate", "grounding",
-                       *[f"{d} S_total" for d in domains], *[f"{d} S_accepted" for d in domains],
-                       "generate s"], rows)
+        out += _table(
+            [
+                "backend",
+                "split",
+                "cases",
+                "G_json",
+                "S_total",
+                "S_accepted",
+                "pass rate",
+                "grounding",
+                *[f"{d} S_total" for d in domains],
+                *[f"{d} S_accepted" for d in domains],
+                "generate s",
+            ],
+            rows,
+        )
     if "learn.json" in results:
         curve = results["learn.json"]
-        rows = [[p.get("name"), p["heldout"].get("s_total"), p["heldout"].get("s_accepted"),
-                 p["heldout"].get("pass_rate"), p["data"].get("acceptance"), p["data"].get("mean_reward"),
-                 p["data"].get("probe_loss_drop"), p.get("wall_seconds")]
-                for p in [curve["rules"], *curve["points"]]]
+        rows = [
+            [
+                p.get("name"),
+                p["heldout"].get("s_total"),
+                p["heldout"].get("s_accepted"),
+                p["heldout"].get("pass_rate"),
+                p["data"].get("acceptance"),
+                p["data"].get("mean_reward"),
+                p["data"].get("probe_loss_drop"),
+                p.get("wall_seconds"),
+            ]
+            for p in [curve["rules"], *curve["points"]]
+        ]
         out += ["### Learning curve (`learn.json`, `learn/learn.png`)", ""]
-        out += _table(["point", "heldout S_total", "heldout S_accepted", "pass rate", "dev acceptance",
-                       "mean reward", "probe loss drop", "wall s"], rows)
+        out += _table(
+            [
+                "point",
+                "heldout S_total",
+                "heldout S_accepted",
+                "pass rate",
+                "dev acceptance",
+                "mean reward",
+                "probe loss drop",
+                "wall s",
+            ],
+            rows,
+        )
         gain = curve.get("final_vs_base") or {}
         if gain.get("cases"):
-            out += [(f"Last point vs base, heldout S_accepted {gain['mean_diff']:+.3f} (95 % CI "
-                     f"{gain['ci_low']:+.3f}..{gain['ci_high']:+.3f}, {gain['cases']} cases)."), ""]
+            out += [
+                (
+                    f"Last point vs base, heldout S_accepted {gain['mean_diff']:+.3f} (95 % CI "
+                    f"{gain['ci_low']:+.3f}..{gain['ci_high']:+.3f}, {gain['cases']} cases)."
+                ),
+                "",
+            ]
         from bench.learn_ablation import ablation_lines
 
         lines = ablation_lines(curve.get("ablation"))
         if lines:
-            out += ["Ablation (a DPO round with downstream feedback vs one with rule rewards only):", "",
-                    *[f"- {line.strip()}" for line in lines], ""]
+            out += [
+                "Ablation (a DPO round with downstream feedback vs one with rule rewards only):",
+                "",
+                *[f"- {line.strip()}" for line in lines],
+                "",
+            ]
     for file, title, columns in ONE_ROW_SECTIONS:
         if file in results:
             s = results[file]
@@ -180,14 +270,26 @@ def _figures(results: Mapping[str, Mapping[str, Any]]) -> list[str]:
     return out
 
 
-def render_report(records: list[RunRecord], machine: Mapping[str, Any], results: Mapping[str, Mapping[str, Any]],
-                  plots: Mapping[str, str | None]) -> str:
+def render_report(
+    records: list[RunRecord],
+    machine: Mapping[str, Any],
+    results: Mapping[str, Mapping[str, Any]],
+    plots: Mapping[str, str | None],
+) -> str:
     """report.md: `plots` maps each PNG file name to None (written) or the error that stopped it."""
     lines = ["# Tailor benchmark report", "", f"Machine: {machine_line(machine)}", "", "## Runs", ""]
-    lines += _table(["benchmark", "status", "seconds", "file or error"],
-                    [[r.name, r.status, f"{r.seconds:.1f}",
-                      f"[{r.file}]({r.file})" if r.status == "ok" and r.file else (r.error or "")]
-                     for r in records])
+    lines += _table(
+        ["benchmark", "status", "seconds", "file or error"],
+        [
+            [
+                r.name,
+                r.status,
+                f"{r.seconds:.1f}",
+                f"[{r.file}]({r.file})" if r.status == "ok" and r.file else (r.error or ""),
+            ]
+            for r in records
+        ],
+    )
     lines += ["## Figures", ""] + _figures(results)
     lines += ["## Plots", ""]
     for name, error in plots.items():
@@ -199,10 +301,14 @@ def render_report(records: list[RunRecord], machine: Mapping[str, Any], results:
     return "\n".join(lines)
 
 
-def write_summary(out: Path, records: list[RunRecord], machine: Mapping[str, Any],
-                  plots: Mapping[str, str | None]) -> Path:
+def write_summary(
+    out: Path, records: list[RunRecord], machine: Mapping[str, Any], plots: Mapping[str, str | None]
+) -> Path:
     path = out / "summary.json"
-    payload = {"machine": dict(machine), "runs": [asdict(r) for r in records],
-               "plots": {n: ("ok" if e is None else e) for n, e in plots.items()}}
+    payload = {
+        "machine": dict(machine),
+        "runs": [asdict(r) for r in records],
+        "plots": {n: ("ok" if e is None else e) for n, e in plots.items()},
+    }
     path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     return path

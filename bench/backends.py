@@ -78,8 +78,10 @@ class BenchBackend(ABC):
         """The synthesis backend, with whatever it needs started (and registered on `stack` to stop)."""
 
     def describe(self) -> dict[str, Any]:
-        return {"weights": str(self.weights.path) if self.weights else None,
-                "weights_version": self.weights.version if self.weights else None}
+        return {
+            "weights": str(self.weights.path) if self.weights else None,
+            "weights_version": self.weights.version if self.weights else None,
+        }
 
 
 class RulesBench(BenchBackend):
@@ -107,11 +109,19 @@ class HfBench(BenchBackend):
 
         cfg = self.config
         if not (cfg.model_dir / "config.json").is_file():
-            raise BenchBackendError("model_missing", f"no model at {cfg.model_dir} (python -m agents.model_cache)")
+            raise BenchBackendError(
+                "model_missing", f"no model at {cfg.model_dir} (python -m agents.model_cache)"
+            )
         torch.manual_seed(cfg.seed)
-        backend = HfBackend(HfBackendConfig(model_dir=cfg.model_dir, max_new_tokens=cfg.max_new_tokens,
-                                            temperature=cfg.temperature, threads=cfg.threads,
-                                            adapter_dir=self.weights.path if self.weights else None))
+        backend = HfBackend(
+            HfBackendConfig(
+                model_dir=cfg.model_dir,
+                max_new_tokens=cfg.max_new_tokens,
+                temperature=cfg.temperature,
+                threads=cfg.threads,
+                adapter_dir=self.weights.path if self.weights else None,
+            )
+        )
         if self.weights is not None:
             backend.reload(self.weights.path, self.weights.version)
         return backend
@@ -131,14 +141,28 @@ class VllmBench(BenchBackend):
 
         cfg = self.config
         rank = max(16, self.weights.rank()) if self.weights else 16
-        server = VllmServer(VllmServerConfig(
-            url=cfg.vllm_url, model_dir=None if cfg.vllm_url else cfg.model_dir, venv=cfg.vllm_venv,
-            served_model_name=cfg.vllm_model, start_timeout_s=cfg.vllm_start_timeout_s, max_lora_rank=rank))
+        server = VllmServer(
+            VllmServerConfig(
+                url=cfg.vllm_url,
+                model_dir=None if cfg.vllm_url else cfg.model_dir,
+                venv=cfg.vllm_venv,
+                served_model_name=cfg.vllm_model,
+                start_timeout_s=cfg.vllm_start_timeout_s,
+                max_lora_rank=rank,
+            )
+        )
         base = server.start()
         stack.callback(server.stop)
-        backend = VllmBackend(VllmBackendConfig(
-            url=base, model=cfg.vllm_model, concurrency=cfg.concurrency, max_tokens=cfg.max_new_tokens,
-            temperature=cfg.temperature, request_timeout_s=cfg.request_timeout_s))
+        backend = VllmBackend(
+            VllmBackendConfig(
+                url=base,
+                model=cfg.vllm_model,
+                concurrency=cfg.concurrency,
+                max_tokens=cfg.max_new_tokens,
+                temperature=cfg.temperature,
+                request_timeout_s=cfg.request_timeout_s,
+            )
+        )
         if self.weights is not None:
             name = self.weights.version.replace("@", "-")
             load_adapter(base, name, self.weights.path)
@@ -146,13 +170,21 @@ class VllmBench(BenchBackend):
         return backend
 
     def describe(self) -> dict[str, Any]:
-        return {"model": f"vllm:{self.config.vllm_model}", "vllm_url": self.config.vllm_url, **super().describe()}
+        return {
+            "model": f"vllm:{self.config.vllm_model}",
+            "vllm_url": self.config.vllm_url,
+            **super().describe(),
+        }
 
 
 def load_adapter(base_url: str, name: str, path: Path) -> None:
     body = json.dumps({"lora_name": name, "lora_path": str(path.resolve())}).encode()
-    request = urllib.request.Request(base_url.rstrip("/") + "/v1/load_lora_adapter", data=body,
-                                     headers={"Content-Type": "application/json"}, method="POST")
+    request = urllib.request.Request(
+        base_url.rstrip("/") + "/v1/load_lora_adapter",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
     try:
         with urllib.request.urlopen(request, timeout=120) as resp:
             if resp.status != 200:

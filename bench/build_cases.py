@@ -54,13 +54,25 @@ def finish(drafts: list[DraftCase], config: BuildConfig) -> list[BenchCase]:
     out = []
     for d in drafts:
         family = families[d.family]
-        ctx = SynthesisContext(d.anchors, TaskSpec(d.family, intent_id=d.case_id, text=d.intent), d.distractors)
+        ctx = SynthesisContext(
+            d.anchors, TaskSpec(d.family, intent_id=d.case_id, text=d.intent), d.distractors
+        )
         violations = sorted({v.reason for v in family.validate(ctx, d.reference)})
-        out.append(BenchCase(
-            case_id=d.case_id, split=splits[d.case_id], domain=d.anchors.domain, family=d.family, intent=d.intent,
-            window=d.window, anchors=d.anchors, distractors=list(d.distractors),
-            reference=d.reference.model_dump(mode="json"), derivation=d.derivation, reference_violations=violations,
-        ))
+        out.append(
+            BenchCase(
+                case_id=d.case_id,
+                split=splits[d.case_id],
+                domain=d.anchors.domain,
+                family=d.family,
+                intent=d.intent,
+                window=d.window,
+                anchors=d.anchors,
+                distractors=list(d.distractors),
+                reference=d.reference.model_dump(mode="json"),
+                derivation=d.derivation,
+                reference_violations=violations,
+            )
+        )
     return sorted(out, key=lambda c: c.case_id)
 
 
@@ -81,10 +93,18 @@ def build_cases(config: BuildConfig | None = None, heldout_list: Path | None = N
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Build the Tailor refinement benchmark case set.")
-    parser.add_argument("--out", type=Path, default=BuildConfig().out_dir, help="Output folder (default: %(default)s).")
-    parser.add_argument("--name", default=BuildConfig().name, help="Case set version name (default: %(default)s).")
-    parser.add_argument("--heldout-list", type=Path, default=None,
-                        help="Also write the heldout recordings here for the trainer (trainer/heldout_recordings.json).")
+    parser.add_argument(
+        "--out", type=Path, default=BuildConfig().out_dir, help="Output folder (default: %(default)s)."
+    )
+    parser.add_argument(
+        "--name", default=BuildConfig().name, help="Case set version name (default: %(default)s)."
+    )
+    parser.add_argument(
+        "--heldout-list",
+        type=Path,
+        default=None,
+        help="Also write the heldout recordings here for the trainer (trainer/heldout_recordings.json).",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     cases = build_cases(BuildConfig(out_dir=args.out, name=args.name), args.heldout_list)

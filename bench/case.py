@@ -39,19 +39,28 @@ class BenchCase(BaseModel):
     split: Split
     domain: Domain
     family: str = Field(description="Task family (target schema), see agents.tasks.")
-    intent: str = Field(min_length=1, max_length=1000, description="The user's request, passed into the prompt.")
+    intent: str = Field(
+        min_length=1, max_length=1000, description="The user's request, passed into the prompt."
+    )
     window: WindowSelection
-    anchors: AnchorSet = Field(description="What the anchor stage makes of the window (stored: scoring does "
-                                           "not re-extract; key frames are URIs plus sha256, no bytes).")
-    distractors: list[AnchorSet] = Field(default_factory=list,
-                                         description="Other sessions' windows (gui_task_reconstruction).")
+    anchors: AnchorSet = Field(
+        description="What the anchor stage makes of the window (stored: scoring does "
+        "not re-extract; key frames are URIs plus sha256, no bytes)."
+    )
+    distractors: list[AnchorSet] = Field(
+        default_factory=list, description="Other sessions' windows (gui_task_reconstruction)."
+    )
     reference: dict[str, Any] = Field(description="The reference output in the family's schema.")
-    derivation: str = Field(min_length=1, max_length=2000,
-                            description="Which annotations the reference comes from, for this case.")
+    derivation: str = Field(
+        min_length=1,
+        max_length=2000,
+        description="Which annotations the reference comes from, for this case.",
+    )
     reference_violations: list[str] = Field(
         default_factory=list,
         description="Tailor's validator reason labels on the reference (diagnostic: where the anchors and "
-                    "the annotations disagree; not used in scoring).")
+        "the annotations disagree; not used in scoring).",
+    )
 
     @property
     def recording_id(self) -> str:
@@ -71,7 +80,9 @@ class CaseSetVersion(BaseModel):
     by_domain: dict[str, dict[str, int]] = Field(description="Cases per split and domain.")
     by_family: dict[str, int] = Field(description="Cases per task family.")
     recordings: dict[str, list[str]] = Field(
-        default_factory=dict, description="Source recordings (`root:path#key`) per split: the unit of the split.")
+        default_factory=dict,
+        description="Source recordings (`root:path#key`) per split: the unit of the split.",
+    )
     builder: str = Field(description="The command that builds the set.")
 
 

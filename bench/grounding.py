@@ -38,9 +38,15 @@ def grounding_precision(family: TaskFamily, ctx: SynthesisContext, output: TaskO
     if actions:
         cfg = family.config if isinstance(family, GuiActionExtraction) else GuiActionExtractionConfig()
         anchored = of_type(a, "gui_action")
-        grounded += sum(1 for c in actions if any(
-            x.frame_index == c.frame and action_mismatch(c, x, cfg.point_tolerance_px, cfg.min_box_iou) is None
-            for x in anchored))
+        grounded += sum(
+            1
+            for c in actions
+            if any(
+                x.frame_index == c.frame
+                and action_mismatch(c, x, cfg.point_tolerance_px, cfg.min_box_iou) is None
+                for x in anchored
+            )
+        )
     total = len(frames) + len(actions)
     return grounded / total if total else None
 

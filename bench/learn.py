@@ -47,8 +47,11 @@ FAMILY_KEYS = ("cases", "s_total", "s_accepted", "pass_rate")
 def trainable_cases(limit: int | None) -> list[BenchCase]:
     """Dev cases whose window and distractors come from no heldout recording (the prompts trained on)."""
     held = HeldoutRecordings.load()
-    cases = [c for c in load_cases(split="dev")
-             if not held.holds(c.anchors) and not any(held.holds(d) for d in c.distractors)]
+    cases = [
+        c
+        for c in load_cases(split="dev")
+        if not held.holds(c.anchors) and not any(held.holds(d) for d in c.distractors)
+    ]
     return cases[:limit] if limit is not None else cases
 
 
@@ -71,34 +74,67 @@ class Curve:
 
         cfg = self.config
         cases = self.dev if split == "dev" else self.heldout
-        qcfg = QualityBenchConfig(model_dir=cfg.model_dir, weights=weights, vllm_url=self.url,
-                                  vllm_venv=cfg.vllm_venv, vllm_model=cfg.served_name,
-                                  max_new_tokens=cfg.max_new_tokens, case_ids=[c.case_id for c in cases],
-                                  seed=cfg.seed, keep_outputs=100_000)
+        qcfg = QualityBenchConfig(
+            model_dir=cfg.model_dir,
+            weights=weights,
+            vllm_url=self.url,
+            vllm_venv=cfg.vllm_venv,
+            vllm_model=cfg.served_name,
+            max_new_tokens=cfg.max_new_tokens,
+            case_ids=[c.case_id for c in cases],
+            seed=cfg.seed,
+            keep_outputs=100_000,
+        )
         return run_quality_bench(backend, split, config=qcfg)
 
-    def point(self, name: str, backend: str, weights: Path | None, train: dict[str, Any] | None = None,
-              started: float | None = None, heldout_only: bool = False, record: bool = True) -> dict[str, Any]:
+    def point(
+        self,
+        name: str,
+        backend: str,
+        weights: Path | None,
+        train: dict[str, Any] | None = None,
+        started: float | None = None,
+        heldout_only: bool = False,
+        record: bool = True,
+    ) -> dict[str, Any]:
         """Score one state of the model (or the rules backend) and record it (`record`) as a curve point;
         `heldout_only` skips the dev run and the probe (the point's own data)."""
         t0 = time.perf_counter()
         held = self.quality(backend, "heldout", weights)
-        data = self.data_figures(self.quality(backend, "dev", weights)) if not heldout_only else dict.fromkeys(("acceptance", "mean_reward", "probe_loss_drop"))
+        data = (
+            self.data_figures(self.quality(backend, "dev", weights))
+            if not heldout_only
+            else dict.fromkeys(("acceptance", "mean_reward", "probe_loss_drop"))
+        )
         point = {
-            "name": name, "backend": backend, "weights": str(weights) if weights else None,
-            "heldout": {k: held.get(k) for k in ("cases", "s_total", "s_accepted", "pass_rate", "g_json",
-                                                 "grounding_precision")},
-            "heldout_by_family": {f: {k: v.get(k) for k in FAMILY_KEYS} for f, v in held["by_family"].items()},
+            "name": name,
+            "backend": backend,
+            "weights": str(weights) if weights else None,
+            "heldout": {
+                k: held.get(k)
+                for k in ("cases", "s_total", "s_accepted", "pass_rate", "g_json", "grounding_precision")
+            },
+            "heldout_by_family": {
+                f: {k: v.get(k) for k in FAMILY_KEYS} for f, v in held["by_family"].items()
+            },
             "heldout_per_case": {r["case_id"]: r["s_accepted"] for r in held["per_case"]},
-            "data": data, "train": train or {},
+            "data": data,
+            "train": train or {},
             "score_seconds": round(time.perf_counter() - t0, 1),
             "wall_seconds": round(time.perf_counter() - (started or t0), 1),
         }
         if record:
             self.points.append(point)
-        log.info("learn: %s heldout S_accepted %s, pass %s; dev acceptance %s, mean reward %s, probe %s (%.0fs)",
-                 name, held.get("s_accepted"), held.get("pass_rate"), data["acceptance"], data["mean_reward"],
-                 data["probe_loss_drop"], point["wall_seconds"])
+        log.info(
+            "learn: %s heldout S_accepted %s, pass %s; dev acceptance %s, mean reward %s, probe %s (%.0fs)",
+            name,
+            held.get("s_accepted"),
+            held.get("pass_rate"),
+            data["acceptance"],
+            data["mean_reward"],
+            data["probe_loss_drop"],
+            point["wall_seconds"],
+        )
         return point
 
     def data_figures(self, dev: dict[str, Any]) -> dict[str, Any]:
@@ -116,10 +152,12 @@ class Curve:
             if row["passed"]:
                 accepted.append((case, text))
         figures: dict[str, Any] = {
-            "cases": len(rewards), "accepted": len(accepted),
+            "cases": len(rewards),
+            "accepted": len(accepted),
             "acceptance": round(len(accepted) / len(rewards), 4) if rewards else None,
             "mean_reward": round(sum(rewards) / len(rewards), 4) if rewards else None,
-            "probe_loss_drop": None, "probe_accuracy_gain": None,
+            "probe_loss_drop": None,
+            "probe_accuracy_gain": None,
         }
         if self.config.probe and accepted:
             figures.update(self.probe(accepted))
@@ -131,34 +169,55 @@ class Curve:
         from trainer.student_probe_config import StudentProbeConfig
 
         def item(case: BenchCase, text: str, ex_id: str) -> StudentItem:
-            return StudentItem(ex_id, self.families[case.family].chat_messages(context(case)), text,
-                               f"{case.anchors.domain}:{case.anchors.key}")
+            return StudentItem(
+                ex_id,
+                self.families[case.family].chat_messages(context(case)),
+                text,
+                f"{case.anchors.domain}:{case.anchors.key}",
+            )
 
         batch = [item(c, t, c.case_id) for c, t in accepted]
-        refs = [item(c, json.dumps(c.reference), f"ref:{c.case_id}") for c in self.heldout
-                if c.family in {b.family for b, _ in accepted}][: self.config.probe_heldout]
+        refs = [
+            item(c, json.dumps(c.reference), f"ref:{c.case_id}")
+            for c in self.heldout
+            if c.family in {b.family for b, _ in accepted}
+        ][: self.config.probe_heldout]
         if not refs:
             return {}
         batch = batch[: self.config.probe_batch]
-        cfg = StudentProbeConfig(batch_size=len(batch), max_heldout=self.config.probe_heldout, seed=self.config.seed)
+        cfg = StudentProbeConfig(
+            batch_size=len(batch), max_heldout=self.config.probe_heldout, seed=self.config.seed
+        )
         m = StudentProbe(self.config.model_dir, cfg).measure_batch(batch, refs)
-        return {"probe_loss_drop": round(m.loss_drop, 4), "probe_batch": len(batch),
-                "probe_accuracy_gain": round(m.accuracy_after - m.accuracy_before, 4),
-                "probe_heldout_items": m.heldout_items}
+        return {
+            "probe_loss_drop": round(m.loss_drop, 4),
+            "probe_batch": len(batch),
+            "probe_accuracy_gain": round(m.accuracy_after - m.accuracy_before, 4),
+            "probe_heldout_items": m.heldout_items,
+        }
 
     def warm_start(self) -> tuple[Path, dict[str, Any]]:
         from trainer.sft import SftSource, build_sft_data, run_sft
         from trainer.train_config import TrainConfig
 
-        sources = [SftSource(f"case:{c.case_id}", self.families[c.family], context(c), json.dumps(c.reference),
-                             "reference") for c in self.dev]
+        sources = [
+            SftSource(
+                f"case:{c.case_id}", self.families[c.family], context(c), json.dumps(c.reference), "reference"
+            )
+            for c in self.dev
+        ]
         if self.config.sft_rules:
             sources += self.teacher_sources()
         data = build_sft_data(sources, HeldoutRecordings.load())
         cfg = TrainConfig(trl_overrides={"max_steps": self.config.sft_steps, "seed": self.config.seed})
         result = run_sft(self.config.model_dir, data.rows, cfg, self.adapters / "sft")
-        return result.adapter_dir, {"method": "sft", "rows": len(data.rows), "by_origin": dict(data.by_origin),
-                                    "steps": result.steps, "metrics": _plain(result.metrics)}
+        return result.adapter_dir, {
+            "method": "sft",
+            "rows": len(data.rows),
+            "by_origin": dict(data.by_origin),
+            "steps": result.steps,
+            "metrics": _plain(result.metrics),
+        }
 
     def teacher_sources(self) -> list[SftSource]:
         """The rules backend's outputs as warm-start rows: for each dev case's own family, or (with
@@ -188,12 +247,22 @@ class Curve:
                     continue
                 text = texts.get((name, case.domain)) or texts.get((name, ""), "")
                 distractors = tuple(case.distractors) if case.family == name else ()
-                ctx = SynthesisContext(case.anchors, TaskSpec(name, intent_id=f"rules:{name}", domain=case.domain,
-                                                              text=text), distractors)
+                ctx = SynthesisContext(
+                    case.anchors,
+                    TaskSpec(name, intent_id=f"rules:{name}", domain=case.domain, text=text),
+                    distractors,
+                )
                 rule = family.rule_output(ctx)
                 if rule is not None:
-                    out.append(SftSource(f"rules:{case.anchors.window_id}:{name}", family, ctx,
-                                         rule.model_dump_json(), "rules"))
+                    out.append(
+                        SftSource(
+                            f"rules:{case.anchors.window_id}:{name}",
+                            family,
+                            ctx,
+                            rule.model_dump_json(),
+                            "rules",
+                        )
+                    )
         return out
 
     def grpo_round(self, index: int, adapter: Path | None) -> tuple[Path, dict[str, Any]]:
@@ -208,16 +277,32 @@ class Curve:
             row = hashlib.sha256(c.case_id.encode()).hexdigest()[:16]
             prompts.append(GrpoPrompt(row, c.case_id, family, context(c), family.chat_messages(context(c))))
         history: list[dict[str, float]] = []
-        tcfg = TrainConfig(trl_overrides={
-            "max_steps": cfg.round_steps, "learning_rate": cfg.round_learning_rate, "seed": cfg.seed + index,
-            "num_generations": cfg.num_generations, "per_device_train_batch_size": cfg.num_generations,
-            "max_completion_length": cfg.max_completion_length})
-        result = run_grpo(cfg.model_dir, prompts, rule_reward(prompts, history=history), tcfg,
-                          self.adapters / f"round-{index}", init_adapter=adapter)
+        tcfg = TrainConfig(
+            trl_overrides={
+                "max_steps": cfg.round_steps,
+                "learning_rate": cfg.round_learning_rate,
+                "seed": cfg.seed + index,
+                "num_generations": cfg.num_generations,
+                "per_device_train_batch_size": cfg.num_generations,
+                "max_completion_length": cfg.max_completion_length,
+            }
+        )
+        result = run_grpo(
+            cfg.model_dir,
+            prompts,
+            rule_reward(prompts, history=history),
+            tcfg,
+            self.adapters / f"round-{index}",
+            init_adapter=adapter,
+        )
         mean_reward = sum(h["r_total"] for h in history) / len(history) if history else None
-        return result.adapter_dir, {"method": "grpo", "prompts": len(prompts), "steps": result.steps,
-                                    "rollout_mean_reward": mean_reward, "rollout_valid":
-                                    sum(h["valid"] for h in history) / len(history) if history else None}
+        return result.adapter_dir, {
+            "method": "grpo",
+            "prompts": len(prompts),
+            "steps": result.steps,
+            "rollout_mean_reward": mean_reward,
+            "rollout_valid": sum(h["valid"] for h in history) / len(history) if history else None,
+        }
 
 
 def _plain(metrics: Any) -> dict[str, Any]:
@@ -233,8 +318,14 @@ def scoring_server(config: LearnBenchConfig) -> Iterator[str | None]:
     from agents.vllm_server import VllmServer
     from agents.vllm_server_config import VllmServerConfig
 
-    with VllmServer(VllmServerConfig(venv=config.vllm_venv, model_dir=config.model_dir,
-                                     served_model_name=config.served_name, start_timeout_s=300)) as server:
+    with VllmServer(
+        VllmServerConfig(
+            venv=config.vllm_venv,
+            model_dir=config.model_dir,
+            served_model_name=config.served_name,
+            start_timeout_s=300,
+        )
+    ) as server:
         assert server.base_url is not None
         yield str(server.base_url)
 
@@ -246,7 +337,9 @@ def run_learn(config: LearnBenchConfig, progress: Callable[[str], None] | None =
     started = time.perf_counter()
     with scoring_server(config) as url:
         curve = Curve(config, url)
-        say(f"learn: {len(curve.dev)} dev prompts, {len(curve.heldout)} heldout cases, backend {config.backend}")
+        say(
+            f"learn: {len(curve.dev)} dev prompts, {len(curve.heldout)} heldout cases, backend {config.backend}"
+        )
         say("learn: scoring the rules baseline")
         rules = curve.point("rules", "rules", None, started=started)
         curve.points.clear()  # the rules are a baseline, not a point of the curve
@@ -265,9 +358,14 @@ def run_learn(config: LearnBenchConfig, progress: Callable[[str], None] | None =
             say(f"learn: GRPO round {i} of {config.rounds} ({config.round_steps} steps)")
             adapter, train = curve.grpo_round(i, adapter)
             curve.point(f"round {i}", config.backend, adapter, train, started)
-    result = {"config": json.loads(config.model_dump_json()), "rules": rules, "points": curve.points,
-              "final_vs_base": paired(curve.points[0], curve.points[-1]), "ablation": ablation,
-              "seconds": round(time.perf_counter() - started, 1)}
+    result = {
+        "config": json.loads(config.model_dump_json()),
+        "rules": rules,
+        "points": curve.points,
+        "final_vs_base": paired(curve.points[0], curve.points[-1]),
+        "ablation": ablation,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
     (config.out / "learn.json").write_text(json.dumps(result, indent=2))
     from bench.plots import learn_png
 
@@ -285,5 +383,9 @@ def paired(base: dict[str, Any], last: dict[str, Any]) -> dict[str, Any]:
     if not diffs:
         return {"cases": 0}
     low, high = paired_bootstrap(diffs)
-    return {"cases": len(diffs), "mean_diff": round(sum(diffs) / len(diffs), 4), "ci_low": round(low, 4),
-            "ci_high": round(high, 4)}
+    return {
+        "cases": len(diffs),
+        "mean_diff": round(sum(diffs) / len(diffs), 4),
+        "ci_low": round(low, 4),
+        "ci_high": round(high, 4),
+    }

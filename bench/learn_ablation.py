@@ -50,9 +50,16 @@ def sample_groups(curve: Curve, adapter: Path | None) -> list[CandidateGroup]:
     from bench.quality_config import QualityBenchConfig
 
     cfg = curve.config
-    qcfg = QualityBenchConfig(model_dir=cfg.model_dir, weights=adapter, vllm_url=curve.url, vllm_venv=cfg.vllm_venv,
-                              vllm_model=cfg.served_name, max_new_tokens=cfg.max_new_tokens, seed=cfg.seed,
-                              temperature=cfg.ablation_temperature)
+    qcfg = QualityBenchConfig(
+        model_dir=cfg.model_dir,
+        weights=adapter,
+        vllm_url=curve.url,
+        vllm_venv=cfg.vllm_venv,
+        vllm_model=cfg.served_name,
+        max_new_tokens=cfg.max_new_tokens,
+        seed=cfg.seed,
+        temperature=cfg.ablation_temperature,
+    )
     runner = bench_backend(cfg.backend, qcfg)
     version = runner.describe().get("weights_version")
     with ExitStack() as stack:
@@ -73,8 +80,11 @@ def sample_groups(curve: Curve, adapter: Path | None) -> list[CandidateGroup]:
                 await backend.close()
 
         texts = asyncio.run(every())
-    return [build_group(curve.families[c.family], context(c), t, weights_version=version, model="ablation")
-            for c, t in zip(curve.dev, texts) if t]
+    return [
+        build_group(curve.families[c.family], context(c), t, weights_version=version, model="ablation")
+        for c, t in zip(curve.dev, texts)
+        if t
+    ]
 
 
 def accepted(groups: list[CandidateGroup]) -> list[tuple[CandidateGroup, Any]]:
@@ -88,7 +98,9 @@ def accepted(groups: list[CandidateGroup]) -> list[tuple[CandidateGroup, Any]]:
     return out
 
 
-def probe_batches(groups: list[CandidateGroup], batch_size: int, max_batches: int) -> list[list[tuple[Any, Any]]]:
+def probe_batches(
+    groups: list[CandidateGroup], batch_size: int, max_batches: int
+) -> list[list[tuple[Any, Any]]]:
     """Batches of accepted candidates laid out so the batch credit can decide pairs: the groups with two
     distinct accepted candidates (at most as many as the budget covers) give their first accepted candidate to
     the first half of the batches and their second to the second half, offset by one batch, so inside a
@@ -103,10 +115,13 @@ def probe_batches(groups: list[CandidateGroup], batch_size: int, max_batches: in
         return []
     half = -(-len(pairs) // batch_size)  # batches per slot
     first = [pairs[i][0] for i in range(len(pairs))]
-    second = [pairs[(i + batch_size) % len(pairs)][1] for i in range(len(pairs))] if half > 1 else [
-        p[1] for p in pairs]
-    cut = [first[i:i + batch_size] for i in range(0, len(first), batch_size)]
-    cut += [second[i:i + batch_size] for i in range(0, len(second), batch_size)]
+    second = (
+        [pairs[(i + batch_size) % len(pairs)][1] for i in range(len(pairs))]
+        if half > 1
+        else [p[1] for p in pairs]
+    )
+    cut = [first[i : i + batch_size] for i in range(0, len(first), batch_size)]
+    cut += [second[i : i + batch_size] for i in range(0, len(second), batch_size)]
     return cut[:max_batches]
 
 
@@ -127,10 +142,21 @@ def probe_feedback(curve: Curve, groups: list[CandidateGroup]) -> list[Feedback]
     # references of recordings no batch holds first: then every batch is scored on the same held set (a batch
     # never scores on its own recordings, so references of probed recordings would vary the set by batch)
     cases = sorted(curve.dev, key=lambda c: recording(c.anchors) in probed)
-    refs = [StudentItem(f"ref:{c.case_id}", curve.families[c.family].chat_messages(context(c)),
-                        json.dumps(c.reference), recording(c.anchors)) for c in cases]
-    pcfg = StudentProbeConfig(batch_size=cfg.ablation_probe_batch, max_batches=cfg.ablation_probe_batches,
-                              max_heldout=cfg.probe_heldout, seed=cfg.seed)
+    refs = [
+        StudentItem(
+            f"ref:{c.case_id}",
+            curve.families[c.family].chat_messages(context(c)),
+            json.dumps(c.reference),
+            recording(c.anchors),
+        )
+        for c in cases
+    ]
+    pcfg = StudentProbeConfig(
+        batch_size=cfg.ablation_probe_batch,
+        max_batches=cfg.ablation_probe_batches,
+        max_heldout=cfg.probe_heldout,
+        seed=cfg.seed,
+    )
     probe = StudentProbe(cfg.model_dir, pcfg)
     found = []
     for batch in batches:
@@ -162,8 +188,13 @@ def run_ablation(curve: Curve, adapter: Path | None, warm: dict[str, Any]) -> di
     return run_arms(curve, adapter, warm, groups, probe_feedback(curve, groups))
 
 
-def run_arms(curve: Curve, adapter: Path | None, warm: dict[str, Any], groups: list[CandidateGroup],
-             feedback: list[Feedback]) -> dict[str, Any]:
+def run_arms(
+    curve: Curve,
+    adapter: Path | None,
+    warm: dict[str, Any],
+    groups: list[CandidateGroup],
+    feedback: list[Feedback],
+) -> dict[str, Any]:
     """The two arms on `groups`: pairs with and without `feedback`, one DPO round each from `adapter` (same
     seed, same steps), each scored on the heldout cases."""
     from bench.learn import paired
@@ -174,11 +205,15 @@ def run_arms(curve: Curve, adapter: Path | None, warm: dict[str, Any], groups: l
     arms = {"feedback": arm_pairs(groups, feedback), "rules": arm_pairs(groups, [])}
     rules_keys = {(p.chosen_id, p.rejected_id) for p in arms["rules"]}
     result: dict[str, Any] = {
-        "groups": len(groups), "candidates": sum(len(g.candidates) for g in groups),
-        "accepted": len(accepted(groups)), "probe_batches": len(feedback),
+        "groups": len(groups),
+        "candidates": sum(len(g.candidates) for g in groups),
+        "accepted": len(accepted(groups)),
+        "probe_batches": len(feedback),
         "probed": sum(len(f.example_ids or []) for f in feedback),
         "probe_values": [round(f.value or 0.0, 4) for f in feedback],
-        "pairs_not_in_rules_arm": sum((p.chosen_id, p.rejected_id) not in rules_keys for p in arms["feedback"]),
+        "pairs_not_in_rules_arm": sum(
+            (p.chosen_id, p.rejected_id) not in rules_keys for p in arms["feedback"]
+        ),
         "arms": {},
     }
     for name, pairs in arms.items():
@@ -186,9 +221,19 @@ def run_arms(curve: Curve, adapter: Path | None, warm: dict[str, Any], groups: l
         if pairs:
             tcfg = TrainConfig(trl_overrides={"max_steps": cfg.ablation_steps, "seed": cfg.seed})
             trained = run_dpo(cfg.model_dir, pairs, tcfg, curve.adapters / f"ablation-{name}", adapter)
-            point = curve.point(f"ablation: {name}", cfg.backend, trained.adapter_dir,
-                                {"method": "dpo", "steps": trained.steps, "loss_start": trained.loss_start,
-                                 "loss_end": trained.loss_end}, heldout_only=True, record=False)
+            point = curve.point(
+                f"ablation: {name}",
+                cfg.backend,
+                trained.adapter_dir,
+                {
+                    "method": "dpo",
+                    "steps": trained.steps,
+                    "loss_start": trained.loss_start,
+                    "loss_end": trained.loss_end,
+                },
+                heldout_only=True,
+                record=False,
+            )
             entry.update(point=point, vs_warm_start=paired(warm, point))
         result["arms"][name] = entry
     both = [result["arms"][n].get("point") for n in ("feedback", "rules")]
@@ -201,9 +246,11 @@ def ablation_lines(ablation: dict[str, Any] | None) -> list[str]:
     """The ablation's arms: pairs, heldout S_accepted, gain over the warm start; then feedback vs rules."""
     if not ablation:
         return []
-    head = (f"ablation: {ablation['groups']} groups, {ablation['accepted']} accepted candidates, probe "
-            f"{ablation['probe_batches']} batches ({ablation['probed']} candidates); "
-            f"{ablation['pairs_not_in_rules_arm']} feedback-arm pairs differ from the rules arm's")
+    head = (
+        f"ablation: {ablation['groups']} groups, {ablation['accepted']} accepted candidates, probe "
+        f"{ablation['probe_batches']} batches ({ablation['probed']} candidates); "
+        f"{ablation['pairs_not_in_rules_arm']} feedback-arm pairs differ from the rules arm's"
+    )
     out = [head]
     for name, arm in ablation["arms"].items():
         point = arm.get("point")
@@ -211,8 +258,10 @@ def ablation_lines(ablation: dict[str, Any] | None) -> list[str]:
             out.append(f"  {name} arm: {arm['pairs']} pairs, not trained")
             continue
         gain = arm["vs_warm_start"]
-        out.append(f"  {name} arm: {arm['pairs']} pairs {arm['by_basis']}, heldout S_accepted "
-                   f"{point['heldout']['s_accepted']:.3f}, vs warm start {_gain(gain)}")
+        out.append(
+            f"  {name} arm: {arm['pairs']} pairs {arm['by_basis']}, heldout S_accepted "
+            f"{point['heldout']['s_accepted']:.3f}, vs warm start {_gain(gain)}"
+        )
     if ablation.get("feedback_vs_rules"):
         out.append(f"  feedback arm vs rules arm: {_gain(ablation['feedback_vs_rules'])}")
     return out

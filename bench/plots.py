@@ -58,8 +58,12 @@ def extract_rows(extract: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return list(rows) if isinstance(rows, list) else [extract]
 
 
-def throughput_png(path: Path, extract: Mapping[str, Any] | None, synth: Mapping[str, Any] | None,
-                   stream: Mapping[str, Any] | None) -> Path:
+def throughput_png(
+    path: Path,
+    extract: Mapping[str, Any] | None,
+    synth: Mapping[str, Any] | None,
+    stream: Mapping[str, Any] | None,
+) -> Path:
     fig, (ax_x, ax_s, ax_p) = _figure(14, 4.4, 3)
     if extract:
         rows = extract_rows(extract)
@@ -67,8 +71,9 @@ def throughput_png(path: Path, extract: Mapping[str, Any] | None, synth: Mapping
         for i, (key, label) in enumerate((("decode_only_fps", "decode only"), ("extract_fps", "extraction"))):
             values = [_number(row.get(key)) or 0.0 for row in rows]
             top = max([top, *values])
-            bars = ax_x.bar([j + (i - 0.5) * 0.4 for j in range(len(rows))], values, 0.4, label=label,
-                            color=COLORS[i])
+            bars = ax_x.bar(
+                [j + (i - 0.5) * 0.4 for j in range(len(rows))], values, 0.4, label=label, color=COLORS[i]
+            )
             ax_x.bar_label(bars, fmt="%.3g", padding=2, fontsize=8)
         ax_x.set_xticks(range(len(rows)), [Path(str(row.get("video", "?"))).name for row in rows], fontsize=8)
         ax_x.set_ylim(0, top * 1.18 + 1e-9)
@@ -89,8 +94,13 @@ def throughput_png(path: Path, extract: Mapping[str, Any] | None, synth: Mapping
         _missing(ax_s, "Synthesis (examples/s)", "not run")
     if stream:
         values = [_number(stream.get("baseline_eps")) or 0.0, _number(stream.get("pipeline_eps")) or 0.0]
-        _bars(ax_p, ["bare loop", "Faust pipeline"], values,
-              f"Stream (raw events/s), ratio {stream.get('ratio')}", "events / s")
+        _bars(
+            ax_p,
+            ["bare loop", "Faust pipeline"],
+            values,
+            f"Stream (raw events/s), ratio {stream.get('ratio')}",
+            "events / s",
+        )
     else:
         _missing(ax_p, "Stream (raw events/s)", "not run")
     return _save(fig, path)
@@ -123,8 +133,9 @@ def latency_png(path: Path, stream: Mapping[str, Any] | None, soak: Mapping[str,
     for i, name in enumerate(names):
         ordered = sorted(sets[name])
         n = len(ordered)
-        ax_cdf.step(ordered, [(k + 1) / n for k in range(n)], where="post", label=name,
-                    color=COLORS[i % len(COLORS)])
+        ax_cdf.step(
+            ordered, [(k + 1) / n for k in range(n)], where="post", label=name, color=COLORS[i % len(COLORS)]
+        )
     ax_cdf.axhline(0.95, color="#999999", linewidth=0.8, linestyle="--")
     ax_cdf.set_title("Cumulative distribution (dashed: p95)")
     ax_cdf.set_xlabel("latency, ms")
@@ -144,7 +155,9 @@ def quality_png(path: Path, runs: Mapping[str, Mapping[str, Any]]) -> Path:
     width = 0.8 / len(runs)
     for i, (label, result) in enumerate(runs.items()):
         by_domain = result.get("by_domain") or {}
-        values = [_number((result if d == "all" else by_domain.get(d, {})).get("s_total")) or 0.0 for d in domains]
+        values = [
+            _number((result if d == "all" else by_domain.get(d, {})).get("s_total")) or 0.0 for d in domains
+        ]
         xs = [j + (i - (len(runs) - 1) / 2) * width for j in range(len(domains))]
         bars = ax.bar(xs, values, width, label=label, color=COLORS[i % len(COLORS)])
         ax.bar_label(bars, fmt="%.2f", padding=1, fontsize=7)
@@ -168,13 +181,22 @@ def learn_png(path: Path, curve: Mapping[str, Any]) -> Path:
     xs = list(range(len(points)))
     names = [str(p["name"]) for p in points]
     for i, key in enumerate(("s_accepted", "s_total")):
-        left.plot(xs, [_number(p["heldout"].get(key)) or 0.0 for p in points], marker="o", label=key,
-                  color=COLORS[i])
+        left.plot(
+            xs,
+            [_number(p["heldout"].get(key)) or 0.0 for p in points],
+            marker="o",
+            label=key,
+            color=COLORS[i],
+        )
     rules = (curve.get("rules") or {}).get("heldout") or {}
     if _number(rules.get("s_accepted")) is not None:
         left.axhline(float(rules["s_accepted"]), color=COLORS[3], linestyle="--", label="rules s_accepted")
-    left.axhline(_number(points[0]["heldout"].get("s_accepted")) or 0.0, color=COLORS[7], linestyle=":",
-                 label="base s_accepted")
+    left.axhline(
+        _number(points[0]["heldout"].get("s_accepted")) or 0.0,
+        color=COLORS[7],
+        linestyle=":",
+        label="base s_accepted",
+    )
     left.set_xticks(xs, names)
     left.set_ylim(0, 1.05)
     left.set_title(f"Heldout ({points[0]['heldout'].get('cases')} cases)")
@@ -182,10 +204,17 @@ def learn_png(path: Path, curve: Mapping[str, Any]) -> Path:
     rules_data = (curve.get("rules") or {}).get("data") or {}
     for i, key in enumerate(("acceptance", "mean_reward", "probe_loss_drop")):
         values = [_number(p["data"].get(key)) for p in points]  # None (not measured) leaves a gap, not a 0
-        right.plot(xs, [math.nan if v is None else v for v in values], marker="o", label=key, color=COLORS[i + 4])
+        right.plot(
+            xs, [math.nan if v is None else v for v in values], marker="o", label=key, color=COLORS[i + 4]
+        )
         if _number(rules_data.get(key)) is not None:
-            right.axhline(float(rules_data[key]), color=COLORS[i + 4], linestyle="--", linewidth=0.8,
-                          label=f"rules {key}")
+            right.axhline(
+                float(rules_data[key]),
+                color=COLORS[i + 4],
+                linestyle="--",
+                linewidth=0.8,
+                label=f"rules {key}",
+            )
     right.set_xticks(xs, names)
     right.set_title(f"The model's outputs on {points[0]['data'].get('cases')} dev windows (dashed: rules)")
     right.legend(fontsize=8)

@@ -43,8 +43,9 @@ def select(cases: list[BenchCase], config: QualityBenchConfig) -> list[BenchCase
     return cases[: config.limit] if config.limit is not None else cases
 
 
-async def generate(backend: SynthesisBackend, scorer: CaseScorer,
-                   cases: list[BenchCase]) -> list[tuple[str, str | None]]:
+async def generate(
+    backend: SynthesisBackend, scorer: CaseScorer, cases: list[BenchCase]
+) -> list[tuple[str, str | None]]:
     """One text per case (empty when the backend produced none); the error label when it failed."""
     done = 0
 
@@ -53,7 +54,10 @@ async def generate(backend: SynthesisBackend, scorer: CaseScorer,
         job = SynthesisJob(scorer.families[case.family], context(case), n=1)
         try:
             gen: Generation = await backend.synthesize(job)
-            result: tuple[str, str | None] = (gen.texts[0] if gen.texts else "", None if gen.texts else "no_output")
+            result: tuple[str, str | None] = (
+                gen.texts[0] if gen.texts else "",
+                None if gen.texts else "no_output",
+            )
         except Exception as exc:  # one failed case scores 0; the run goes on
             log.warning("%s: generation failed: %s", case.case_id, exc)
             result = ("", getattr(exc, "reason", type(exc).__name__))
@@ -67,8 +71,13 @@ async def generate(backend: SynthesisBackend, scorer: CaseScorer,
         await backend.close()
 
 
-def run_quality_bench(backend: str, split: str, cases_dir: Path | None = None, json_path: Path | None = None,
-                      config: QualityBenchConfig | None = None) -> dict[str, Any]:
+def run_quality_bench(
+    backend: str,
+    split: str,
+    cases_dir: Path | None = None,
+    json_path: Path | None = None,
+    config: QualityBenchConfig | None = None,
+) -> dict[str, Any]:
     """Figures of `backend` (rules | hf | vllm) on `split` (dev | heldout | all) as a JSON-ready dict;
     written to `json_path` too when given."""
     cfg = config or QualityBenchConfig()
@@ -99,17 +108,35 @@ def run_quality_bench(backend: str, split: str, cases_dir: Path | None = None, j
         "case_set": {"name": version.name, "schema_version": version.schema_version, "dir": _shown(folder)},
         **figures,
         "generation_errors": sum(1 for _, e in outputs if e is not None),
-        "settings": {"greedy": backend != "rules", "max_new_tokens": cfg.max_new_tokens,
-                     "density_tokenizer": scorer.tokens.name, "scoring": cfg.scoring.model_dump(mode="json")},
-        "seconds": {"start": round(opened - started, 1), "generate": round(generated - opened, 1),
-                    "score": round(time.perf_counter() - generated, 1)},
-        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "settings": {
+            "greedy": backend != "rules",
+            "max_new_tokens": cfg.max_new_tokens,
+            "density_tokenizer": scorer.tokens.name,
+            "scoring": cfg.scoring.model_dump(mode="json"),
+        },
+        "seconds": {
+            "start": round(opened - started, 1),
+            "generate": round(generated - opened, 1),
+            "score": round(time.perf_counter() - generated, 1),
+        },
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+        },
     }
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    log.info("%s on %s (%d cases): S_total %.3f, S_accepted %.3f, validator pass rate %.3f", backend, split,
-             len(cases), result["s_total"], result["s_accepted"], result["pass_rate"])
+    log.info(
+        "%s on %s (%d cases): S_total %.3f, S_accepted %.3f, validator pass rate %.3f",
+        backend,
+        split,
+        len(cases),
+        result["s_total"],
+        result["s_accepted"],
+        result["pass_rate"],
+    )
     return result
 
 

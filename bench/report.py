@@ -27,8 +27,12 @@ def summary(scores: list[CaseScore]) -> dict[str, Any]:
     dense = [s.density for s in scores if s.density is not None and s.g_json > 0]
     valid = [s.valid for s in scores if s.valid is not None]
     out["pass_rate"] = mean([s.passed for s in scores])
-    out.update(grounding_precision=mean(grounded), grounding_cases=len(grounded),
-               density_tokens_per_s=mean(dense), validator_pass=mean(valid))
+    out.update(
+        grounding_precision=mean(grounded),
+        grounding_cases=len(grounded),
+        density_tokens_per_s=mean(dense),
+        validator_pass=mean(valid),
+    )
     return out
 
 
@@ -45,6 +49,8 @@ def report(scores: list[CaseScore]) -> dict[str, Any]:
         **summary(scores),
         "by_domain": grouped(scores, lambda s: s.domain),
         "by_family": grouped(scores, lambda s: s.family),
-        "per_case": [{k: (round(v, DIGITS) if isinstance(v, float) else v) for k, v in s.as_dict().items()}
-                     for s in scores],
+        "per_case": [
+            {k: (round(v, DIGITS) if isinstance(v, float) else v) for k, v in s.as_dict().items()}
+            for s in scores
+        ],
     }

@@ -71,8 +71,11 @@ class CaseScore:
 
 def context(case: BenchCase) -> SynthesisContext:
     """The synthesis context of a case: its anchors, its intent, its distractors."""
-    return SynthesisContext(case.anchors, TaskSpec(case.family, intent_id=case.case_id, domain=case.domain,
-                                                   text=case.intent), tuple(case.distractors))
+    return SynthesisContext(
+        case.anchors,
+        TaskSpec(case.family, intent_id=case.case_id, domain=case.domain, text=case.intent),
+        tuple(case.distractors),
+    )
 
 
 def loose_json(text: str, limits: PromptConfig) -> Any:
@@ -120,7 +123,11 @@ class CaseScorer:
             parse_error = None
         except ParseError as exc:
             output, parse_error = None, exc.reason
-        loose = output.model_dump(mode="json") if output is not None else loose_json(raw_text, family.prompt_config)
+        loose = (
+            output.model_dump(mode="json")
+            if output is not None
+            else loose_json(raw_text, family.prompt_config)
+        )
         s_field = field_score(case.reference, loose, cfg.coverage_weight)
         s_semantic = semantic_score(case.family, case.reference, loose, self.embedder, cfg)
         g_json = 1.0 if output is not None else 0.0
@@ -132,12 +139,27 @@ class CaseScorer:
         total = g_json * (cfg.w_field * s_field + cfg.w_semantic * s_semantic + cfg.w_traj * s_traj)
         passed = 1.0 if valid == 1.0 else 0.0
         tokens = self.tokens.count(raw_text)
-        return CaseScore(case.case_id, case.domain, case.family, g_json, s_field, s_semantic, s_traj, total,
-                         total * passed, passed, precision, density(tokens, case.anchors) if raw_text else None,
-                         tokens, valid, parse_error)
+        return CaseScore(
+            case.case_id,
+            case.domain,
+            case.family,
+            g_json,
+            s_field,
+            s_semantic,
+            s_traj,
+            total,
+            total * passed,
+            passed,
+            precision,
+            density(tokens, case.anchors) if raw_text else None,
+            tokens,
+            valid,
+            parse_error,
+        )
 
-    def trajectory_score(self, family: TaskFamily, ctx: SynthesisContext, output: TaskOutput,
-                         reference: TaskOutput) -> float:
+    def trajectory_score(
+        self, family: TaskFamily, ctx: SynthesisContext, output: TaskOutput, reference: TaskOutput
+    ) -> float:
         rewards = RewardsConfig(anchor_scale=self.config.traj_scale, resample_points=self.config.traj_points)
         try:
             return anchor_reward(family.trajectory(ctx, output), family.trajectory(ctx, reference), rewards)

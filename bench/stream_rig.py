@@ -131,8 +131,11 @@ class RawProducer:
         from streaming.kafka_clients import aiokafka_kwargs
 
         assert self.settings.kafka_bootstrap
-        self.producer = AIOKafkaProducer(**aiokafka_kwargs(self.settings, self.settings.kafka_bootstrap),
-                                         max_request_size=32 << 20, linger_ms=5)
+        self.producer = AIOKafkaProducer(
+            **aiokafka_kwargs(self.settings, self.settings.kafka_bootstrap),
+            max_request_size=32 << 20,
+            linger_ms=5,
+        )
         await self.producer.start()
 
     async def send(self, topic: str, key: bytes, value: bytes) -> None:
@@ -192,8 +195,12 @@ class Collector:
 
         s = self.settings
         assert s.kafka_bootstrap
-        self.consumer = AIOKafkaConsumer(**aiokafka_kwargs(s, s.kafka_bootstrap), enable_auto_commit=False,
-                                         group_id=None, max_partition_fetch_bytes=16 << 20)
+        self.consumer = AIOKafkaConsumer(
+            **aiokafka_kwargs(s, s.kafka_bootstrap),
+            enable_auto_commit=False,
+            group_id=None,
+            max_partition_fetch_bytes=16 << 20,
+        )
         await self.consumer.start()
         topics = (s.topic_anchors, s.topic_examples, s.topic_rejected, s.topic_dlq)
         tps = [TopicPartition(t, p) for t in topics for p in range(s.partitions)]
@@ -221,8 +228,14 @@ class Collector:
                 self.raw_dead += 1  # one raw event; window-level letters stand for windows, not events
             return
         span = data["span"] if topic == s.topic_anchors else data["source"]
-        out = Output(at_ms, span["topic"], span["partition"], span["first_offset"], span["last_offset"],
-                     int(data.get("num_frames", 0)))
+        out = Output(
+            at_ms,
+            span["topic"],
+            span["partition"],
+            span["first_offset"],
+            span["last_offset"],
+            int(data.get("num_frames", 0)),
+        )
         if topic == s.topic_anchors:
             self.anchors.append(out)
             self.frames += out.frames
@@ -253,8 +266,14 @@ class ChildProcess:
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "wb") as out:
-            self.proc = subprocess.Popen(list(self.argv), env=settings_env(self.settings), stdout=out,
-                                         stderr=out, stdin=subprocess.DEVNULL, cwd=REPO)
+            self.proc = subprocess.Popen(
+                list(self.argv),
+                env=settings_env(self.settings),
+                stdout=out,
+                stderr=out,
+                stdin=subprocess.DEVNULL,
+                cwd=REPO,
+            )
 
     def check(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
@@ -280,8 +299,14 @@ class ChildProcess:
 class LiveSide:
     """One side of a live run: its topics and intents, its child process and the phases that load it."""
 
-    def __init__(self, config: LiveRigConfig, settings: TailorSettings, kind: str, argv: tuple[str, ...],
-                 feed: StepFeed) -> None:
+    def __init__(
+        self,
+        config: LiveRigConfig,
+        settings: TailorSettings,
+        kind: str,
+        argv: tuple[str, ...],
+        feed: StepFeed,
+    ) -> None:
         self.config = config
         self.settings = settings
         self.kind = kind
@@ -357,8 +382,9 @@ class LiveSide:
         while not self.collector.examples:
             self.process.check()
             if time.monotonic() > deadline:
-                raise BenchError("no_examples",
-                                 f"{self.kind}: no example within {self.config.start_timeout_s}s")
+                raise BenchError(
+                    "no_examples", f"{self.kind}: no example within {self.config.start_timeout_s}s"
+                )
             await asyncio.sleep(0.2)
         await self.drain()
 
@@ -377,8 +403,9 @@ class LiveSide:
                 await asyncio.sleep(0.005)
         return t0, time.time()
 
-    async def paced(self, rate: float, seconds: float,
-                    send: Callable[[int], Awaitable[None]] | None = None) -> tuple[float, float]:
+    async def paced(
+        self, rate: float, seconds: float, send: Callable[[int], Awaitable[None]] | None = None
+    ) -> tuple[float, float]:
         """`rate` messages/s for `seconds` (message i from `send(i)`, default: the next step); its times."""
         t0 = time.time()
         i = 0
@@ -411,12 +438,18 @@ class LiveSide:
                 return max(0.0, self.collector.last_output - started)
             await asyncio.sleep(0.1)
         self.drained = False
-        log.warning("%s: not drained in %.0fs (%d of %d events processed)", self.kind,
-                    self.config.drain_timeout_s, self.collector.processed, self.producer.acked)
+        log.warning(
+            "%s: not drained in %.0fs (%d of %d events processed)",
+            self.kind,
+            self.config.drain_timeout_s,
+            self.collector.processed,
+            self.producer.acked,
+        )
         return time.monotonic() - started
 
-    def latencies(self, t0: float, t1: float, outputs: list[Output] | None = None
-                  ) -> tuple[list[float], list[float], list[float]]:
+    def latencies(
+        self, t0: float, t1: float, outputs: list[Output] | None = None
+    ) -> tuple[list[float], list[float], list[float]]:
         """Of outputs (default: the examples) whose window began in [t0, t1): ms from the window's last raw
         event to the output's Kafka timestamp, ms from its first raw event, and the window's span in ms."""
         last_ms, first_ms, span_ms = [], [], []

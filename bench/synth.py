@@ -24,7 +24,9 @@ def _all_jobs(config: BenchSynthConfig, split: str) -> list[SynthesisJob]:
 
     by_name = {f.name: f for f in families()}
     cases = load_cases(config.cases_dir, split)
-    return [SynthesisJob(by_name[c.family], context(c), n=config.candidates) for c in cases if c.family in by_name]
+    return [
+        SynthesisJob(by_name[c.family], context(c), n=config.candidates) for c in cases if c.family in by_name
+    ]
 
 
 def bench_jobs(config: BenchSynthConfig, split: str | None = None) -> list[SynthesisJob]:
@@ -34,7 +36,9 @@ def bench_jobs(config: BenchSynthConfig, split: str | None = None) -> list[Synth
     return jobs[: config.jobs]
 
 
-async def _run(backend: SynthesisBackend, jobs: list[SynthesisJob], concurrent: bool) -> tuple[float, list[str], list[SynthesisJob]]:
+async def _run(
+    backend: SynthesisBackend, jobs: list[SynthesisJob], concurrent: bool
+) -> tuple[float, list[str], list[SynthesisJob]]:
     started = time.perf_counter()
     if concurrent:
         gens = await asyncio.gather(*(backend.synthesize(j) for j in jobs))
@@ -55,8 +59,9 @@ def warmup_jobs(config: BenchSynthConfig) -> list[SynthesisJob]:
     return list(seen.values())
 
 
-async def _timed(backend: SynthesisBackend, jobs: list[SynthesisJob], warmup: list[SynthesisJob],
-                 concurrent: bool) -> tuple[float, list[str]]:
+async def _timed(
+    backend: SynthesisBackend, jobs: list[SynthesisJob], warmup: list[SynthesisJob], concurrent: bool
+) -> tuple[float, list[str]]:
     """A warm-up (model load, grammar compilation) and then the timed run, in one event loop."""
     try:
         await _run(backend, warmup, concurrent)
@@ -91,30 +96,59 @@ def run_bench_synth(config: BenchSynthConfig) -> dict[str, Any]:
             from agents.vllm_server import VllmServer
             from agents.vllm_server_config import VllmServerConfig
 
-            server = stack.enter_context(VllmServer(VllmServerConfig(
-                venv=config.vllm_venv, model_dir=config.model_dir, served_model_name=config.served_name,
-                dtype=config.dtype)))
+            server = stack.enter_context(
+                VllmServer(
+                    VllmServerConfig(
+                        venv=config.vllm_venv,
+                        model_dir=config.model_dir,
+                        served_model_name=config.served_name,
+                        dtype=config.dtype,
+                    )
+                )
+            )
             url = server.base_url
         assert url is not None
-        vllm = VllmBackend(VllmBackendConfig(url=url, model=config.served_name, concurrency=len(jobs),
-                                             max_tokens=config.max_tokens, temperature=config.temperature,
-                                             request_timeout_s=config.request_timeout_s))
+        vllm = VllmBackend(
+            VllmBackendConfig(
+                url=url,
+                model=config.served_name,
+                concurrency=len(jobs),
+                max_tokens=config.max_tokens,
+                temperature=config.temperature,
+                request_timeout_s=config.request_timeout_s,
+            )
+        )
         v_secs, v_texts = asyncio.run(_timed(vllm, jobs, warmup, concurrent=True))
     h_secs: float | None = None
     h_texts: list[str] = []
     if not config.skip_hf:
-        hf = HfBackend(HfBackendConfig(model_dir=config.model_dir, max_new_tokens=config.max_tokens,
-                                       temperature=config.temperature, dtype=config.dtype))
+        hf = HfBackend(
+            HfBackendConfig(
+                model_dir=config.model_dir,
+                max_new_tokens=config.max_tokens,
+                temperature=config.temperature,
+                dtype=config.dtype,
+            )
+        )
         h_secs, h_texts = asyncio.run(_timed(hf, jobs, [replace(warmup[0], n=1)], concurrent=False))
     examples = sum(job.n for job in jobs)
     v_eps = examples / v_secs
     h_eps = examples / h_secs if h_secs else None
     return {
-        "jobs": len(jobs), "candidates": config.candidates, "examples": examples, "max_tokens": config.max_tokens, "dtype": resolve_dtype(config.dtype), "temperature": config.temperature, "cpu_count": os.cpu_count(),
-        "served_name": config.served_name, "hf_skipped": config.skip_hf,
-        "vllm_examples_per_s": round(v_eps, 3), "hf_examples_per_s": round(h_eps, 3) if h_eps else None,
+        "jobs": len(jobs),
+        "candidates": config.candidates,
+        "examples": examples,
+        "max_tokens": config.max_tokens,
+        "dtype": resolve_dtype(config.dtype),
+        "temperature": config.temperature,
+        "cpu_count": os.cpu_count(),
+        "served_name": config.served_name,
+        "hf_skipped": config.skip_hf,
+        "vllm_examples_per_s": round(v_eps, 3),
+        "hf_examples_per_s": round(h_eps, 3) if h_eps else None,
         "ratio": round(v_eps / h_eps, 2) if h_eps else None,
         "json_valid_rate": round(_valid_rate(v_texts, jobs), 3),
         "hf_json_valid_rate": None if config.skip_hf else round(_valid_rate(h_texts, jobs), 3),
-        "vllm_seconds": round(v_secs, 2), "hf_seconds": round(h_secs, 2) if h_secs else None,
+        "vllm_seconds": round(v_secs, 2),
+        "hf_seconds": round(h_secs, 2) if h_secs else None,
     }

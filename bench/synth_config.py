@@ -11,12 +11,15 @@ from pydantic import BaseModel, Field, model_validator
 class BenchSynthConfig(BaseModel):
     jobs: int = Field(default=8, gt=0, description="Synthesis jobs (benchmark cases) run by each backend.")
     candidates: int = Field(
-        default=4, gt=0, le=16,
+        default=4,
+        gt=0,
+        le=16,
         description="Candidates per job (n), as the worker asks for (TAILOR_SYNTH_CANDIDATES, default 4): vLLM "
         "samples them in one request sharing the prompt; transformers generates them one after another.",
     )
     temperature: float = Field(
-        default=0.8, ge=0,
+        default=0.8,
+        ge=0,
         description="Sampling temperature of both backends (the worker's default, 0.8); 0 = greedy, which vLLM "
         "allows only with candidates=1.",
     )
@@ -31,11 +34,14 @@ class BenchSynthConfig(BaseModel):
     skip_hf: bool = Field(
         default=False,
         description="Run only the vLLM side (e.g. a GPU server: the main environment's torch is a CPU build, so "
-        "an in-process transformers figure there would not be a like-for-like baseline); hf figures are null.")
+        "an in-process transformers figure there would not be a like-for-like baseline); hf figures are null.",
+    )
     request_timeout_s: float = Field(
-        default=600.0, gt=0,
+        default=600.0,
+        gt=0,
         description="Timeout of one vLLM request; long, so that on a loaded CPU a slow request is waited for "
-        "rather than retried (a retry repeats the work and distorts the timing).")
+        "rather than retried (a retry repeats the work and distorts the timing).",
+    )
     split: str = Field(default="heldout", description="Benchmark split the prompts come from.")
     cases_dir: Path | None = Field(default=None, description="Benchmark case set (default: the bundled one).")
 

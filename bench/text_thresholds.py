@@ -52,9 +52,14 @@ from bench.store import DEFAULT_CASES_DIR, load_cases
 
 KINDS = ("reference", "rules", "nonsense", "unanchored", "transplant", "shuffled", "loop", "injected")
 NONSENSE = (
-    "Anicaría de", "MENSAURAS EXPENSAS DE FLUTRALES", "Flutrales de la mensaura en expensas anicarías",
-    "Grobnik telvar oosh pantremo vask ulderin", "Kwestor plinadi morbe, zastrevo kintal bruda",
-    "Sertu vantoli ekramen dol frisk", "Ampolina trevesco dunamar", "Oblivar custren ta meldoria visk",
+    "Anicaría de",
+    "MENSAURAS EXPENSAS DE FLUTRALES",
+    "Flutrales de la mensaura en expensas anicarías",
+    "Grobnik telvar oosh pantremo vask ulderin",
+    "Kwestor plinadi morbe, zastrevo kintal bruda",
+    "Sertu vantoli ekramen dol frisk",
+    "Ampolina trevesco dunamar",
+    "Oblivar custren ta meldoria visk",
 )
 UNANCHORED = (
     "is this a video of a tool used to catch those who are being held in a facility?",
@@ -147,8 +152,14 @@ def variants(item: Item, donors: list[Item], rng: random.Random) -> list[Item]:
             new = with_texts(item.family, item.output, texts)
             if new is not None and new != item.output:
                 out.append(Item(kind, item.case, item.family, item.ctx, new, set(texts)))
-    donor = next((d for d in donors if d.family.name == item.family.name
-                  and d.case.recording_id != item.case.recording_id), None)
+    donor = next(
+        (
+            d
+            for d in donors
+            if d.family.name == item.family.name and d.case.recording_id != item.case.recording_id
+        ),
+        None,
+    )
     if donor is not None:
         theirs = dict(donor.output.text_fields())
         mine = dict(fields)
@@ -189,8 +200,10 @@ def pct(values: list[float]) -> str:
     def at(q: float) -> float:
         return v[min(len(v) - 1, max(0, round(q * (len(v) - 1))))]
 
-    return (f"n={len(v):4d} min={v[0]:.3f} p5={at(0.05):.3f} p50={at(0.5):.3f} p95={at(0.95):.3f} "
-            f"max={v[-1]:.3f} mean={statistics.fmean(v):.3f}")
+    return (
+        f"n={len(v):4d} min={v[0]:.3f} p5={at(0.05):.3f} p50={at(0.5):.3f} p95={at(0.95):.3f} "
+        f"max={v[-1]:.3f} mean={statistics.fmean(v):.3f}"
+    )
 
 
 Stats = dict[str, dict[str, list[float]]]
@@ -223,8 +236,9 @@ def measure(items: list[Item], cfg: TextChecksConfig, embedder: Embedder) -> Sta
         scores = [grounding_scores(t, facts) for _, t in fields]
         content = sum(g.content for g in scores)
         s["output.grounded_share"].append(sum(g.grounded for g in scores) / content if content else 1.0)
-        s["output.semantic"].append(semantic_scores([" ".join(t for _, t in fields)], facts, embedder,
-                                                    cfg.max_fact_texts)[0])
+        s["output.semantic"].append(
+            semantic_scores([" ".join(t for _, t in fields)], facts, embedder, cfg.max_fact_texts)[0]
+        )
         texts = dict(fields)
         if texts.get("question") and texts.get("answer"):
             q = qa_scores(texts["question"], texts["answer"], it.output, embedder)
@@ -251,8 +265,10 @@ def judge(items: list[Item], cfg: TextChecksConfig) -> tuple[dict[str, Counter[s
         for reason in sorted({v.reason for v in found}):
             verdicts[it.kind][reason] += 1
         if found and it.kind in ("reference", "rules"):
-            rejected_good.append(f"{it.kind} {it.case.case_id}: " + "; ".join(
-                f"{v.reason}: {v.detail[:160]}" for v in found[:3]))
+            rejected_good.append(
+                f"{it.kind} {it.case.case_id}: "
+                + "; ".join(f"{v.reason}: {v.detail[:160]}" for v in found[:3])
+            )
     return verdicts, rejected_good, times
 
 
@@ -321,8 +337,9 @@ def rewards_of(goods: list[Item]) -> tuple[dict[str, list[float]], list[str]]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Score distributions of the text validators, good vs bad.")
-    parser.add_argument("--cases", type=Path, default=DEFAULT_CASES_DIR,
-                        help="Case set (default: %(default)s).")
+    parser.add_argument(
+        "--cases", type=Path, default=DEFAULT_CASES_DIR, help="Case set (default: %(default)s)."
+    )
     parser.add_argument("--split", default="dev", help="dev | heldout | all (default: %(default)s).")
     parser.add_argument("--json", type=Path, default=None, help="Also write the distributions here.")
     args = parser.parse_args(argv)
@@ -336,8 +353,10 @@ def main(argv: list[str] | None = None) -> None:
     goods, skipped = good_items(cases, families)
     rng = random.Random(13)
     bads = [v for it in goods for v in variants(it, goods, rng)]
-    print(f"{len(cases)} cases ({args.split}) from {args.cases}: {len(goods)} good outputs "
-          f"({Counter(i.kind for i in goods)}), {len(bads)} bad ({Counter(i.kind for i in bads)})")
+    print(
+        f"{len(cases)} cases ({args.split}) from {args.cases}: {len(goods)} good outputs "
+        f"({Counter(i.kind for i in goods)}), {len(bads)} bad ({Counter(i.kind for i in bads)})"
+    )
     for line in skipped:
         print("  not measured:", line)
     stats = measure(goods + bads, cfg, embedder)
@@ -365,8 +384,10 @@ def main(argv: list[str] | None = None) -> None:
     r, low = rewards_of(goods)
     moved, _ = rewards_of(displaced(goods, random.Random(7)))
     r.update(moved)
-    print("\nr_total of the good outputs and of displaced ones (other anchored frames, every validator "
-          "passes; each scored alone):")
+    print(
+        "\nr_total of the good outputs and of displaced ones (other anchored frames, every validator "
+        "passes; each scored alone):"
+    )
     for kind, values in r.items():
         print(f"  {kind:11s} {pct(values)}")
     for line in low:
@@ -374,8 +395,10 @@ def main(argv: list[str] | None = None) -> None:
     for bar in (1.0, 1.1, 1.2, 1.3, cfg.min_reward):
         under = ", ".join(f"{k} {sum(v < bar for v in vs)}/{len(vs)}" for k, vs in r.items())
         print(f"  r_total < {bar:.2f}: {under}")
-    print(f"\ntext validators per candidate: first pass (facts and embeddings cold) {pct(times)} ms;"
-          f"\n  again (cached facts / embeddings)            {pct(warm)} ms; model load {load_s:.1f} s")
+    print(
+        f"\ntext validators per candidate: first pass (facts and embeddings cold) {pct(times)} ms;"
+        f"\n  again (cached facts / embeddings)            {pct(warm)} ms; model load {load_s:.1f} s"
+    )
     if args.json:
         args.json.write_text(json.dumps({k: dict(s) for k, s in stats.items()}, indent=1))
 

@@ -46,7 +46,10 @@ class QaView(TextView):
 class NextSubtaskView(TextView):
     def texts(self, output: dict[str, Any]) -> dict[str, str]:
         nxt = output.get("next_subtask")
-        return {"answer": text(nxt.get("text")) if isinstance(nxt, dict) else "", "cot": text(output.get("cot"))}
+        return {
+            "answer": text(nxt.get("text")) if isinstance(nxt, dict) else "",
+            "cot": text(output.get("cot")),
+        }
 
 
 class TutorialView(TextView):
@@ -63,8 +66,10 @@ class WorldModelView(TextView):
 
 class ActionsView(TextView):
     def texts(self, output: dict[str, Any]) -> dict[str, str]:
-        lines = [" ".join(t for t in (text(a.get("type")), text(a.get("target")), text(a.get("text"))) if t)
-                 for a in items(output.get("actions"))]
+        lines = [
+            " ".join(t for t in (text(a.get("type")), text(a.get("target")), text(a.get("text"))) if t)
+            for a in items(output.get("actions"))
+        ]
         return {"answer": "; ".join(lines)}
 
 

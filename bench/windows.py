@@ -99,33 +99,61 @@ class WindowAnchorer:
             }
         return self._steps
 
-    def select(self, source: SourceRef, key: str, first: int, count: int) -> tuple[WindowSelection, AnchorSet]:
+    def select(
+        self, source: SourceRef, key: str, first: int, count: int
+    ) -> tuple[WindowSelection, AnchorSet]:
         """The window of `count` items of `key` from item `first`, and its AnchorSet."""
         items = self.records.items(source, key)
         if first < 0 or count <= 0 or first + count > len(items):
-            raise ValueError(f"{source.path}:{key}: items {first}..{first + count - 1} not in 0..{len(items) - 1}")
-        anchors = self.anchor_set(source.kind, key, first, items[first:first + count])
+            raise ValueError(
+                f"{source.path}:{key}: items {first}..{first + count - 1} not in 0..{len(items) - 1}"
+            )
+        anchors = self.anchor_set(source.kind, key, first, items[first : first + count])
         selection = WindowSelection(
-            source=source, key=key, first=first, count=count,
+            source=source,
+            key=key,
+            first=first,
+            count=count,
             segment_s=self.config.segment_s if source.kind == "video" else None,
-            start_s=anchors.span.start_time, end_s=anchors.span.end_time,
+            start_s=anchors.span.start_time,
+            end_s=anchors.span.end_time,
         )
         return selection, anchors
 
     def anchor_set(self, domain: str, key: str, first: int, recs: list[TailorRecord]) -> AnchorSet:
-        window = ClosedWindow(domain=domain, key=key, seq=first, topic=f"tailor.raw.{domain}", partition=0,
-                              first_offset=first, last_offset=first + len(recs) - 1, records=recs)
+        window = ClosedWindow(
+            domain=domain,
+            key=key,
+            seq=first,
+            topic=f"tailor.raw.{domain}",
+            partition=0,
+            first_offset=first,
+            last_offset=first + len(recs) - 1,
+            records=recs,
+        )
         facts = self.steps()[domain].facts(window)
         refs = []
         for kf in facts.key_frames[: self.config.max_key_frames]:
             ref = self.frames.put(kf.data, kf.media_type)
             assert ref.uri is not None and ref.sha256 is not None
-            refs.append(FrameRef(frame_index=kf.frame_index, timestamp=kf.timestamp, uri=ref.uri, sha256=ref.sha256))
+            refs.append(
+                FrameRef(frame_index=kf.frame_index, timestamp=kf.timestamp, uri=ref.uri, sha256=ref.sha256)
+            )
         return AnchorSet(
-            window_id=window_id(domain, key, first, len(recs)), domain=domain,  # type: ignore[arg-type]
+            window_id=window_id(domain, key, first, len(recs)),
+            domain=domain,  # type: ignore[arg-type]
             key=key,
-            span=SourceSpan(topic=window.topic, partition=0, first_offset=window.first_offset,
-                            last_offset=window.last_offset, start_time=facts.start_time, end_time=facts.end_time),
-            num_frames=facts.num_frames, key_frames=refs, anchors=facts.anchors, instruction=facts.instruction,
+            span=SourceSpan(
+                topic=window.topic,
+                partition=0,
+                first_offset=window.first_offset,
+                last_offset=window.last_offset,
+                start_time=facts.start_time,
+                end_time=facts.end_time,
+            ),
+            num_frames=facts.num_frames,
+            key_frames=refs,
+            anchors=facts.anchors,
+            instruction=facts.instruction,
             created_at=0.0,
         )

@@ -37,12 +37,18 @@ def summary(case: BenchCase) -> str:
     kinds = {"robot": "robot episode", "gui": "GUI trajectory", "video": "video clip"}
     lines = [anchor_line(x, cfg).removeprefix("- ") for x in a.anchors[:SUMMARY_ANCHORS]]
     more = f" +{len(a.anchors) - SUMMARY_ANCHORS} more" if len(a.anchors) > SUMMARY_ANCHORS else ""
-    return f"{kinds.get(a.domain, a.domain)}, frames 0-{max(0, a.num_frames - 1)}; anchors: " + "; ".join(lines) + more
+    return (
+        f"{kinds.get(a.domain, a.domain)}, frames 0-{max(0, a.num_frames - 1)}; anchors: "
+        + "; ".join(lines)
+        + more
+    )
 
 
 def example_prompt(family: TaskFamily, ctx: SynthesisContext) -> str:
     """The user turn of the family's prompt for the example's own window (the prompt without an example)."""
-    bare = registry(TasksConfig(prompt=family.prompt_config.model_copy(update={"include_worked_example": False})))
+    bare = registry(
+        TasksConfig(prompt=family.prompt_config.model_copy(update={"include_worked_example": False}))
+    )
     return bare[family.name].prompt(ctx)[-1].content
 
 
@@ -69,13 +75,22 @@ def pick(cases: list[BenchCase], from_rules: bool) -> dict[tuple[str, str], dict
         ctx = SynthesisContext(case.anchors, TaskSpec(case.family, text=case.intent), tuple(case.distractors))
         output = family.rule_output(ctx) if from_rules else family.parse(json.dumps(case.reference))
         schema = family.window_schema(ctx)
-        if output is None or family.validate(ctx, output) or (
-                schema is not None and not conforms(output.model_dump(mode="json"), schema)):
+        if (
+            output is None
+            or family.validate(ctx, output)
+            or (schema is not None and not conforms(output.model_dump(mode="json"), schema))
+        ):
             continue
         text = output.model_dump_json()
         rec = recording_id(case.window.source.root, case.window.source.path, case.window.key)
-        entry = {"case_id": case.case_id, "recording": rec, "window": summary(case), "output": text,
-                 "source": "rules" if from_rules else "reference", "prompt": example_prompt(family, ctx)}
+        entry = {
+            "case_id": case.case_id,
+            "recording": rec,
+            "window": summary(case),
+            "output": text,
+            "source": "rules" if from_rules else "reference",
+            "prompt": example_prompt(family, ctx),
+        }
         rank = (len(text) + len(entry["prompt"]), case.case_id)
         slot = (case.family, case.domain)
         if slot not in best or rank < best[slot][:2]:
@@ -85,13 +100,19 @@ def pick(cases: list[BenchCase], from_rules: bool) -> dict[tuple[str, str], dict
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Rebuild the prompts' worked examples from the dev split.")
-    parser.add_argument("--cases", type=Path, default=DEFAULT_CASES_DIR, help="Case set (default: %(default)s).")
+    parser.add_argument(
+        "--cases", type=Path, default=DEFAULT_CASES_DIR, help="Case set (default: %(default)s)."
+    )
     parser.add_argument("--out", type=Path, default=EXAMPLES_FILE, help="Output file (default: %(default)s).")
     args = parser.parse_args(argv)
     chosen = choose(load_cases(args.cases, "dev"))
-    args.out.write_text(json.dumps(chosen, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"worked examples written to {args.out}: " + ", ".join(
-        f"{k}/{d} <- {v['case_id']}" for k, by in chosen.items() for d, v in by.items()))
+    args.out.write_text(
+        json.dumps(chosen, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    print(
+        f"worked examples written to {args.out}: "
+        + ", ".join(f"{k}/{d} <- {v['case_id']}" for k, by in chosen.items() for d, v in by.items())
+    )
 
 
 if __name__ == "__main__":

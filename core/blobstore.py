@@ -41,7 +41,9 @@ class BlobStore:
     def _root(self) -> str:
         return self.root_uri.rstrip("/")
 
-    def put(self, data: bytes, media_type: str, width: int | None = None, height: int | None = None) -> MediaRef:
+    def put(
+        self, data: bytes, media_type: str, width: int | None = None, height: int | None = None
+    ) -> MediaRef:
         digest = hashlib.sha256(data).hexdigest()
         ext = _EXT.get(media_type, "bin")
         uri = f"{self._root()}/{digest[:2]}/{digest}.{ext}"
@@ -126,6 +128,12 @@ def _local_roots(root_uri: str) -> tuple[str, ...]:
 
 
 _EXT = {
-    "video/mp4": "mp4", "video/webm": "webm", "video/x-matroska": "mkv", "video/quicktime": "mov",
-    "image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "application/octet-stream": "bin",
+    "video/mp4": "mp4",
+    "video/webm": "webm",
+    "video/x-matroska": "mkv",
+    "video/quicktime": "mov",
+    "image/png": "png",
+    "image/jpeg": "jpg",
+    "image/webp": "webp",
+    "application/octet-stream": "bin",
 }

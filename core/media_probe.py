@@ -37,7 +37,9 @@ def probe_video(data: bytes, *, max_pixels: int, max_seconds: float) -> VideoInf
             ctx = stream.codec_context
             if ctx is None:  # PyAV gives no codec context when no decoder exists for the stream's codec
                 raise RecordError("unsupported_codec", "no decoder for the video stream's codec")
-            ctx.options = caps  # and the same cap on the decoder of the one frame (in-band headers may change)
+            ctx.options = (
+                caps  # and the same cap on the decoder of the one frame (in-band headers may change)
+            )
             width, height = int(ctx.width or 0), int(ctx.height or 0)
             if width <= 0 or height <= 0:
                 raise RecordError("corrupt_media", "video stream declares no frame size")
@@ -77,7 +79,9 @@ def probe_image(data: bytes, *, max_pixels: int) -> tuple[int, int]:
             with Image.open(io.BytesIO(data)) as img:
                 width, height = img.size
                 if width * height > max_pixels:
-                    raise RecordError("resolution_too_large", f"{width}x{height} > cap of {max_pixels} pixels")
+                    raise RecordError(
+                        "resolution_too_large", f"{width}x{height} > cap of {max_pixels} pixels"
+                    )
                 img.load()
                 return int(width), int(height)
     except RecordError:

@@ -31,7 +31,9 @@ class TailorMetrics:
             "tailor_stage_out_total", "Items leaving a pipeline stage.", ["stage"], registry=registry
         )
         self.stage_dropped = Counter(
-            "tailor_stage_dropped_total", "Items dropped by a stage, by reason.", ["stage", "reason"],
+            "tailor_stage_dropped_total",
+            "Items dropped by a stage, by reason.",
+            ["stage", "reason"],
             registry=registry,
         )
         self.processing_seconds = Histogram(
@@ -48,53 +50,78 @@ class TailorMetrics:
             registry=registry,
         )
         self.open_windows = Gauge(
-            "tailor_open_windows", "Windows holding items and not yet closed, by domain.", ["domain"],
+            "tailor_open_windows",
+            "Windows holding items and not yet closed, by domain.",
+            ["domain"],
             registry=registry,
         )
         self.up = Gauge("tailor_up", "1 while the worker runs.", registry=registry)
         # synthesis, validation, rewards, sinks
         self.synthesis_seconds = Histogram(
-            "tailor_synthesis_seconds", "Time of one synthesis request (all candidates), by backend.",
-            ["backend"], buckets=LATENCY_BUCKETS, registry=registry,
+            "tailor_synthesis_seconds",
+            "Time of one synthesis request (all candidates), by backend.",
+            ["backend"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
         )
         self.synthesis_tokens = Counter(
-            "tailor_synthesis_tokens_total", "Completion tokens generated, by backend.", ["backend"], registry=registry
+            "tailor_synthesis_tokens_total",
+            "Completion tokens generated, by backend.",
+            ["backend"],
+            registry=registry,
         )
         self.synthesis_errors = Counter(
-            "tailor_synthesis_errors_total", "Failed synthesis requests, by backend and reason.",
-            ["backend", "reason"], registry=registry,
+            "tailor_synthesis_errors_total",
+            "Failed synthesis requests, by backend and reason.",
+            ["backend", "reason"],
+            registry=registry,
         )
         self.examples = Counter(
             "tailor_examples_total",
             "Candidate examples judged, by task family and result (accepted|rejected|duplicate: a repeat of "
             "another candidate of its group, not emitted).",
-            ["task_family", "result"], registry=registry,
+            ["task_family", "result"],
+            registry=registry,
         )
         self.validator_failures = Counter(
-            "tailor_validator_failures_total", "Validator rejections, by task family and reason.",
-            ["task_family", "reason"], registry=registry,
+            "tailor_validator_failures_total",
+            "Validator rejections, by task family and reason.",
+            ["task_family", "reason"],
+            registry=registry,
         )
         self.reward = Histogram(
-            "tailor_reward", "Reward terms of judged candidates, by task family and term.",
-            ["task_family", "term"], buckets=(0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0, 1.25, 1.5, 1.75, 2.0),
+            "tailor_reward",
+            "Reward terms of judged candidates, by task family and term.",
+            ["task_family", "term"],
+            buckets=(0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0, 1.25, 1.5, 1.75, 2.0),
             registry=registry,
         )
         self.sink_rows = Counter(
-            "tailor_sink_rows_total", "Rows written to the Parquet sink (duplicates skipped are not rows).",
+            "tailor_sink_rows_total",
+            "Rows written to the Parquet sink (duplicates skipped are not rows).",
             registry=registry,
         )
         self.sink_duplicates = Counter(
-            "tailor_sink_duplicates_total", "Examples the Parquet sink skipped as already written.", registry=registry
+            "tailor_sink_duplicates_total",
+            "Examples the Parquet sink skipped as already written.",
+            registry=registry,
         )
         self.trainer_rounds = Counter(
-            "tailor_trainer_rounds_total", "Training rounds run, by method (dpo|grpo).", ["method"], registry=registry
+            "tailor_trainer_rounds_total",
+            "Training rounds run, by method (dpo|grpo).",
+            ["method"],
+            registry=registry,
         )
         self.trainer_gate = Counter(
-            "tailor_trainer_gate_total", "Gate decisions on candidate weights, by result (accepted|refused).",
-            ["result"], registry=registry,
+            "tailor_trainer_gate_total",
+            "Gate decisions on candidate weights, by result (accepted|refused).",
+            ["result"],
+            registry=registry,
         )
         self.model_version = Gauge(
-            "tailor_model_version_info", "1 for the weights version the synthesis workers use.", ["version"],
+            "tailor_model_version_info",
+            "1 for the weights version the synthesis workers use.",
+            ["version"],
             registry=registry,
         )
 

@@ -41,8 +41,11 @@ class PluginError(TailorError, RuntimeError):
     duplicate_name, name_mismatch, build_failed, or a registry's own check)."""
 
     def __init__(self, group: str, name: str, dist: str, reason: str, detail: str) -> None:
-        super().__init__(reason, detail,
-                         f"plug-in {name!r} (entry point of {group} in distribution {dist}): {reason}: {detail}")
+        super().__init__(
+            reason,
+            detail,
+            f"plug-in {name!r} (entry point of {group} in distribution {dist}): {reason}: {detail}",
+        )
         self.group = group
         self.name = name
         self.dist = dist
@@ -105,14 +108,20 @@ def load(
         for ep in _entry_points(group):
             dist = _dist(ep)
             if ep.name in seen:
-                raise PluginError(group, ep.name, dist, "duplicate_name",
-                                  f"distribution {seen[ep.name]} declares a plug-in of that name too")
+                raise PluginError(
+                    group,
+                    ep.name,
+                    dist,
+                    "duplicate_name",
+                    f"distribution {seen[ep.name]} declares a plug-in of that name too",
+                )
             seen[ep.name] = dist
             try:
                 obj = ep.load()
             except Exception as exc:  # any failure of someone else's import: name it, do not skip it
-                raise PluginError(group, ep.name, dist, "import_failed",
-                                  f"{ep.value}: {type(exc).__name__}: {exc}") from exc
+                raise PluginError(
+                    group, ep.name, dist, "import_failed", f"{ep.value}: {type(exc).__name__}: {exc}"
+                ) from exc
             found.append(Plugin(group, ep.name, ep.value, dist, obj))
         _loaded[group] = found
         if found:
@@ -120,7 +129,9 @@ def load(
     plugins = _loaded[group]
     for p in plugins:
         if p.name in builtin:
-            raise p.error("name_clash", f"{p.name!r} is built in; a plug-in cannot replace it (rename the plug-in)")
+            raise p.error(
+                "name_clash", f"{p.name!r} is built in; a plug-in cannot replace it (rename the plug-in)"
+            )
         if check is not None and not check(p.obj):
             raise p.error("wrong_type", f"{p.value} is {describe(p.obj)}, expected {expected}")
     return list(plugins)
@@ -134,14 +145,18 @@ def build(plugin: Plugin, kind: type, *args: Any) -> Any:
     except Exception as exc:
         raise plugin.error("build_failed", f"{plugin.value}(...) raised {type(exc).__name__}: {exc}") from exc
     if not isinstance(made, kind):
-        raise plugin.error("wrong_type", f"{plugin.value}(...) gave {describe(made)}, expected a {kind.__name__}")
+        raise plugin.error(
+            "wrong_type", f"{plugin.value}(...) gave {describe(made)}, expected a {kind.__name__}"
+        )
     return made
 
 
 def same_name(plugin: Plugin, name: object) -> None:
     """The entry point's name must be the plug-in's own name (what logs, metrics and records call it)."""
     if name != plugin.name:
-        raise plugin.error("name_mismatch", f"{plugin.value} calls itself {name!r}; name the entry point the same")
+        raise plugin.error(
+            "name_mismatch", f"{plugin.value} calls itself {name!r}; name the entry point the same"
+        )
 
 
 def is_subclass(obj: Any, base: type) -> bool:

@@ -50,8 +50,11 @@ class AnchorEmitter(WindowCloser, Stage):
         stage = f"{self.name}_{window.domain}"
         self.metrics.stage_in.labels(stage).inc()
         started = time.perf_counter()
-        source = Source(SourcePosition(window.topic, window.partition, window.first_offset), window.key.encode(),
-                        window.window_id.encode())
+        source = Source(
+            SourcePosition(window.topic, window.partition, window.first_offset),
+            window.key.encode(),
+            window.window_id.encode(),
+        )
         work = asyncio.wait_for(asyncio.to_thread(self.build, window), timeout=self.timeout_s)
         anchor_set = await self.guarded(work, source, stage=stage, about=f"window {window.window_id}")
         if anchor_set is None:
@@ -59,9 +62,14 @@ class AnchorEmitter(WindowCloser, Stage):
         await self.send(anchor_set)
         self.metrics.stage_out.labels(stage).inc()
         self.metrics.processing_seconds.labels(stage).observe(time.perf_counter() - started)
-        self.log.info("window %s: %d anchors, %d key frames (%s)", window.window_id, len(anchor_set.anchors),
-                      len(anchor_set.key_frames), window.reason,
-                      extra={"topic": window.topic, "partition": window.partition, "offset": window.first_offset})
+        self.log.info(
+            "window %s: %d anchors, %d key frames (%s)",
+            window.window_id,
+            len(anchor_set.anchors),
+            len(anchor_set.key_frames),
+            window.reason,
+            extra={"topic": window.topic, "partition": window.partition, "offset": window.first_offset},
+        )
 
     def build(self, window: ClosedWindow) -> AnchorSet:
         facts = self.anchoring.facts(window)
@@ -69,14 +77,20 @@ class AnchorEmitter(WindowCloser, Stage):
         for kf in facts.key_frames[: self.max_key_frames]:
             ref = self.frames.put(kf.data, kf.media_type)
             assert ref.uri is not None and ref.sha256 is not None
-            refs.append(FrameRef(frame_index=kf.frame_index, timestamp=kf.timestamp, uri=ref.uri, sha256=ref.sha256))
+            refs.append(
+                FrameRef(frame_index=kf.frame_index, timestamp=kf.timestamp, uri=ref.uri, sha256=ref.sha256)
+            )
         return AnchorSet(
             window_id=window.window_id,
             domain=window.domain,  # type: ignore[arg-type]
             key=window.key,
             span=SourceSpan(
-                topic=window.topic, partition=window.partition, first_offset=window.first_offset,
-                last_offset=window.last_offset, start_time=facts.start_time, end_time=facts.end_time,
+                topic=window.topic,
+                partition=window.partition,
+                first_offset=window.first_offset,
+                last_offset=window.last_offset,
+                start_time=facts.start_time,
+                end_time=facts.end_time,
             ),
             num_frames=facts.num_frames,
             key_frames=refs,

@@ -45,7 +45,9 @@ def frame_store(settings: TailorSettings) -> BlobStore:
     return BlobStore(root, settings.allowed_uri_schemes, settings.allowed_roots)
 
 
-def anchorings(settings: TailorSettings, blobs: BlobStore) -> dict[str, tuple[KeyAdapter[Any], WindowAnchoring]]:
+def anchorings(
+    settings: TailorSettings, blobs: BlobStore
+) -> dict[str, tuple[KeyAdapter[Any], WindowAnchoring]]:
     from agents.anchoring_video import VideoAnchoring
 
     gui_cfg = GuiPipelineConfig(ocr=settings.ocr_enabled)
@@ -82,6 +84,7 @@ def register_anchor_stage(
         await recovery.recover({tp.partition for tp in assigned if tp.topic in raw_topics})
         started["at"] = time.time()  # recovered windows get a full gap before they count as idle
         started["recover"] = 1.0  # look for interrupted closes once, on the next sweep
+
     anchors_topic = app.topic(settings.topic_anchors, key_serializer="raw", value_serializer="raw")
 
     async def send(anchor_set: AnchorSet) -> None:
@@ -91,8 +94,16 @@ def register_anchor_stage(
     frames = frame_store(settings)
     windowers: dict[str, Windower] = {}
     for role, (adapter, anchoring) in anchorings(settings, blobs).items():
-        emitter = AnchorEmitter(anchoring, frames, send, dlq, metrics, settings.window_extract_timeout_s,
-                                settings.max_key_frames, settings.worker_id)
+        emitter = AnchorEmitter(
+            anchoring,
+            frames,
+            send,
+            dlq,
+            metrics,
+            settings.window_extract_timeout_s,
+            settings.max_key_frames,
+            settings.worker_id,
+        )
         windowers[role] = Windower(adapter, state, emitter, settings, blobs, metrics, ready=is_ready)
 
     @app.timer(settings.window_sweep_interval_s, name="tailor.window_sweep")

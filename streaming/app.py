@@ -95,7 +95,9 @@ def create_app(
     return tailor
 
 
-def register_synthesis(tailor: TailorApp, settings: TailorSettings, synthesis: BackendHandle, dlq: DeadLetterSink) -> None:
+def register_synthesis(
+    tailor: TailorApp, settings: TailorSettings, synthesis: BackendHandle, dlq: DeadLetterSink
+) -> None:
     from agents.intents import IntentParser
     from agents.tasks.catalog import families
     from streaming.intent_book import IntentBook
@@ -105,13 +107,16 @@ def register_synthesis(tailor: TailorApp, settings: TailorSettings, synthesis: B
     by_name = {f.name: f for f in families()}
     chooser = synthesis.chooser if settings.intent_model_enabled else None
     book = IntentBook(IntentParser(by_name, chooser, settings.default_budget))
-    tailor.synthesis = register_synthesis_stage(tailor.faust_app, settings, synthesis.backend, by_name, book,
-                                                tailor.metrics, dlq)
+    tailor.synthesis = register_synthesis_stage(
+        tailor.faust_app, settings, synthesis.backend, by_name, book, tailor.metrics, dlq
+    )
     tailor.sink = register_sink_stage(tailor.faust_app, settings, tailor.metrics, dlq)
     register_reloads(tailor, settings, synthesis, tailor.synthesis)
 
 
-def register_reloads(tailor: TailorApp, settings: TailorSettings, synthesis: BackendHandle, stage: Any) -> None:
+def register_reloads(
+    tailor: TailorApp, settings: TailorSettings, synthesis: BackendHandle, stage: Any
+) -> None:
     from streaming.reload_stage import Reloads, follow_updates
 
     reloads = Reloads(settings, synthesis.backend, tailor.metrics, stage)

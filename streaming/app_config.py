@@ -26,21 +26,29 @@ class AppConfig(BaseModel):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
     log_json: bool = Field(default=False, description="Log one JSON object per line.")
     log_repeat_burst: int = Field(
-        default=5, ge=0,
+        default=5,
+        ge=0,
         description="Most records of one message template the Kafka client libraries (kafka, aiokafka, faust, "
-                    "mode) may log per `log_repeat_interval_s`; the rest are counted in the next one. 0: no limit.")
+        "mode) may log per `log_repeat_interval_s`; the rest are counted in the next one. 0: no limit.",
+    )
     log_repeat_interval_s: float = Field(default=10.0, gt=0, description="Interval of `log_repeat_burst`.")
     malloc_arena_max: int = Field(
-        default=2, ge=0,
+        default=2,
+        ge=0,
         description="Most glibc malloc arenas of a worker (set at start-up, before its threads); fewer arenas "
-                    "keep RSS from swinging with the threads' allocations. 0: glibc's default (8 per core).")
+        "keep RSS from swinging with the threads' allocations. 0: glibc's default (8 per core).",
+    )
     malloc_trim_interval_s: float = Field(
-        default=30.0, ge=0,
-        description="How often a worker gives free heap memory back to the system (glibc malloc_trim). 0: never.")
+        default=30.0,
+        ge=0,
+        description="How often a worker gives free heap memory back to the system (glibc malloc_trim). 0: never.",
+    )
     shutdown_timeout_s: float = Field(
-        default=25.0, gt=0,
+        default=25.0,
+        gt=0,
         description="Longest a worker may take to stop after SIGTERM/SIGINT. Past it (a broker that cannot be "
-                    "reached to commit or leave the group) the process exits with status 70; what it had not "
-                    "committed is delivered again to the next worker. Keep it under the orchestrator's grace "
-                    "period (compose 30 s, deploy/k8s 45 s).")
+        "reached to commit or leave the group) the process exits with status 70; what it had not "
+        "committed is delivered again to the next worker. Keep it under the orchestrator's grace "
+        "period (compose 30 s, deploy/k8s 45 s).",
+    )
     worker_id: str = Field(default="worker-0", description="Name of this worker in logs and DLQ records.")

@@ -103,10 +103,14 @@ class EmbeddedBroker:
         url = f"tcp://{host}:{port}"
         advertised = f"tcp://{host}:{self.config.broker_advertised_port or port}"
         cmd = [
-            str(binary), "broker",
-            "--listener-url", url,
-            "--advertised-listener-url", advertised,
-            "--storage-engine", self.config.broker_storage_url,
+            str(binary),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            advertised,
+            "--storage-engine",
+            self.config.broker_storage_url,
         ]
         log.info("starting embedded Tansu broker on %s:%d", host, port)
         self.process = subprocess.Popen(
@@ -132,7 +136,9 @@ class EmbeddedBroker:
                 return self.bootstrap
             time.sleep(0.05)
         self.stop()
-        raise BrokerError(f"Tansu did not answer a metadata request within {self.config.broker_start_timeout_s}s")
+        raise BrokerError(
+            f"Tansu did not answer a metadata request within {self.config.broker_start_timeout_s}s"
+        )
 
     def stop(self) -> None:
         proc, self.process = self.process, None

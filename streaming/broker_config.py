@@ -13,11 +13,15 @@ class BrokerConfig(BaseModel):
     )
     broker_host: str = Field(default="127.0.0.1", description="Address the embedded broker listens on.")
     broker_port: int = Field(
-        default=0, ge=0, le=65535,
+        default=0,
+        ge=0,
+        le=65535,
         description="Embedded broker port; 0 picks a free one (kept for the broker's lifetime, restarts included).",
     )
     broker_advertised_port: int = Field(
-        default=0, ge=0, le=65535,
+        default=0,
+        ge=0,
+        le=65535,
         description="Port the embedded broker advertises to clients in metadata; 0: the port it listens on. "
         "Set it when clients reach the broker through a forwarded port (a container port mapping, a TCP proxy).",
     )

@@ -28,8 +28,12 @@ SHUTDOWN_OVERDUE_EXIT = 70  # EX_SOFTWARE: the worker did not stop in time and w
 
 
 def _overdue(timeout_s: float) -> None:
-    log.error("the worker did not stop within %.0f s (is the broker reachable?); exiting with status %d: what "
-              "was not committed is delivered again to the next worker", timeout_s, SHUTDOWN_OVERDUE_EXIT)
+    log.error(
+        "the worker did not stop within %.0f s (is the broker reachable?); exiting with status %d: what "
+        "was not committed is delivered again to the next worker",
+        timeout_s,
+        SHUTDOWN_OVERDUE_EXIT,
+    )
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):

@@ -9,14 +9,19 @@ from streaming.kafka_clients import aiokafka_kwargs
 from streaming.settings import TailorSettings
 
 
-async def fetch_highwaters(settings: TailorSettings, topics: list[str], timeout_s: float = 10.0) -> dict[tuple[str, int], int]:
+async def fetch_highwaters(
+    settings: TailorSettings, topics: list[str], timeout_s: float = 10.0
+) -> dict[tuple[str, int], int]:
     """High-water mark of every partition of `topics`, read from fetch responses."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     assert settings.kafka_bootstrap
     consumer = AIOKafkaConsumer(
         **aiokafka_kwargs(settings, settings.kafka_bootstrap),
-        enable_auto_commit=False, group_id=None, max_partition_fetch_bytes=1024, fetch_max_wait_ms=100,
+        enable_auto_commit=False,
+        group_id=None,
+        max_partition_fetch_bytes=1024,
+        fetch_max_wait_ms=100,
     )
     await consumer.start()
     try:

@@ -60,7 +60,9 @@ class IngestStage(Stage):
             check.check(record)
         return record
 
-    async def process(self, key: bytes | None, value: bytes | None, pos: SourcePosition) -> TailorRecord | None:
+    async def process(
+        self, key: bytes | None, value: bytes | None, pos: SourcePosition
+    ) -> TailorRecord | None:
         """Process one message; return the record when it was accepted."""
         started = time.perf_counter()
         self.metrics.records_in.labels(pos.topic).inc()

@@ -23,7 +23,9 @@ class IntentBook:
     def __init__(self, parser: IntentParser) -> None:
         self.parser = parser
         self.intents: dict[str, ParsedIntent] = {}
-        self.produced: dict[tuple[str, str], int] = {}  # (intent id, family) -> accepted examples (this worker)
+        self.produced: dict[
+            tuple[str, str], int
+        ] = {}  # (intent id, family) -> accepted examples (this worker)
 
     async def apply(self, intent: Intent) -> ParsedIntent | None:
         if not intent.active:
@@ -31,8 +33,12 @@ class IntentBook:
             return None
         parsed = await self.parser.parse(intent)
         self.intents[intent.intent_id] = parsed
-        log.info("intent %s (%s): %s", intent.intent_id, parsed.parsed_by,
-                 ", ".join(s.task_family for s in parsed.specs))
+        log.info(
+            "intent %s (%s): %s",
+            intent.intent_id,
+            parsed.parsed_by,
+            ", ".join(s.task_family for s in parsed.specs),
+        )
         return parsed
 
     def specs_for(self, domain: str) -> list[TaskSpec]:
@@ -41,7 +47,10 @@ class IntentBook:
             for spec in parsed.specs:
                 if spec.domain not in (None, domain):
                     continue
-                if spec.budget is not None and self.produced.get((spec.intent_id or "", spec.task_family), 0) >= spec.budget:
+                if (
+                    spec.budget is not None
+                    and self.produced.get((spec.intent_id or "", spec.task_family), 0) >= spec.budget
+                ):
                     continue
                 out.append(spec)
         return out
@@ -51,7 +60,9 @@ class IntentBook:
         self.produced[key] = self.produced.get(key, 0) + accepted
 
 
-async def watch_intents(settings: TailorSettings, book: IntentBook, on_bad: OnBad, ready: asyncio.Event) -> None:
+async def watch_intents(
+    settings: TailorSettings, book: IntentBook, on_bad: OnBad, ready: asyncio.Event
+) -> None:
     """Follow the intents topic from the beginning, forever; `ready` is set once caught up."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -61,8 +72,9 @@ async def watch_intents(settings: TailorSettings, book: IntentBook, on_bad: OnBa
     while True:
         try:
             hws = await fetch_highwaters(settings, [settings.topic_intents])
-            consumer = AIOKafkaConsumer(**aiokafka_kwargs(settings, settings.kafka_bootstrap),
-                                        enable_auto_commit=False, group_id=None)
+            consumer = AIOKafkaConsumer(
+                **aiokafka_kwargs(settings, settings.kafka_bootstrap), enable_auto_commit=False, group_id=None
+            )
             await consumer.start()
             break
         except Exception as exc:  # broker not ready yet: retry

@@ -36,8 +36,15 @@ def rules_parser(settings: TailorSettings) -> IntentParser:
 
 def publish_intent(settings: TailorSettings, req: IntentRequest) -> str:
     assert settings.kafka_bootstrap
-    intent = Intent(intent_id=req.intent_id or derived_id(req), text=req.text, domain=req.domain,  # type: ignore[arg-type]
-                    task=req.task, budget=req.budget, created_at=time.time(), active=req.active)
+    intent = Intent(
+        intent_id=req.intent_id or derived_id(req),
+        text=req.text,
+        domain=req.domain,  # type: ignore[arg-type]
+        task=req.task,
+        budget=req.budget,
+        created_at=time.time(),
+        active=req.active,
+    )
     parsed = rules_parser(settings).parse_rules(intent)  # refuse an unknown task before publishing
     ensure_topics(settings, settings, settings.kafka_bootstrap)
     with TailorProducer.connect(settings.kafka_bootstrap, settings, settings) as producer:
@@ -49,8 +56,10 @@ def describe(parsed: ParsedIntent) -> str:
     specs = ", ".join(s.task_family for s in parsed.specs)
     budget = parsed.specs[0].budget if parsed.specs else None
     state = "active" if parsed.intent.active else "retired"
-    return (f"{parsed.intent.intent_id} [{state}] {parsed.intent.text!r} -> {specs} "
-            f"(domain={parsed.specs[0].domain if parsed.specs else None}, budget={budget}, by {parsed.parsed_by})")
+    return (
+        f"{parsed.intent.intent_id} [{state}] {parsed.intent.text!r} -> {specs} "
+        f"(domain={parsed.specs[0].domain if parsed.specs else None}, budget={budget}, by {parsed.parsed_by})"
+    )
 
 
 def latest_intents(settings: TailorSettings) -> list[Intent]:

@@ -34,31 +34,40 @@ class KafkaConfig(BaseModel):
     )
     kafka_request_timeout_s: float = Field(default=30.0, gt=0, description="Client request timeout.")
     kafka_retry_backoff_s: float = Field(
-        default=0.2, gt=0, le=30,
+        default=0.2,
+        gt=0,
+        le=30,
         description="Pause before a failed request (metadata, produce, fetch, group coordinator) is retried, in "
         "Tailor's aiokafka and kafka-python clients. Faust's own consumer and producer keep aiokafka's 0.1 s.",
     )
     kafka_reconnect_backoff_max_s: float = Field(
-        default=2.0, gt=0, le=60,
+        default=2.0,
+        gt=0,
+        le=60,
         description="kafka-python clients (producer helper, replay, admin) retry a lost broker connection with "
         "exponential backoff from 50 ms up to this, so a broker that comes back is reconnected within about "
         "this long (the library's own cap is 30 s). aiokafka reconnects on the next request.",
     )
     kafka_delivery_timeout_s: float = Field(
-        default=120.0, gt=0,
+        default=120.0,
+        gt=0,
         description="Producer helper: a record not acknowledged within this long after send() is reported failed "
         "to the sender (its future and flush() raise); a broker outage shorter than this delays records, "
         "never drops them. Must exceed kafka_request_timeout_s.",
     )
     kafka_producer_linger_ms: float = Field(
-        default=5.0, ge=0, le=1000,
+        default=5.0,
+        ge=0,
+        le=1000,
         description="The worker's (Faust) producer waits this long to gather records into one produce request; "
         "0 sends one request per record (the window changelog writes two records per event). Offsets are "
         "committed only after the producer is flushed, so this delays, never loses, state writes.",
     )
 
     kafka_fetch_max_wait_ms: int = Field(
-        default=100, ge=1, le=30_000,
+        default=100,
+        ge=1,
+        le=30_000,
         description="Longest the worker's (Faust) consumer lets a fetch wait for data. The embedded Tansu "
         "broker holds every empty fetch this long even when data arrives meanwhile, so it adds up to this "
         "much latency per hop (Faust's own value is 1500 ms); with Kafka it only sets how often an idle "

@@ -19,14 +19,21 @@ LIMITED_LOGGERS = ("kafka", "aiokafka", "faust", "mode")
 class RepeatLimiter(logging.Filter):
     """A handler filter: records of the same (logger, level, template) beyond `burst` in `interval_s` are dropped."""
 
-    def __init__(self, burst: int, interval_s: float, prefixes: tuple[str, ...] = LIMITED_LOGGERS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        burst: int,
+        interval_s: float,
+        prefixes: tuple[str, ...] = LIMITED_LOGGERS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__()
         self.burst = burst
         self.interval_s = interval_s
         self.prefixes = prefixes
         self.clock = clock
-        self.seen: dict[tuple[str, int, str], list[float | int]] = {}  # key -> [window start, passed, dropped]
+        self.seen: dict[
+            tuple[str, int, str], list[float | int]
+        ] = {}  # key -> [window start, passed, dropped]
         self.lock = threading.Lock()  # Handler.handle calls filters before taking its own lock
 
     def limited(self, name: str) -> bool:
@@ -48,8 +55,10 @@ class RepeatLimiter(logging.Filter):
             if len(self.seen) > 10_000:  # templates, not messages: this bound is never reached in practice
                 self.seen = {key: self.seen[key]}
             if dropped:
-                record.msg = f"{record.getMessage()} ({dropped} more like this in the last {self.interval_s:g} s " \
-                             "were not logged)"
+                record.msg = (
+                    f"{record.getMessage()} ({dropped} more like this in the last {self.interval_s:g} s "
+                    "were not logged)"
+                )
                 record.args = None
             return True
         if state[1] < self.burst:

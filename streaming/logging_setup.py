@@ -30,7 +30,8 @@ CONSOLE_LOGGER = "streaming.console"
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, object] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
             "level": record.levelname,
             "logger": record.name,
             "msg": record.getMessage(),
@@ -86,8 +87,10 @@ def console_streams(json_lines: bool) -> ConsoleStreams:
     if not json_lines:
         return ConsoleStreams()
     log = logging.getLogger(CONSOLE_LOGGER)
-    return ConsoleStreams(stdout=cast(IO[str], LogStream(log, logging.INFO)),
-                          stderr=cast(IO[str], LogStream(log, logging.WARNING)))
+    return ConsoleStreams(
+        stdout=cast(IO[str], LogStream(log, logging.INFO)),
+        stderr=cast(IO[str], LogStream(log, logging.WARNING)),
+    )
 
 
 def _log_uncaught(
@@ -95,7 +98,9 @@ def _log_uncaught(
 ) -> None:
     if exc_type is None or exc is None or issubclass(exc_type, (SystemExit, KeyboardInterrupt)):
         return
-    logging.getLogger("streaming.uncaught").error("uncaught exception in %s", where, exc_info=(exc_type, exc, tb))
+    logging.getLogger("streaming.uncaught").error(
+        "uncaught exception in %s", where, exc_info=(exc_type, exc, tb)
+    )
 
 
 def _thread_hook(args: threading.ExceptHookArgs) -> None:
@@ -107,8 +112,9 @@ def _main_hook(exc_type: type[BaseException], exc: BaseException, tb: TracebackT
     _log_uncaught(exc_type, exc, tb, "the main thread")
 
 
-def configure_logging(level: str = "INFO", json_lines: bool = False, repeat_burst: int = 5,
-                      repeat_interval_s: float = 10.0) -> None:
+def configure_logging(
+    level: str = "INFO", json_lines: bool = False, repeat_burst: int = 5, repeat_interval_s: float = 10.0
+) -> None:
     """Root handler on stderr; the Kafka client libraries' repeated records limited (see `RepeatLimiter`)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RepeatLimiter(repeat_burst, repeat_interval_s))

@@ -54,8 +54,9 @@ def mend_idempotent_reset(producer: Any) -> bool:
         reset()
         with tm._lock:
             if not tm.has_producer_id() and tm._current_state == TransactionState.READY:
-                log.warning("Kafka producer id reset (a batch already sent expired or failed): "
-                            "requesting a new one")
+                log.warning(
+                    "Kafka producer id reset (a batch already sent expired or failed): requesting a new one"
+                )
                 tm._current_state = TransactionState.UNINITIALIZED
 
     tm.reset_producer_id = reset_producer_id
@@ -81,7 +82,10 @@ class TailorProducer:
         cfg = kafka or KafkaConfig()
         kwargs = kafka_python_kwargs(cfg, bootstrap)
         kwargs.update(
-            acks="all", linger_ms=5, retries=10, max_request_size=32 << 20,
+            acks="all",
+            linger_ms=5,
+            retries=10,
+            max_request_size=32 << 20,
             max_in_flight_requests_per_connection=1,  # keep per-key order across retries
             # while the broker is unreachable records wait in the buffer (not counted as retries); past this
             # they are reported failed through their futures, never dropped silently

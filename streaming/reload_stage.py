@@ -27,7 +27,9 @@ def model_store_root(settings: TailorSettings) -> str:
 class Reloads:
     """Applies updates in announcement order; a refused update leaves the current weights in use."""
 
-    def __init__(self, settings: TailorSettings, backend: Any, metrics: TailorMetrics, failures: Stage) -> None:
+    def __init__(
+        self, settings: TailorSettings, backend: Any, metrics: TailorMetrics, failures: Stage
+    ) -> None:
         self.settings = settings
         self.backend = backend
         self.metrics = metrics
@@ -55,8 +57,11 @@ class Reloads:
         self.metrics.model_version.labels("base").set(0)
         self.metrics.model_version.labels(update.version).set(1)
         self.current = update.version
-        log.info("synthesis now uses weights %s%s", update.version,
-                 f" (rollback of {update.rollback_of})" if update.rollback_of else "")
+        log.info(
+            "synthesis now uses weights %s%s",
+            update.version,
+            f" (rollback of {update.rollback_of})" if update.rollback_of else "",
+        )
         return True
 
 
@@ -70,8 +75,9 @@ async def follow_updates(settings: TailorSettings, reloads: Reloads) -> None:
     while True:
         try:
             hws = await fetch_highwaters(settings, [topic])
-            consumer = AIOKafkaConsumer(**aiokafka_kwargs(settings, settings.kafka_bootstrap),
-                                        enable_auto_commit=False, group_id=None)
+            consumer = AIOKafkaConsumer(
+                **aiokafka_kwargs(settings, settings.kafka_bootstrap), enable_auto_commit=False, group_id=None
+            )
             await consumer.start()
             break
         except Exception as exc:

@@ -31,8 +31,18 @@ OTHER_PREFIXES = ("TAILOR_GPU_",)
 
 
 class TailorSettings(
-    AppConfig, KafkaConfig, TopicsConfig, LimitsConfig, BrokerConfig, WindowsConfig, AnchoringConfig,
-    SynthesisConfig, IntentsConfig, LagMonitorConfig, TrainerConfig, BaseSettings,
+    AppConfig,
+    KafkaConfig,
+    TopicsConfig,
+    LimitsConfig,
+    BrokerConfig,
+    WindowsConfig,
+    AnchoringConfig,
+    SynthesisConfig,
+    IntentsConfig,
+    LagMonitorConfig,
+    TrainerConfig,
+    BaseSettings,
 ):
     """All settings, flat: every field is `TAILOR_<FIELD>` in the environment."""
 
@@ -80,8 +90,12 @@ def unknown_variables(environ: Mapping[str, str] | None = None) -> list[tuple[st
     out = []
     for name in sorted(env):
         upper = name.upper()
-        if (not upper.startswith(ENV_PREFIX) or upper in known or upper in OTHER_VARIABLES
-                or upper.startswith(OTHER_PREFIXES)):
+        if (
+            not upper.startswith(ENV_PREFIX)
+            or upper in known
+            or upper in OTHER_VARIABLES
+            or upper.startswith(OTHER_PREFIXES)
+        ):
             continue
         close = difflib.get_close_matches(upper, known, n=1, cutoff=0.75)
         out.append((name, close[0] if close else None))

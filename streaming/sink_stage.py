@@ -30,8 +30,14 @@ class SinkStage(Stage):
     A failure to write or flush the batch is not one record's fault: it is left to raise, so the batch is
     not acknowledged and nothing is lost."""
 
-    def __init__(self, settings: TailorSettings, sink: ParquetSink, metrics: TailorMetrics,
-                 dlq: DeadLetterSink, extra: list[ExampleSink] | None = None) -> None:
+    def __init__(
+        self,
+        settings: TailorSettings,
+        sink: ParquetSink,
+        metrics: TailorMetrics,
+        dlq: DeadLetterSink,
+        extra: list[ExampleSink] | None = None,
+    ) -> None:
         super().__init__(metrics, dlq, settings.worker_id, settings.dlq_payload_bytes)
         self.settings = settings
         self.sink = sink
@@ -72,26 +78,39 @@ def plugin_sinks(settings: TailorSettings) -> list[ExampleSink]:
     function, called with the settings."""
     if not settings.sink_plugins:
         return []
-    installed = plugins.load(plugins.SINKS, (ParquetSink.name,), plugins.class_or_function(ExampleSink),
-                             "an ExampleSink subclass or a function of the settings returning one")
+    installed = plugins.load(
+        plugins.SINKS,
+        (ParquetSink.name,),
+        plugins.class_or_function(ExampleSink),
+        "an ExampleSink subclass or a function of the settings returning one",
+    )
     found = {p.name: p for p in installed}
     out = []
     for name in settings.sink_plugins:
         p = found.get(name)
         if p is None:
-            raise ValueError(f"sink_plugins names {name!r}, which is not installed; installed: {', '.join(found)}")
+            raise ValueError(
+                f"sink_plugins names {name!r}, which is not installed; installed: {', '.join(found)}"
+            )
         sink: ExampleSink = plugins.build(p, ExampleSink, settings)
         plugins.same_name(p, getattr(sink, "name", None))
         out.append(sink)
     return out
 
 
-def register_sink_stage(app: faust.App, settings: TailorSettings, metrics: TailorMetrics,
-                        dlq: DeadLetterSink) -> ParquetSink:
+def register_sink_stage(
+    app: faust.App, settings: TailorSettings, metrics: TailorMetrics, dlq: DeadLetterSink
+) -> ParquetSink:
     from streaming.anchor_stage import frame_store
 
-    sink = ParquetSink(ParquetSinkConfig(root=examples_root(settings), writer_id=settings.worker_id,
-                                         embed_frames=settings.sink_embed_frames), frame_store(settings))
+    sink = ParquetSink(
+        ParquetSinkConfig(
+            root=examples_root(settings),
+            writer_id=settings.worker_id,
+            embed_frames=settings.sink_embed_frames,
+        ),
+        frame_store(settings),
+    )
     stage = SinkStage(settings, sink, metrics, dlq, plugin_sinks(settings))
     topic = app.topic(settings.topic_examples, key_serializer="raw", value_serializer="raw")
 

@@ -53,8 +53,14 @@ class Stage(ABC):
     refusals: ClassVar[tuple[type[Exception], ...]] = ()
     timeout_reason: ClassVar[str | None] = None  # the label of the stage's own timeout, if it has one
 
-    def __init__(self, metrics: TailorMetrics, dlq: DeadLetterSink, worker_id: str, payload_cap: int,
-                 timeout_s: float | None = None) -> None:
+    def __init__(
+        self,
+        metrics: TailorMetrics,
+        dlq: DeadLetterSink,
+        worker_id: str,
+        payload_cap: int,
+        timeout_s: float | None = None,
+    ) -> None:
         self.metrics = metrics
         self.dlq = dlq
         self.worker_id = worker_id
@@ -68,8 +74,9 @@ class Stage(ABC):
     def name(self) -> str:
         """The stage label of metrics and dead letters."""
 
-    async def guarded(self, work: Awaitable[T], source: Source, *, stage: str | None = None,
-                      about: str = "") -> T | None:
+    async def guarded(
+        self, work: Awaitable[T], source: Source, *, stage: str | None = None, about: str = ""
+    ) -> T | None:
         """`work`'s result, or None once its failure went down the failure path."""
         try:
             return await work
@@ -77,7 +84,9 @@ class Stage(ABC):
             await self.failed(exc, source, stage=stage, about=about)
             return None
 
-    async def failed(self, exc: Exception, source: Source, *, stage: str | None = None, about: str = "") -> None:
+    async def failed(
+        self, exc: Exception, source: Source, *, stage: str | None = None, about: str = ""
+    ) -> None:
         """The one failure path for an exception raised while processing the item from `source`."""
         if isinstance(exc, (RecordError, *self.refusals)):
             reason, detail = str(exc.reason), str(exc.detail)  # type: ignore[attr-defined]
@@ -85,8 +94,14 @@ class Stage(ABC):
             reason, detail = self.timeout_reason, f"over {self.timeout_s}s"
         else:
             pos = source.pos
-            self.log.error("unexpected failure at %s/%d/%d", pos.topic, pos.partition, pos.offset, exc_info=exc,
-                           extra={"topic": pos.topic, "partition": pos.partition, "offset": pos.offset})
+            self.log.error(
+                "unexpected failure at %s/%d/%d",
+                pos.topic,
+                pos.partition,
+                pos.offset,
+                exc_info=exc,
+                extra={"topic": pos.topic, "partition": pos.partition, "offset": pos.offset},
+            )
             reason, detail = INTERNAL_ERROR, f"{type(exc).__name__}: {exc}"
         await self.fail(reason, f"{about}: {detail}" if about else detail, source, stage=stage)
 
@@ -96,11 +111,25 @@ class Stage(ABC):
         label = stage or self.name
         pos = source.pos
         self.log.warning(
-            "dead-lettered %s/%d/%d at %s: %s: %s", pos.topic, pos.partition, pos.offset, label, reason, detail,
+            "dead-lettered %s/%d/%d at %s: %s: %s",
+            pos.topic,
+            pos.partition,
+            pos.offset,
+            label,
+            reason,
+            detail,
             extra={"topic": pos.topic, "partition": pos.partition, "offset": pos.offset},
         )
         self.metrics.stage_dropped.labels(label, reason).inc()
         self.metrics.dead_lettered.labels(pos.topic, label, reason).inc()
-        letter = dead_letter(reason=reason, detail=detail, stage=label, source=pos, key=source.key,
-                             value=source.value, worker=self.worker_id, payload_cap=self.payload_cap)
+        letter = dead_letter(
+            reason=reason,
+            detail=detail,
+            stage=label,
+            source=pos,
+            key=source.key,
+            value=source.value,
+            worker=self.worker_id,
+            payload_cap=self.payload_cap,
+        )
         await self.dlq.send(letter)

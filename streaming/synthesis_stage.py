@@ -33,8 +33,16 @@ DISTRACTOR_POOL = 8
 
 
 class SynthesisStage(Stage):
-    def __init__(self, settings: TailorSettings, backend: SynthesisBackend, families: dict[str, TaskFamily],
-                 book: IntentBook, metrics: TailorMetrics, dlq: DeadLetterSink, publish: Any) -> None:
+    def __init__(
+        self,
+        settings: TailorSettings,
+        backend: SynthesisBackend,
+        families: dict[str, TaskFamily],
+        book: IntentBook,
+        metrics: TailorMetrics,
+        dlq: DeadLetterSink,
+        publish: Any,
+    ) -> None:
         super().__init__(metrics, dlq, settings.worker_id, settings.dlq_payload_bytes)
         self.settings = settings
         self.backend = backend
@@ -96,9 +104,14 @@ class SynthesisStage(Stage):
             return
         # each job's failure goes down the failure path inside its own task: gather never sees it, so it
         # cannot take the batch's other jobs (or the agent) with it
-        results = await asyncio.gather(*(self.guarded(self.run_job(family, ctx), source,
-                                                      about=f"{family.name} on {ctx.anchors.window_id}")
-                                         for family, ctx, source in work))
+        results = await asyncio.gather(
+            *(
+                self.guarded(
+                    self.run_job(family, ctx), source, about=f"{family.name} on {ctx.anchors.window_id}"
+                )
+                for family, ctx, source in work
+            )
+        )
         for (family, ctx, _source), result in zip(work, results, strict=True):
             if result is not None:
                 await self.emit(family, ctx, result)
@@ -126,15 +139,22 @@ class SynthesisStage(Stage):
             m.examples.labels(family.name, "duplicate").inc(result.duplicates)
         self.book.count(ctx.spec, len(result.accepted))
 
-    async def dead_letter(self, reason: str, detail: str, pos: SourcePosition, key: bytes | None,
-                          value: bytes | None) -> None:
+    async def dead_letter(
+        self, reason: str, detail: str, pos: SourcePosition, key: bytes | None, value: bytes | None
+    ) -> None:
         """A refusal found beside the anchors stream (a bad intent, a refused model update), on the same path."""
         await self.fail(reason, detail, Source(pos, key, value))
 
 
-def register_synthesis_stage(app: faust.App, settings: TailorSettings, backend: SynthesisBackend,
-                             families: dict[str, TaskFamily], book: IntentBook, metrics: TailorMetrics,
-                             dlq: DeadLetterSink) -> SynthesisStage:
+def register_synthesis_stage(
+    app: faust.App,
+    settings: TailorSettings,
+    backend: SynthesisBackend,
+    families: dict[str, TaskFamily],
+    book: IntentBook,
+    metrics: TailorMetrics,
+    dlq: DeadLetterSink,
+) -> SynthesisStage:
     topics: dict[str, Any] = {}  # one Faust topic object per name, not one per message
 
     async def publish(topic: str, key: str, value: bytes) -> None:
@@ -146,7 +166,9 @@ def register_synthesis_stage(app: faust.App, settings: TailorSettings, backend: 
     stage = SynthesisStage(settings, backend, families, book, metrics, dlq, publish)
     intents_ready = asyncio.Event()
 
-    async def intent_bad(reason: str, detail: str, pos: SourcePosition, key: bytes | None, value: bytes | None) -> None:
+    async def intent_bad(
+        reason: str, detail: str, pos: SourcePosition, key: bytes | None, value: bytes | None
+    ) -> None:
         await stage.dead_letter(reason, detail, pos, key, value)
 
     @app.task
@@ -157,7 +179,9 @@ def register_synthesis_stage(app: faust.App, settings: TailorSettings, backend: 
 
     @app.agent(anchors, name="tailor.synthesis")
     async def synthesise(stream: Any) -> None:
-        async for events in stream.take_events(settings.synth_batch_size, within=settings.synth_batch_window_s):
+        async for events in stream.take_events(
+            settings.synth_batch_size, within=settings.synth_batch_window_s
+        ):
             if not intents_ready.is_set():  # do not judge windows against an empty intent book
                 await intents_ready.wait()
             await stage.handle_batch(list(events))

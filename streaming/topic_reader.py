@@ -24,7 +24,9 @@ async def read_messages_async(settings: TailorSettings, topic: str, timeout_s: f
     tps = [TopicPartition(t, p) for (t, p), hw in hws.items() if hw > 0]
     if not tps:
         return []
-    consumer = AIOKafkaConsumer(**aiokafka_kwargs(settings, settings.kafka_bootstrap), enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        **aiokafka_kwargs(settings, settings.kafka_bootstrap), enable_auto_commit=False
+    )
     await consumer.start()
     out: list[Any] = []
     try:
@@ -43,7 +45,9 @@ async def read_messages_async(settings: TailorSettings, topic: str, timeout_s: f
         await consumer.stop()
 
 
-async def read_topic_async(settings: TailorSettings, topic: str, record: type[R], timeout_s: float = 30.0) -> list[R]:
+async def read_topic_async(
+    settings: TailorSettings, topic: str, record: type[R], timeout_s: float = 30.0
+) -> list[R]:
     """Every record of `topic` that parses as `record` (others are skipped: the reader only summarises)."""
     out: list[R] = []
     for msg in await read_messages_async(settings, topic, timeout_s):

@@ -38,13 +38,19 @@ class TopicSpec:
 def topic_specs(cfg: TopicsConfig) -> list[TopicSpec]:
     """Every topic Tailor reads or writes, with its record type and key field."""
     return [
-        TopicSpec("raw_video", cfg.topic_raw_video, VideoSegment, "stream_id", description="Raw video segments"),
+        TopicSpec(
+            "raw_video", cfg.topic_raw_video, VideoSegment, "stream_id", description="Raw video segments"
+        ),
         TopicSpec("raw_gui", cfg.topic_raw_gui, GuiStep, "session_id", description="Raw GUI steps"),
         TopicSpec("raw_robot", cfg.topic_raw_robot, RobotStep, "episode_id", description="Raw robot steps"),
-        TopicSpec("intents", cfg.topic_intents, Intent, "intent_id", compacted=True, description="User intents"),
+        TopicSpec(
+            "intents", cfg.topic_intents, Intent, "intent_id", compacted=True, description="User intents"
+        ),
         TopicSpec("anchors", cfg.topic_anchors, AnchorSet, "window_id", description="Anchors per window"),
         TopicSpec("examples", cfg.topic_examples, Example, "example_id", description="Tailored examples"),
-        TopicSpec("rejected", cfg.topic_rejected, RejectedExample, "example_id", description="Rejected examples"),
+        TopicSpec(
+            "rejected", cfg.topic_rejected, RejectedExample, "example_id", description="Rejected examples"
+        ),
         TopicSpec("feedback", cfg.topic_feedback, Feedback, "feedback_id", description="Downstream feedback"),
         TopicSpec("model_updates", cfg.topic_model_updates, ModelUpdate, "version", description="Weights"),
         TopicSpec("dlq", cfg.topic_dlq, DeadLetter, "source_topic", description="Dead letters"),
@@ -82,8 +88,12 @@ def ensure_topics(
             for spec in topic_specs(topics)
             if spec.name not in existing
         ] + [
-            NewTopic(name=name, num_partitions=topics.partitions, replication_factor=topics.replication_factor,
-                     topic_configs={"cleanup.policy": "compact"})
+            NewTopic(
+                name=name,
+                num_partitions=topics.partitions,
+                replication_factor=topics.replication_factor,
+                topic_configs={"cleanup.policy": "compact"},
+            )
             for name in extra_compacted
             if name not in existing
         ]

@@ -36,7 +36,9 @@ class Header:
     max_index: int = -1
     first_index: int = -1
     topic: str = ""
-    last_closed_offset: int = -1  # newest source offset in a closed window: a redelivery at or below it is skipped
+    last_closed_offset: int = (
+        -1
+    )  # newest source offset in a closed window: a redelivery at or below it is skipped
 
     def dumps(self) -> bytes:
         return json.dumps(self.__dict__).encode()  # flat fields: no recursive asdict per event
@@ -226,8 +228,16 @@ class WindowState:
         if not windows:
             del self._items[name]
 
-    def expire_finished(self, domain: str, now: float, ttl_s: float, max_keys: int, since: float = 0.0,
-                        busy: set[str] | None = None, ready: Callable[[int], bool] | None = None) -> int:
+    def expire_finished(
+        self,
+        domain: str,
+        now: float,
+        ttl_s: float,
+        max_keys: int,
+        since: float = 0.0,
+        busy: set[str] | None = None,
+        ready: Callable[[int], bool] | None = None,
+    ) -> int:
         """Forget finished keys (no open window, no items left) idle `ttl_s` or beyond the newest
         `max_keys`; their headers are deleted (tombstoned), so state and changelog stay bounded.
         Keys of partitions that are not `ready` (still being recovered) are left for a later sweep."""

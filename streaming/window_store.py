@@ -108,8 +108,11 @@ class StateRecovery:
         applied = 0
         pending = {p for p, hw in hws.items() if hw > 0}
         if pending:
-            consumer = AIOKafkaConsumer(**aiokafka_kwargs(self.settings, self.settings.kafka_bootstrap),
-                                        enable_auto_commit=False, group_id=None)
+            consumer = AIOKafkaConsumer(
+                **aiokafka_kwargs(self.settings, self.settings.kafka_bootstrap),
+                enable_auto_commit=False,
+                group_id=None,
+            )
             await consumer.start()
             try:
                 tps = [TopicPartition(topic, p) for p in pending]
@@ -133,8 +136,12 @@ class StateRecovery:
         self.state.generation += 1
         for p in todo:
             self.event(p).set()
-        log.info("recovered window state of partitions %s: %d changes in %.2fs", sorted(todo), applied,
-                 time.monotonic() - started)
+        log.info(
+            "recovered window state of partitions %s: %d changes in %.2fs",
+            sorted(todo),
+            applied,
+            time.monotonic() - started,
+        )
         return applied
 
     def revoke(self, partitions: set[int]) -> None:

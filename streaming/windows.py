@@ -40,8 +40,18 @@ from streaming.ingest import RecordHandler
 from streaming.window_state import ChangeLog, Header, WindowState
 from streaming.windows_config import WindowsConfig
 
-__all__ = ["ChangeLog", "ClosedWindow", "GuiKeys", "Header", "KeyAdapter", "RobotKeys", "VideoKeys",
-           "WindowCloser", "WindowState", "Windower"]
+__all__ = [
+    "ChangeLog",
+    "ClosedWindow",
+    "GuiKeys",
+    "Header",
+    "KeyAdapter",
+    "RobotKeys",
+    "VideoKeys",
+    "WindowCloser",
+    "WindowState",
+    "Windower",
+]
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +113,9 @@ class RobotKeys(KeyAdapter[RobotStep]):
     def spill(self, record: RobotStep, blobs: BlobStore) -> RobotStep:
         if not self.has_inline(record):
             return record
-        return record.model_copy(update={"cameras": {k: _spill_ref(v, blobs) for k, v in record.cameras.items()}})
+        return record.model_copy(
+            update={"cameras": {k: _spill_ref(v, blobs) for k, v in record.cameras.items()}}
+        )
 
 
 class GuiKeys(KeyAdapter[GuiStep]):
@@ -190,7 +202,13 @@ class Windower(RecordHandler):
         ad = self.adapter
         key, index = ad.key(record), ad.index(record)
         if self._redelivered(key, index, pos):
-            log.debug("%s %s index %d at offset %d is already in the window state", ad.domain, key, index, pos.offset)
+            log.debug(
+                "%s %s index %d at offset %d is already in the window state",
+                ad.domain,
+                key,
+                index,
+                pos.offset,
+            )
             self.metrics.stage_dropped.labels(self.stage, "redelivered").inc()
             return
         self._check_order(key, index, pos.offset)  # cheap early answer, before any media is moved
@@ -243,9 +261,14 @@ class Windower(RecordHandler):
         if hdr is None:
             return None
         if index <= hdr.last_closed_index:
-            raise RecordError("late_event", f"{ad.domain} {key} index {index} <= closed index {hdr.last_closed_index}")
+            raise RecordError(
+                "late_event", f"{ad.domain} {key} index {index} <= closed index {hdr.last_closed_index}"
+            )
         # the same message stored while its header change was lost in a crash is applied again, not refused
-        if self.state.has_item(ad.domain, key, hdr.seq, index) and self._stored_offset(key, hdr.seq, index) != offset:
+        if (
+            self.state.has_item(ad.domain, key, hdr.seq, index)
+            and self._stored_offset(key, hdr.seq, index) != offset
+        ):
             raise RecordError("duplicate_step", f"{ad.domain} {key} index {index} already in the open window")
         return hdr
 
@@ -266,14 +289,26 @@ class Windower(RecordHandler):
         records = [ad.record_type.model_validate(json.loads(v)["record"]) for _k, v in entries]
         records.sort(key=ad.index)
         window = ClosedWindow(
-            domain=ad.domain, key=key, seq=seq, topic=hdr.topic, partition=hdr.partition,
-            first_offset=hdr.first_offset, last_offset=hdr.last_offset, records=records, reason=reason,
+            domain=ad.domain,
+            key=key,
+            seq=seq,
+            topic=hdr.topic,
+            partition=hdr.partition,
+            first_offset=hdr.first_offset,
+            last_offset=hdr.last_offset,
+            records=records,
+            reason=reason,
         )
         # the next item opens window seq+1; if we crash before the items are deleted, recover() closes it
         # last_seen_wall of a finished key is when it finished (finished keys expire by it)
-        final = Header(seq=seq + 1, partition=hdr.partition, topic=hdr.topic, last_seen_wall=time.time(),
-                       last_closed_index=max(hdr.last_closed_index, hdr.max_index),
-                       last_closed_offset=max(hdr.last_closed_offset, hdr.last_offset))
+        final = Header(
+            seq=seq + 1,
+            partition=hdr.partition,
+            topic=hdr.topic,
+            last_seen_wall=time.time(),
+            last_closed_index=max(hdr.last_closed_index, hdr.max_index),
+            last_closed_offset=max(hdr.last_closed_offset, hdr.last_offset),
+        )
         self.state.put_header(hdr.partition, ad.domain, key, final)
         # a cancelled, failed or killed close leaves its items behind an older window number: recover()
         # finishes it. Closes run in the background so the stream keeps flowing (and keys that are still
@@ -319,7 +354,10 @@ class Windower(RecordHandler):
         for key, hdr in self.state.open_keys(self.adapter.domain):
             if not self._ready(hdr.partition):
                 continue
-            if hdr.last_seen_final_wall and now - max(hdr.last_seen_final_wall, active_since) >= cfg.window_grace_s:
+            if (
+                hdr.last_seen_final_wall
+                and now - max(hdr.last_seen_final_wall, active_since) >= cfg.window_grace_s
+            ):
                 reason = "final"
             elif now - max(hdr.last_seen_wall, active_since) >= cfg.window_gap_s + cfg.window_grace_s:
                 reason = "gap"
@@ -328,9 +366,15 @@ class Windower(RecordHandler):
             if await self.close_window(key, reason):
                 closed += 1
         busy = {k for k, _seq in self.closing}
-        self.state.expire_finished(self.adapter.domain, now, cfg.window_finished_key_ttl_s,
-                                   cfg.window_max_finished_keys, since=active_since, busy=busy,
-                                   ready=self._ready)
+        self.state.expire_finished(
+            self.adapter.domain,
+            now,
+            cfg.window_finished_key_ttl_s,
+            cfg.window_max_finished_keys,
+            since=active_since,
+            busy=busy,
+            ready=self._ready,
+        )
         return closed
 
     def _ready(self, partition: int) -> bool:
@@ -355,8 +399,17 @@ class Windower(RecordHandler):
                 loaded = [json.loads(v) for _k, v in entries]
                 records = sorted((ad.record_type.model_validate(e["record"]) for e in loaded), key=ad.index)
                 offsets = [int(e["offset"]) for e in loaded]
-                window = ClosedWindow(domain, key, seq, hdr.topic, hdr.partition,
-                                      min(offsets), max(offsets), records, "recovered")
+                window = ClosedWindow(
+                    domain,
+                    key,
+                    seq,
+                    hdr.topic,
+                    hdr.partition,
+                    min(offsets),
+                    max(offsets),
+                    records,
+                    "recovered",
+                )
                 self.closing.add((key, seq))
                 await self._slots().acquire()
                 task = asyncio.create_task(self._finish(window, [k for k, _v in entries], hdr.partition))

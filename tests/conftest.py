@@ -48,9 +48,16 @@ def topic_prefix() -> str:
 
 def topic_env(prefix: str) -> dict[str, str]:
     names = {
-        "RAW_VIDEO": "raw.video", "RAW_GUI": "raw.gui", "RAW_ROBOT": "raw.robot", "INTENTS": "intents",
-        "ANCHORS": "anchors", "EXAMPLES": "examples", "REJECTED": "examples.rejected", "FEEDBACK": "feedback",
-        "MODEL_UPDATES": "model.updates", "DLQ": "dlq",
+        "RAW_VIDEO": "raw.video",
+        "RAW_GUI": "raw.gui",
+        "RAW_ROBOT": "raw.robot",
+        "INTENTS": "intents",
+        "ANCHORS": "anchors",
+        "EXAMPLES": "examples",
+        "REJECTED": "examples.rejected",
+        "FEEDBACK": "feedback",
+        "MODEL_UPDATES": "model.updates",
+        "DLQ": "dlq",
     }
     return {f"TAILOR_TOPIC_{k}": f"{prefix}.{v}" for k, v in names.items()}
 
@@ -112,13 +119,16 @@ class WorkerProcess:
         return self.log_path.read_text(errors="replace")
 
 
-def start_worker_process(settings: TailorSettings, log_path: Path,
-                         argv: tuple[str, ...] = ("-m", "app.cli", "up")) -> WorkerProcess:
+def start_worker_process(
+    settings: TailorSettings, log_path: Path, argv: tuple[str, ...] = ("-m", "app.cli", "up")
+) -> WorkerProcess:
     """A worker (`tailor up`, or a test's own worker module) as a child process, once its /metrics answers."""
     port = free_port()
     live = settings.model_copy(update={"metrics_port": port})
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, *argv], env=settings_env(live), stdout=log, stderr=log, cwd=REPO)
+        proc = subprocess.Popen(
+            [sys.executable, *argv], env=settings_env(live), stdout=log, stderr=log, cwd=REPO
+        )
     wp = WorkerProcess(proc, port, log_path)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -12,7 +12,12 @@ from streaming.settings import TailorSettings
 
 
 def consume(
-    settings: TailorSettings, topic: str, *, count: int | None = None, timeout_s: float = 30.0, idle_s: float = 3.0
+    settings: TailorSettings,
+    topic: str,
+    *,
+    count: int | None = None,
+    timeout_s: float = 30.0,
+    idle_s: float = 3.0,
 ) -> list[Any]:
     """Read `topic` from the beginning until `count` messages arrived (or, with count=None, until idle)."""
     assert settings.kafka_bootstrap

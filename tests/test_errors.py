@@ -19,12 +19,20 @@ def test_no_exception_class_redeclares_reason_and_detail() -> None:
                 continue
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
                 if not isinstance(node, ast.ClassDef) or not any(
-                        isinstance(b, ast.Name) and b.id.endswith(("Error", "Exception", "Unavailable", "Missing"))
-                        for b in node.bases):
+                    isinstance(b, ast.Name)
+                    and b.id.endswith(("Error", "Exception", "Unavailable", "Missing"))
+                    for b in node.bases
+                ):
                     continue
-                sets = {t.attr for f in node.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"
-                        for st in ast.walk(f) if isinstance(st, ast.Assign)
-                        for t in st.targets if isinstance(t, ast.Attribute) and t.attr in ("reason", "detail")}
+                sets = {
+                    t.attr
+                    for f in node.body
+                    if isinstance(f, ast.FunctionDef) and f.name == "__init__"
+                    for st in ast.walk(f)
+                    if isinstance(st, ast.Assign)
+                    for t in st.targets
+                    if isinstance(t, ast.Attribute) and t.attr in ("reason", "detail")
+                }
                 if sets:
                     offenders.append(f"{Path(path).relative_to(REPO)}:{node.lineno} {node.name}")
     assert not offenders, offenders
@@ -39,7 +47,11 @@ def test_labelled_errors_share_the_base_and_keep_their_builtin_kind() -> None:
 
     exc = ReplayError("truncated_media", "68 of 444 frames")
     assert isinstance(exc, TailorError) and isinstance(exc, ValueError)
-    assert (exc.reason, exc.detail, str(exc)) == ("truncated_media", "68 of 444 frames", "truncated_media: 68 of 444 frames")
+    assert (exc.reason, exc.detail, str(exc)) == (
+        "truncated_media",
+        "68 of 444 frames",
+        "truncated_media: 68 of 444 frames",
+    )
     assert isinstance(RecordError("x", "y"), ValueError) and isinstance(WeightsError("x", "y"), RuntimeError)
     ext = ExtractorError("scene_cuts", "decode_failed", "bad frame")
     assert isinstance(ext, TailorError) and str(ext) == "scene_cuts: decode_failed: bad frame"

@@ -50,8 +50,11 @@ IMPORTS = _imports()
 
 
 def test_no_module_imports_a_higher_layer() -> None:
-    bad = [f"{f}:{line}: {pkg} (layer {LAYERS[pkg]}) imports {t} (layer {LAYERS[t.split('.')[0]]})"
-           for f, line, pkg, t in IMPORTS if LAYERS[t.split(".")[0]] > LAYERS[pkg]]
+    bad = [
+        f"{f}:{line}: {pkg} (layer {LAYERS[pkg]}) imports {t} (layer {LAYERS[t.split('.')[0]]})"
+        for f, line, pkg, t in IMPORTS
+        if LAYERS[t.split(".")[0]] > LAYERS[pkg]
+    ]
     assert not bad, "imports of a higher layer:\n" + "\n".join(bad)
 
 
@@ -77,6 +80,7 @@ def test_no_cycle_between_top_level_packages() -> None:
 
 def test_every_first_party_import_resolves() -> None:
     """mypy runs with ignore_missing_imports, so a stale `streaming.x` left after a move would pass it."""
+
     def exists(dotted: str) -> bool:
         p = ROOT.joinpath(*dotted.split("."))
         return p.with_suffix(".py").is_file() or (p / "__init__.py").is_file()

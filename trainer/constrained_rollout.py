@@ -44,8 +44,10 @@ class RegexConstraint:
         import llguidance
         import llguidance.torch as llt
 
-        self.matchers = [llguidance.LLMatcher(ll_tokenizer, llguidance.LLMatcher.grammar_from_regex(r), log_level=0)
-                         for r in regexes]
+        self.matchers = [
+            llguidance.LLMatcher(ll_tokenizer, llguidance.LLMatcher.grammar_from_regex(r), log_level=0)
+            for r in regexes
+        ]
         for i, m in enumerate(self.matchers):
             if m.is_error():
                 raise ValueError(f"constraint of row {i} does not compile: {m.get_error()}")
@@ -94,7 +96,9 @@ class ConstrainedRollout:
             if key not in self.regex:
                 raise KeyError("a rollout prompt that is not in the round's prompt table")
             regexes.append(self.regex[key])
-        prompt_ids, _, _ = trainer._tokenize_prompts(prompts)  # the trainer's own templating (same as unconstrained)
+        prompt_ids, _, _ = trainer._tokenize_prompts(
+            prompts
+        )  # the trainer's own templating (same as unconstrained)
         tok = trainer.processing_class
         pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
         width = max(len(ids) for ids in prompt_ids)
@@ -106,9 +110,12 @@ class ConstrainedRollout:
         model.eval()
         try:
             with torch.no_grad():
-                out = model.generate(input_ids=input_ids.to(model.device), attention_mask=attention.to(model.device),
-                                     generation_config=trainer.generation_config,
-                                     logits_processor=LogitsProcessorList([constraint]))
+                out = model.generate(
+                    input_ids=input_ids.to(model.device),
+                    attention_mask=attention.to(model.device),
+                    generation_config=trainer.generation_config,
+                    logits_processor=LogitsProcessorList([constraint]),
+                )
         finally:
             model.train(was_training)
         eos = set(trainer.eos_token_ids) if hasattr(trainer, "eos_token_ids") else {tok.eos_token_id}
@@ -116,4 +123,8 @@ class ConstrainedRollout:
         for row in out[:, width:].tolist():
             cut = next((i for i, t in enumerate(row) if t in eos), None)
             completions.append(row if cut is None else row[: cut + 1])  # the EOS stays, as TRL keeps it
-        return {"prompt_ids": [list(ids) for ids in prompt_ids], "completion_ids": completions, "logprobs": None}
+        return {
+            "prompt_ids": [list(ids) for ids in prompt_ids],
+            "completion_ids": completions,
+            "logprobs": None,
+        }

@@ -33,8 +33,15 @@ class DpoRun(TrainRun):
 
         return DPOConfig
 
-    def make_trainer(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, args: Any, dataset: Dataset,
-                     peft_config: Any, base_model_dir: Path) -> Trainer:
+    def make_trainer(
+        self,
+        model: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        args: Any,
+        dataset: Dataset,
+        peft_config: Any,
+        base_model_dir: Path,
+    ) -> Trainer:
         from trl import DPOTrainer
 
         ref_model = None
@@ -42,19 +49,31 @@ class DpoRun(TrainRun):
             from agents.model_cache import load_model
 
             ref_model, _ = load_model(base_model_dir, dtype=self.config.dtype)
-        return DPOTrainer(model=model, ref_model=ref_model, args=args, train_dataset=dataset,
-                          processing_class=tokenizer, peft_config=peft_config)
+        return DPOTrainer(
+            model=model,
+            ref_model=ref_model,
+            args=args,
+            train_dataset=dataset,
+            processing_class=tokenizer,
+            peft_config=peft_config,
+        )
 
 
 def pairs_dataset(pairs: Sequence[PreferencePair]) -> Dataset:
     from datasets import Dataset
 
-    return Dataset.from_list([{k: v for k, v in p.to_trl().items() if k in ("prompt", "chosen", "rejected")}
-                              for p in pairs])
+    return Dataset.from_list(
+        [{k: v for k, v in p.to_trl().items() if k in ("prompt", "chosen", "rejected")} for p in pairs]
+    )
 
 
-def run_dpo(base_model_dir: Path, pairs: Sequence[PreferencePair], config: TrainConfig | None, out_dir: Path,
-            init_adapter: Path | None = None) -> TrainResult:
+def run_dpo(
+    base_model_dir: Path,
+    pairs: Sequence[PreferencePair],
+    config: TrainConfig | None,
+    out_dir: Path,
+    init_adapter: Path | None = None,
+) -> TrainResult:
     """Train DPO on `pairs`; the weights go to `out_dir/adapter` (safetensors only)."""
     cfg = config or TrainConfig()
     if not pairs:

@@ -45,8 +45,14 @@ class Evaluator(ABC):
         with torch.no_grad():
             items = self.item_scores(model, tokenizer)
         value = sum(items.values()) / len(items)
-        log.info("%s of %s: %.4f over %d items in %.1fs", type(self).__name__, ref.label, value, len(items),
-                 time.perf_counter() - started)
+        log.info(
+            "%s of %s: %.4f over %d items in %.1fs",
+            type(self).__name__,
+            ref.label,
+            value,
+            len(items),
+            time.perf_counter() - started,
+        )
         return items if self.per_item else value
 
     def score(self, model: object, tokenizer: object) -> float:
@@ -60,8 +66,13 @@ class Evaluator(ABC):
 
 
 class RewardBench(Evaluator):
-    def __init__(self, prompts: Sequence[GrpoPrompt], config: EvaluateConfig | None = None,
-                 rewards: RewardsConfig | None = None, per_item: bool = False) -> None:
+    def __init__(
+        self,
+        prompts: Sequence[GrpoPrompt],
+        config: EvaluateConfig | None = None,
+        rewards: RewardsConfig | None = None,
+        per_item: bool = False,
+    ) -> None:
         super().__init__(config, per_item)
         self.prompts = prompts
         self.rewards = rewards
@@ -78,8 +89,9 @@ class RewardBench(Evaluator):
 
 
 class MarginBench(Evaluator):
-    def __init__(self, pairs: Sequence[PreferencePair], config: EvaluateConfig | None = None,
-                 per_item: bool = False) -> None:
+    def __init__(
+        self, pairs: Sequence[PreferencePair], config: EvaluateConfig | None = None, per_item: bool = False
+    ) -> None:
         super().__init__(config, per_item)
         self.pairs = pairs
 
@@ -94,7 +106,9 @@ class MarginBench(Evaluator):
         margins: dict[str, float] = {}
         for p in used:
             chosen = completion_loss(model, *encode(tokenizer, p.prompt, p.chosen, self.config.max_length))
-            rejected = completion_loss(model, *encode(tokenizer, p.prompt, p.rejected, self.config.max_length))
+            rejected = completion_loss(
+                model, *encode(tokenizer, p.prompt, p.rejected, self.config.max_length)
+            )
             margin = float(rejected) - float(chosen)  # -loss is the mean token log-prob
             margins[self.key(p)] = margin if math.isfinite(margin) else float("-inf")
         return margins

@@ -88,7 +88,9 @@ def finite(fb: Feedback, name: str, value: float | None, cfg: FeedbackConfig) ->
     if not isinstance(value, (int, float)) or not math.isfinite(value):
         raise FeedbackError("non_finite", f"{fb.feedback_id}: {name} is {value!r}")
     if abs(value) > cfg.max_abs_value:
-        raise FeedbackError("absurd_value", f"{fb.feedback_id}: |{name}| = {abs(value):g} > {cfg.max_abs_value:g}")
+        raise FeedbackError(
+            "absurd_value", f"{fb.feedback_id}: |{name}| = {abs(value):g} > {cfg.max_abs_value:g}"
+        )
     return float(value)
 
 
@@ -128,7 +130,9 @@ class PreferenceReader(KindReader):
     def reading(self, fb: Feedback, cfg: FeedbackConfig) -> Reading:
         chosen, rejected = fb.chosen_id, fb.rejected_id
         if not chosen or not rejected or not chosen.strip() or not rejected.strip():
-            raise FeedbackError("missing_pair", f"{fb.feedback_id}: preference needs chosen_id and rejected_id")
+            raise FeedbackError(
+                "missing_pair", f"{fb.feedback_id}: preference needs chosen_id and rejected_id"
+            )
         if chosen == rejected:
             raise FeedbackError("self_preference", f"{fb.feedback_id}: {chosen} preferred to itself")
         if fb.example_ids and set(fb.example_ids) != {chosen, rejected}:
@@ -136,7 +140,9 @@ class PreferenceReader(KindReader):
         return Reading(pair=(chosen, rejected))
 
 
-READERS: dict[str, KindReader] = {r.kind: r for r in (UtilityReader(), BatchMetricReader(), PreferenceReader())}
+READERS: dict[str, KindReader] = {
+    r.kind: r for r in (UtilityReader(), BatchMetricReader(), PreferenceReader())
+}
 
 
 def digest(fb: Feedback) -> str:
@@ -162,18 +168,24 @@ class FeedbackLedger:
         previous = self.seen.get(fb.feedback_id)
         if previous is not None:
             if previous != content:
-                raise FeedbackError("feedback_id_reused", f"{fb.feedback_id} arrived twice with different content")
+                raise FeedbackError(
+                    "feedback_id_reused", f"{fb.feedback_id} arrived twice with different content"
+                )
             return False
         reading = reader.read(fb, self.config)
         if reading.pair is not None:
             chosen, rejected = reading.pair
             other = self.preferences.get((rejected, chosen))
             if other is not None:
-                raise FeedbackError("contradictory_preference",
-                                    f"{fb.feedback_id}: {chosen} > {rejected}, but {other} said the opposite")
+                raise FeedbackError(
+                    "contradictory_preference",
+                    f"{fb.feedback_id}: {chosen} > {rejected}, but {other} said the opposite",
+                )
             self.preferences.setdefault(reading.pair, fb.feedback_id)
         for credit in reading.credits:
-            self.sums[credit.example_id] = self.sums.get(credit.example_id, 0.0) + credit.value * credit.weight
+            self.sums[credit.example_id] = (
+                self.sums.get(credit.example_id, 0.0) + credit.value * credit.weight
+            )
             self.weights[credit.example_id] = self.weights.get(credit.example_id, 0.0) + credit.weight
         self.seen[fb.feedback_id] = content
         return True

@@ -9,7 +9,8 @@ class FeedbackConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     batch_metric_weight: float = Field(
-        default=1.0, gt=0,
+        default=1.0,
+        gt=0,
         description="Weight of one batch_metric credit beside one example_utility measurement (weight 1) in an "
         "example's weighted mean utility.",
     )
@@ -19,5 +20,7 @@ class FeedbackConfig(BaseModel):
         "higher utility always means a more useful example.",
     )
     max_abs_value: float = Field(
-        default=1e9, gt=0, description="Utilities or metric values beyond this magnitude are rejected as absurd."
+        default=1e9,
+        gt=0,
+        description="Utilities or metric values beyond this magnitude are rejected as absurd.",
     )

@@ -59,8 +59,10 @@ class GateDecision:
         current = "none" if self.current_score is None else f"{self.current_score:.4f}"
         text = f"{self.reason}: candidate {self.candidate_score:.4f} vs current {current} (margin {self.margin:+.4f})"
         if self.mean_diff is not None and self.ci_low is not None and self.ci_high is not None:
-            text += (f"; diff {self.mean_diff:+.4f}, {self.confidence:.0%} CI [{self.ci_low:+.4f}, "
-                     f"{self.ci_high:+.4f}] over {self.cases} cases")
+            text += (
+                f"; diff {self.mean_diff:+.4f}, {self.confidence:.0%} CI [{self.ci_low:+.4f}, "
+                f"{self.ci_high:+.4f}] over {self.cases} cases"
+            )
         return text
 
 
@@ -70,8 +72,9 @@ def mean_of(scores: Scores) -> float:
     return float(scores)
 
 
-def paired_bootstrap(diffs: list[float], confidence: float = 0.95, resamples: int = 2000,
-                     seed: int = SEED) -> tuple[float, float]:
+def paired_bootstrap(
+    diffs: list[float], confidence: float = 0.95, resamples: int = 2000, seed: int = SEED
+) -> tuple[float, float]:
     """Percentile interval of the mean of `diffs` over `resamples` resamplings with replacement."""
     import numpy as np
 
@@ -85,8 +88,9 @@ def paired_bootstrap(diffs: list[float], confidence: float = 0.95, resamples: in
 
 
 class Gate:
-    def __init__(self, margin: float = 0.0, confidence: float = 0.95, resamples: int = 2000,
-                 seed: int = SEED) -> None:
+    def __init__(
+        self, margin: float = 0.0, confidence: float = 0.95, resamples: int = 2000, seed: int = SEED
+    ) -> None:
         if not math.isfinite(margin):
             raise ValueError(f"gate margin must be finite, got {margin}")
         if not 0.0 < confidence < 1.0:
@@ -104,10 +108,18 @@ class Gate:
         log.info("gate: %s", decision.detail)
         return decision
 
-    def _decision(self, publish: bool, reason: str, candidate: float, current: float | None,
-                  paired: tuple[float, float, float, int] | None = None) -> GateDecision:
+    def _decision(
+        self,
+        publish: bool,
+        reason: str,
+        candidate: float,
+        current: float | None,
+        paired: tuple[float, float, float, int] | None = None,
+    ) -> GateDecision:
         diff, low, high, cases = paired if paired is not None else (None, None, None, 0)
-        return GateDecision(publish, reason, candidate, current, self.margin, diff, low, high, cases, self.confidence)
+        return GateDecision(
+            publish, reason, candidate, current, self.margin, diff, low, high, cases, self.confidence
+        )
 
     def _decide(self, candidate: Scores, current: Scores | None) -> GateDecision:
         cand_mean = mean_of(candidate)
@@ -122,8 +134,8 @@ class Gate:
         if current is None:
             return self._decision(True, "no_current", cand_mean, None)
         if isinstance(candidate, Mapping) != isinstance(current, Mapping) or (
-                isinstance(candidate, Mapping) and isinstance(current, Mapping)
-                and set(candidate) != set(current)):
+            isinstance(candidate, Mapping) and isinstance(current, Mapping) and set(candidate) != set(current)
+        ):
             return self._decision(False, "case_mismatch", cand_mean, cur_mean)
         if isinstance(candidate, Mapping) and isinstance(current, Mapping):
             diffs = [float(candidate[k]) - float(current[k]) for k in sorted(candidate)]
@@ -140,8 +152,13 @@ class Gate:
             return self._decision(False, "gain_below_margin", cand_mean, cur_mean, paired)
         return self._decision(True, "improved" if low >= 0 else "within_margin", cand_mean, cur_mean, paired)
 
-    def judge(self, evaluate: Evaluate, candidate: WeightsRef, current: WeightsRef | None,
-              current_score: Scores | None = None) -> GateDecision:
+    def judge(
+        self,
+        evaluate: Evaluate,
+        candidate: WeightsRef,
+        current: WeightsRef | None,
+        current_score: Scores | None = None,
+    ) -> GateDecision:
         """Score the candidate (and the current weights, unless their scores are given) and decide."""
         cand = evaluate(candidate)
         if current is not None and current_score is None:

@@ -47,14 +47,19 @@ class RuleReward:
 
     __name__ = "rule_reward"
 
-    def __init__(self, table: Mapping[str, GrpoPrompt], rewards: RewardsConfig | None = None,
-                 history: list[dict[str, float]] | None = None) -> None:
+    def __init__(
+        self,
+        table: Mapping[str, GrpoPrompt],
+        rewards: RewardsConfig | None = None,
+        history: list[dict[str, float]] | None = None,
+    ) -> None:
         self.table = table
         self.rewards = rewards
         self.history = history
 
-    def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], row_id: Sequence[str],
-                 **_: Any) -> list[float]:
+    def __call__(
+        self, prompts: Sequence[Any], completions: Sequence[Any], row_id: Sequence[str], **_: Any
+    ) -> list[float]:
         if len(row_id) != len(completions):
             raise ValueError(f"{len(completions)} completions for {len(row_id)} row ids")
         texts = [completion_text(c) for c in completions]
@@ -65,7 +70,9 @@ class RuleReward:
             if row is None:
                 raise KeyError(f"row {rid!r} is not in the reward table")
             idx = [i for i, r in enumerate(row_id) if r == rid]
-            for i, terms in zip(idx, group_rewards(row.family, row.ctx, [texts[i] for i in idx], self.rewards)):
+            for i, terms in zip(
+                idx, group_rewards(row.family, row.ctx, [texts[i] for i in idx], self.rewards)
+            ):
                 out[i] = terms["r_total"] if math.isfinite(terms["r_total"]) else 0.0
                 terms_all[i] = terms
         if self.history is not None:
@@ -74,8 +81,11 @@ class RuleReward:
         return out
 
 
-def rule_reward(prompts: Sequence[GrpoPrompt], rewards: RewardsConfig | None = None,
-                history: list[dict[str, float]] | None = None) -> RuleReward:
+def rule_reward(
+    prompts: Sequence[GrpoPrompt],
+    rewards: RewardsConfig | None = None,
+    history: list[dict[str, float]] | None = None,
+) -> RuleReward:
     return RuleReward({p.row_id: p for p in prompts}, rewards, history)
 
 
@@ -93,14 +103,28 @@ class GrpoRun(TrainRun):
 
         return GRPOConfig
 
-    def make_trainer(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, args: Any, dataset: Dataset,
-                     peft_config: Any, base_model_dir: Path) -> Trainer:
+    def make_trainer(
+        self,
+        model: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        args: Any,
+        dataset: Dataset,
+        peft_config: Any,
+        base_model_dir: Path,
+    ) -> Trainer:
         from trl import GRPOTrainer
 
         if tokenizer.padding_side != "left":
             tokenizer.padding_side = "left"  # generation batches are left-padded
-        return GRPOTrainer(model=model, reward_funcs=[self.reward_fn], args=args, train_dataset=dataset,
-                           processing_class=tokenizer, peft_config=peft_config, rollout_func=self.rollout_func)
+        return GRPOTrainer(
+            model=model,
+            reward_funcs=[self.reward_fn],
+            args=args,
+            train_dataset=dataset,
+            processing_class=tokenizer,
+            peft_config=peft_config,
+            rollout_func=self.rollout_func,
+        )
 
 
 def prompts_dataset(prompts: Sequence[GrpoPrompt]) -> Dataset:
@@ -109,8 +133,14 @@ def prompts_dataset(prompts: Sequence[GrpoPrompt]) -> Dataset:
     return Dataset.from_list([{"prompt": p.prompt, "row_id": p.row_id} for p in prompts])
 
 
-def run_grpo(base_model_dir: Path, prompts: Sequence[GrpoPrompt], reward_fn: Any, config: TrainConfig | None,
-             out_dir: Path, init_adapter: Path | None = None) -> TrainResult:
+def run_grpo(
+    base_model_dir: Path,
+    prompts: Sequence[GrpoPrompt],
+    reward_fn: Any,
+    config: TrainConfig | None,
+    out_dir: Path,
+    init_adapter: Path | None = None,
+) -> TrainResult:
     """Train GRPO on `prompts` with `reward_fn` (e.g. `rule_reward(prompts)`); weights to `out_dir/adapter`."""
     cfg = config or TrainConfig()
     if not prompts:
@@ -118,5 +148,6 @@ def run_grpo(base_model_dir: Path, prompts: Sequence[GrpoPrompt], reward_fn: Any
     used = list(prompts)[: cfg.max_items]
     trained_on = list(dict.fromkeys(i for p in used for i in p.candidate_ids))
     rollout = ConstrainedRollout(used) if cfg.constrained_rollouts else None
-    return GrpoRun(cfg, reward_fn, rollout).run(Path(base_model_dir), prompts_dataset(used), trained_on,
-                                                Path(out_dir), init_adapter)
+    return GrpoRun(cfg, reward_fn, rollout).run(
+        Path(base_model_dir), prompts_dataset(used), trained_on, Path(out_dir), init_adapter
+    )

@@ -58,10 +58,13 @@ class HeldoutRecordings:
         try:
             data = json.loads(file.read_text(encoding="utf-8"))
             if data.get("schema_version") != SCHEMA_VERSION:
-                raise HeldoutListError(f"{file}: schema_version {data.get('schema_version')!r}, "
-                                       f"expected {SCHEMA_VERSION}")
-            recs = tuple(HeldoutRecording(str(r["domain"]), str(r["key"]), str(r["recording"]))
-                         for r in data["recordings"])
+                raise HeldoutListError(
+                    f"{file}: schema_version {data.get('schema_version')!r}, expected {SCHEMA_VERSION}"
+                )
+            recs = tuple(
+                HeldoutRecording(str(r["domain"]), str(r["key"]), str(r["recording"]))
+                for r in data["recordings"]
+            )
             return cls(str(data["case_set"]), recs)
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             if isinstance(exc, HeldoutListError):
@@ -90,10 +93,14 @@ class HeldoutRecordings:
 def heldout_fields(case_set: str, recordings: Sequence[HeldoutRecording]) -> dict[str, Any]:
     """The file's JSON content."""
     rows = sorted({(r.domain, r.key, r.recording) for r in recordings})
-    return {"schema_version": SCHEMA_VERSION, "case_set": case_set,
-            "recordings": [{"domain": d, "key": k, "recording": rec} for d, k, rec in rows]}
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "case_set": case_set,
+        "recordings": [{"domain": d, "key": k, "recording": rec} for d, k, rec in rows],
+    }
 
 
 def write_heldout_list(path: Path, case_set: str, recordings: Sequence[HeldoutRecording]) -> None:
-    path.write_text(json.dumps(heldout_fields(case_set, recordings), indent=2, sort_keys=True) + "\n",
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps(heldout_fields(case_set, recordings), indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )

@@ -33,7 +33,9 @@ def load_weights(ref: WeightsRef, dtype: str = "float32") -> tuple[Any, Any]:
     return model, tokenizer
 
 
-def encode(tokenizer: Any, prompt: list[Message], completion: str, max_length: int) -> tuple[list[int], list[int]]:
+def encode(
+    tokenizer: Any, prompt: list[Message], completion: str, max_length: int
+) -> tuple[list[int], list[int]]:
     """Token ids of the chat prompt + assistant completion, and labels that score only the completion.
 
     When too long, the prompt loses tokens from its start (the completion and the end of the prompt stay).
@@ -44,8 +46,8 @@ def encode(tokenizer: Any, prompt: list[Message], completion: str, max_length: i
     eos = tokenizer.eos_token_id
     if isinstance(eos, int):
         completion_ids.append(eos)
-    completion_ids = completion_ids[:max_length - 1]
-    prompt_ids = prompt_ids[max(0, len(prompt_ids) - (max_length - len(completion_ids))):]
+    completion_ids = completion_ids[: max_length - 1]
+    prompt_ids = prompt_ids[max(0, len(prompt_ids) - (max_length - len(completion_ids))) :]
     return prompt_ids + completion_ids, [IGNORE] * len(prompt_ids) + completion_ids
 
 
@@ -56,8 +58,9 @@ def completion_loss(model: Any, ids: list[int], labels: list[int]) -> torch.Tens
     input_ids = torch.tensor([ids])
     target = torch.tensor([labels])
     logits = model(input_ids=input_ids).logits[:, :-1, :].float()
-    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target[:, 1:].reshape(-1),
-                                             ignore_index=IGNORE)
+    return torch.nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), target[:, 1:].reshape(-1), ignore_index=IGNORE
+    )
 
 
 def generate(model: Any, tokenizer: Any, prompt: list[Message], max_new_tokens: int) -> str:
@@ -67,6 +70,7 @@ def generate(model: Any, tokenizer: Any, prompt: list[Message], max_new_tokens: 
     text = tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
     inputs = tokenizer(text, return_tensors="pt", add_special_tokens=False)
     with torch.no_grad():
-        out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
-                             pad_token_id=tokenizer.eos_token_id)
-    return str(tokenizer.decode(out[0][inputs["input_ids"].shape[1]:], skip_special_tokens=True))
+        out = model.generate(
+            **inputs, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.eos_token_id
+        )
+    return str(tokenizer.decode(out[0][inputs["input_ids"].shape[1] :], skip_special_tokens=True))

@@ -80,9 +80,14 @@ class PreferencePair:
 
     def to_trl(self) -> dict[str, Any]:
         """The conversational preference record of TRL's DPOTrainer (as `tailor export` writes it)."""
-        return {"prompt": self.prompt, "chosen": [{"role": "assistant", "content": self.chosen}],
-                "rejected": [{"role": "assistant", "content": self.rejected}], "chosen_id": self.chosen_id,
-                "rejected_id": self.rejected_id, "task_family": self.task_family}
+        return {
+            "prompt": self.prompt,
+            "chosen": [{"role": "assistant", "content": self.chosen}],
+            "rejected": [{"role": "assistant", "content": self.rejected}],
+            "chosen_id": self.chosen_id,
+            "rejected_id": self.rejected_id,
+            "task_family": self.task_family,
+        }
 
 
 @dataclass(frozen=True)
@@ -119,24 +124,36 @@ def canonical(text: str) -> str:
         return body
 
 
-def build_group(family: TaskFamily, ctx: SynthesisContext, texts: Sequence[str], weights_version: str | None = None,
-                ids: Sequence[str] | None = None, rewards: RewardsConfig | None = None,
-                model: str = "rules") -> CandidateGroup:
+def build_group(
+    family: TaskFamily,
+    ctx: SynthesisContext,
+    texts: Sequence[str],
+    weights_version: str | None = None,
+    ids: Sequence[str] | None = None,
+    rewards: RewardsConfig | None = None,
+    model: str = "rules",
+) -> CandidateGroup:
     """A group from the n texts of one generation by `model` (`Generation.model`), rewarded as the synthesis
     step rewards them; without `ids`, each candidate gets the example id the synthesis step gives it."""
     if ids is not None and len(ids) != len(texts):
         raise ValueError(f"{len(ids)} ids for {len(texts)} texts")
     terms = group_rewards(family, ctx, list(texts), rewards) if texts else []
-    cand_ids = list(ids) if ids is not None else [
-        example_id(ctx.anchors.window_id, ctx.spec.intent_id, family.name, model, weights_version, t)
-        for t in texts]
+    cand_ids = (
+        list(ids)
+        if ids is not None
+        else [
+            example_id(ctx.anchors.window_id, ctx.spec.intent_id, family.name, model, weights_version, t)
+            for t in texts
+        ]
+    )
     return CandidateGroup(family, ctx, tuple(Candidate(i, t, r) for i, t, r in zip(cand_ids, texts, terms)))
 
 
 def with_feedback(group: CandidateGroup, ledger: FeedbackLedger) -> CandidateGroup:
     """The group with each candidate's feedback utility filled from the ledger (None where it has none)."""
-    return replace(group, candidates=tuple(replace(c, utility=ledger.utility(c.candidate_id))
-                                           for c in group.candidates))
+    return replace(
+        group, candidates=tuple(replace(c, utility=ledger.utility(c.candidate_id)) for c in group.candidates)
+    )
 
 
 def rank_key(c: Candidate, index: int) -> tuple[int, float, float, int, int]:
@@ -200,7 +217,9 @@ class PreferenceBuilder:
         out = PairSet()
         placed: set[tuple[str, str]] = set()
         for group in groups:
-            out.pairs.extend(self.group_pairs(group, explicit if self.config.use_explicit else (), out.skipped))
+            out.pairs.extend(
+                self.group_pairs(group, explicit if self.config.use_explicit else (), out.skipped)
+            )
             ids = {c.candidate_id for c in group.candidates}
             placed.update(pair for pair in explicit if pair[0] in ids and pair[1] in ids)
         outside = sum(1 for pair in set(explicit) if pair not in placed) if self.config.use_explicit else 0
@@ -209,8 +228,9 @@ class PreferenceBuilder:
         log.info("built %d preference pairs (skipped: %s)", len(out.pairs), dict(out.skipped) or "none")
         return out
 
-    def group_pairs(self, group: CandidateGroup, explicit: Sequence[tuple[str, str]],
-                    skipped: Counter[str]) -> list[PreferencePair]:
+    def group_pairs(
+        self, group: CandidateGroup, explicit: Sequence[tuple[str, str]], skipped: Counter[str]
+    ) -> list[PreferencePair]:
         cfg = self.config
         by_id = {c.candidate_id: c for c in group.candidates}
         prompt = group.prompt()
@@ -227,8 +247,19 @@ class PreferenceBuilder:
                 skipped["group_limit"] += 1
             else:
                 texts.add(key)
-                out.append(PreferencePair(group.group_id, group.family.name, prompt, chosen.candidate_id,
-                                          rejected.candidate_id, chosen.text, rejected.text, basis, gap))
+                out.append(
+                    PreferencePair(
+                        group.group_id,
+                        group.family.name,
+                        prompt,
+                        chosen.candidate_id,
+                        rejected.candidate_id,
+                        chosen.text,
+                        rejected.text,
+                        basis,
+                        gap,
+                    )
+                )
 
         for chosen_id, rejected_id in dict.fromkeys(explicit):
             if chosen_id in by_id and rejected_id in by_id:
@@ -241,8 +272,11 @@ class PreferenceBuilder:
         return out
 
 
-def build_pairs(groups: Iterable[CandidateGroup], explicit: Sequence[tuple[str, str]] = (),
-                config: PreferencesConfig | None = None) -> PairSet:
+def build_pairs(
+    groups: Iterable[CandidateGroup],
+    explicit: Sequence[tuple[str, str]] = (),
+    config: PreferencesConfig | None = None,
+) -> PairSet:
     return PreferenceBuilder(config).build(groups, explicit)
 
 
@@ -253,6 +287,12 @@ def grpo_prompts(groups: Iterable[CandidateGroup]) -> list[GrpoPrompt]:
         if group.group_id in out:
             continue
         row_id = hashlib.sha256(group.group_id.encode()).hexdigest()[:16]
-        out[group.group_id] = GrpoPrompt(row_id, group.group_id, group.family, group.ctx, group.prompt(),
-                                         tuple(c.candidate_id for c in group.candidates))
+        out[group.group_id] = GrpoPrompt(
+            row_id,
+            group.group_id,
+            group.family,
+            group.ctx,
+            group.prompt(),
+            tuple(c.candidate_id for c in group.candidates),
+        )
     return list(out.values())

@@ -11,12 +11,14 @@ class PreferencesConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     reward_margin: float = Field(
-        default=0.05, ge=0,
+        default=0.05,
+        ge=0,
         description="A candidate beats another on the rule reward only when its r_total is higher by at least "
         "this much (and strictly higher).",
     )
     utility_margin: float = Field(
-        default=0.0, ge=0,
+        default=0.0,
+        ge=0,
         description="A candidate beats another on feedback utility only when its utility is higher by at least "
         "this much (and strictly higher).",
     )

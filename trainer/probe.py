@@ -59,9 +59,17 @@ class ProbeReport:
 
     def feedback(self, source: str = "probe", created_at: float | None = None) -> list[Feedback]:
         now = time.time() if created_at is None else created_at
-        return [Feedback(feedback_id=f"{source}-{uuid.uuid5(uuid.NAMESPACE_URL, f'{ex_id}|{now}').hex[:24]}",
-                         kind="example_utility", example_ids=[ex_id], utility=u, source=source, created_at=now)
-                for ex_id, u in self.utilities.items()]
+        return [
+            Feedback(
+                feedback_id=f"{source}-{uuid.uuid5(uuid.NAMESPACE_URL, f'{ex_id}|{now}').hex[:24]}",
+                kind="example_utility",
+                example_ids=[ex_id],
+                utility=u,
+                source=source,
+                created_at=now,
+            )
+            for ex_id, u in self.utilities.items()
+        ]
 
 
 def trainable(model: Any, last_layers: int) -> list[Any]:
@@ -86,8 +94,9 @@ class GradientProbe:
         self.model_dir = model_dir
         self.config = config or ProbeConfig()
 
-    def measure(self, examples: list[ProbeItem], heldout: list[ProbeItem] | None = None,
-                family: str | None = None) -> ProbeReport:
+    def measure(
+        self, examples: list[ProbeItem], heldout: list[ProbeItem] | None = None, family: str | None = None
+    ) -> ProbeReport:
         import torch
 
         from agents.model_cache import load_model
@@ -98,7 +107,9 @@ class GradientProbe:
         model, tokenizer = load_model(Path(self.model_dir), dtype=cfg.dtype)
         model.train(False)
         params = trainable(model, cfg.last_layers)
-        encoded = {id(it): encode(tokenizer, it.prompt, it.output, cfg.max_length) for it in [*examples, *held]}
+        encoded = {
+            id(it): encode(tokenizer, it.prompt, it.output, cfg.max_length) for it in [*examples, *held]
+        }
         optimizer = torch.optim.SGD(params, lr=cfg.learning_rate)
         sums = {ex.example_id: 0.0 for ex in examples}
         losses: dict[str, float] = {}
@@ -124,13 +135,21 @@ class GradientProbe:
         bad = [k for k, v in utilities.items() if not math.isfinite(v)]
         if bad:
             raise ProbeError("non_finite", f"utility of {bad[0]} is not finite")
-        report = ProbeReport(utilities, losses, heldout_loss, time.perf_counter() - started, family, per_checkpoint)
-        log.info("probe%s: %d examples against %d held-out items in %.1fs", f" ({family})" if family else "",
-                 len(examples), len(held or examples), report.seconds)
+        report = ProbeReport(
+            utilities, losses, heldout_loss, time.perf_counter() - started, family, per_checkpoint
+        )
+        log.info(
+            "probe%s: %d examples against %d held-out items in %.1fs",
+            f" ({family})" if family else "",
+            len(examples),
+            len(held or examples),
+            report.seconds,
+        )
         return report
 
-    def check(self, examples: list[ProbeItem], heldout: list[ProbeItem] | None) -> tuple[list[ProbeItem],
-                                                                                         list[ProbeItem]]:
+    def check(
+        self, examples: list[ProbeItem], heldout: list[ProbeItem] | None
+    ) -> tuple[list[ProbeItem], list[ProbeItem]]:
         cfg = self.config
         held = list(heldout or [])[: cfg.max_items]
         if not examples:
@@ -138,7 +157,9 @@ class GradientProbe:
         if len(examples) > cfg.max_items:
             raise ProbeError("too_many_examples", f"{len(examples)} > {cfg.max_items}")
         if not held and len(examples) < 2:
-            raise ProbeError("no_heldout", "leave-one-out needs at least two examples, or give held-out items")
+            raise ProbeError(
+                "no_heldout", "leave-one-out needs at least two examples, or give held-out items"
+            )
         ids = [ex.example_id for ex in examples]
         if len(set(ids)) != len(ids):
             raise ProbeError("duplicate_ids", "example ids repeat")
@@ -155,7 +176,9 @@ class GradientProbe:
         if not bool(torch.isfinite(loss)):
             raise ProbeError("non_finite", "an item's loss is not finite")
         loss.backward()
-        flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).float().flatten() for p in params])
+        flat = torch.cat(
+            [(p.grad if p.grad is not None else torch.zeros_like(p)).float().flatten() for p in params]
+        )
         return flat, float(loss.detach())
 
     def train_steps(self, model: Any, optimizer: Any, batch: list[tuple[list[int], list[int]]]) -> None:
@@ -175,8 +198,12 @@ def cosine(a: Any, b: Any) -> float:
     return float(torch.dot(a, b)) / (na * nb)
 
 
-def probe_feedback(model_dir: Path, examples: list[ProbeItem], heldout: list[ProbeItem] | None = None,
-                   config: ProbeConfig | None = None) -> list[Feedback]:
+def probe_feedback(
+    model_dir: Path,
+    examples: list[ProbeItem],
+    heldout: list[ProbeItem] | None = None,
+    config: ProbeConfig | None = None,
+) -> list[Feedback]:
     """Measure and return one `example_utility` Feedback per example (source "probe")."""
     cfg = config or ProbeConfig()
     return GradientProbe(model_dir, cfg).measure(examples, heldout).feedback(cfg.source)

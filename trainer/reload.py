@@ -61,13 +61,19 @@ class VllmReloader(Reloader):
         try:
             with httpx.Client(base_url=base, timeout=timeout) as client:
                 if update.version not in served_models(client):
-                    resp = client.post("/v1/load_lora_adapter",
-                                       json={"lora_name": update.version, "lora_path": str(adapter_dir)})
+                    resp = client.post(
+                        "/v1/load_lora_adapter",
+                        json={"lora_name": update.version, "lora_path": str(adapter_dir)},
+                    )
                     if resp.status_code != 200:
-                        raise WeightsError("reload_failed", f"vLLM refused {update.version}: HTTP {resp.status_code} "
-                                                            f"{resp.text[:300]}")
+                        raise WeightsError(
+                            "reload_failed",
+                            f"vLLM refused {update.version}: HTTP {resp.status_code} {resp.text[:300]}",
+                        )
                 if update.version not in served_models(client):
-                    raise WeightsError("reload_failed", f"vLLM does not list {update.version} after loading it")
+                    raise WeightsError(
+                        "reload_failed", f"vLLM does not list {update.version} after loading it"
+                    )
         except httpx.HTTPError as exc:
             raise WeightsError("reload_failed", f"vLLM at {base}: {type(exc).__name__}: {exc}") from None
         backend.use_model(update.version, update.version)
@@ -90,12 +96,15 @@ def adapter_rank(adapter_dir: Path) -> int:
         raise WeightsError("bad_adapter_config", f"{adapter_dir / ADAPTER_CONFIG}: {exc}") from None
 
 
-def apply_update(update: ModelUpdate, store: ModelStore, backend: SynthesisBackend,
-                 config: ReloadConfig | None = None) -> Path:
+def apply_update(
+    update: ModelUpdate, store: ModelStore, backend: SynthesisBackend, config: ReloadConfig | None = None
+) -> Path:
     """Verify `update` in `store` and hot-reload it into `backend`; return the adapter folder used."""
     cfg = config or ReloadConfig()
     if update.kind != "lora":
-        raise WeightsError("unsupported_kind", f"{update.version} is a {update.kind} update; only LoRA hot-reloads")
+        raise WeightsError(
+            "unsupported_kind", f"{update.version} is a {update.kind} update; only LoRA hot-reloads"
+        )
     reloader = next((r(cfg) for r in RELOADERS if isinstance(backend, r.backend_type)), None)
     if reloader is None:
         raise WeightsError("unsupported_backend", f"backend {type(backend).__name__} cannot take weights")

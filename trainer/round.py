@@ -103,8 +103,12 @@ class DropHeldout(RoundStep):
         state.groups = kept
         state.result.heldout_dropped = len(dropped)
         if dropped:
-            log.info("dropped %d candidate groups from heldout recordings of case set %s: %s", len(dropped),
-                     heldout.case_set, sorted({g.ctx.anchors.key for g in dropped}))
+            log.info(
+                "dropped %d candidate groups from heldout recordings of case set %s: %s",
+                len(dropped),
+                heldout.case_set,
+                sorted({g.ctx.anchors.key for g in dropped}),
+            )
 
 
 class IngestFeedback(RoundStep):
@@ -144,10 +148,13 @@ class Train(RoundStep):
         state.current = state.store.current()
         adapter = state.store.resolve(state.current) if state.current is not None else None
         if state.current is not None and state.current.kind != "lora":
-            raise ValueError(f"current version {state.current.version} is a {state.current.kind} model; "
-                             "rounds train LoRA adapters on the base model")
-        state.current_ref = WeightsRef(state.base_model_dir, adapter,
-                                       state.current.version if state.current is not None else None)
+            raise ValueError(
+                f"current version {state.current.version} is a {state.current.kind} model; "
+                "rounds train LoRA adapters on the base model"
+            )
+        state.current_ref = WeightsRef(
+            state.base_model_dir, adapter, state.current.version if state.current is not None else None
+        )
         init = adapter if cfg.continue_from_current and not cfg.train.full_finetune else None
         out = state.work_dir / f"round-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
         if cfg.method == "dpo":
@@ -155,8 +162,9 @@ class Train(RoundStep):
         elif cfg.method == "sft":
             state.result.train = run_sft(state.base_model_dir, state.sft_rows, cfg.train, out, init)
         else:
-            state.result.train = run_grpo(state.base_model_dir, state.prompts, rule_reward(state.prompts),
-                                          cfg.train, out, init)
+            state.result.train = run_grpo(
+                state.base_model_dir, state.prompts, rule_reward(state.prompts), cfg.train, out, init
+            )
 
 
 class Judge(RoundStep):
@@ -164,8 +172,11 @@ class Judge(RoundStep):
         train, current = state.result.train, state.current_ref
         if train is None or current is None:
             raise RuntimeError("Judge runs after Train")
-        candidate = (WeightsRef(train.adapter_dir, None, "candidate") if train.kind == "full"
-                     else WeightsRef(state.base_model_dir, train.adapter_dir, "candidate"))
+        candidate = (
+            WeightsRef(train.adapter_dir, None, "candidate")
+            if train.kind == "full"
+            else WeightsRef(state.base_model_dir, train.adapter_dir, "candidate")
+        )
         cfg = state.config
         before = state.evaluate(current)
         after = state.evaluate(candidate)
@@ -181,32 +192,59 @@ class Publish(RoundStep):
         res, train = state.result, state.result.train
         if train is None:
             raise RuntimeError("Publish runs after Train")
-        metrics = {"loss_start": train.loss_start or 0.0, "loss_end": train.loss_end or 0.0,
-                   "steps": float(train.steps), "train_seconds": train.seconds, **train.metrics}
+        metrics = {
+            "loss_start": train.loss_start or 0.0,
+            "loss_end": train.loss_end or 0.0,
+            "steps": float(train.steps),
+            "train_seconds": train.seconds,
+            **train.metrics,
+        }
         for name in ("reward_before", "bench_before", "bench_after"):
             value = getattr(res, name)
             if value is not None:
                 metrics[name] = value
         d = res.decision
         if d is not None and d.mean_diff is not None and d.ci_low is not None and d.ci_high is not None:
-            metrics.update(gate_mean_diff=d.mean_diff, gate_ci_low=d.ci_low, gate_ci_high=d.ci_high,
-                           gate_cases=float(d.cases))
-        res.update = state.store.publish(train.adapter_dir, state.config.base_model_name, metrics, train.trained_on,
-                                         kind=train.kind)
+            metrics.update(
+                gate_mean_diff=d.mean_diff,
+                gate_ci_low=d.ci_low,
+                gate_ci_high=d.ci_high,
+                gate_cases=float(d.cases),
+            )
+        res.update = state.store.publish(
+            train.adapter_dir, state.config.base_model_name, metrics, train.trained_on, kind=train.kind
+        )
         state.stop("published", res.decision.reason if res.decision is not None else "")
 
 
 STEPS: tuple[RoundStep, ...] = (DropHeldout(), IngestFeedback(), BuildData(), Train(), Judge(), Publish())
 
 
-def run_round(groups: Sequence[CandidateGroup], feedback: Iterable[Feedback], *, base_model_dir: Path,
-              store: ModelStore, work_dir: Path, evaluate: Evaluate, config: RoundConfig | None = None,
-              sft_rows: Sequence[SftRow] = ()) -> RoundResult:
+def run_round(
+    groups: Sequence[CandidateGroup],
+    feedback: Iterable[Feedback],
+    *,
+    base_model_dir: Path,
+    store: ModelStore,
+    work_dir: Path,
+    evaluate: Evaluate,
+    config: RoundConfig | None = None,
+    sft_rows: Sequence[SftRow] = (),
+) -> RoundResult:
     """One round; the result says whether a new version was published (and why not, otherwise).
     `sft_rows`: the warm start's rows (method "sft"; built and checked by `trainer.sft.build_sft_data`)."""
     cfg = config or RoundConfig()
-    state = RoundState(list(groups), list(feedback), Path(base_model_dir), store, Path(work_dir), evaluate, cfg,
-                       RoundResult(cfg.method), sft_rows=list(sft_rows))
+    state = RoundState(
+        list(groups),
+        list(feedback),
+        Path(base_model_dir),
+        store,
+        Path(work_dir),
+        evaluate,
+        cfg,
+        RoundResult(cfg.method),
+        sft_rows=list(sft_rows),
+    )
     started = time.perf_counter()
     for step in STEPS:
         t0 = time.perf_counter()
@@ -216,6 +254,16 @@ def run_round(groups: Sequence[CandidateGroup], feedback: Iterable[Feedback], *,
             break
     state.result.seconds["total"] = time.perf_counter() - started
     r = state.result
-    log.info("round (%s): %s %s; pairs %d, prompts %d, sft rows %d, bench %s -> %s, %.1fs", r.method, r.status,
-             r.reason, r.pairs, r.prompts, r.sft_rows, r.bench_before, r.bench_after, r.seconds["total"])
+    log.info(
+        "round (%s): %s %s; pairs %d, prompts %d, sft rows %d, bench %s -> %s, %.1fs",
+        r.method,
+        r.status,
+        r.reason,
+        r.pairs,
+        r.prompts,
+        r.sft_rows,
+        r.bench_before,
+        r.bench_after,
+        r.seconds["total"],
+    )
     return r

@@ -77,8 +77,9 @@ def decoded_form(family: TaskFamily, ctx: SynthesisContext, output: Any) -> str:
     return json.dumps(ordered, separators=(",", ":"), ensure_ascii=False)
 
 
-def build_sft_data(sources: Iterable[SftSource], heldout: HeldoutRecordings | None,
-                   max_per_window: int = 2) -> SftData:
+def build_sft_data(
+    sources: Iterable[SftSource], heldout: HeldoutRecordings | None, max_per_window: int = 2
+) -> SftData:
     """Rows from sources that parse and pass every validator of their window, none from a heldout recording.
 
     A row whose window or any distractor window comes from a heldout recording is dropped. Identical
@@ -124,12 +125,20 @@ class SftRun(TrainRun):
 
         return SFTConfig
 
-    def make_trainer(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, args: Any, dataset: Dataset,
-                     peft_config: Any, base_model_dir: Path) -> Trainer:
+    def make_trainer(
+        self,
+        model: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        args: Any,
+        dataset: Dataset,
+        peft_config: Any,
+        base_model_dir: Path,
+    ) -> Trainer:
         from trl import SFTTrainer
 
-        return SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
-                          peft_config=peft_config)
+        return SFTTrainer(
+            model=model, args=args, train_dataset=dataset, processing_class=tokenizer, peft_config=peft_config
+        )
 
 
 def sft_dataset(rows: Sequence[SftRow]) -> Dataset:
@@ -138,8 +147,13 @@ def sft_dataset(rows: Sequence[SftRow]) -> Dataset:
     return Dataset.from_list([r.to_trl() for r in rows])
 
 
-def run_sft(base_model_dir: Path, rows: Sequence[SftRow], config: TrainConfig | None, out_dir: Path,
-            init_adapter: Path | None = None) -> TrainResult:
+def run_sft(
+    base_model_dir: Path,
+    rows: Sequence[SftRow],
+    config: TrainConfig | None,
+    out_dir: Path,
+    init_adapter: Path | None = None,
+) -> TrainResult:
     """Train the warm start on `rows`; the weights go to `out_dir/adapter` (safetensors only)."""
     cfg = config or TrainConfig()
     if not rows:
@@ -147,5 +161,6 @@ def run_sft(base_model_dir: Path, rows: Sequence[SftRow], config: TrainConfig | 
     used = list(rows)[: cfg.max_items]
     if len(used) < len(rows):
         log.warning("SFT: using %d of %d rows (max_items)", len(used), len(rows))
-    return SftRun(cfg).run(Path(base_model_dir), sft_dataset(used), [r.source_id for r in used], Path(out_dir),
-                           init_adapter)
+    return SftRun(cfg).run(
+        Path(base_model_dir), sft_dataset(used), [r.source_id for r in used], Path(out_dir), init_adapter
+    )

@@ -80,7 +80,9 @@ def local_files(folder: Path, kind: str) -> list[Path]:
         raise WeightsError("missing_file", f"{folder} is not a folder")
     unsafe = unsafe_weight_files(folder)
     if unsafe:
-        raise WeightsError("unsafe_format", f"{folder} holds {unsafe[0].name}; only safetensors are published")
+        raise WeightsError(
+            "unsafe_format", f"{folder} holds {unsafe[0].name}; only safetensors are published"
+        )
     needed = {weights_file(kind), ADAPTER_CONFIG if kind == "lora" else FULL_CONFIG}
     missing = sorted(n for n in needed if not (folder / n).is_file())
     if missing:
@@ -116,8 +118,15 @@ class ModelStore:
         return sorted(int(m.group(1)) for m in map(_VERSION.match, names) if m)
 
     # -- publishing --------------------------------------------------------------------------------------
-    def publish(self, adapter_dir: Path, base_model: str, metrics: dict[str, float], trained_on: list[str],
-                rollback_of: str | None = None, kind: str = "lora") -> ModelUpdate:
+    def publish(
+        self,
+        adapter_dir: Path,
+        base_model: str,
+        metrics: dict[str, float],
+        trained_on: list[str],
+        rollback_of: str | None = None,
+        kind: str = "lora",
+    ) -> ModelUpdate:
         """Copy a trained weights folder in as the next version and announce it."""
         files = local_files(Path(adapter_dir), kind)
         if len(files) > self.config.max_files:
@@ -129,14 +138,26 @@ class ModelStore:
         for p in files:
             with p.open("rb") as fh:
                 hashes[p.name] = sha256_of(fh)
-        version = self.place(files, lambda v: VersionManifest(
-            version=v, kind=kind, base_model=base_model, weights_file=weights_file(kind),
-            sha256=hashes[weights_file(kind)], files=hashes, metrics=dict(metrics), trained_on=list(trained_on),
-            created_at=time.time()))
+        version = self.place(
+            files,
+            lambda v: VersionManifest(
+                version=v,
+                kind=kind,
+                base_model=base_model,
+                weights_file=weights_file(kind),
+                sha256=hashes[weights_file(kind)],
+                files=hashes,
+                metrics=dict(metrics),
+                trained_on=list(trained_on),
+                created_at=time.time(),
+            ),
+        )
         manifest = self.manifest(version)
         update = self.update_from(manifest, rollback_of)
         self.announce(update)
-        log.info("published %s (%s, sha256 %s…) to %s", version, kind, manifest.sha256[:12], self.uri(version))
+        log.info(
+            "published %s (%s, sha256 %s…) to %s", version, kind, manifest.sha256[:12], self.uri(version)
+        )
         return update
 
     def place(self, files: list[Path], make: Any) -> str:
@@ -185,23 +206,35 @@ class ModelStore:
         raise WeightsError("store_write_failed", "no free update sequence number after 100 tries")
 
     def update_from(self, manifest: VersionManifest, rollback_of: str | None) -> ModelUpdate:
-        return ModelUpdate(version=manifest.version, kind=manifest.kind,  # type: ignore[arg-type]
-                           base_model=manifest.base_model, uri=self.uri(manifest.version, manifest.weights_file),
-                           sha256=manifest.sha256, metrics=manifest.metrics, trained_on=manifest.trained_on,
-                           rollback_of=rollback_of, created_at=time.time())
+        return ModelUpdate(
+            version=manifest.version,
+            kind=manifest.kind,  # type: ignore[arg-type]
+            base_model=manifest.base_model,
+            uri=self.uri(manifest.version, manifest.weights_file),
+            sha256=manifest.sha256,
+            metrics=manifest.metrics,
+            trained_on=manifest.trained_on,
+            rollback_of=rollback_of,
+            created_at=time.time(),
+        )
 
     # -- reading -----------------------------------------------------------------------------------------
     def update_names(self) -> list[str]:
         fs, path = self.fs()
         if not fs.exists(f"{path}/{UPDATES}"):
             return []
-        return sorted(str(p).rsplit("/", 1)[-1] for p in fs.ls(f"{path}/{UPDATES}", detail=False)
-                      if str(p).endswith(".json"))
+        return sorted(
+            str(p).rsplit("/", 1)[-1]
+            for p in fs.ls(f"{path}/{UPDATES}", detail=False)
+            if str(p).endswith(".json")
+        )
 
     def history(self) -> list[ModelUpdate]:
         """Every announced update, oldest first."""
         fs, path = self.fs()
-        return [ModelUpdate.from_bytes(fs.cat_file(f"{path}/{UPDATES}/{name}")) for name in self.update_names()]
+        return [
+            ModelUpdate.from_bytes(fs.cat_file(f"{path}/{UPDATES}/{name}")) for name in self.update_names()
+        ]
 
     def current(self) -> ModelUpdate | None:
         names = self.update_names()
@@ -222,7 +255,9 @@ class ModelStore:
         except (FileNotFoundError, OSError) as exc:
             raise WeightsError("unknown_version", f"{self.uri(version)}: {exc}") from None
         except ValidationError as exc:
-            raise WeightsError("bad_manifest", f"{self.uri(version, MANIFEST)}: {exc.error_count()} errors") from None
+            raise WeightsError(
+                "bad_manifest", f"{self.uri(version, MANIFEST)}: {exc.error_count()} errors"
+            ) from None
         if manifest.version != version or manifest.files.get(manifest.weights_file) != manifest.sha256:
             raise WeightsError("bad_manifest", f"{self.uri(version, MANIFEST)} is inconsistent")
         return manifest
@@ -242,10 +277,14 @@ class ModelStore:
         """A local folder with the update's verified weights; WeightsError when anything does not match."""
         manifest = self.manifest(update.version)
         if update.uri != self.uri(update.version, manifest.weights_file):
-            raise WeightsError("uri_mismatch", f"{update.uri} is not {self.uri(update.version, manifest.weights_file)}")
+            raise WeightsError(
+                "uri_mismatch", f"{update.uri} is not {self.uri(update.version, manifest.weights_file)}"
+            )
         if update.sha256 != manifest.sha256:
-            raise WeightsError("hash_mismatch", f"{update.version}: update says {update.sha256[:12]}…, "
-                                                f"manifest says {manifest.sha256[:12]}…")
+            raise WeightsError(
+                "hash_mismatch",
+                f"{update.version}: update says {update.sha256[:12]}…, manifest says {manifest.sha256[:12]}…",
+            )
         if update.kind != manifest.kind:
             raise WeightsError("bad_manifest", f"{update.version}: kind {update.kind} vs {manifest.kind}")
         if self.is_local():
@@ -277,7 +316,9 @@ class ModelStore:
 
     def check_name(self, name: str, manifest: VersionManifest, version: str) -> None:
         if name.lower().endswith(UNSAFE_SUFFIXES):
-            raise WeightsError("unsafe_format", f"{version}/{name} is a pickle-format file; refusing the version")
+            raise WeightsError(
+                "unsafe_format", f"{version}/{name} is a pickle-format file; refusing the version"
+            )
         if name != MANIFEST and name not in manifest.files:
             raise WeightsError("unexpected_file", f"{version}/{name} is not in the manifest")
 
@@ -294,6 +335,8 @@ class ModelStore:
             with p.open("rb") as fh:
                 actual = sha256_of(fh)
             if actual != expected:
-                raise WeightsError("hash_mismatch", f"{manifest.version}/{name} has sha256 {actual[:12]}…, "
-                                                    f"manifest says {expected[:12]}…")
+                raise WeightsError(
+                    "hash_mismatch",
+                    f"{manifest.version}/{name} has sha256 {actual[:12]}…, manifest says {expected[:12]}…",
+                )
         check_safetensors(folder / manifest.weights_file)

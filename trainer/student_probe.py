@@ -66,9 +66,15 @@ class BatchMeasurement:
     def feedback(self, config: StudentProbeConfig, created_at: float | None = None) -> Feedback:
         now = time.time() if created_at is None else created_at
         key = "|".join(self.example_ids) + f"|{now}"
-        return Feedback(feedback_id=f"{config.source}-{uuid.uuid5(uuid.NAMESPACE_URL, key).hex[:24]}",
-                        kind="batch_metric", example_ids=list(self.example_ids), metric=config.metric,
-                        value=self.loss_drop, source=config.source, created_at=now)
+        return Feedback(
+            feedback_id=f"{config.source}-{uuid.uuid5(uuid.NAMESPACE_URL, key).hex[:24]}",
+            kind="batch_metric",
+            example_ids=list(self.example_ids),
+            metric=config.metric,
+            value=self.loss_drop,
+            source=config.source,
+            created_at=now,
+        )
 
 
 class StudentProbe:
@@ -86,10 +92,12 @@ class StudentProbe:
             raise ProbeError("duplicate_ids", "example ids repeat")
         order = list(examples)
         random.Random(cfg.seed).shuffle(order)
-        cut = [order[i:i + cfg.batch_size] for i in range(0, len(order), cfg.batch_size)]
-        return cut[:cfg.max_batches]
+        cut = [order[i : i + cfg.batch_size] for i in range(0, len(order), cfg.batch_size)]
+        return cut[: cfg.max_batches]
 
-    def measure(self, examples: Sequence[StudentItem], heldout: Sequence[StudentItem]) -> list[BatchMeasurement]:
+    def measure(
+        self, examples: Sequence[StudentItem], heldout: Sequence[StudentItem]
+    ) -> list[BatchMeasurement]:
         """One measurement per batch of `examples` (see `batches`)."""
         if not examples:
             raise ProbeError("no_examples", "nothing to measure")
@@ -114,7 +122,7 @@ class StudentProbe:
             if not it.output.strip() or not it.prompt:
                 raise ProbeError("empty_item", f"{it.example_id} has no output or no prompt")
         seen = {it.recording for it in batch}
-        held = [h for h in heldout if h.recording not in seen][:cfg.max_heldout]
+        held = [h for h in heldout if h.recording not in seen][: cfg.max_heldout]
         if not held:
             raise ProbeError("no_heldout", "no held-out item comes from a recording outside the batch")
         model, tokenizer, params, base = self.student()
@@ -139,10 +147,26 @@ class StudentProbe:
         loss_after, acc_after = score(model, held_ids)
         if not (math.isfinite(loss_before) and math.isfinite(loss_after)):
             raise ProbeError("non_finite", "the student's held-out loss is not finite")
-        m = BatchMeasurement(tuple(b.example_id for b in batch), loss_before, loss_after, acc_before, acc_after,
-                             len(held), time.perf_counter() - started)
-        log.info("student probe: batch of %d, held-out loss %.3f -> %.3f, token accuracy %.3f -> %.3f (%d items, "
-                 "%.1fs)", len(batch), loss_before, loss_after, acc_before, acc_after, len(held), m.seconds)
+        m = BatchMeasurement(
+            tuple(b.example_id for b in batch),
+            loss_before,
+            loss_after,
+            acc_before,
+            acc_after,
+            len(held),
+            time.perf_counter() - started,
+        )
+        log.info(
+            "student probe: batch of %d, held-out loss %.3f -> %.3f, token accuracy %.3f -> %.3f (%d items, "
+            "%.1fs)",
+            len(batch),
+            loss_before,
+            loss_after,
+            acc_before,
+            acc_after,
+            len(held),
+            m.seconds,
+        )
         return m
 
     def student(self) -> tuple[Any, Any, list[Any], list[Any]]:

@@ -36,8 +36,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "special_tokens_map.json",
-                    "generation_config.json")
+_TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "chat_template.jinja",
+    "special_tokens_map.json",
+    "generation_config.json",
+)
 
 
 class TrainError(TailorError, RuntimeError):
@@ -57,8 +62,9 @@ class TrainResult:
     metrics: dict[str, float] = field(default_factory=dict)  # first/last logged figures, e.g. reward_start
 
 
-def load_trl_args(config_class: type[Any], path: Path, overrides: dict[str, Any], output_dir: Path,
-                  max_bytes: int) -> Any:
+def load_trl_args(
+    config_class: type[Any], path: Path, overrides: dict[str, Any], output_dir: Path, max_bytes: int
+) -> Any:
     """A TRL config (`DPOConfig`, `GRPOConfig`) from a JSON object file plus overrides."""
     try:
         size = path.stat().st_size
@@ -95,12 +101,25 @@ class TrainRun(ABC):
         """DPOConfig or GRPOConfig."""
 
     @abstractmethod
-    def make_trainer(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, args: Any, dataset: Dataset,
-                     peft_config: Any, base_model_dir: Path) -> Trainer:
+    def make_trainer(
+        self,
+        model: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        args: Any,
+        dataset: Dataset,
+        peft_config: Any,
+        base_model_dir: Path,
+    ) -> Trainer:
         """The TRL trainer for this method."""
 
-    def run(self, base_model_dir: Path, dataset: Dataset, trained_on: list[str], out_dir: Path,
-            init_adapter: Path | None = None) -> TrainResult:
+    def run(
+        self,
+        base_model_dir: Path,
+        dataset: Dataset,
+        trained_on: list[str],
+        out_dir: Path,
+        init_adapter: Path | None = None,
+    ) -> TrainResult:
         """Train on `dataset` and save the weights to `out_dir/adapter`; `init_adapter` continues a LoRA."""
         import torch
 
@@ -113,8 +132,13 @@ class TrainRun(ABC):
         weights_dir = out_dir / "adapter"
         if weights_dir.exists():
             raise TrainError("output_exists", f"{weights_dir} already exists")
-        args = load_trl_args(self.trl_config_class(), cfg.trl_path(self.method), cfg.trl_overrides, out_dir / "trl",
-                             cfg.max_trl_file_bytes)
+        args = load_trl_args(
+            self.trl_config_class(),
+            cfg.trl_path(self.method),
+            cfg.trl_overrides,
+            out_dir / "trl",
+            cfg.max_trl_file_bytes,
+        )
         model, tokenizer = self.load(base_model_dir, init_adapter)
         peft_config = None if (cfg.full_finetune or init_adapter is not None) else self.lora_config()
         trainer = self.make_trainer(model, tokenizer, args, dataset, peft_config, base_model_dir)
@@ -133,10 +157,26 @@ class TrainRun(ABC):
             if values:
                 name = key.replace("/", "_")
                 metrics[f"{name}_start"], metrics[f"{name}_end"] = values[0], values[-1]
-        result = TrainResult(self.method, "full" if cfg.full_finetune else "lora", weights_dir,
-                             int(output.global_step), losses[0], losses[-1], seconds, list(trained_on), metrics)
-        log.info("%s: %d steps in %.1fs, loss %.4f -> %.4f, saved %s", self.method, result.steps, seconds,
-                 losses[0], losses[-1], weights_dir)
+        result = TrainResult(
+            self.method,
+            "full" if cfg.full_finetune else "lora",
+            weights_dir,
+            int(output.global_step),
+            losses[0],
+            losses[-1],
+            seconds,
+            list(trained_on),
+            metrics,
+        )
+        log.info(
+            "%s: %d steps in %.1fs, loss %.4f -> %.4f, saved %s",
+            self.method,
+            result.steps,
+            seconds,
+            losses[0],
+            losses[-1],
+            weights_dir,
+        )
         return result
 
     def load(self, base_model_dir: Path, init_adapter: Path | None) -> tuple[Any, Any]:
@@ -162,13 +202,21 @@ class TrainRun(ABC):
         from peft import LoraConfig
 
         lora = self.config.lora
-        return LoraConfig(r=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
-                          target_modules=list(lora.target_modules), bias="none", task_type="CAUSAL_LM")
+        return LoraConfig(
+            r=lora.rank,
+            lora_alpha=lora.alpha,
+            lora_dropout=lora.dropout,
+            target_modules=list(lora.target_modules),
+            bias="none",
+            task_type="CAUSAL_LM",
+        )
 
     def save(self, model: Any, tokenizer: Any, base_model_dir: Path, weights_dir: Path) -> None:
         import torch
 
-        bad = [n for n, p in model.named_parameters() if p.requires_grad and not bool(torch.isfinite(p).all())]
+        bad = [
+            n for n, p in model.named_parameters() if p.requires_grad and not bool(torch.isfinite(p).all())
+        ]
         if bad:
             raise TrainError("non_finite_weights", f"{len(bad)} trained tensors, e.g. {bad[0]}")
         tmp = weights_dir.with_name(weights_dir.name + ".tmp")
@@ -206,9 +254,14 @@ def save_full(model: Any, tokenizer: Any, base_model_dir: Path, out: Path) -> No
     if not (out / FULL_CONFIG).is_file() or not (out / FULL_WEIGHTS).is_file():
         raise TrainError("save_failed", f"a full model must be one {FULL_WEIGHTS} with {FULL_CONFIG}")
     base = read_manifest(base_model_dir)
-    manifest = Manifest(model_name=f"{base.model_name}-tuned", source_file=base.source_file,
-                        source_sha256=base.source_sha256, dtype=str(model.dtype).removeprefix("torch."),
-                        transformers_version=str(transformers.__version__), files=hash_folder(out))
+    manifest = Manifest(
+        model_name=f"{base.model_name}-tuned",
+        source_file=base.source_file,
+        source_sha256=base.source_sha256,
+        dtype=str(model.dtype).removeprefix("torch."),
+        transformers_version=str(transformers.__version__),
+        files=hash_folder(out),
+    )
     (out / MANIFEST_NAME).write_text(json.dumps(manifest.model_dump(), indent=2) + "\n")
 
 

@@ -19,11 +19,14 @@ CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 class LoraSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    rank: int = Field(default=8, gt=0, le=16, description="LoRA rank r (at most 16: the vLLM server's max rank).")
+    rank: int = Field(
+        default=8, gt=0, le=16, description="LoRA rank r (at most 16: the vLLM server's max rank)."
+    )
     alpha: int = Field(default=16, gt=0, description="LoRA alpha (scale = alpha / rank).")
     dropout: float = Field(default=0.0, ge=0, lt=1, description="LoRA dropout.")
     target_modules: tuple[str, ...] = Field(
-        default=("q_proj", "k_proj", "v_proj", "o_proj"), min_length=1,
+        default=("q_proj", "k_proj", "v_proj", "o_proj"),
+        min_length=1,
         description="Linear layers that get adapters (llama names; vLLM serves these).",
     )
 
@@ -39,8 +42,9 @@ class TrainConfig(BaseModel):
     )
     lora: LoraSettings = Field(default_factory=LoraSettings, description="Shape of the LoRA adapter.")
     full_finetune: bool = Field(
-        default=False, description="Train every weight instead of a LoRA adapter (a `full` update; not hot-loadable "
-        "into vLLM as an adapter)."
+        default=False,
+        description="Train every weight instead of a LoRA adapter (a `full` update; not hot-loadable "
+        "into vLLM as an adapter).",
     )
     dtype: Literal["auto", "float32", "bfloat16"] = Field(
         default="auto",
@@ -49,14 +53,18 @@ class TrainConfig(BaseModel):
     )
     threads: int | None = Field(default=None, gt=0, description="torch threads (None: torch's default).")
     max_items: int = Field(
-        default=2000, gt=0, description="Most pairs (DPO) or prompts (GRPO) used in one run; the rest are dropped."
+        default=2000,
+        gt=0,
+        description="Most pairs (DPO) or prompts (GRPO) used in one run; the rest are dropped.",
     )
     constrained_rollouts: bool = Field(
         default=True,
         description="GRPO samples under each window's constraint, as the workers do (trainer.constrained_rollout); "
         "off: TRL's free sampling, whose rewards from the base model are all equal, so no advantage is learnt.",
     )
-    max_trl_file_bytes: int = Field(default=1 << 20, gt=0, description="Larger TRL argument files are refused.")
+    max_trl_file_bytes: int = Field(
+        default=1 << 20, gt=0, description="Larger TRL argument files are refused."
+    )
 
     def trl_path(self, method: str) -> Path:
         return self.trl_file if self.trl_file is not None else CONFIG_DIR / f"{method}.json"

@@ -24,8 +24,12 @@ def plugin_experts(domain: str, builtin: Collection[str]) -> list[Extractor[Any]
     if domain not in DOMAINS:
         raise ValueError(f"domain must be one of {DOMAINS}, got {domain!r}")
     out: list[Extractor[Any]] = []
-    for p in plugins.load(plugins.EXTRACTORS, (), plugins.class_or_function(Extractor),
-                          "an Extractor subclass or a function of no arguments returning one"):
+    for p in plugins.load(
+        plugins.EXTRACTORS,
+        (),
+        plugins.class_or_function(Extractor),
+        "an Extractor subclass or a function of no arguments returning one",
+    ):
         declared = getattr(p.obj, "domain", None) if isinstance(p.obj, type) else None
         if declared in DOMAINS and declared != domain:
             continue  # another domain's class: not made here (its own pipeline makes and checks it)
@@ -37,12 +41,15 @@ def plugin_experts(domain: str, builtin: Collection[str]) -> list[Extractor[Any]
         if own != domain:
             continue
         if p.name in builtin:
-            raise p.error("name_clash", f"{p.name!r} is a built-in {domain} expert; a plug-in cannot replace it")
+            raise p.error(
+                "name_clash", f"{p.name!r} is a built-in {domain} expert; a plug-in cannot replace it"
+            )
         if domain == "video":
             from agents.extractors.video.expert import VideoExpert
 
             if not isinstance(expert, VideoExpert):
-                raise p.error("wrong_type", "a video expert must be a VideoExpert (agents.extractors.video.expert)")
+                raise p.error(
+                    "wrong_type", "a video expert must be a VideoExpert (agents.extractors.video.expert)"
+                )
         out.append(expert)
     return out
-

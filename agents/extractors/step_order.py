@@ -16,7 +16,9 @@ class IndexedStep(Protocol):
 S = TypeVar("S", bound=IndexedStep)
 
 
-def ordered_steps(steps: Sequence[S], key_of: Callable[[S], str], what: str, unit: str) -> tuple[str, list[S]]:
+def ordered_steps(
+    steps: Sequence[S], key_of: Callable[[S], str], what: str, unit: str
+) -> tuple[str, list[S]]:
     """(the one key, the steps sorted by step index); `what` names the window ("a GUI window"), `unit`
     its key ("session"). Raises RecordError: empty_window, mixed_keys, duplicate_step."""
     if not steps:

@@ -52,8 +52,15 @@ class SynthesisBackend(ABC):
         async with self._gate:
             started = time.perf_counter()
             gen = await self.generate(job)
-        return Generation(gen.texts, gen.model, gen.weights_version, gen.prompt_sha256, gen.completion_tokens,
-                          time.perf_counter() - started, gen.extra)
+        return Generation(
+            gen.texts,
+            gen.model,
+            gen.weights_version,
+            gen.prompt_sha256,
+            gen.completion_tokens,
+            time.perf_counter() - started,
+            gen.extra,
+        )
 
     async def synthesize_many(self, jobs: list[SynthesisJob]) -> list[Generation | BaseException]:
         """All jobs at once (the server batches them), at most `concurrency` in flight."""

@@ -27,7 +27,9 @@ class BackendHandle:
             self.server = None
 
 
-def open_backend(cfg: SynthesisConfig, intent_timeout_s: float = 30.0, use_model_for_intents: bool = True) -> BackendHandle:
+def open_backend(
+    cfg: SynthesisConfig, intent_timeout_s: float = 30.0, use_model_for_intents: bool = True
+) -> BackendHandle:
     if cfg.synth_backend not in BUILTIN_BACKENDS:
         return BackendHandle(plugin_backend(cfg), None)
     if cfg.synth_backend == "rules":
@@ -38,9 +40,17 @@ def open_backend(cfg: SynthesisConfig, intent_timeout_s: float = 30.0, use_model
         from agents.synthesis.hf_backend import HfBackend
         from agents.synthesis.hf_backend_config import HfBackendConfig
 
-        return BackendHandle(HfBackend(HfBackendConfig(
-            model_dir=cfg.model_dir, max_new_tokens=cfg.synth_max_tokens, temperature=cfg.synth_temperature,
-            dtype=cfg.model_dtype)), None)
+        return BackendHandle(
+            HfBackend(
+                HfBackendConfig(
+                    model_dir=cfg.model_dir,
+                    max_new_tokens=cfg.synth_max_tokens,
+                    temperature=cfg.synth_temperature,
+                    dtype=cfg.model_dtype,
+                )
+            ),
+            None,
+        )
     from agents.synthesis.vllm_backend import VllmBackend, VllmFamilyChooser
     from agents.synthesis.vllm_backend_config import VllmBackendConfig
 
@@ -50,17 +60,32 @@ def open_backend(cfg: SynthesisConfig, intent_timeout_s: float = 30.0, use_model
         from agents.vllm_server import VllmServer
         from agents.vllm_server_config import VllmServerConfig
 
-        server = VllmServer(VllmServerConfig(venv=cfg.vllm_venv, model_dir=cfg.model_dir,
-                                             served_model_name=cfg.vllm_model, dtype=cfg.model_dtype,
-                                             start_timeout_s=cfg.vllm_start_timeout_s,
-                                             start_quiet_s=cfg.vllm_start_quiet_s))
+        server = VllmServer(
+            VllmServerConfig(
+                venv=cfg.vllm_venv,
+                model_dir=cfg.model_dir,
+                served_model_name=cfg.vllm_model,
+                dtype=cfg.model_dtype,
+                start_timeout_s=cfg.vllm_start_timeout_s,
+                start_quiet_s=cfg.vllm_start_quiet_s,
+            )
+        )
         url = server.start()
         log.info("started vLLM on %s", url)
-    backend = VllmBackend(VllmBackendConfig(
-        url=url, model=cfg.vllm_model, concurrency=cfg.synth_concurrency, max_tokens=cfg.synth_max_tokens,
-        temperature=cfg.synth_temperature, request_timeout_s=cfg.synth_request_timeout_s, retries=cfg.synth_retries,
-        send_images=cfg.vllm_vision, seeded_sampling=cfg.synth_seeded_sampling,
-        frequency_penalty=cfg.synth_frequency_penalty))
+    backend = VllmBackend(
+        VllmBackendConfig(
+            url=url,
+            model=cfg.vllm_model,
+            concurrency=cfg.synth_concurrency,
+            max_tokens=cfg.synth_max_tokens,
+            temperature=cfg.synth_temperature,
+            request_timeout_s=cfg.synth_request_timeout_s,
+            retries=cfg.synth_retries,
+            send_images=cfg.vllm_vision,
+            seeded_sampling=cfg.synth_seeded_sampling,
+            frequency_penalty=cfg.synth_frequency_penalty,
+        )
+    )
     chooser = VllmFamilyChooser(backend, intent_timeout_s) if use_model_for_intents else None
     return BackendHandle(backend, chooser, server)
 
@@ -68,16 +93,22 @@ def open_backend(cfg: SynthesisConfig, intent_timeout_s: float = 30.0, use_model
 def plugin_backend(cfg: SynthesisConfig) -> SynthesisBackend:
     """The plug-in named `cfg.synth_backend`: a SynthesisBackend subclass is made like the built-in rules,
     `cls(cfg.synth_concurrency)`; a function is called with the whole `SynthesisConfig`."""
-    found = plugins.load(plugins.SYNTHESIS_BACKENDS, BUILTIN_BACKENDS, plugins.class_or_function(SynthesisBackend),
-                         "a SynthesisBackend subclass or a function of the SynthesisConfig returning one")
+    found = plugins.load(
+        plugins.SYNTHESIS_BACKENDS,
+        BUILTIN_BACKENDS,
+        plugins.class_or_function(SynthesisBackend),
+        "a SynthesisBackend subclass or a function of the SynthesisConfig returning one",
+    )
     for other in found:  # every installed backend's class is checked now, not only the one chosen
         if isinstance(other.obj, type):
             plugins.same_name(other, getattr(other.obj, "name", None))
     by_name = {p.name: p for p in found}
     p = by_name.get(cfg.synth_backend)
     if p is None:
-        raise ValueError(f"unknown synthesis backend {cfg.synth_backend!r}; available: "
-                         f"{', '.join([*BUILTIN_BACKENDS, *by_name])}")
+        raise ValueError(
+            f"unknown synthesis backend {cfg.synth_backend!r}; available: "
+            f"{', '.join([*BUILTIN_BACKENDS, *by_name])}"
+        )
     arg = cfg.synth_concurrency if isinstance(p.obj, type) else cfg
     backend: SynthesisBackend = plugins.build(p, SynthesisBackend, arg)
     plugins.same_name(p, getattr(backend, "name", None))

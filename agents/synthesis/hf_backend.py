@@ -64,22 +64,31 @@ class HfBackend(SynthesisBackend):
         inputs = tokenizer(text, return_tensors="pt")
         cfg = self.config
         # No grammar here, but the same completion budget as the constrained server asks for.
-        budget = token_budget(job.family.decoding_schema(job.ctx), floor=min(48, cfg.max_new_tokens),
-                              cap=cfg.max_new_tokens)
+        budget = token_budget(
+            job.family.decoding_schema(job.ctx), floor=min(48, cfg.max_new_tokens), cap=cfg.max_new_tokens
+        )
         texts, tokens = [], 0
         for _ in range(job.n):
             with torch.no_grad():
                 out = model.generate(
-                    **inputs, max_new_tokens=budget, do_sample=cfg.temperature > 0,
+                    **inputs,
+                    max_new_tokens=budget,
+                    do_sample=cfg.temperature > 0,
                     temperature=cfg.temperature if cfg.temperature > 0 else None,
-                    top_p=cfg.top_p if cfg.temperature > 0 else None, pad_token_id=tokenizer.eos_token_id,
+                    top_p=cfg.top_p if cfg.temperature > 0 else None,
+                    pad_token_id=tokenizer.eos_token_id,
                 )
-            new = out[0][inputs["input_ids"].shape[1]:]
+            new = out[0][inputs["input_ids"].shape[1] :]
             tokens += int(new.shape[0])
             texts.append(tokenizer.decode(new, skip_special_tokens=True))
         digest = hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()
-        return Generation(texts=texts, model=f"hf:{cfg.model_dir.name}", weights_version=self._weights_version,
-                          prompt_sha256=digest, completion_tokens=tokens)
+        return Generation(
+            texts=texts,
+            model=f"hf:{cfg.model_dir.name}",
+            weights_version=self._weights_version,
+            prompt_sha256=digest,
+            completion_tokens=tokens,
+        )
 
     async def generate(self, job: SynthesisJob) -> Generation:
         return await asyncio.to_thread(self._generate, job)

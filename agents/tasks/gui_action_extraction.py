@@ -28,7 +28,19 @@ from agents.tasks.prompting import family_prompt
 from agents.tasks.validators import ActionsAnchored, ActionsComplete, FrameInRange
 
 ActionType = Literal[
-    "click", "type", "select", "scroll", "swipe", "hover", "key", "home", "back", "enter", "done", "wait", "other"
+    "click",
+    "type",
+    "select",
+    "scroll",
+    "swipe",
+    "hover",
+    "key",
+    "home",
+    "back",
+    "enter",
+    "done",
+    "wait",
+    "other",
 ]
 MAX_ACTIONS = 64
 
@@ -44,14 +56,20 @@ class ExtractedAction(TaskPart):
     frame: Frame = Field(description="The step (screen) the action is taken on.")
     type: ActionType
     point: tuple[float, float] | None = Field(default=None, description="(x, y) in screenshot pixels.")
-    target: str | None = Field(default=None, max_length=300, description="Text or label of the element acted on.")
+    target: str | None = Field(
+        default=None, max_length=300, description="Text or label of the element acted on."
+    )
     bbox: Box | None = Field(default=None, description="Box of the element acted on.")
     text: str | None = Field(default=None, max_length=300, description="Typed or selected text.")
 
 
 class GuiActionExtractionOutput(TaskOutput):
-    input_range: FrameRange = Field(description="[start, end] steps whose actions are extracted (all of them).")
-    actions: list[ExtractedAction] = Field(min_length=1, max_length=MAX_ACTIONS, description="Actions in order.")
+    input_range: FrameRange = Field(
+        description="[start, end] steps whose actions are extracted (all of them)."
+    )
+    actions: list[ExtractedAction] = Field(
+        min_length=1, max_length=MAX_ACTIONS, description="Actions in order."
+    )
 
     def frame_cites(self) -> list[FrameCite]:
         return [FrameCite("input_range", f) for f in self.input_range] + self.grounded_cites()
@@ -67,8 +85,15 @@ class GuiActionExtractionOutput(TaskOutput):
 
     def action_cites(self) -> list[ActionCite]:
         return [
-            ActionCite(f"actions[{i}]", x.frame, x.type, x.point, x.target,
-                       (x.bbox.x, x.bbox.y, x.bbox.w, x.bbox.h) if x.bbox is not None else None, x.text)
+            ActionCite(
+                f"actions[{i}]",
+                x.frame,
+                x.type,
+                x.point,
+                x.target,
+                (x.bbox.x, x.bbox.y, x.bbox.w, x.bbox.h) if x.bbox is not None else None,
+                x.text,
+            )
             for i, x in enumerate(self.actions)
         ]
 
@@ -80,8 +105,9 @@ class GuiActionExtraction(TaskFamily):
     target_types = ("gui_action",)
     covers_targets = True
 
-    def __init__(self, config: GuiActionExtractionConfig | None = None,
-                 prompt_config: PromptConfig | None = None) -> None:
+    def __init__(
+        self, config: GuiActionExtractionConfig | None = None, prompt_config: PromptConfig | None = None
+    ) -> None:
         super().__init__(prompt_config)
         self.config = config or GuiActionExtractionConfig()
 
@@ -93,7 +119,9 @@ class GuiActionExtraction(TaskFamily):
             "bbox = its box. Use null where the anchor has none.",
         )
         goal = "Extract the ordered GUI actions of this window."
-        return family_prompt(self, ctx, goal, rules, ("gui_action", "subtask", "app_transition", "url_transition"))
+        return family_prompt(
+            self, ctx, goal, rules, ("gui_action", "subtask", "app_transition", "url_transition")
+        )
 
     def rule_output(self, ctx: SynthesisContext) -> GuiActionExtractionOutput | None:
         """The first `max_actions` actions of the window, over the steps up to the next action."""
@@ -109,8 +137,16 @@ class GuiActionExtraction(TaskFamily):
             kind = cast(ActionType, parsed.type if parsed.type in get_args(ActionType) else "other")
             point = (round(a.point[0], 1), round(a.point[1], 1)) if a.point is not None else None
             box = Box(x=a.bbox.x, y=a.bbox.y, w=a.bbox.w, h=a.bbox.h) if a.bbox is not None else None
-            actions.append(ExtractedAction(frame=a.frame_index, type=kind, point=point, target=parsed.target,
-                                           bbox=box, text=parsed.text))
+            actions.append(
+                ExtractedAction(
+                    frame=a.frame_index,
+                    type=kind,
+                    point=point,
+                    target=parsed.target,
+                    bbox=box,
+                    text=parsed.text,
+                )
+            )
         return GuiActionExtractionOutput(input_range=(0, end), actions=actions)
 
     def window_schema(self, ctx: SynthesisContext) -> dict[str, Any] | None:
@@ -125,8 +161,16 @@ class GuiActionExtraction(TaskFamily):
     def trajectory(self, ctx: SynthesisContext, output: BaseModel) -> list[float]:
         out = checked(output, GuiActionExtractionOutput)
         n = ctx.anchors.num_frames
-        return [norm(out.input_range[0], n), *(norm(x.frame, n) for x in out.actions), norm(out.input_range[1], n)]
+        return [
+            norm(out.input_range[0], n),
+            *(norm(x.frame, n) for x in out.actions),
+            norm(out.input_range[1], n),
+        ]
 
     def validators(self) -> list[Validator]:
-        return [*super().validators(), ActionsAnchored(self.config.point_tolerance_px, self.config.min_box_iou),
-                ActionsComplete("input_range"), FrameInRange("actions.frame", "input_range", "action_outside_input")]
+        return [
+            *super().validators(),
+            ActionsAnchored(self.config.point_tolerance_px, self.config.min_box_iou),
+            ActionsComplete("input_range"),
+            FrameInRange("actions.frame", "input_range", "action_outside_input"),
+        ]

@@ -7,14 +7,21 @@ from pydantic import BaseModel, Field
 
 class GuiActionExtractionConfig(BaseModel):
     point_tolerance_px: float = Field(
-        default=8.0, ge=0, description="A cited point within this many pixels of the anchored point matches "
-        "(a point inside the anchored target box matches too)."
+        default=8.0,
+        ge=0,
+        description="A cited point within this many pixels of the anchored point matches "
+        "(a point inside the anchored target box matches too).",
     )
     min_box_iou: float = Field(
-        default=0.5, ge=0, le=1, description="A cited box matches when its IoU with the anchored box is at least this."
+        default=0.5,
+        ge=0,
+        le=1,
+        description="A cited box matches when its IoU with the anchored box is at least this.",
     )
     max_actions: int = Field(
-        default=24, gt=0, le=64,
+        default=24,
+        gt=0,
+        le=64,
         description="The rule baseline extracts the first this-many actions (a longer window is cut before the "
         "next action), so the prompt lists every action it asks for.",
     )

@@ -53,18 +53,28 @@ class Placement(TaskPart):
 
 
 class GuiTaskReconstructionOutput(TaskOutput):
-    fragments: list[Fragment] = Field(min_length=2, max_length=26, description="The shuffled fragments (question).")
-    answer: list[Placement] = Field(min_length=1, max_length=26,
-                                    description="This session's fragments in their original order, with frames.")
+    fragments: list[Fragment] = Field(
+        min_length=2, max_length=26, description="The shuffled fragments (question)."
+    )
+    answer: list[Placement] = Field(
+        min_length=1,
+        max_length=26,
+        description="This session's fragments in their original order, with frames.",
+    )
     task: str = Field(min_length=1, max_length=500, description="The original task, in words.")
 
     def frame_cites(self) -> list[FrameCite]:
-        return [FrameCite(f"answer[{i}].{name}", f) for i, p in enumerate(self.answer)
-                for name, f in (("start_frame", p.start_frame), ("end_frame", p.end_frame))]
+        return [
+            FrameCite(f"answer[{i}].{name}", f)
+            for i, p in enumerate(self.answer)
+            for name, f in (("start_frame", p.start_frame), ("end_frame", p.end_frame))
+        ]
 
     def range_cites(self) -> list[RangeCite]:
-        return [RangeCite(f"answer[{i}]", p.start_frame, p.end_frame, single_ok=True)
-                for i, p in enumerate(self.answer)]
+        return [
+            RangeCite(f"answer[{i}]", p.start_frame, p.end_frame, single_ok=True)
+            for i, p in enumerate(self.answer)
+        ]
 
     def fragment_labels(self) -> list[str]:
         return [f.label for f in self.fragments]
@@ -73,8 +83,10 @@ class GuiTaskReconstructionOutput(TaskOutput):
         return [(p.label, p.start_frame, p.end_frame) for p in self.answer]
 
     def text_fields(self) -> list[tuple[str, str]]:
-        return [*((f"fragments[{i}].description", f.description) for i, f in enumerate(self.fragments)),
-                ("task", self.task)]
+        return [
+            *((f"fragments[{i}].description", f.description) for i, f in enumerate(self.fragments)),
+            ("task", self.task),
+        ]
 
 
 class GuiTaskReconstruction(TaskFamily):
@@ -84,8 +96,9 @@ class GuiTaskReconstruction(TaskFamily):
     target_types = ("gui_action", "subtask")
     covers_targets = True
 
-    def __init__(self, config: GuiTaskReconstructionConfig | None = None,
-                 prompt_config: PromptConfig | None = None) -> None:
+    def __init__(
+        self, config: GuiTaskReconstructionConfig | None = None, prompt_config: PromptConfig | None = None
+    ) -> None:
         super().__init__(prompt_config)
         self.config = config or GuiTaskReconstructionConfig()
 
@@ -101,7 +114,9 @@ class GuiTaskReconstruction(TaskFamily):
             "together they cover every frame once, without gaps or overlaps.",
         )
         goal = f"Fragments: {listed}. Write the reconstruction example."
-        return family_prompt(self, ctx, goal, rules, ("gui_action", "subtask", "app_transition", "url_transition"))
+        return family_prompt(
+            self, ctx, goal, rules, ("gui_action", "subtask", "app_transition", "url_transition")
+        )
 
     def rule_output(self, ctx: SynthesisContext) -> GuiTaskReconstructionOutput | None:
         plan = self.plan(ctx)
@@ -121,8 +136,10 @@ class GuiTaskReconstruction(TaskFamily):
         rule = self.rule_output(ctx)
         if rule is None:
             return None
-        fragments = [obj({"label": fixed(f.label), "description": text(max(100, len(f.description) + 20))})
-                     for f in rule.fragments]
+        fragments = [
+            obj({"label": fixed(f.label), "description": text(max(100, len(f.description) + 20))})
+            for f in rule.fragments
+        ]
         answer = [p.model_dump(mode="json") for p in rule.answer]
         # Task: about 1.9x the longest benchmark reference (86 chars); instructions can be long.
         return obj({"fragments": seq(fragments), "answer": fixed(answer), "task": text(160)})
@@ -133,6 +150,12 @@ class GuiTaskReconstruction(TaskFamily):
         return [norm(f, n) for p in out.answer for f in (p.start_frame, p.end_frame)]
 
     def validators(self) -> list[Validator]:
-        return [*super().validators(), FragmentSetMatches(self.plan), AnswerIsPermutation(self.plan),
-                DistractorNotInAnswer(self.plan), PlacementsMatchFragments(self.plan), FragmentsNonOverlapping(),
-                FragmentsContiguous()]
+        return [
+            *super().validators(),
+            FragmentSetMatches(self.plan),
+            AnswerIsPermutation(self.plan),
+            DistractorNotInAnswer(self.plan),
+            PlacementsMatchFragments(self.plan),
+            FragmentsNonOverlapping(),
+            FragmentsContiguous(),
+        ]

@@ -47,11 +47,16 @@ class NextSubtaskOutput(TaskOutput):
         return [FrameCite("input_range", self.input_range[0]), *self.grounded_cites()]
 
     def range_cites(self) -> list[RangeCite]:
-        return [RangeCite("input_range", *self.input_range), RangeCite("next_subtask.range", *self.next_subtask.range)]
+        return [
+            RangeCite("input_range", *self.input_range),
+            RangeCite("next_subtask.range", *self.next_subtask.range),
+        ]
 
     def grounded_cites(self) -> list[FrameCite]:
-        return [FrameCite("input_range", self.input_range[1]),
-                *(FrameCite("next_subtask.range", f) for f in self.next_subtask.range)]
+        return [
+            FrameCite("input_range", self.input_range[1]),
+            *(FrameCite("next_subtask.range", f) for f in self.next_subtask.range),
+        ]
 
     def reasoning(self) -> str:
         return self.cot
@@ -79,24 +84,38 @@ class NextSubtaskFamily(TaskFamily):
             "next_subtask.range is that subtask's anchored span, starting after input_range, end > start.",
         )
         goal = "Write one next-subtask example: what comes after the observed frames."
-        return family_prompt(self, ctx, goal, rules, ("subtask", "instruction", "gui_action", "gripper_close",
-                                                      "gripper_open", "stall"))
+        return family_prompt(
+            self,
+            ctx,
+            goal,
+            rules,
+            ("subtask", "instruction", "gui_action", "gripper_close", "gripper_open", "stall"),
+        )
 
     def window_schema(self, ctx: SynthesisContext) -> dict[str, Any] | None:
         """Any legal (observed, next) pair of the window: observed frames end right before an anchored
         subtask (or action) that the frame checks accept; the model writes the text and the reasoning."""
         options = []
         for _k, unit, _ in self.candidates(ctx):
-            draft = NextSubtaskOutput(input_range=(0, unit.start - 1),
-                                      next_subtask=NextSubtask(text="-", range=(unit.start, unit.end)), cot="")
+            draft = NextSubtaskOutput(
+                input_range=(0, unit.start - 1),
+                next_subtask=NextSubtask(text="-", range=(unit.start, unit.end)),
+                cot="",
+            )
             checks = (FramesInWindow(), RangesPositive(), FramesAnchored(), self._after)
             if any(c.check(ctx, draft) for c in checks):
                 continue
             # Text limits: about 1.3x the longest benchmark reference text (91 chars); cot 300 (references
             # 183 chars typical).
-            options.append(obj({"input_range": fixed([0, unit.start - 1]),
-                                "next_subtask": obj({"text": text(120), "range": fixed([unit.start, unit.end])}),
-                                "cot": text(300, 0)}))
+            options.append(
+                obj(
+                    {
+                        "input_range": fixed([0, unit.start - 1]),
+                        "next_subtask": obj({"text": text(120), "range": fixed([unit.start, unit.end])}),
+                        "cot": text(300, 0),
+                    }
+                )
+            )
         if not options:
             return None
         return options[0] if len(options) == 1 else {"anyOf": options}
@@ -110,16 +129,21 @@ class NextSubtaskFamily(TaskFamily):
         """(index, unit, previous unit) of every step unit that can be "the next subtask"."""
         a = ctx.anchors
         units = step_units(a)
-        return [(k, units[k], units[k - 1]) for k in range(1, len(units))
-                if units[k].start >= 2 and units[k].end > units[k].start and units[k].end < a.num_frames]
+        return [
+            (k, units[k], units[k - 1])
+            for k in range(1, len(units))
+            if units[k].start >= 2 and units[k].end > units[k].start and units[k].end < a.num_frames
+        ]
 
     def rule_output(self, ctx: SynthesisContext) -> NextSubtaskOutput | None:
         a = ctx.anchors
         for _, unit, prev in self.candidates(ctx):
             label = unit_text(unit, a.domain, a.instruction)
             done = unit_text(prev, a.domain, a.instruction)
-            cot = (f"Up to frame {unit.start - 1} the last subtask was '{done}' (from frame {prev.start}). "
-                   f"The next anchored subtask, '{label}', spans frames {unit.start}-{unit.end}.")
+            cot = (
+                f"Up to frame {unit.start - 1} the last subtask was '{done}' (from frame {prev.start}). "
+                f"The next anchored subtask, '{label}', spans frames {unit.start}-{unit.end}."
+            )
             return NextSubtaskOutput(
                 input_range=(0, unit.start - 1),
                 next_subtask=NextSubtask(text=label[:300], range=(unit.start, unit.end)),

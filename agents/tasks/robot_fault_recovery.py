@@ -38,15 +38,22 @@ from core.records import Anchor, AnchorSet
 
 class RobotFaultRecoveryOutput(TaskOutput):
     freeze_frame: Frame = Field(description="The frame where the robot is stuck (an anchored stall frame).")
-    observation: FrameRange = Field(description="[start, end] frames shown before the question; holds the freeze frame.")
-    recovery: FrameRange = Field(description="[start, end] frames after the observation where the robot recovers.")
+    observation: FrameRange = Field(
+        description="[start, end] frames shown before the question; holds the freeze frame."
+    )
+    recovery: FrameRange = Field(
+        description="[start, end] frames after the observation where the robot recovers."
+    )
     question: str = Field(min_length=1, max_length=500)
     answer: str = Field(min_length=1, max_length=500, description="What the robot should do to recover.")
     cot: str = Field(max_length=2000, description="Short reasoning from the anchors to the answer.")
 
     def frame_cites(self) -> list[FrameCite]:
-        return [FrameCite("observation", f) for f in self.observation] + self.grounded_cites() + [
-            FrameCite("recovery", f) for f in self.recovery]
+        return (
+            [FrameCite("observation", f) for f in self.observation]
+            + self.grounded_cites()
+            + [FrameCite("recovery", f) for f in self.recovery]
+        )
 
     def range_cites(self) -> list[RangeCite]:
         return [RangeCite("observation", *self.observation), RangeCite("recovery", *self.recovery)]
@@ -81,8 +88,9 @@ class RobotFaultRecovery(TaskFamily):
     output_model = RobotFaultRecoveryOutput
     target_types = ("stall",)
 
-    def __init__(self, config: RobotFaultRecoveryConfig | None = None,
-                 prompt_config: PromptConfig | None = None) -> None:
+    def __init__(
+        self, config: RobotFaultRecoveryConfig | None = None, prompt_config: PromptConfig | None = None
+    ) -> None:
         super().__init__(prompt_config)
         self.config = config or RobotFaultRecoveryConfig()
 
@@ -93,14 +101,27 @@ class RobotFaultRecovery(TaskFamily):
             "The answer says what the robot does next, from the anchors after the stall.",
         )
         goal = "Write one fault-recovery example around a stall in this window."
-        relevant = ("stall", "subtask", "instruction", "gripper_close", "gripper_open", "contact", "lift", "key_frame")
+        relevant = (
+            "stall",
+            "subtask",
+            "instruction",
+            "gripper_close",
+            "gripper_open",
+            "contact",
+            "lift",
+            "key_frame",
+        )
         return family_prompt(self, ctx, goal, rules, relevant)
 
     def fault(self, a: AnchorSet) -> Anchor | None:
         """The longest stall (earliest on ties) with a positive observation range and two frames after it."""
         last = last_frame(a)
         before = self.config.observation_before
-        ok = [s for s in of_type(a, "stall") if span_end(s) + 2 <= last and span_end(s) > max(0, s.frame_index - before)]
+        ok = [
+            s
+            for s in of_type(a, "stall")
+            if span_end(s) + 2 <= last and span_end(s) > max(0, s.frame_index - before)
+        ]
         if not ok:
             return None
         return max(ok, key=lambda s: (span_end(s) - s.frame_index, -s.frame_index))
@@ -123,20 +144,25 @@ class RobotFaultRecovery(TaskFamily):
         goal = f" while trying to {a.instruction.rstrip('.')}" if a.instruction else ""
         phase = resumed.content if resumed is not None else "task"
         if after:
-            answer = f"Resume the {phase} phase: " + "; then ".join(
-                f"{event_phrase(e)} (frame {e.frame_index})" for e in after[:3]) + "."
+            answer = (
+                f"Resume the {phase} phase: "
+                + "; then ".join(f"{event_phrase(e)} (frame {e.frame_index})" for e in after[:3])
+                + "."
+            )
         else:
             answer = f"Resume the {phase} motion; the robot moves again from frame {rec_start}."
-        cot = (f"Anchor {stall.anchor_id} shows a stall over frames {start}-{end} ({stall.content[:60]}). "
-               f"The robot was in the '{before.content if before is not None else 'task'}' phase. "
-               f"From frame {rec_start} it is in the '{phase}' phase"
-               + (f" and {event_phrase(after[0])} at frame {after[0].frame_index}." if after else "."))
+        cot = (
+            f"Anchor {stall.anchor_id} shows a stall over frames {start}-{end} ({stall.content[:60]}). "
+            f"The robot was in the '{before.content if before is not None else 'task'}' phase. "
+            f"From frame {rec_start} it is in the '{phase}' phase"
+            + (f" and {event_phrase(after[0])} at frame {after[0].frame_index}." if after else ".")
+        )
         return RobotFaultRecoveryOutput(
             freeze_frame=start,
             observation=obs,
             recovery=(rec_start, rec_end),
             question=f"The robot is stuck at frame {start}{goal}. Having seen frames {obs[0]}-{obs[1]}, "
-                     "what should it do to recover?",
+            "what should it do to recover?",
             answer=answer,
             cot=cot,
         )
@@ -151,9 +177,16 @@ class RobotFaultRecovery(TaskFamily):
         lo, hi = max(stall.frame_index, rule.observation[0]), min(span_end(stall), rule.observation[1])
         freeze = [f for f in sorted(known) if lo <= f <= hi] or [rule.freeze_frame]
         # Text limits: about 2x the benchmark references (question 93, answer 96, cot 152 chars).
-        return obj({"freeze_frame": choice(freeze), "observation": fixed(list(rule.observation)),
-                    "recovery": fixed(list(rule.recovery)), "question": text(200), "answer": text(200),
-                    "cot": text(260, 0)})
+        return obj(
+            {
+                "freeze_frame": choice(freeze),
+                "observation": fixed(list(rule.observation)),
+                "recovery": fixed(list(rule.recovery)),
+                "question": text(200),
+                "answer": text(200),
+                "cot": text(260, 0),
+            }
+        )
 
     def trajectory(self, ctx: SynthesisContext, output: BaseModel) -> list[float]:
         out = checked(output, RobotFaultRecoveryOutput)
@@ -162,7 +195,9 @@ class RobotFaultRecovery(TaskFamily):
         return [norm(f, n) for f in frames]
 
     def validators(self) -> list[Validator]:
-        return [*super().validators(),
-                FreezeOnStall(),
-                FrameInRange("freeze_frame", "observation", "freeze_outside_observation"),
-                RangeAfter("observation", "recovery", "recovery_not_after_observation")]
+        return [
+            *super().validators(),
+            FreezeOnStall(),
+            FrameInRange("freeze_frame", "observation", "freeze_outside_observation"),
+            RangeAfter("observation", "recovery", "recovery_not_after_observation"),
+        ]

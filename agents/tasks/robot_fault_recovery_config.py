@@ -10,5 +10,7 @@ class RobotFaultRecoveryConfig(BaseModel):
         default=20, ge=0, description="Frames before the stall's start that the observation range also shows."
     )
     max_recovery_frames: int = Field(
-        default=30, ge=2, description="Longest recovery range (it ends earlier where the resumed subtask ends)."
+        default=30,
+        ge=2,
+        description="Longest recovery range (it ends earlier where the resumed subtask ends).",
     )

@@ -22,8 +22,10 @@ class Unit:
 
 def subtask_units(anchors: AnchorSet) -> list[Unit]:
     """The window's `subtask` spans in order (they partition the window when the experts agree)."""
-    return [Unit(a.content or "subtask", a.frame_index, span_end(a), (a.anchor_id,))
-            for a in of_type(anchors, "subtask")]
+    return [
+        Unit(a.content or "subtask", a.frame_index, span_end(a), (a.anchor_id,))
+        for a in of_type(anchors, "subtask")
+    ]
 
 
 def gui_actions(anchors: AnchorSet) -> list[Anchor]:
@@ -81,9 +83,15 @@ def merge_units(units: list[Unit], max_units: int) -> list[Unit]:
         return units
     out = []
     for g in range(max_units):
-        group = units[g * len(units) // max_units:(g + 1) * len(units) // max_units]
-        out.append(Unit("; then ".join(u.text for u in group), group[0].start, group[-1].end,
-                        tuple(i for u in group for i in u.anchor_ids)))
+        group = units[g * len(units) // max_units : (g + 1) * len(units) // max_units]
+        out.append(
+            Unit(
+                "; then ".join(u.text for u in group),
+                group[0].start,
+                group[-1].end,
+                tuple(i for u in group for i in u.anchor_ids),
+            )
+        )
     return out
 
 

@@ -38,12 +38,15 @@ MAX_EVIDENCE_CHOICES = 96  # ascending runs of one or two of them
 
 
 class TemporalQaOutput(TaskOutput):
-    question: str = Field(min_length=1, max_length=500, description="A question about timing or order of events.")
+    question: str = Field(
+        min_length=1, max_length=500, description="A question about timing or order of events."
+    )
     answer: str = Field(min_length=1, max_length=500, description="The answer, naming frame indices.")
     cot: str = Field(max_length=2000, description="Short reasoning from the anchors to the answer.")
     input_video: FrameRange = Field(description="[start, end] frames the question is asked over.")
-    evidence_frames: list[Frame] = Field(min_length=1, max_length=16,
-                                         description="Anchored frames that show the answer, ascending.")
+    evidence_frames: list[Frame] = Field(
+        min_length=1, max_length=16, description="Anchored frames that show the answer, ascending."
+    )
 
     def frame_cites(self) -> list[FrameCite]:
         return [FrameCite("input_video", f) for f in self.input_video] + self.grounded_cites()
@@ -102,8 +105,15 @@ class TemporalQa(TaskFamily):
             return None
         runs = ascending_runs(pool[:MAX_EVIDENCE_POOL], 2, MAX_EVIDENCE_CHOICES)
         # Text limits: about 1.1x the longest benchmark reference (question 221, answer 235, cot 232 chars).
-        return obj({"question": text(240), "answer": text(260), "cot": text(260, 0),
-                    "input_video": fixed([0, last]), "evidence_frames": choice(runs)})
+        return obj(
+            {
+                "question": text(240),
+                "answer": text(260),
+                "cot": text(260, 0),
+                "input_video": fixed([0, last]),
+                "evidence_frames": choice(runs),
+            }
+        )
 
     def rule_output(self, ctx: SynthesisContext) -> TemporalQaOutput | None:
         a = ctx.anchors
@@ -123,7 +133,7 @@ class TemporalQa(TaskFamily):
             question=f"In which frame does this {a.domain} window first show that {clause}?",
             answer=f"Frame {event.frame_index} (about {seconds_into(a, event):.1f} s into the window).",
             cot=f"Anchor {event.anchor_id} marks {event.type} at frame {event.frame_index}"
-                + (f": {event.content[:80]}." if event.content else "."),
+            + (f": {event.content[:80]}." if event.content else "."),
             input_video=(0, last),
             evidence_frames=[event.frame_index],
         )
@@ -136,8 +146,8 @@ class TemporalQa(TaskFamily):
             question=f"Which happens first in this {a.domain} window: {shown[0]}, or {shown[1]}?",
             answer=f"First {p1} (frame {first.frame_index}); then {p2} (frame {second.frame_index}).",
             cot=f"Anchor {first.anchor_id} ({first.type}) is at frame {first.frame_index} and anchor "
-                f"{second.anchor_id} ({second.type}) at frame {second.frame_index}; "
-                f"{first.frame_index} < {second.frame_index}, so {p1} comes first.",
+            f"{second.anchor_id} ({second.type}) at frame {second.frame_index}; "
+            f"{first.frame_index} < {second.frame_index}, so {p1} comes first.",
             input_video=(0, last),
             evidence_frames=[first.frame_index, second.frame_index],
         )
@@ -145,7 +155,14 @@ class TemporalQa(TaskFamily):
     def trajectory(self, ctx: SynthesisContext, output: BaseModel) -> list[float]:
         out = checked(output, TemporalQaOutput)
         n = ctx.anchors.num_frames
-        return [norm(out.input_video[0], n), *(norm(f, n) for f in out.evidence_frames), norm(out.input_video[1], n)]
+        return [
+            norm(out.input_video[0], n),
+            *(norm(f, n) for f in out.evidence_frames),
+            norm(out.input_video[1], n),
+        ]
 
     def validators(self) -> list[Validator]:
-        return [*super().validators(), FrameInRange("evidence_frames", "input_video", "evidence_outside_input")]
+        return [
+            *super().validators(),
+            FrameInRange("evidence_frames", "input_video", "evidence_outside_input"),
+        ]

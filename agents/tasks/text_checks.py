@@ -54,8 +54,9 @@ TEXT_REASONS = frozenset({"text_not_language", "text_not_grounded", "qa_inconsis
 class TextCheck(Validator):
     """Base of the text validators: the family (for its rules output) and the thresholds."""
 
-    def __init__(self, family: TaskFamily, config: TextChecksConfig | None = None,
-                 embedder: Embedder | None = None) -> None:
+    def __init__(
+        self, family: TaskFamily, config: TextChecksConfig | None = None, embedder: Embedder | None = None
+    ) -> None:
         self.family = family
         self.config = config or TextChecksConfig()
         self._embedder = embedder
@@ -82,14 +83,19 @@ class TextIsLanguage(TextCheck):
             s = language_scores(text, facts, cfg)
             why = None
             if s.foreign_share > cfg.max_foreign_script_share:
-                why = (f"{s.foreign_share:.0%} of its letters are in a script the intent "
-                       f"({facts.language.script}) and the anchors do not use")
+                why = (
+                    f"{s.foreign_share:.0%} of its letters are in a script the intent "
+                    f"({facts.language.script}) and the anchors do not use"
+                )
             elif s.loop_share > cfg.max_loop_share:
                 why = f"a repeated token loop covers {s.loop_share:.0%} of it"
             elif facts.language.english and s.unknown_share > cfg.max_unknown_word_share:
                 why = f"{s.unknown_share:.0%} of its words are no English word and in no anchor"
-            elif (facts.language.english and s.words >= cfg.min_words_for_function_words
-                  and s.function_share < cfg.min_function_word_share):
+            elif (
+                facts.language.english
+                and s.words >= cfg.min_words_for_function_words
+                and s.function_share < cfg.min_function_word_share
+            ):
                 why = f"only {s.function_share:.0%} function words over {s.words} words"
             elif facts.language.english and s.bad_order > cfg.max_bad_order:
                 why = f"{s.bad_order} word-order faults (word salad)"
@@ -112,13 +118,25 @@ class TextGrounded(TextCheck):
         out = []
         for (name, _text), s in zip(fields, scores, strict=True):
             for q in s.bad_quotes:
-                out.append(Violation("text_not_grounded", f"{name}: quoted {q[:80]!r} is in no anchor, "
-                                                          "instruction or intent"))
+                out.append(
+                    Violation(
+                        "text_not_grounded",
+                        f"{name}: quoted {q[:80]!r} is in no anchor, instruction or intent",
+                    )
+                )
             if s.bad_frames:
-                out.append(Violation("text_not_grounded", f"{name}: names frames {list(s.bad_frames)} "
-                                                          f"outside the window (0-{facts.num_frames - 1})"))
-        weak = [i for i, s in enumerate(scores)
-                if s.content >= cfg.min_field_words and s.share < cfg.min_field_grounded_share]
+                out.append(
+                    Violation(
+                        "text_not_grounded",
+                        f"{name}: names frames {list(s.bad_frames)} "
+                        f"outside the window (0-{facts.num_frames - 1})",
+                    )
+                )
+        weak = [
+            i
+            for i, s in enumerate(scores)
+            if s.content >= cfg.min_field_words and s.share < cfg.min_field_grounded_share
+        ]
         content = sum(s.content for s in scores)
         total_share = sum(s.grounded for s in scores) / content if content else 1.0
         whole_weak = total_share < cfg.min_grounded_share
@@ -131,16 +149,24 @@ class TextGrounded(TextCheck):
         for i, sim in zip(weak, sims, strict=False):
             if sim < cfg.min_semantic:
                 s = scores[i]
-                out.append(Violation("text_not_grounded",
-                                     f"{fields[i][0]}: {s.share:.0%} of its content words are in the "
-                                     f"anchored facts (unanchored: {', '.join(s.ungrounded[:6])}); "
-                                     f"nearest fact similarity {sim:.2f}"))
+                out.append(
+                    Violation(
+                        "text_not_grounded",
+                        f"{fields[i][0]}: {s.share:.0%} of its content words are in the "
+                        f"anchored facts (unanchored: {', '.join(s.ungrounded[:6])}); "
+                        f"nearest fact similarity {sim:.2f}",
+                    )
+                )
         if whole_weak and sims[-1] < cfg.min_semantic:
             missing = list(dict.fromkeys(w for s in scores for w in s.ungrounded))
-            out.append(Violation("text_not_grounded",
-                                 f"output: {total_share:.0%} of its content words are in the anchored facts "
-                                 f"(unanchored: {', '.join(missing[:8])}); nearest fact similarity "
-                                 f"{sims[-1]:.2f}"))
+            out.append(
+                Violation(
+                    "text_not_grounded",
+                    f"output: {total_share:.0%} of its content words are in the anchored facts "
+                    f"(unanchored: {', '.join(missing[:8])}); nearest fact similarity "
+                    f"{sims[-1]:.2f}",
+                )
+            )
         return out
 
 
@@ -156,17 +182,31 @@ class QaConsistent(TextCheck):
         s = qa_scores(question, answer, out_model, None)
         out = []
         if s.uncited_frames:
-            out.append(Violation("qa_inconsistent", f"answer names frames {list(s.uncited_frames)} that the "
-                                                    "output does not cite (evidence / ranges)"))
+            out.append(
+                Violation(
+                    "qa_inconsistent",
+                    f"answer names frames {list(s.uncited_frames)} that the "
+                    "output does not cite (evidence / ranges)",
+                )
+            )
         if s.missed_alternatives:
-            out.append(Violation("qa_inconsistent", "answer does not address "
-                                 + ", ".join(repr(o[:60]) for o in s.missed_alternatives)
-                                 + " of the question"))
+            out.append(
+                Violation(
+                    "qa_inconsistent",
+                    "answer does not address "
+                    + ", ".join(repr(o[:60]) for o in s.missed_alternatives)
+                    + " of the question",
+                )
+            )
         if s.overlap == 0:
             sim = self.embedder.similarity(question, answer)
             if sim < self.config.min_qa_similarity:
-                out.append(Violation("qa_inconsistent", "answer shares no content word with the question and "
-                                                        f"its similarity is {sim:.2f}"))
+                out.append(
+                    Violation(
+                        "qa_inconsistent",
+                        f"answer shares no content word with the question and its similarity is {sim:.2f}",
+                    )
+                )
         return out
 
 
@@ -183,12 +223,19 @@ class NoInjectedContent(TextCheck):
         for name, text in fields:
             found = [m.group(0) for m in URL.finditer(text)] + [m.group(0) for m in EMAIL.finditer(text)]
             found += [m.group(0) for p in INJECTION for m in p.finditer(text)]
-            found += [m.group(0) for m in SECRETS.finditer(text)
-                      if not all(facts.grounded(w) for w in words(m.group(1)))]
+            found += [
+                m.group(0)
+                for m in SECRETS.finditer(text)
+                if not all(facts.grounded(w) for w in words(m.group(1)))
+            ]
             for item in dict.fromkeys(f.strip() for f in found):
                 if not facts.contains(item):
-                    out.append(Violation("injected_content", f"{name}: {item[:80]!r} appears in no anchor, "
-                                                             "instruction or intent"))
+                    out.append(
+                        Violation(
+                            "injected_content",
+                            f"{name}: {item[:80]!r} appears in no anchor, instruction or intent",
+                        )
+                    )
         return out
 
 
@@ -197,5 +244,9 @@ def text_validators(family: TaskFamily, config: TextChecksConfig | None = None) 
     cfg = config or TextChecksConfig()
     if not cfg.enabled:
         return []
-    return [NoInjectedContent(family, cfg), TextIsLanguage(family, cfg), TextGrounded(family, cfg),
-            QaConsistent(family, cfg)]
+    return [
+        NoInjectedContent(family, cfg),
+        TextIsLanguage(family, cfg),
+        TextGrounded(family, cfg),
+        QaConsistent(family, cfg),
+    ]

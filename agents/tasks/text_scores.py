@@ -108,8 +108,13 @@ def facts_for(family: TaskFamily, ctx: SynthesisContext, config: TextChecksConfi
     sessions count only for a family whose output they change (gui_task_reconstruction's fragments)."""
     cfg = config or TextChecksConfig()
     a = ctx.anchors
-    content = hash((a.instruction, tuple((x.anchor_id, x.type, x.content) for x in a.anchors),
-                    tuple((d.window_id, len(d.anchors)) for d in ctx.distractors)))
+    content = hash(
+        (
+            a.instruction,
+            tuple((x.anchor_id, x.type, x.content) for x in a.anchors),
+            tuple((d.window_id, len(d.anchors)) for d in ctx.distractors),
+        )
+    )
     key = (family.name, str(id(family)), a.window_id, str(a.num_frames), str(content), ctx.spec.text)
     with _FACTS_LOCK:
         hit = _FACTS.get(key)
@@ -170,7 +175,7 @@ def loop_share(tokens: list[str], min_repeats: int) -> float:
     for n in range(1, 7):
         if n * min_repeats > n_tokens:
             break
-        grams = Counter(tuple(tokens[i:i + n]) for i in range(n_tokens - n + 1))
+        grams = Counter(tuple(tokens[i : i + n]) for i in range(n_tokens - n + 1))
         gram, count = grams.most_common(1)[0]
         if n == 1 and gram[0] in STOPWORDS:
             run = max_run(tokens)
@@ -188,8 +193,9 @@ def max_run(tokens: list[str]) -> int:
     return best
 
 
-_ABBREVIATIONS = frozenset({"e.g.", "i.e.", "vs.", "etc.", "approx.", "no.", "fig.", "cf.", "mr.", "ms.",
-                            "dr.", "st."})
+_ABBREVIATIONS = frozenset(
+    {"e.g.", "i.e.", "vs.", "etc.", "approx.", "no.", "fig.", "cf.", "mr.", "ms.", "dr.", "st."}
+)
 _SENTENCE_END = re.compile(r"[?!]$|[^\d.]\.$")
 
 
@@ -202,12 +208,23 @@ def bad_order(text: str, bracketed: str | None = None) -> int:
     faults = 0
     tokens = text.split()
     for i, tok in enumerate(tokens):
-        if i and _SENTENCE_END.search(tokens[i - 1]) and tok[:1].islower() and \
-                tokens[i - 1].casefold() not in _ABBREVIATIONS:
+        if (
+            i
+            and _SENTENCE_END.search(tokens[i - 1])
+            and tok[:1].islower()
+            and tokens[i - 1].casefold() not in _ABBREVIATIONS
+        ):
             faults += 1
         core = tok.strip("()[],;:.!?'\"")
-        if (i and core[:1].isupper() and core.casefold() in STOPWORDS and core != "I" and core != "A"
-                and not tokens[i - 1].endswith((".", "?", "!", ":", ";", "(", "-")) and tokens[i - 1] != "-"):
+        if (
+            i
+            and core[:1].isupper()
+            and core.casefold() in STOPWORDS
+            and core != "I"
+            and core != "A"
+            and not tokens[i - 1].endswith((".", "?", "!", ":", ";", "(", "-"))
+            and tokens[i - 1] != "-"
+        ):
             faults += 1
     ws = words(text)
     low = [w.casefold() for w in ws]
@@ -216,7 +233,14 @@ def bad_order(text: str, bracketed: str | None = None) -> int:
         if w in DETERMINERS and not (w == "a" and ws[i] == "A"):
             if nxt is None or nxt in DETERMINERS | PREPOSITIONS | CONJUNCTIONS | AUX | PRONOUNS:
                 faults += 1
-        elif w in PREPOSITIONS and nxt is not None and nxt in AUX or w in CONJUNCTIONS and nxt is not None and nxt in CONJUNCTIONS:
+        elif (
+            w in PREPOSITIONS
+            and nxt is not None
+            and nxt in AUX
+            or w in CONJUNCTIONS
+            and nxt is not None
+            and nxt in CONJUNCTIONS
+        ):
             faults += 1
     depth = 0
     for ch in IDENT_BRACKETS.sub(" ", text if bracketed is None else bracketed):
@@ -278,8 +302,11 @@ def named_frames(text: str) -> list[int]:
 def grounding_scores(text: str, facts: Facts) -> GroundingScores:
     cw = content_words(without_quotes(text))
     missing = [w for w in cw if not facts.grounded(w)]
-    quotes = tuple(q for q in quoted(text) if q and not facts.contains(q)
-                   and not all(facts.grounded(w) for w in words(q)))
+    quotes = tuple(
+        q
+        for q in quoted(text)
+        if q and not facts.contains(q) and not all(facts.grounded(w) for w in words(q))
+    )
     frames = tuple(f for f in named_frames(text) if not 0 <= f < max(1, facts.num_frames))
     return GroundingScores(len(cw), len(cw) - len(missing), tuple(dict.fromkeys(missing)), quotes, frames)
 
@@ -322,8 +349,9 @@ def alternatives(question: str) -> list[str]:
 def mentioned(option: str, answer: str) -> bool:
     """The answer names the option: one of its distinguishing content words (or its quoted text) is there."""
     answer_stems = {stem(w) for w in words(answer)}
-    key = [stem(w) for w in content_words(option) if w.casefold() not in TASK_WORDS] or \
-        [stem(w) for w in content_words(option)]
+    key = [stem(w) for w in content_words(option) if w.casefold() not in TASK_WORDS] or [
+        stem(w) for w in content_words(option)
+    ]
     return not key or any(k in answer_stems for k in key) or flat(option) in flat(answer)
 
 
@@ -340,8 +368,9 @@ def qa_scores(question: str, answer: str, output: TaskOutput, embedder: Embedder
     a_stems = {stem(w) for w in content_words(answer)}
     overlap = len(q_stems & a_stems)
     frames, ranges = cited_frame_set(output)
-    uncited = tuple(f for f in named_frames(answer)
-                    if f not in frames and not any(s <= f <= e for s, e in ranges))
+    uncited = tuple(
+        f for f in named_frames(answer) if f not in frames and not any(s <= f <= e for s, e in ranges)
+    )
     missed = tuple(o for o in alternatives(question) if not mentioned(o, answer))
     similarity = None
     if embedder is not None:

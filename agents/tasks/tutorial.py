@@ -59,8 +59,10 @@ class TutorialOutput(TaskOutput):
 
 
 def gui_steps(a: AnchorSet) -> list[TutorialStep]:
-    return [TutorialStep(text=action_phrase(parse_action(x.content)), frame=x.frame_index)
-            for x in of_type(a, "gui_action")]
+    return [
+        TutorialStep(text=action_phrase(parse_action(x.content)), frame=x.frame_index)
+        for x in of_type(a, "gui_action")
+    ]
 
 
 def video_steps(a: AnchorSet) -> list[TutorialStep]:
@@ -95,7 +97,9 @@ class Tutorial(TaskFamily):
     def anchor_targets(self, ctx: SynthesisContext) -> list[int]:
         """GUI: the anchored actions; video: the key frames (one per shot)."""
         a = ctx.anchors
-        frames = ([x.frame_index for x in of_type(a, "gui_action")] if a.domain == "gui" else key_frame_indices(a))
+        frames = (
+            [x.frame_index for x in of_type(a, "gui_action")] if a.domain == "gui" else key_frame_indices(a)
+        )
         return sorted({f for f in frames if f < a.num_frames})
 
     def prompt(self, ctx: SynthesisContext) -> list[ChatMessage]:
@@ -104,8 +108,16 @@ class Tutorial(TaskFamily):
             "One short imperative sentence per step, taken from the anchored actions or shots.",
         )
         goal = "Write a step-by-step tutorial of what is done in this window."
-        relevant = ("gui_action", "key_frame", "ocr_text", "subtask", "app_transition", "url_transition",
-                    "scene_cut", "motion")
+        relevant = (
+            "gui_action",
+            "key_frame",
+            "ocr_text",
+            "subtask",
+            "app_transition",
+            "url_transition",
+            "scene_cut",
+            "motion",
+        )
         return family_prompt(self, ctx, goal, rules, relevant)
 
     def rule_output(self, ctx: SynthesisContext) -> TutorialOutput | None:
@@ -114,8 +126,11 @@ class Tutorial(TaskFamily):
         steps = [s for s in steps if s.frame < a.num_frames][:MAX_STEPS]
         if len(steps) < 2:
             return None
-        title = a.instruction or (f"How to follow the recorded {a.domain} session" if a.domain == "gui"
-                                  else "What happens in this clip, shot by shot")
+        title = a.instruction or (
+            f"How to follow the recorded {a.domain} session"
+            if a.domain == "gui"
+            else "What happens in this clip, shot by shot"
+        )
         return TutorialOutput(title=title[:200], steps=steps)
 
     def window_schema(self, ctx: SynthesisContext) -> dict[str, Any] | None:
@@ -125,7 +140,10 @@ class Tutorial(TaskFamily):
             return None
         # Text limits: about 1.1x the longest benchmark reference (title 86, step 108 chars).
         # A shot's on-screen text can make a step longer: room for the rules' own wording.
-        steps = [obj({"text": text(min(300, max(120, len(s.text) + 20))), "frame": fixed(s.frame)}) for s in rule.steps]
+        steps = [
+            obj({"text": text(min(300, max(120, len(s.text) + 20))), "frame": fixed(s.frame)})
+            for s in rule.steps
+        ]
         return obj({"title": text(100), "steps": seq(steps)})
 
     def trajectory(self, ctx: SynthesisContext, output: BaseModel) -> list[float]:

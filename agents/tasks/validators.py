@@ -38,8 +38,11 @@ class FramesInWindow(Validator):
 
     def check(self, ctx: SynthesisContext, output: BaseModel) -> list[Violation]:
         n = ctx.anchors.num_frames
-        return [Violation("frame_out_of_window", f"{c.field}={c.frame} not in [0, {n - 1}]")
-                for c in as_output(output).frame_cites() if not 0 <= c.frame < n]
+        return [
+            Violation("frame_out_of_window", f"{c.field}={c.frame} not in [0, {n - 1}]")
+            for c in as_output(output).frame_cites()
+            if not 0 <= c.frame < n
+        ]
 
 
 class RangesPositive(Validator):
@@ -58,16 +61,23 @@ class FramesAnchored(Validator):
 
     def check(self, ctx: SynthesisContext, output: BaseModel) -> list[Violation]:
         known = anchored_frames(ctx.anchors)
-        return [Violation("frame_not_anchored", f"{c.field}={c.frame} is on no anchor or key frame")
-                for c in as_output(output).grounded_cites() if c.frame not in known]
+        return [
+            Violation("frame_not_anchored", f"{c.field}={c.frame} is on no anchor or key frame")
+            for c in as_output(output).grounded_cites()
+            if c.frame not in known
+        ]
 
 
 class FramesOrdered(Validator):
     """Steps / actions / plan entries do not go back in time (frames_out_of_order)."""
 
     def check(self, ctx: SynthesisContext, output: BaseModel) -> list[Violation]:
-        return [Violation("frames_out_of_order", f"{b.field}={b.frame} after {a.field}={a.frame}")
-                for cites in as_output(output).frame_sequences() for a, b in zip(cites, cites[1:]) if b.frame < a.frame]
+        return [
+            Violation("frames_out_of_order", f"{b.field}={b.frame} after {a.field}={a.frame}")
+            for cites in as_output(output).frame_sequences()
+            for a, b in zip(cites, cites[1:])
+            if b.frame < a.frame
+        ]
 
 
 class FrameInRange(Validator):
@@ -84,8 +94,11 @@ class FrameInRange(Validator):
         out = []
         for frame in frames if isinstance(frames, (list, tuple)) else [frames]:
             if not start <= frame <= end:
-                out.append(Violation(self.reason, f"{self.frame_field}={frame} not in "
-                                                  f"{self.range_field}=[{start}, {end}]"))
+                out.append(
+                    Violation(
+                        self.reason, f"{self.frame_field}={frame} not in {self.range_field}=[{start}, {end}]"
+                    )
+                )
         return out
 
 
@@ -103,8 +116,11 @@ class RangeAfter(Validator):
         start = field_value(output, self.after_field)[0]
         if start > last:
             return []
-        return [Violation(self.reason, f"{self.after_field} starts at {start}, not after "
-                                       f"{self.before_field} ({last})")]
+        return [
+            Violation(
+                self.reason, f"{self.after_field} starts at {start}, not after {self.before_field} ({last})"
+            )
+        ]
 
 
 def norm_text(text: str | None) -> str:
@@ -130,7 +146,11 @@ def action_mismatch(cite: ActionCite, anchor: Anchor, tolerance_px: float, min_i
             return "a point, but the anchored action has none"
         near = anchor.point is not None and math.dist(cite.point, anchor.point) <= tolerance_px
         box = anchor.bbox
-        inside = box is not None and box.x <= cite.point[0] <= box.x + box.w and box.y <= cite.point[1] <= box.y + box.h
+        inside = (
+            box is not None
+            and box.x <= cite.point[0] <= box.x + box.w
+            and box.y <= cite.point[1] <= box.y + box.h
+        )
         if not (near or inside):
             return f"point {cite.point} is not at the anchored point {anchor.point} or inside its box"
     if cite.target is not None and norm_text(cite.target) != norm_text(parsed.target):
@@ -162,11 +182,17 @@ class ActionsAnchored(Validator):
         for cite in as_output(output).action_cites():
             candidates = by_frame.get(cite.frame, [])
             if not candidates:
-                out.append(Violation("action_not_anchored", f"{cite.field}: no gui_action anchor at frame {cite.frame}"))
+                out.append(
+                    Violation(
+                        "action_not_anchored", f"{cite.field}: no gui_action anchor at frame {cite.frame}"
+                    )
+                )
                 continue
             reasons = [action_mismatch(cite, a, self.tolerance_px, self.min_iou) for a in candidates]
             if all(r is not None for r in reasons):
-                out.append(Violation("action_not_anchored", f"{cite.field} at frame {cite.frame}: {reasons[0]}"))
+                out.append(
+                    Violation("action_not_anchored", f"{cite.field} at frame {cite.frame}: {reasons[0]}")
+                )
         return out
 
 
@@ -179,5 +205,10 @@ class ActionsComplete(Validator):
     def check(self, ctx: SynthesisContext, output: BaseModel) -> list[Violation]:
         cited = {c.frame for c in as_output(output).action_cites()}
         start, end = field_value(output, self.range_field)
-        return [Violation("action_missing", f"{a.anchor_id} ({a.content[:60]}) at frame {a.frame_index} is not listed")
-                for a in of_type(ctx.anchors, "gui_action") if start <= a.frame_index <= end and a.frame_index not in cited]
+        return [
+            Violation(
+                "action_missing", f"{a.anchor_id} ({a.content[:60]}) at frame {a.frame_index} is not listed"
+            )
+            for a in of_type(ctx.anchors, "gui_action")
+            if start <= a.frame_index <= end and a.frame_index not in cited
+        ]

@@ -48,8 +48,13 @@ def worked_examples() -> dict[str, dict[str, WorkedExample]]:
     if not EXAMPLES_FILE.is_file():
         return {}
     data = json.loads(EXAMPLES_FILE.read_text(encoding="utf-8"))
-    return {name: {domain: WorkedExample(family=name, domain=domain, **fields) for domain, fields in sorted(by.items())}
-            for name, by in sorted(data.items())}
+    return {
+        name: {
+            domain: WorkedExample(family=name, domain=domain, **fields)
+            for domain, fields in sorted(by.items())
+        }
+        for name, by in sorted(data.items())
+    }
 
 
 def worked_example(family: str, domain: str) -> WorkedExample | None:

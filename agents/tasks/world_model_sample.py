@@ -37,12 +37,17 @@ class PlanStep(TaskPart):
 class WorldModelSampleOutput(TaskOutput):
     segment: FrameRange = Field(description="[start, end] frames of the motion-rich segment.")
     frames: list[Frame] = Field(min_length=2, max_length=32, description="Frames to condition on, ascending.")
-    prompt: str = Field(min_length=1, max_length=600, description="Generation prompt for a video world model.")
+    prompt: str = Field(
+        min_length=1, max_length=600, description="Generation prompt for a video world model."
+    )
     motion_plan: list[PlanStep] = Field(min_length=1, max_length=16, description="The motion, in time order.")
 
     def frame_cites(self) -> list[FrameCite]:
-        return [FrameCite("segment", f) for f in self.segment] + [
-            FrameCite(f"frames[{i}]", f) for i, f in enumerate(self.frames)] + self.grounded_cites()
+        return (
+            [FrameCite("segment", f) for f in self.segment]
+            + [FrameCite(f"frames[{i}]", f) for i, f in enumerate(self.frames)]
+            + self.grounded_cites()
+        )
 
     def range_cites(self) -> list[RangeCite]:
         return [RangeCite("segment", *self.segment)]
@@ -57,8 +62,10 @@ class WorldModelSampleOutput(TaskOutput):
         return " ".join([self.prompt, *(s.description for s in self.motion_plan)])
 
     def text_fields(self) -> list[tuple[str, str]]:
-        return [("prompt", self.prompt),
-                *((f"motion_plan[{i}].description", s.description) for i, s in enumerate(self.motion_plan))]
+        return [
+            ("prompt", self.prompt),
+            *((f"motion_plan[{i}].description", s.description) for i, s in enumerate(self.motion_plan)),
+        ]
 
 
 def stalled(a: AnchorSet, start: int, end: int) -> int:
@@ -69,10 +76,20 @@ class WorldModelSample(TaskFamily):
     name = "world_model_sample"
     domains = ("video", "robot")
     output_model = WorldModelSampleOutput
-    target_types = ("motion", "subtask", "lift", "gripper_close", "gripper_open", "contact", "scene_cut", "key_frame")
+    target_types = (
+        "motion",
+        "subtask",
+        "lift",
+        "gripper_close",
+        "gripper_open",
+        "contact",
+        "scene_cut",
+        "key_frame",
+    )
 
-    def __init__(self, config: WorldModelSampleConfig | None = None,
-                 prompt_config: PromptConfig | None = None) -> None:
+    def __init__(
+        self, config: WorldModelSampleConfig | None = None, prompt_config: PromptConfig | None = None
+    ) -> None:
         super().__init__(prompt_config)
         self.config = config or WorldModelSampleConfig()
 
@@ -83,8 +100,18 @@ class WorldModelSample(TaskFamily):
             "prompt describes the scene and its motion for a video generator; no facts beyond the anchors.",
         )
         goal = "Write one world-model training sample from the most motion-rich part of this window."
-        relevant = ("motion", "scene_cut", "key_frame", "subtask", "lift", "gripper_close", "gripper_open",
-                    "contact", "stall", "instruction")
+        relevant = (
+            "motion",
+            "scene_cut",
+            "key_frame",
+            "subtask",
+            "lift",
+            "gripper_close",
+            "gripper_open",
+            "contact",
+            "stall",
+            "instruction",
+        )
         return family_prompt(self, ctx, goal, rules, relevant)
 
     def segment_anchor(self, a: AnchorSet) -> Anchor | None:
@@ -93,10 +120,19 @@ class WorldModelSample(TaskFamily):
         if a.domain == "video":
             spans = [m for m in of_type(a, "motion") if span_end(m) - m.frame_index + 1 >= minimum]
             return max(spans, key=lambda m: (m.value or 0.0, -m.frame_index), default=None)
-        spans = [s for s in of_type(a, "subtask", "lift")
-                 if s.content != "pause" and span_end(s) - s.frame_index + 1 >= minimum]
-        return max(spans, key=lambda s: (span_end(s) - s.frame_index + 1 - stalled(a, s.frame_index, span_end(s)),
-                                         -s.frame_index), default=None)
+        spans = [
+            s
+            for s in of_type(a, "subtask", "lift")
+            if s.content != "pause" and span_end(s) - s.frame_index + 1 >= minimum
+        ]
+        return max(
+            spans,
+            key=lambda s: (
+                span_end(s) - s.frame_index + 1 - stalled(a, s.frame_index, span_end(s)),
+                -s.frame_index,
+            ),
+            default=None,
+        )
 
     def rule_output(self, ctx: SynthesisContext) -> WorldModelSampleOutput | None:
         a = ctx.anchors
@@ -111,19 +147,29 @@ class WorldModelSample(TaskFamily):
         label = ROBOT_PHASES.get(seg.content, seg.content) if a.domain == "robot" else f"{seg.content} motion"
         plan = [PlanStep(frame=start, description=f"{label} begins"[:200])]
         inside = [e for e in events(a) if start < e.frame_index <= end]
-        shots = [k for k in of_type(a, "key_frame") if start < k.frame_index <= end] if a.domain == "video" else []
-        marks = sorted([(e.frame_index, event_phrase(e)) for e in inside]
-                       + [(k.frame_index, "key frame of the shot") for k in shots])
+        shots = (
+            [k for k in of_type(a, "key_frame") if start < k.frame_index <= end]
+            if a.domain == "video"
+            else []
+        )
+        marks = sorted(
+            [(e.frame_index, event_phrase(e)) for e in inside]
+            + [(k.frame_index, "key frame of the shot") for k in shots]
+        )
         plan += [PlanStep(frame=f, description=text[:200]) for f, text in marks[: cfg.max_plan_steps - 2]]
         if end in anchored_frames(a) and end > plan[-1].frame:
             plan.append(PlanStep(frame=end, description=f"{label} ends"[:200]))
         seconds = max(0.0, self._time(a, end) - self._time(a, start))
         subject = "A robot arm" if a.domain == "robot" else "A video shot"
-        what = f"{subject}: {label}" + (f" (task: {a.instruction})" if a.domain == "robot" and a.instruction else "")
+        what = f"{subject}: {label}" + (
+            f" (task: {a.instruction})" if a.domain == "robot" and a.instruction else ""
+        )
         if inside:
             what += "; " + "; then ".join(event_phrase(e) for e in inside[:4])
         prompt = f"{what}. {end - start + 1} frames, {seconds:.1f} s."
-        return WorldModelSampleOutput(segment=(start, end), frames=frames, prompt=prompt[:600], motion_plan=plan)
+        return WorldModelSampleOutput(
+            segment=(start, end), frames=frames, prompt=prompt[:600], motion_plan=plan
+        )
 
     def window_schema(self, ctx: SynthesisContext) -> dict[str, Any] | None:
         """The most motion-rich anchored segment, its sampled frames and the anchored plan frames; the model
@@ -133,8 +179,14 @@ class WorldModelSample(TaskFamily):
             return None
         plan = [obj({"frame": fixed(s.frame), "description": text(120)}) for s in rule.motion_plan]
         # Text limits: about 1.2x the longest benchmark references (prompt 195, plan step 103 chars).
-        return obj({"segment": fixed(list(rule.segment)), "frames": fixed(list(rule.frames)),
-                    "prompt": text(240), "motion_plan": seq(plan)})
+        return obj(
+            {
+                "segment": fixed(list(rule.segment)),
+                "frames": fixed(list(rule.frames)),
+                "prompt": text(240),
+                "motion_plan": seq(plan),
+            }
+        )
 
     @staticmethod
     def _time(a: AnchorSet, frame: int) -> float:
@@ -148,6 +200,8 @@ class WorldModelSample(TaskFamily):
         return [norm(f, n) for f in (out.segment[0], *(s.frame for s in out.motion_plan), out.segment[1])]
 
     def validators(self) -> list[Validator]:
-        return [*super().validators(),
-                FrameInRange("frames", "segment", "frame_outside_segment"),
-                FrameInRange("motion_plan.frame", "segment", "plan_outside_segment")]
+        return [
+            *super().validators(),
+            FrameInRange("frames", "segment", "frame_outside_segment"),
+            FrameInRange("motion_plan.frame", "segment", "plan_outside_segment"),
+        ]

@@ -61,13 +61,23 @@ class CaseMaker(ABC):
             self._families = registry()
         return self._families[name]
 
-    def draft(self, case_id: str, family: str, intent: str, window: WindowSelection, anchors: AnchorSet,
-              reference: TaskOutput, derivation: str, distractors: tuple[AnchorSet, ...] = ()) -> DraftCase:
+    def draft(
+        self,
+        case_id: str,
+        family: str,
+        intent: str,
+        window: WindowSelection,
+        anchors: AnchorSet,
+        reference: TaskOutput,
+        derivation: str,
+        distractors: tuple[AnchorSet, ...] = (),
+    ) -> DraftCase:
         """A case whose reference is checked: it must round-trip through the family's parser."""
         fam = self.family(family)
         if not isinstance(reference, fam.output_model):
-            raise ReferenceError(f"{case_id}: reference is a {type(reference).__name__}, "
-                                 f"not {fam.output_model.__name__}")
+            raise ReferenceError(
+                f"{case_id}: reference is a {type(reference).__name__}, not {fam.output_model.__name__}"
+            )
         try:
             fam.parse(reference.model_dump_json())
         except ParseError as exc:
@@ -75,7 +85,9 @@ class CaseMaker(ABC):
         last = anchors.num_frames - 1
         for cite in reference.frame_cites():
             if not 0 <= cite.frame <= last:
-                raise ReferenceError(f"{case_id}: reference cites {cite.field}={cite.frame} outside 0..{last}")
+                raise ReferenceError(
+                    f"{case_id}: reference cites {cite.field}={cite.frame} outside 0..{last}"
+                )
         return DraftCase(case_id, family, intent, window, anchors, reference, derivation, distractors)
 
 

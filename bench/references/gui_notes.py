@@ -79,12 +79,19 @@ def _aitw_note(raw: dict[str, object], width: int, height: int) -> StepNote:
     if math.dist((ty, tx), (ly, lx)) > SWIPE:
         return StepNote("scroll", desc, point=point, result=result)
     app = _APP.search(desc)
-    return StepNote("click", desc, point=point, target=app.group(1) if app else None,
-                    bbox=_tapped_box(raw, point, width, height), result=result)
+    return StepNote(
+        "click",
+        desc,
+        point=point,
+        target=app.group(1) if app else None,
+        bbox=_tapped_box(raw, point, width, height),
+        result=result,
+    )
 
 
-def _tapped_box(raw: dict[str, object], point: tuple[float, float], width: int,
-                height: int) -> tuple[float, float, float, float] | None:
+def _tapped_box(
+    raw: dict[str, object], point: tuple[float, float], width: int, height: int
+) -> tuple[float, float, float, float] | None:
     boxes = []
     for y, x, h, w in json.loads(str(raw.get("ui_positions") or "[]")):
         pixels = max(y, x, h, w) > 1  # CoAT files hold pixels; AITW proper holds fractions
@@ -111,7 +118,12 @@ def _previous(line: str) -> StepNote:
     m = _PREVIOUS.match(line.strip())
     if m is None:
         raise ReferenceError(f"Mind2Web previous action {line!r} is not '[role] name -> OP: value'")
-    role, name, op, value = m.group("role"), m.group("name").strip(), m.group("op"), (m.group("value") or "").strip()
+    role, name, op, value = (
+        m.group("role"),
+        m.group("name").strip(),
+        m.group("op"),
+        (m.group("value") or "").strip(),
+    )
     if op == "TYPE":
         return StepNote("type", f'Type "{value}" into the "{name}" {role}', target=name, text=value)
     if op == "SELECT":
@@ -132,6 +144,11 @@ def _gold(query: dict[str, object]) -> StepNote:
     if op["op"] == "CLICK":
         return StepNote("click", f'Click the "{name}" {role}', point=point, target=name, bbox=(x, y, w, h))
     kind = "type" if op["op"] == "TYPE" else "select"
-    return StepNote(kind, f'{kind.capitalize()} "{op["value"]}" into the "{name}" {role}', point=point, target=name,
-                    bbox=(x, y, w, h), text=str(op["value"]))
-
+    return StepNote(
+        kind,
+        f'{kind.capitalize()} "{op["value"]}" into the "{name}" {role}',
+        point=point,
+        target=name,
+        bbox=(x, y, w, h),
+        text=str(op["value"]),
+    )

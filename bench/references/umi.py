@@ -77,8 +77,17 @@ class UmiCases(CaseMaker):
             w = UmiWindow(timeline, first, count)
             for family in families:
                 reference = getattr(self, family)(w)
-                out.append(self.draft(f"robot-umi-{first:03d}-{first + count - 1:03d}-{family}", family,
-                                      INTENTS[family], window, anchors, reference, derivation(family, first, count)))
+                out.append(
+                    self.draft(
+                        f"robot-umi-{first:03d}-{first + count - 1:03d}-{family}",
+                        family,
+                        INTENTS[family],
+                        window,
+                        anchors,
+                        reference,
+                        derivation(family, first, count),
+                    )
+                )
         return out
 
     def temporal_qa(self, w: UmiWindow) -> TemporalQaOutput:
@@ -91,17 +100,21 @@ class UmiCases(CaseMaker):
             return TemporalQaOutput(
                 question="In which frame does the gripper start to move after holding still?",
                 answer=f"Frame {start} ({start / FPS:.1f} s into the window): the gripper starts moving toward "
-                       "the cup.",
+                "the cup.",
                 cot=f"The end-effector speed stays below {PAUSE_BELOW_MM} mm per step up to frame {start - 1} and "
-                    f"rises above it at frame {start}.",
-                input_video=(0, w.last), evidence_frames=[start])
+                f"rises above it at frame {start}.",
+                input_video=(0, w.last),
+                evidence_frames=[start],
+            )
         (a, name_a), (b, name_b) = events[0], events[-1]
         return TemporalQaOutput(
             question=f"Which happens first in this clip: {EVENT_TEXT[name_b]}, or {EVENT_TEXT[name_a]}?",
             answer=f"First {EVENT_TEXT[name_a]} (frame {a}); then {EVENT_TEXT[name_b]} (frame {b}).",
             cot=f"gripper_width is {w.width(a):.4f} m at frame {a} and {w.width(b):.4f} m at frame {b} (open "
-                f"{w.t.open_width:.4f} m, closed on the cup {w.t.closed_width:.4f} m); {a} < {b}.",
-            input_video=(0, w.last), evidence_frames=[a, b])
+            f"{w.t.open_width:.4f} m, closed on the cup {w.t.closed_width:.4f} m); {a} < {b}.",
+            input_video=(0, w.last),
+            evidence_frames=[a, b],
+        )
 
     def next_subtask(self, w: UmiWindow) -> NextSubtaskOutput:
         phases = w.phases()
@@ -111,8 +124,9 @@ class UmiCases(CaseMaker):
                     input_range=(0, nxt.start - 1),
                     next_subtask=NextSubtask(text=nxt.text, range=(nxt.start, nxt.end)),
                     cot=f"Up to frame {nxt.start - 1} the gripper is in the '{prev.name}' phase ({prev.text}); "
-                        f"gripper_width is {w.width(nxt.start - 1):.4f} m there and {w.width(nxt.end):.4f} m at "
-                        f"frame {nxt.end}. Next it will {nxt.text}, over frames {nxt.start}-{nxt.end}.")
+                    f"gripper_width is {w.width(nxt.start - 1):.4f} m there and {w.width(nxt.end):.4f} m at "
+                    f"frame {nxt.end}. Next it will {nxt.text}, over frames {nxt.start}-{nxt.end}.",
+                )
         raise ReferenceError(f"UMI window from {w.first}: no next phase")
 
     def robot_fault_recovery(self, w: UmiWindow) -> RobotFaultRecoveryOutput:
@@ -130,39 +144,53 @@ class UmiCases(CaseMaker):
         answer = f"Resume the {resumed.name} motion: {resumed.text}; it moves again from frame {rec[0]}"
         answer += f", and {EVENT_TEXT[during[0][1]]} at frame {during[0][0]}." if during else "."
         return RobotFaultRecoveryOutput(
-            freeze_frame=s, observation=obs, recovery=rec,
+            freeze_frame=s,
+            observation=obs,
+            recovery=rec,
             question=f"The gripper stops moving at frame {s}. Having seen frames {obs[0]}-{obs[1]}, what should it "
-                     "do to recover?",
+            "do to recover?",
             answer=answer,
             cot=f"The end-effector speed stays below {PAUSE_BELOW_MM} mm per step over frames {s}-{e} "
-                f"({(e - s + 1) / FPS:.1f} s) in the '{paused_in.name}' phase; from frame {rec[0]} it moves again in "
-                f"the '{resumed.name}' phase.")
+            f"({(e - s + 1) / FPS:.1f} s) in the '{paused_in.name}' phase; from frame {rec[0]} it moves again in "
+            f"the '{resumed.name}' phase.",
+        )
 
     def world_model_sample(self, w: UmiWindow) -> WorldModelSampleOutput:
         moving = [p for p in w.phases() if p.name != "hold" and p.end - p.start + 1 >= 4]
         if not moving:
             raise ReferenceError(f"UMI window from {w.first}: no moving phase")
-        best = max(moving, key=lambda p: (sum(w.t.speed_mm[p.start + w.first:p.end + w.first + 1]), -p.start))
+        best = max(
+            moving, key=lambda p: (sum(w.t.speed_mm[p.start + w.first : p.end + w.first + 1]), -p.start)
+        )
         start, end = best.start, min(best.end, best.start + 63)
         frames = sorted({round(start + i * (end - start) / 7) for i in range(8)})
-        speeds = w.t.speed_mm[start + w.first:end + w.first + 1]
+        speeds = w.t.speed_mm[start + w.first : end + w.first + 1]
         peak = start + max(range(len(speeds)), key=lambda i: speeds[i])
-        marks = {start: f"{best.text} begins", peak: "the gripper moves fastest", end: f"{best.name} segment ends"}
+        marks = {
+            start: f"{best.text} begins",
+            peak: "the gripper moves fastest",
+            end: f"{best.name} segment ends",
+        }
         for f, name in w.events():
             if start < f < end:
                 marks[f] = EVENT_TEXT[name]
         plan = [PlanStep(frame=f, description=d) for f, d in sorted(marks.items())]
         return WorldModelSampleOutput(
-            segment=(start, end), frames=frames, motion_plan=plan,
-            prompt=f"{SCENE}: the gripper {best.text}. {end - start + 1} frames, {(end - start + 1) / FPS:.1f} s.")
+            segment=(start, end),
+            frames=frames,
+            motion_plan=plan,
+            prompt=f"{SCENE}: the gripper {best.text}. {end - start + 1} frames, {(end - start + 1) / FPS:.1f} s.",
+        )
 
 
 def derivation(family: str, first: int, count: int) -> str:
     head = f"UMI cup episode frames {first}-{first + count - 1}: "
-    return head + {
-        "temporal_qa": "gripper events from gripper_width thresholds (first and last in the window).",
-        "next_subtask": "phases tiled from gripper_width events and the opening pause of the position signal.",
-        "robot_fault_recovery": "longest pause of the end-effector speed (state positions), the phase after it.",
-        "world_model_sample": "the moving phase with the largest summed end-effector speed, capped at 64 frames.",
-    }[family]
-
+    return (
+        head
+        + {
+            "temporal_qa": "gripper events from gripper_width thresholds (first and last in the window).",
+            "next_subtask": "phases tiled from gripper_width events and the opening pause of the position signal.",
+            "robot_fault_recovery": "longest pause of the end-effector speed (state positions), the phase after it.",
+            "world_model_sample": "the moving phase with the largest summed end-effector speed, capped at 64 frames.",
+        }[family]
+    )

@@ -106,9 +106,17 @@ def runs_below(values: list[float], threshold: float, min_len: int) -> list[tupl
 
 def tile(n: int, events: dict[str, int], pauses: list[tuple[int, int]]) -> list[Phase]:
     hold_end = pauses[0][1] if pauses and pauses[0][0] <= 10 and pauses[0][1] < events["close_start"] else -1
-    bounds = [("hold", 0), ("approach", hold_end + 1), ("grasp", events["close_start"]),
-              ("carry", events["closed"]), ("release", events["open_start"]), ("retreat", events["opened"])]
+    bounds = [
+        ("hold", 0),
+        ("approach", hold_end + 1),
+        ("grasp", events["close_start"]),
+        ("carry", events["closed"]),
+        ("release", events["open_start"]),
+        ("retreat", events["opened"]),
+    ]
     if hold_end < 0:
         bounds = bounds[1:]
-    return [Phase(name, start, (bounds[i + 1][1] - 1) if i + 1 < len(bounds) else n - 1)
-            for i, (name, start) in enumerate(bounds)]
+    return [
+        Phase(name, start, (bounds[i + 1][1] - 1) if i + 1 < len(bounds) else n - 1)
+        for i, (name, start) in enumerate(bounds)
+    ]

@@ -52,7 +52,9 @@ WINDOWS = (
     VideoWindow(BIKES, SK, 0, 5, ("temporal_qa", "tutorial", "world_model_sample"), span=(76, 136)),
     VideoWindow(BIKES, SK, 0, 2, ("temporal_qa", "tutorial")),
     VideoWindow(BIKES, SK, 2, 3, ("temporal_qa", "tutorial")),
-    VideoWindow(BIG_BUCK_BUNNY, SK, 0, 1, ("temporal_qa", "world_model_sample"), pair=(40, 105), span=(0, 131)),
+    VideoWindow(
+        BIG_BUCK_BUNNY, SK, 0, 1, ("temporal_qa", "world_model_sample"), pair=(40, 105), span=(0, 131)
+    ),
     VideoWindow(CARPHONE, SK, 0, 1, ("temporal_qa", "world_model_sample"), pair=(60, 80), span=(0, 119)),
     VideoWindow(GNOME_DISPLAYS, GNOME, 0, 10, ("temporal_qa", "tutorial"), pair=(128, 424)),
     VideoWindow(GNOME_DISPLAYS, GNOME, 0, 2, ("temporal_qa", "tutorial"), pair=(15, 60)),
@@ -107,8 +109,17 @@ class VideoCases(CaseMaker):
             for family in spec.families:
                 reference = getattr(self, family)(clip)
                 where = f"{spec.notes.name} frames {clip.offset}-{clip.offset + clip.last}: "
-                out.append(self.draft(f"video-{stem}-{clip.offset:03d}-{clip.offset + clip.last:03d}-{family}",
-                                      family, INTENTS[family], window, anchors, reference, where + DERIVATION[family]))
+                out.append(
+                    self.draft(
+                        f"video-{stem}-{clip.offset:03d}-{clip.offset + clip.last:03d}-{family}",
+                        family,
+                        INTENTS[family],
+                        window,
+                        anchors,
+                        reference,
+                        where + DERIVATION[family],
+                    )
+                )
         return out
 
     def key_of(self, source: SourceRef) -> str:
@@ -124,10 +135,12 @@ class VideoCases(CaseMaker):
             return TemporalQaOutput(
                 question=f"Which happens first in this clip: {b.clause}, or {a.clause}?",
                 answer=f"First {a.clause} (frame {a.frame}, {clip.seconds(a.frame):.1f} s); then {b.clause} "
-                       f"(frame {b.frame}, {clip.seconds(b.frame):.1f} s).",
+                f"(frame {b.frame}, {clip.seconds(b.frame):.1f} s).",
                 cot=f"Checked on the frames: {a.clause} at frame {a.frame} and {b.clause} at frame {b.frame}; "
-                    f"{a.frame} < {b.frame}.",
-                input_video=(0, clip.last), evidence_frames=[a.frame, b.frame])
+                f"{a.frame} < {b.frame}.",
+                input_video=(0, clip.last),
+                evidence_frames=[a.frame, b.frame],
+            )
         cuts = [s for s in clip.shots() if s.start > 0]
         if not cuts:
             raise ReferenceError(f"{clip.spec.notes.name}: no cut and no moment pair for temporal_qa")
@@ -137,24 +150,33 @@ class VideoCases(CaseMaker):
                 question=f"In which frame does the clip cut to {c.text}?",
                 answer=f"Frame {c.start} ({clip.seconds(c.start):.2f} s into the clip).",
                 cot=f"The shot before ends at frame {c.start - 1}; from frame {c.start} the clip shows {c.text}.",
-                input_video=(0, clip.last), evidence_frames=[c.start])
+                input_video=(0, clip.last),
+                evidence_frames=[c.start],
+            )
         early, late = cuts[0], cuts[-1]
         listed = ", ".join(str(s.start) for s in cuts)
         return TemporalQaOutput(
             question=f"Which comes first in this clip: the cut to {late.text}, or the cut to {early.text}?",
             answer=f"First the cut to {early.text} (frame {early.start}, {clip.seconds(early.start):.2f} s); then "
-                   f"the cut to {late.text} (frame {late.start}, {clip.seconds(late.start):.2f} s).",
+            f"the cut to {late.text} (frame {late.start}, {clip.seconds(late.start):.2f} s).",
             cot=f"The clip cuts at frames {listed}; {early.start} < {late.start}.",
-            input_video=(0, clip.last), evidence_frames=[early.start, late.start])
+            input_video=(0, clip.last),
+            evidence_frames=[early.start, late.start],
+        )
 
     @staticmethod
     def tutorial(clip: Clip) -> TutorialOutput:
         if clip.spec.notes.shots:
-            steps = [TutorialStep(text=f"Watch {s.text} (frames {s.start}-{s.end})"[:300], frame=s.start)
-                     for s in clip.shots()]
+            steps = [
+                TutorialStep(text=f"Watch {s.text} (frames {s.start}-{s.end})"[:300], frame=s.start)
+                for s in clip.shots()
+            ]
         else:
-            steps = [TutorialStep(text=m.step, frame=clip.rel(m.frame))
-                     for m in clip.spec.notes.moments if clip.inside(m.frame)]
+            steps = [
+                TutorialStep(text=m.step, frame=clip.rel(m.frame))
+                for m in clip.spec.notes.moments
+                if clip.inside(m.frame)
+            ]
         if len(steps) < 2:
             raise ReferenceError(f"{clip.spec.notes.name}: fewer than two tutorial steps in the window")
         return TutorialOutput(title=clip.spec.notes.title, steps=steps)
@@ -173,9 +195,11 @@ class VideoCases(CaseMaker):
         marks[end] = "the segment ends"
         n = end - start + 1
         return WorldModelSampleOutput(
-            segment=(start, end), frames=frames,
+            segment=(start, end),
+            frames=frames,
             prompt=f"{clip.spec.notes.scene}: {shot.text}. {n} frames, {n / clip.fps:.1f} s."[:600],
-            motion_plan=[PlanStep(frame=f, description=d) for f, d in sorted(marks.items())])
+            motion_plan=[PlanStep(frame=f, description=d) for f, d in sorted(marks.items())],
+        )
 
 
 DERIVATION = {

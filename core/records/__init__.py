@@ -17,7 +17,23 @@ from core.records.pipeline import (
 from core.records.raw import BBox, GuiAction, GuiStep, GuiTarget, RobotStep, VideoSegment
 
 __all__ = [
-    "Anchor", "AnchorSet", "BBox", "DeadLetter", "Example", "Feedback", "FrameRef", "GuiAction", "GuiStep",
-    "GuiTarget", "Intent", "MediaRef", "ModelUpdate", "RecordError", "RejectedExample", "RobotStep",
-    "SourceSpan", "TailorRecord", "VideoSegment",
+    "Anchor",
+    "AnchorSet",
+    "BBox",
+    "DeadLetter",
+    "Example",
+    "Feedback",
+    "FrameRef",
+    "GuiAction",
+    "GuiStep",
+    "GuiTarget",
+    "Intent",
+    "MediaRef",
+    "ModelUpdate",
+    "RecordError",
+    "RejectedExample",
+    "RobotStep",
+    "SourceSpan",
+    "TailorRecord",
+    "VideoSegment",
 ]

@@ -34,7 +34,9 @@ class MediaRef(BaseModel):
         return self
 
     @classmethod
-    def inline(cls, data: bytes, media_type: str, width: int | None = None, height: int | None = None) -> Self:
+    def inline(
+        cls, data: bytes, media_type: str, width: int | None = None, height: int | None = None
+    ) -> Self:
         return cls(
             media_type=media_type,
             data=data,

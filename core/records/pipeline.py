@@ -22,10 +22,14 @@ class Intent(TailorRecord):
 
     RECORD_NAME: ClassVar[str] = "Intent"
     schema_version: Literal[1] = 1
-    intent_id: str = Field(pattern=ID_PATTERN, description="Intent id; the Kafka key (compaction keeps the latest).")
+    intent_id: str = Field(
+        pattern=ID_PATTERN, description="Intent id; the Kafka key (compaction keeps the latest)."
+    )
     text: str = Field(min_length=1, max_length=5000, description="The request in the user's words.")
     domain: Domain | None = Field(default=None, description="Restrict to one input domain.")
-    task: str | None = Field(default=None, max_length=100, description="Task family, when the user names one.")
+    task: str | None = Field(
+        default=None, max_length=100, description="Task family, when the user names one."
+    )
     budget: int | None = Field(default=None, gt=0, description="Maximum examples to produce.")
     created_at: float = Field(description="Unix seconds.")
     active: bool = Field(default=True, description="False retires the intent.")
@@ -84,7 +88,9 @@ class Example(TailorRecord):
     schema_version: Literal[1] = 1
     example_id: str = Field(max_length=200, description="Deterministic id: replays never duplicate.")
     task_family: str = Field(max_length=64)
-    output_json: str = Field(max_length=1_000_000, description="The example in its task family's JSON schema.")
+    output_json: str = Field(
+        max_length=1_000_000, description="The example in its task family's JSON schema."
+    )
     window_id: str = Field(max_length=300)
     intent_id: str | None = None
     source: SourceSpan
@@ -112,7 +118,9 @@ class RejectedExample(TailorRecord):
     intent_id: str | None = None
     weights_version: str | None = None
     prompt_sha256: str | None = Field(default=None, pattern=SHA256_PATTERN)
-    rewards: dict[str, float] = Field(default_factory=dict, description="Reward terms (rejected outputs score too).")
+    rewards: dict[str, float] = Field(
+        default_factory=dict, description="Reward terms (rejected outputs score too)."
+    )
     created_at: float
 
 

@@ -48,7 +48,19 @@ class GuiTarget(BaseModel):
 
 
 GuiActionType = Literal[
-    "click", "type", "select", "scroll", "swipe", "hover", "key", "home", "back", "enter", "done", "wait", "other"
+    "click",
+    "type",
+    "select",
+    "scroll",
+    "swipe",
+    "hover",
+    "key",
+    "home",
+    "back",
+    "enter",
+    "done",
+    "wait",
+    "other",
 ]
 
 
@@ -94,7 +106,9 @@ class RobotStep(TailorRecord):
     action: list[float] = Field(default_factory=list, description="Commanded action vector.")
     state_names: list[str] | None = Field(default=None, description="Names of the state channels.")
     action_names: list[str] | None = Field(default=None, description="Names of the action channels.")
-    gripper: float | None = Field(default=None, description="Gripper opening (width or normalised), if known.")
+    gripper: float | None = Field(
+        default=None, description="Gripper opening (width or normalised), if known."
+    )
     cameras: dict[str, MediaRef] = Field(default_factory=dict, description="Camera images by camera name.")
     instruction: str | None = Field(default=None, max_length=10_000, description="Language instruction.")
     is_first: bool = Field(default=False, description="True on the first step of the episode.")

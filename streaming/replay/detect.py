@@ -74,8 +74,12 @@ def source_types() -> tuple[type[ReplaySource], ...]:
 
 def plugin_sources() -> list[type[ReplaySource]]:
     out = []
-    for p in plugins.load(plugins.REPLAY_SOURCES, {t.format_name for t in SOURCE_TYPES},
-                          lambda obj: plugins.is_subclass(obj, ReplaySource), "a ReplaySource subclass"):
+    for p in plugins.load(
+        plugins.REPLAY_SOURCES,
+        {t.format_name for t in SOURCE_TYPES},
+        lambda obj: plugins.is_subclass(obj, ReplaySource),
+        "a ReplaySource subclass",
+    ):
         plugins.same_name(p, p.obj.format_name)
         if getattr(p.obj, "kind", None) not in KINDS:
             raise p.error("bad_kind", f"kind {getattr(p.obj, 'kind', None)!r}; must be one of {KINDS}")
@@ -108,11 +112,15 @@ def _open(
             raise ReplayError("kind_mismatch", f"{path} is {found.kind} ({found.format_name}), not {kind}")
         return [found(path, media, limits, cfg)]
     if path.is_file():
-        raise ReplayError("unknown_format", f"{path}: not a recording Tailor reads; it reads {known_formats()}")
+        raise ReplayError(
+            "unknown_format", f"{path}: not a recording Tailor reads; it reads {known_formats()}"
+        )
     sources = _search(path, kind, media, limits, cfg, MAX_DEPTH)
     if not sources:
         wanted = f"{kind} " if kind else ""
-        raise ReplayError("unknown_format", f"{path}: no {wanted}recordings found; Tailor reads {known_formats()}")
+        raise ReplayError(
+            "unknown_format", f"{path}: no {wanted}recordings found; Tailor reads {known_formats()}"
+        )
     return sources
 
 

@@ -39,8 +39,14 @@ def media_factory(settings: TailorSettings):  # type: ignore[no-untyped-def]
     return make
 
 
-def _merged(sources: list[ReplaySource], t0: float, rate: float, round_no: int, settings: TailorSettings,
-            keys: frozenset[str] = frozenset()) -> Iterator[ReplayEvent]:
+def _merged(
+    sources: list[ReplaySource],
+    t0: float,
+    rate: float,
+    round_no: int,
+    settings: TailorSettings,
+    keys: frozenset[str] = frozenset(),
+) -> Iterator[ReplayEvent]:
     streams = [src.events(t0, rate or 1.0) for src in sources]
     merged = heapq.merge(*streams, key=lambda ev: ev.at_s)
     for ev in merged:
@@ -57,7 +63,9 @@ def _merged(sources: list[ReplaySource], t0: float, rate: float, round_no: int, 
 def replay(settings: TailorSettings, config: ReplayConfig) -> ReplayResult:
     assert settings.kafka_bootstrap is not None
     ensure_topics(settings, settings, settings.kafka_bootstrap)
-    sources = open_sources(config.paths, config.kind, media_factory(settings), settings, config.segment_seconds)
+    sources = open_sources(
+        config.paths, config.kind, media_factory(settings), settings, config.segment_seconds
+    )
     started = time.monotonic()
     published = 0
     progress = _progress(config.progress)
@@ -81,8 +89,9 @@ def replay(settings: TailorSettings, config: ReplayConfig) -> ReplayResult:
                         progress.update(task, advance=1, description=f"replay {ev.key}")
                 producer.flush()
                 round_no += 1
-                if not config.loop or (config.max_rounds is not None
-                                       and round_no - config.first_round >= config.max_rounds):
+                if not config.loop or (
+                    config.max_rounds is not None and round_no - config.first_round >= config.max_rounds
+                ):
                     break
         finally:
             if progress:
@@ -95,4 +104,6 @@ def _progress(enabled: bool):  # type: ignore[no-untyped-def]
         return None
     from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), MofNCompleteColumn(), TimeElapsedColumn())
+    return Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), MofNCompleteColumn(), TimeElapsedColumn()
+    )

@@ -138,8 +138,11 @@ class SftFormat(ExportFormat):
             prompt = self.prompt(example, stats)
             if prompt is None:
                 continue
-            record = {"messages": prompt + assistant(example), "example_id": example.example_id,
-                      "task_family": example.task_family}
+            record = {
+                "messages": prompt + assistant(example),
+                "example_id": example.example_id,
+                "task_family": example.task_family,
+            }
             yield self.with_images(record, example)
 
 
@@ -169,8 +172,14 @@ class PreferenceFormat(ExportFormat):
                 stats.skipped["prompt_mismatch"] += 1
                 log.warning("pair %s > %s: the two examples have different prompts", chosen_id, rejected_id)
                 continue
-            record = {"prompt": prompt, "chosen": assistant(chosen), "rejected": assistant(rejected),
-                      "chosen_id": chosen_id, "rejected_id": rejected_id, "task_family": chosen.task_family}
+            record = {
+                "prompt": prompt,
+                "chosen": assistant(chosen),
+                "rejected": assistant(rejected),
+                "chosen_id": chosen_id,
+                "rejected_id": rejected_id,
+                "task_family": chosen.task_family,
+            }
             yield self.with_images(record, chosen)
 
     @staticmethod
@@ -265,8 +274,12 @@ def export_dataset(
             yield stored.example
 
     stats = export_examples(
-        selected(), prompt_for, config.format, config.out,
-        pairs=None if pairs is None else list(pairs), include_images=config.include_images,
+        selected(),
+        prompt_for,
+        config.format,
+        config.out,
+        pairs=None if pairs is None else list(pairs),
+        include_images=config.include_images,
     )
     stats.skipped.update(frame_skips)
     return stats

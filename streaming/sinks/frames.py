@@ -61,7 +61,9 @@ class EmbeddedFrames(FramePolicy):
     def read(self, ref: FrameRef) -> bytes:
         ext = ref.uri.rsplit(".", 1)[-1].lower() if "." in ref.uri.rsplit("/", 1)[-1] else ""
         media = MediaRef(
-            media_type=_MEDIA_TYPES.get(ext, "application/octet-stream"), uri=ref.uri, sha256=ref.sha256,
+            media_type=_MEDIA_TYPES.get(ext, "application/octet-stream"),
+            uri=ref.uri,
+            sha256=ref.sha256,
             size_bytes=0,  # unknown here; BlobStore.get still caps the read at max_bytes
         )
         return self.store.get(media, self.max_bytes)

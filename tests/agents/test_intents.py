@@ -58,7 +58,11 @@ def test_model_may_add_families_but_not_outside_the_domain() -> None:
 
     parsed = asyncio.run(parser(Chooser()).parse(intent("make me some GUI long-horizon data")))
     assert parsed.parsed_by == "rules+model"
-    assert [s.task_family for s in parsed.specs] == ["gui_task_reconstruction", "next_subtask", "gui_action_extraction"]
+    assert [s.task_family for s in parsed.specs] == [
+        "gui_task_reconstruction",
+        "next_subtask",
+        "gui_action_extraction",
+    ]
 
 
 def test_a_failing_model_falls_back_to_rules() -> None:

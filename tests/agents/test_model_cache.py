@@ -103,7 +103,7 @@ def test_loads_with_transformers_and_answers_a_chat_prompt(model_dir: Path) -> N
     with torch.no_grad():
         # transformers types generate() on a protocol that mypy cannot match here
         output = model.generate(**inputs, max_new_tokens=24, do_sample=False)  # type: ignore[misc]
-    new_tokens = output[0, inputs["input_ids"].shape[1]:].tolist()
+    new_tokens = output[0, inputs["input_ids"].shape[1] :].tolist()
     text = str(tokenizer.decode(new_tokens, skip_special_tokens=True)).strip()
     assert text, "the model generated no text"
     assert "Paris" in text

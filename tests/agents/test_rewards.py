@@ -90,8 +90,14 @@ def test_anchor_reward_values() -> None:
     gap = float(np.mean(np.abs(np.linspace(0.3, 0.7, 50) - 0.5)))
     assert anchor_reward([0.5], [0.3, 0.7]) == pytest.approx(math.exp(-gap / 0.10))
     assert gap == pytest.approx(0.1 * 50 / 49)
-    assert anchor_reward([], [0.1]) == 0.0 and anchor_reward([0.1], []) == 0.0 and anchor_reward([0.1], None) == 0.0
-    assert anchor_reward([0.0, 0.8], [0.1, 0.9], RewardsConfig(anchor_scale=0.2)) == pytest.approx(math.exp(-0.5))
+    assert (
+        anchor_reward([], [0.1]) == 0.0
+        and anchor_reward([0.1], []) == 0.0
+        and anchor_reward([0.1], None) == 0.0
+    )
+    assert anchor_reward([0.0, 0.8], [0.1, 0.9], RewardsConfig(anchor_scale=0.2)) == pytest.approx(
+        math.exp(-0.5)
+    )
     with pytest.raises(ValueError):
         resample([0.1, float("nan")], 50)
     with pytest.raises(ValueError):
@@ -107,18 +113,22 @@ def shifted(text: str, shift: int, field: str) -> str:
 def test_fact_agreement_values() -> None:
     """R_anchor against the window's facts: nearest-target distance in window fractions, exp(-d / 0.10)."""
     assert fact_agreement([10], [10, 50], 101, covers=False) == 1.0
-    assert fact_agreement([20], [10, 50], 101, covers=False) == pytest.approx(math.exp(-1.0))  # 10 frames = 0.1
+    assert fact_agreement([20], [10, 50], 101, covers=False) == pytest.approx(
+        math.exp(-1.0)
+    )  # 10 frames = 0.1
     assert fact_agreement([10, 50], [10, 50], 101, covers=True) == 1.0
     # covering: half the precision gap (0) plus half the recall gap ((0 + 0.4) / 2)
     assert fact_agreement([10], [10, 50], 101, covers=True) == pytest.approx(math.exp(-0.1 / 0.10))
     assert fact_agreement([10], [], 101, covers=False) is None
     assert fact_agreement([], [10], 101, covers=False) == 0.0
-    assert fact_agreement([0], [100], 101, covers=False, config=RewardsConfig(anchor_scale=0.2)) == pytest.approx(
-        math.exp(-5.0))
+    assert fact_agreement(
+        [0], [100], 101, covers=False, config=RewardsConfig(anchor_scale=0.2)
+    ) == pytest.approx(math.exp(-5.0))
 
 
-def test_temporal_evidence_moving_off_the_events_lowers_r_anchor(families: dict[str, TaskFamily],
-                                                                 umi_grasp: AnchorSet) -> None:
+def test_temporal_evidence_moving_off_the_events_lowers_r_anchor(
+    families: dict[str, TaskFamily], umi_grasp: AnchorSet
+) -> None:
     family = families["temporal_qa"]
     ctx = SynthesisContext(umi_grasp, TaskSpec(family.name))
     rule = family.rule_output(ctx)
@@ -130,14 +140,17 @@ def test_temporal_evidence_moving_off_the_events_lowers_r_anchor(families: dict[
     for shift in (0, 1, 3, 6):
         data["evidence_frames"] = [f + shift for f in rule.evidence_frames]
         r = reward_terms(family, ctx, json.dumps(data), None)["r_anchor"]
-        gap = sum(min(abs(f - t) for t in targets) for f in data["evidence_frames"]) / len(data["evidence_frames"])
+        gap = sum(min(abs(f - t) for t in targets) for f in data["evidence_frames"]) / len(
+            data["evidence_frames"]
+        )
         assert r == pytest.approx(math.exp(-(gap / (umi_grasp.num_frames - 1)) / 0.10))
         gaps.append((gap, r))
     assert gaps[0][1] == 1.0 and all(a[1] > b[1] for a, b in zip(gaps, gaps[1:]) if a[0] < b[0])
 
 
-def test_a_valid_output_always_beats_an_invalid_one(families: dict[str, TaskFamily], umi_grasp: AnchorSet,
-                                                    bikes: AnchorSet) -> None:
+def test_a_valid_output_always_beats_an_invalid_one(
+    families: dict[str, TaskFamily], umi_grasp: AnchorSet, bikes: AnchorSet
+) -> None:
     """Real windows, every family that applies: the rules output with a needlessly long cot still beats
     the same output with one frame moved off its anchors (which keeps R_format and most of R_anchor)."""
     checked_families = 0
@@ -202,30 +215,41 @@ def placeholder_families() -> dict[str, TaskFamily]:
     return registry(TasksConfig(text_checks=TextChecksConfig(enabled=False)))
 
 
-def test_group_rewards_compare_reasoning_with_the_top_half(families: dict[str, TaskFamily],
-                                                           umi_grasp: AnchorSet) -> None:
+def test_group_rewards_compare_reasoning_with_the_top_half(
+    families: dict[str, TaskFamily], umi_grasp: AnchorSet
+) -> None:
     family = placeholder_families()["temporal_qa"]
     ctx = SynthesisContext(umi_grasp, TaskSpec(family.name))
     rule = family.rule_output(ctx)
     assert rule is not None
     good = rule.model_dump_json()
     texts = [
-        with_cot(good, 10),                           # grounded, short
+        with_cot(good, 10),  # grounded, short
         with_cot(shifted(good, 2, "evidence_frames"), 20),  # nearly grounded, twice as long
         with_cot(shifted(good, 60, "evidence_frames"), 5),  # far off: bottom half
-        "{not json",                                  # bottom half, no reasoning
+        "{not json",  # bottom half, no reasoning
     ]
     out = group_rewards(family, ctx, texts)
     assert [t["r_format"] for t in out] == [1.0, 1.0, 1.0, 0.0]
-    assert out[0]["r_anchor"] == pytest.approx(1.0) and out[0]["r_anchor"] > out[1]["r_anchor"] > out[2]["r_anchor"]
+    assert (
+        out[0]["r_anchor"] == pytest.approx(1.0)
+        and out[0]["r_anchor"] > out[1]["r_anchor"] > out[2]["r_anchor"]
+    )
     # text 1's frames left their anchors: invalid. Top half = the valid text 0, then text 1 (the better
     # invalid one): mean 15 words
     assert [t["valid"] for t in out] == [1.0, 0.0, 0.0, 0.0]
     assert out[0]["r_eff"] == 1.0
     assert out[1]["r_eff"] == pytest.approx(15 / 20)
     assert out[2]["r_eff"] == 1.0  # shorter than the top half's mean
-    assert out[3] == {"r_format": 0.0, "r_anchor": 0.0, "r_eff": 0.0, "r_base": 0.0, "r_total": -2.0, "valid": 0.0,
-                      "reasoning_words": 0.0}
+    assert out[3] == {
+        "r_format": 0.0,
+        "r_anchor": 0.0,
+        "r_eff": 0.0,
+        "r_base": 0.0,
+        "r_total": -2.0,
+        "valid": 0.0,
+        "reasoning_words": 0.0,
+    }
     for t in out:
         base = 0.7 * t["r_format"] + 1.0 * t["r_anchor"] + 0.3 * t["r_eff"]
         assert t["r_base"] == pytest.approx(base)
@@ -248,7 +272,9 @@ def test_format_reward_and_weights(families: dict[str, TaskFamily], umi_grasp: A
     assert reward_terms(family, ctx, "```", None)["r_format"] == 0.0
     rule = family.rule_output(ctx)
     assert rule is not None
-    weighted = reward_terms(family, ctx, rule.model_dump_json(), None, RewardsConfig(w_format=1, w_anchor=2, w_eff=0))
+    weighted = reward_terms(
+        family, ctx, rule.model_dump_json(), None, RewardsConfig(w_format=1, w_anchor=2, w_eff=0)
+    )
     assert weighted["r_total"] == pytest.approx(3.0)
 
 
@@ -260,7 +286,9 @@ def test_no_target_leaves_the_anchor_term_out(families: dict[str, TaskFamily], t
     ctx = SynthesisContext(bbb, TaskSpec(family.name))
     assert family.anchor_targets(ctx) == []
     frame = min(f.frame_index for f in bbb.key_frames)
-    text = json.dumps({"question": "q", "answer": "a", "cot": "c", "input_video": [0, 100], "evidence_frames": [frame]})
+    text = json.dumps(
+        {"question": "q", "answer": "a", "cot": "c", "input_video": [0, 100], "evidence_frames": [frame]}
+    )
     terms = reward_terms(family, ctx, text, None)
     assert "r_anchor" not in terms and terms["r_format"] == 1.0 and terms["valid"] == 1.0
     assert terms["r_total"] == pytest.approx((0.7 + 0.3) * 2.0 / 1.0)

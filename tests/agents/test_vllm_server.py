@@ -117,8 +117,24 @@ def test_json_schema_chat_completion(server: VllmServer) -> None:
 
 
 def test_batch_of_16_concurrent_prompts(server: VllmServer, record_property: Any) -> None:
-    topics = ["rivers", "robots", "bread", "the moon", "chess", "rain", "bicycles", "volcanoes",
-              "owls", "glass", "music", "trains", "salt", "maps", "clocks", "bridges"]
+    topics = [
+        "rivers",
+        "robots",
+        "bread",
+        "the moon",
+        "chess",
+        "rain",
+        "bicycles",
+        "volcanoes",
+        "owls",
+        "glass",
+        "music",
+        "trains",
+        "salt",
+        "maps",
+        "clocks",
+        "bridges",
+    ]
     prompts = [f"Write three sentences about {t}." for t in topics]
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=len(prompts)) as pool:  # ignore_eos: every reply runs the full 128
@@ -148,7 +164,10 @@ def real_jobs(per_family: int) -> list[tuple[TaskFamily, SynthesisContext]]:
     jobs: list[tuple[TaskFamily, SynthesisContext]] = []
     seen: dict[str, int] = {}
     for case in load_cases(split="dev"):
-        if seen.get(case.family, 0) < per_family and families[case.family].window_schema(context(case)) is not None:
+        if (
+            seen.get(case.family, 0) < per_family
+            and families[case.family].window_schema(context(case)) is not None
+        ):
             seen[case.family] = seen.get(case.family, 0) + 1
             jobs.append((families[case.family], context(case)))
     return jobs
@@ -159,21 +178,32 @@ def sampled(server: VllmServer) -> list[tuple[TaskFamily, SynthesisContext, Any,
     """Real windows, one per family, each sampled at temperature 1.0 with and without its window schema."""
     jobs = real_jobs(per_family=1)
     url = server.base_url or ""
-    constrained = VllmBackend(VllmBackendConfig(url=url, model=SERVED, temperature=1.0, request_timeout_s=600))
-    free = VllmBackend(VllmBackendConfig(url=url, model=SERVED, temperature=1.0, request_timeout_s=600,
-                                         structured=False, max_tokens=192))
+    constrained = VllmBackend(
+        VllmBackendConfig(url=url, model=SERVED, temperature=1.0, request_timeout_s=600)
+    )
+    free = VllmBackend(
+        VllmBackendConfig(
+            url=url, model=SERVED, temperature=1.0, request_timeout_s=600, structured=False, max_tokens=192
+        )
+    )
     with_schema = asyncio.run(_generate(constrained, [SynthesisJob(f, ctx, n=3) for f, ctx in jobs]))
     without = asyncio.run(_generate(free, [SynthesisJob(f, ctx, n=2) for f, ctx in jobs]))
     return [(f, ctx, a, b) for (f, ctx), a, b in zip(jobs, with_schema, without)]
 
 
 def test_window_schemas_hold_every_sampled_output_inside_the_window(
-        sampled: list[tuple[TaskFamily, SynthesisContext, Any, Any]]) -> None:
+    sampled: list[tuple[TaskFamily, SynthesisContext, Any, Any]],
+) -> None:
     """Sampled at temperature 1.0 under each window's schema: every candidate that parses fits the schema
     (string lengths aside) and cites only frames inside the window and on its anchors. The only ways not to
     parse are a string cut by the token budget or one longer than the output model allows (the regex leaves
     string lengths to the budget)."""
-    assert {f.name for f, *_ in sampled} >= {"temporal_qa", "tutorial", "next_subtask", "gui_action_extraction"}
+    assert {f.name for f, *_ in sampled} >= {
+        "temporal_qa",
+        "tutorial",
+        "next_subtask",
+        "gui_action_extraction",
+    }
     frame_checks = (FramesInWindow(), FramesAnchored(), RangesPositive(), FramesOrdered())
     parsed = total = 0
     for family, ctx, gen, _ in sampled:
@@ -189,7 +219,10 @@ def test_window_schemas_hold_every_sampled_output_inside_the_window(
                 if exc.reason == "schema_mismatch":  # a string past the output model's length limit
                     assert conforms(json.loads(text), schema, lengths=False), (family.name, text)
                 else:
-                    assert exc.reason == "invalid_json" and gen.extra["cut_at_max_tokens"] >= 1, (family.name, text)
+                    assert exc.reason == "invalid_json" and gen.extra["cut_at_max_tokens"] >= 1, (
+                        family.name,
+                        text,
+                    )
                 continue
             parsed += 1
             # string lengths are left to the token budget (see `to_regex`); everything else is the schema's
@@ -200,7 +233,8 @@ def test_window_schemas_hold_every_sampled_output_inside_the_window(
 
 
 def test_valid_candidates_outrank_invalid_ones_in_real_groups(
-        sampled: list[tuple[TaskFamily, SynthesisContext, Any, Any]]) -> None:
+    sampled: list[tuple[TaskFamily, SynthesisContext, Any, Any]],
+) -> None:
     """Real candidates of one window, with and without the window schema, in one group: every candidate the
     validators accept has a higher reward than every one they reject."""
     mixed = 0

@@ -46,8 +46,11 @@ def fake_env(tmp_path: Path, body: str) -> tuple[Path, Path]:
 
 def start(tmp_path: Path, body: str, **config: float) -> tuple[VllmServer, VllmServerError]:
     venv, model = fake_env(tmp_path, body)
-    server = VllmServer(VllmServerConfig(venv=venv, model_dir=model, log_file=tmp_path / "server.log",
-                                         stop_timeout_s=5, **config))  # type: ignore[arg-type]
+    server = VllmServer(
+        VllmServerConfig(
+            venv=venv, model_dir=model, log_file=tmp_path / "server.log", stop_timeout_s=5, **config
+        )
+    )  # type: ignore[arg-type]
     with pytest.raises(VllmServerError) as err:
         server.start()
     assert server.process is None and server.base_url is None
@@ -67,7 +70,8 @@ def test_a_server_that_exits_fails_at_once_with_its_last_log_line(tmp_path: Path
 
 
 def test_a_server_that_never_answers_reports_progress_then_times_out(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="agents.vllm_server")
     started = time.monotonic()
     _, err = start(tmp_path, LOGS_FOREVER, start_timeout_s=3, progress_interval_s=0.5)
@@ -89,8 +93,9 @@ def test_a_server_whose_log_stops_growing_is_given_up_as_stalled(tmp_path: Path)
 
 
 def test_last_log_line_skips_blank_lines_prefixes_and_colour() -> None:
-    text = ("INFO 07-01 12:00:00 [a.py:1] one\n"
-            "\x1b[32mWARNING 07-01 12:00:01.5 [b.py:2] two\x1b[0m\n  \n----\n")
+    text = (
+        "INFO 07-01 12:00:00 [a.py:1] one\n\x1b[32mWARNING 07-01 12:00:01.5 [b.py:2] two\x1b[0m\n  \n----\n"
+    )
     assert last_log_line(text) == "two"
     assert last_log_line("") == "" and len(last_log_line("x" * 500)) == 160
 
@@ -99,12 +104,25 @@ def test_tailor_up_ends_a_failed_start_with_one_line(settings: TailorSettings, t
     """`tailor up` from another working directory with a vLLM environment that cannot start: exit 1, the last
     line says why, where the log is and what to try, and there is no traceback."""
     venv, model = fake_env(tmp_path, EXITS)
-    live = settings.model_copy(update={"synth_backend": "vllm", "vllm_venv": venv, "model_dir": model,
-                                       "metrics_port": free_port(), "vllm_start_timeout_s": 60.0})
+    live = settings.model_copy(
+        update={
+            "synth_backend": "vllm",
+            "vllm_venv": venv,
+            "model_dir": model,
+            "metrics_port": free_port(),
+            "vllm_start_timeout_s": 60.0,
+        }
+    )
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    proc = subprocess.run([sys.executable, "-m", "app.cli", "up"], env=settings_env(live),
-                          cwd=elsewhere, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "app.cli", "up"],
+        env=settings_env(live),
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 1, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     last = [ln for ln in proc.stderr.splitlines() if ln.strip()][-1]

@@ -30,28 +30,69 @@ def samples(seed: int, n: int, scale: float) -> list[float]:
 
 
 def quality_json(backend: str, split: str, s_total: float) -> dict[str, Any]:
-    domains = {d: {"cases": 3, "g_json": 1.0, "s_total": round(s_total * f, 3)}
-               for d, f in (("robot", 1.1), ("gui", 1.0), ("video", 0.5))}
-    return {"backend": backend, "split": split, "cases": 9, "g_json": 1.0, "s_total": s_total,
-            "grounding_precision": 0.9, "by_domain": domains, "seconds": {"generate": 1.5}}
+    domains = {
+        d: {"cases": 3, "g_json": 1.0, "s_total": round(s_total * f, 3)}
+        for d, f in (("robot", 1.1), ("gui", 1.0), ("video", 0.5))
+    }
+    return {
+        "backend": backend,
+        "split": split,
+        "cases": 9,
+        "g_json": 1.0,
+        "s_total": s_total,
+        "grounding_precision": 0.9,
+        "by_domain": domains,
+        "seconds": {"generate": 1.5},
+    }
 
 
 def write_inputs(out: Path) -> list[RunRecord]:
     """One JSON of each benchmark, shaped like the real ones (the keys plots and report read)."""
-    extract_rows = [{"video": f"/x/{v}.mp4", "frames": 100, "decode_only_fps": fps, "extract_fps": fps * 0.9,
-                     "ratio": 0.9, "realtime_factor_per_core": 20.0} for v, fps in (("bikes", 600.0), ("bbb", 200.0))]
+    extract_rows = [
+        {
+            "video": f"/x/{v}.mp4",
+            "frames": 100,
+            "decode_only_fps": fps,
+            "extract_fps": fps * 0.9,
+            "ratio": 0.9,
+            "realtime_factor_per_core": 20.0,
+        }
+        for v, fps in (("bikes", 600.0), ("bbb", 200.0))
+    ]
     files: dict[str, Any] = {
         "extract.json": {"results": extract_rows, **extract_rows[0]},
         "quality_rules_dev.json": quality_json("rules", "dev", 0.68),
         "quality_vllm_heldout.json": quality_json("vllm", "heldout", 0.2),
-        "stream.json": {"seconds": 5, "baseline_eps": 400.0, "pipeline_eps": 130.0, "ratio": 0.325,
-                        "latency_p50_ms": 900.0, "latency_p95_ms": 2500.0, "rss_growth_pct": 3.0,
-                        "pipeline": {"latency_samples_ms": samples(1, 300, 1000)},
-                        "baseline": {"latency_samples_ms": samples(2, 300, 300)}},
-        "soak.json": {"minutes": 0.25, "rate_eps": 30, "events_in": 900, "hostile_sent": 9, "dlq": 9,
-                      "latency_p95_ms": 2000.0, "rss_growth_pct": 1.0, "latency_samples_ms": samples(3, 200, 800)},
-        "synth.json": {"jobs": 1, "candidates": 1, "vllm_examples_per_s": 0.3, "hf_examples_per_s": 0.09,
-                       "ratio": 3.33, "json_valid_rate": 0.7, "hf_json_valid_rate": 0.0},
+        "stream.json": {
+            "seconds": 5,
+            "baseline_eps": 400.0,
+            "pipeline_eps": 130.0,
+            "ratio": 0.325,
+            "latency_p50_ms": 900.0,
+            "latency_p95_ms": 2500.0,
+            "rss_growth_pct": 3.0,
+            "pipeline": {"latency_samples_ms": samples(1, 300, 1000)},
+            "baseline": {"latency_samples_ms": samples(2, 300, 300)},
+        },
+        "soak.json": {
+            "minutes": 0.25,
+            "rate_eps": 30,
+            "events_in": 900,
+            "hostile_sent": 9,
+            "dlq": 9,
+            "latency_p95_ms": 2000.0,
+            "rss_growth_pct": 1.0,
+            "latency_samples_ms": samples(3, 200, 800),
+        },
+        "synth.json": {
+            "jobs": 1,
+            "candidates": 1,
+            "vllm_examples_per_s": 0.3,
+            "hf_examples_per_s": 0.09,
+            "ratio": 3.33,
+            "json_valid_rate": 0.7,
+            "hf_json_valid_rate": 0.0,
+        },
     }
     for name, payload in files.items():
         (out / name).write_text(json.dumps(payload))
@@ -94,8 +135,9 @@ def test_plots_and_report_from_every_benchmark_json(tmp_path: Path) -> None:
 
 
 def test_missing_inputs_still_give_valid_plots_that_say_so(tmp_path: Path) -> None:
-    report = write_report(tmp_path, [RunRecord("stream", "stream.json", "failed", 0.1, "BenchError: no data")],
-                          machine_info())
+    report = write_report(
+        tmp_path, [RunRecord("stream", "stream.json", "failed", 0.1, "BenchError: no data")], machine_info()
+    )
     for name in PLOTS:
         assert_png(tmp_path / name)
     assert "BenchError: no data" in report.read_text()
@@ -126,8 +168,15 @@ def test_run_all_records_each_benchmark_and_survives_a_failing_one(tmp_path: Pat
     """Real extraction and rules quality; stream and soak pointed at a folder without the real steps, so they
     fail fast; synth skipped. The report holds all of it."""
     bikes = [v for v in default_videos() if v.name == "bikes.mp4"]
-    cfg = AllBenchConfig.make(True, out=tmp_path / "out", extract_videos=tuple(bikes), skip=("learn", "synth"),
-                              quality_limit=6, quality_rules_splits=("heldout",), shared_dir=tmp_path / "nothing")
+    cfg = AllBenchConfig.make(
+        True,
+        out=tmp_path / "out",
+        extract_videos=tuple(bikes),
+        skip=("learn", "synth"),
+        quality_limit=6,
+        quality_rules_splits=("heldout",),
+        shared_dir=tmp_path / "nothing",
+    )
     records = {r.name: r for r in run_all(cfg)}
     assert records["extract"].status == "ok" and records["quality rules/heldout"].status == "ok"
     assert records["stream"].status == "failed" and "missing_data" in (records["stream"].error or "")
@@ -138,8 +187,10 @@ def test_run_all_records_each_benchmark_and_survives_a_failing_one(tmp_path: Pat
     assert extract["results"][0]["frames"] == 250 and extract["extract_fps"] > 0
     quality = json.loads((out / "quality_rules_heldout.json").read_text())
     assert quality["cases"] == 6 and set(quality["by_domain"]) <= {"robot", "gui", "video"}
-    assert quality == {**run_quality_bench("rules", "heldout", config=QualityBenchConfig(limit=6)),
-                       "seconds": quality["seconds"]}  # the same figures as `tailor bench quality`
+    assert quality == {
+        **run_quality_bench("rules", "heldout", config=QualityBenchConfig(limit=6)),
+        "seconds": quality["seconds"],
+    }  # the same figures as `tailor bench quality`
     report = (out / "report.md").read_text()
     for name in ("extract.json", "quality_rules_heldout.json", *PLOTS, "summary.json"):
         assert (out / name).is_file() and name in report
@@ -172,7 +223,9 @@ def test_bench_all_quick_end_to_end(tmp_path: Path) -> None:
     curve = json.loads((out / "learn.json").read_text())
     assert [p["name"] for p in curve["points"]] == ["base", "warm start", "round 1"]
     assert curve["rules"]["heldout"]["cases"] == 2 and curve["rules"]["data"]["acceptance"] == 1.0
-    assert curve["rules"]["data"]["probe_loss_drop"] is not None  # a student trained on the rules' dev outputs
+    assert (
+        curve["rules"]["data"]["probe_loss_drop"] is not None
+    )  # a student trained on the rules' dev outputs
     assert curve["points"][1]["train"]["rows"] > 0 and curve["points"][2]["train"]["steps"] == 1
     assert curve["final_vs_base"]["cases"] == 2
     assert_png(out / "learn" / "learn.png")

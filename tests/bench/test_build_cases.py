@@ -61,7 +61,9 @@ def test_the_build_reproduces_the_committed_case_set(built: Path) -> None:
     fresh = sorted(p.relative_to(built) for p in built.rglob("*.json"))
     assert fresh == committed
     for rel in fresh:
-        same(json.loads((built / rel).read_text()), json.loads((DEFAULT_CASES_DIR / rel).read_text()), str(rel))
+        same(
+            json.loads((built / rel).read_text()), json.loads((DEFAULT_CASES_DIR / rel).read_text()), str(rel)
+        )
 
 
 def test_counts_per_domain_and_split(built: Path) -> None:
@@ -101,7 +103,9 @@ def test_the_trainer_heldout_list_is_the_heldout_split(all_cases: list[BenchCase
     """The trainer reads its own copy (it cannot import bench): it must name exactly the heldout recordings."""
     listed = HeldoutRecordings.load()
     assert listed.case_set == read_version(DEFAULT_CASES_DIR).name
-    assert {r.recording for r in listed.recordings} == {c.recording_id for c in all_cases if c.split == "heldout"}
+    assert {r.recording for r in listed.recordings} == {
+        c.recording_id for c in all_cases if c.split == "heldout"
+    }
     assert listed.keys == {(c.domain, c.anchors.key) for c in all_cases if c.split == "heldout"}
     assert not any(listed.holds(c.anchors) for c in all_cases if c.split == "dev")
 
@@ -119,7 +123,9 @@ def test_every_reference_is_in_its_family_schema_and_window(all_cases: list[Benc
             assert kf.sha256 in kf.uri and len(kf.sha256) == 64
 
 
-def test_references_come_from_annotations_not_from_the_rules(all_cases: list[BenchCase], scorer: CaseScorer) -> None:
+def test_references_come_from_annotations_not_from_the_rules(
+    all_cases: list[BenchCase], scorer: CaseScorer
+) -> None:
     """The rules baseline must not trivially win: its outputs differ from most references, and it misses
     some cases entirely."""
     families = registry()
@@ -149,7 +155,11 @@ class Item:
 
 
 def test_the_split_keeps_recordings_whole_and_both_sides_filled() -> None:
-    items = [Item(f"{rec}-{i}", "video", rec) for rec, n in (("a", 7), ("b", 2), ("c", 2), ("d", 6)) for i in range(n)]
+    items = [
+        Item(f"{rec}-{i}", "video", rec)
+        for rec, n in (("a", 7), ("b", 2), ("c", 2), ("d", 6))
+        for i in range(n)
+    ]
     items += [Item(f"g{rec}-{i}", "gui", f"g{rec}") for rec, n in (("x", 10), ("y", 10)) for i in range(n)]
     items += [Item("solo-0", "robot", "solo"), Item("solo-1", "robot", "solo")]
     by_case = split_cases(items, 1 / 3, "salt")

@@ -17,8 +17,17 @@ from trainer.preferences import build_group
 
 def test_the_arms_differ_only_in_the_feedback(tiny_model_dir: Path, tmp_path: Path) -> None:  # noqa: F811
     quick = {k: v for k, v in QUICK.items() if k != "dev_limit"}  # every dev case, to find two robot ones
-    cfg = LearnBenchConfig(**{**quick, "out": tmp_path, "model_dir": tiny_model_dir, "eval_limit": 1,
-                              "ablation_probe_batch": 1, "ablation_probe_batches": 8, "ablation_steps": 1})
+    cfg = LearnBenchConfig(
+        **{
+            **quick,
+            "out": tmp_path,
+            "model_dir": tiny_model_dir,
+            "eval_limit": 1,
+            "ablation_probe_batch": 1,
+            "ablation_probe_batches": 8,
+            "ablation_steps": 1,
+        }
+    )
     curve = Curve(cfg, None)
     cases = [c for c in curve.dev if c.family == "next_subtask"][:2]
     assert len(cases) == 2

@@ -62,9 +62,17 @@ def test_rss_level_is_the_median_of_the_samples_in_its_span() -> None:
 def test_soak_dead_letters_every_hostile_message_once(kafka_bootstrap: str, tmp_path: Path) -> None:
     shared = need_shared()
     # 24 s at 40/s would be 960 messages after the 657-step warm-up round; the cap stops it at 800
-    cfg = SoakConfig(minutes=0.4, rate_eps=40, hostile_fraction=0.05, rss_sample_s=2, max_events=657 + 800,
-                     settle_s=0,
-                     shared_dir=shared, data_dir=tmp_path, kafka_bootstrap=kafka_bootstrap)
+    cfg = SoakConfig(
+        minutes=0.4,
+        rate_eps=40,
+        hostile_fraction=0.05,
+        rss_sample_s=2,
+        max_events=657 + 800,
+        settle_s=0,
+        shared_dir=shared,
+        data_dir=tmp_path,
+        kafka_bootstrap=kafka_bootstrap,
+    )
     result = run_soak(cfg)
     assert json.loads(json.dumps(result)) == result
     assert result["drained"]

@@ -72,8 +72,14 @@ def test_feed_renames_every_key_per_round_and_keeps_records_valid(tmp_path: Path
 
 def test_stream_bench_reports_both_sides(kafka_bootstrap: str, tmp_path: Path) -> None:
     shared = need_shared()
-    cfg = StreamBenchConfig(seconds=10, latency_seconds=6, settle_s=3, shared_dir=shared, data_dir=tmp_path,
-                            kafka_bootstrap=kafka_bootstrap)
+    cfg = StreamBenchConfig(
+        seconds=10,
+        latency_seconds=6,
+        settle_s=3,
+        shared_dir=shared,
+        data_dir=tmp_path,
+        kafka_bootstrap=kafka_bootstrap,
+    )
     result = run_stream_bench(cfg)
     assert json.loads(json.dumps(result)) == result  # JSON-ready
     assert result["baseline_eps"] > 0 and result["pipeline_eps"] > 0
@@ -94,8 +100,11 @@ def test_stream_bench_reports_both_sides(kafka_bootstrap: str, tmp_path: Path) -
         assert side["anchors"] > 0 and side["examples"] > 0
         assert side["dlq"] == 0  # real steps only: nothing is dead-lettered
     # the bench leaves no topic of its own behind on the cluster it was given
-    assert not [t for t in list_topics(kafka_bootstrap)
-                if t.startswith((result["pipeline"]["app_id"], result["baseline"]["app_id"]))]
+    assert not [
+        t
+        for t in list_topics(kafka_bootstrap)
+        if t.startswith((result["pipeline"]["app_id"], result["baseline"]["app_id"]))
+    ]
     # the pipeline really ran through the Parquet sink
     sink = ds.dataset(str(tmp_path / "pipeline" / "examples"), format="parquet", partitioning="hive")
     rows = sink.count_rows()

@@ -50,7 +50,9 @@ def prometheus_tools() -> PrometheusTools:
         if update.returncode != 0 or "Err:" in update.stdout:
             pytest.skip(f"apt cannot reach its package sources: {(update.stdout + update.stderr)[-300:]}")
         done = _apt(*install, timeout_s=600)
-    assert done.returncode == 0, f"apt-get install prometheus failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+    assert done.returncode == 0, (
+        f"apt-get install prometheus failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+    )
     tools = _found()
     assert tools is not None, "the prometheus package installed but prometheus/promtool are not on PATH"
     return tools

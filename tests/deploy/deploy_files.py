@@ -57,7 +57,9 @@ class Dockerfile:
         value = self.last(keyword)
         assert value is not None, f"{self.path.name}: no {keyword}"
         parsed = json.loads(value)
-        assert isinstance(parsed, list) and all(isinstance(x, str) for x in parsed), f"{keyword} must be exec form"
+        assert isinstance(parsed, list) and all(isinstance(x, str) for x in parsed), (
+            f"{keyword} must be exec form"
+        )
         return parsed
 
     def copy_sources(self) -> list[str]:
@@ -84,8 +86,23 @@ class Dockerfile:
 
 
 _INSTRUCTIONS = {
-    "FROM", "RUN", "CMD", "LABEL", "EXPOSE", "ENV", "ADD", "COPY", "ENTRYPOINT", "VOLUME", "USER", "WORKDIR",
-    "ARG", "ONBUILD", "STOPSIGNAL", "HEALTHCHECK", "SHELL",
+    "FROM",
+    "RUN",
+    "CMD",
+    "LABEL",
+    "EXPOSE",
+    "ENV",
+    "ADD",
+    "COPY",
+    "ENTRYPOINT",
+    "VOLUME",
+    "USER",
+    "WORKDIR",
+    "ARG",
+    "ONBUILD",
+    "STOPSIGNAL",
+    "HEALTHCHECK",
+    "SHELL",
 }
 
 
@@ -139,8 +156,20 @@ def dockerignore_allows(ignore_file: Path, source: str) -> bool:
 # --- PromQL ----------------------------------------------------------------------------------------------
 
 _KEYWORDS = {
-    "by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or", "unless", "offset",
-    "atan2", "inf", "nan",
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "bool",
+    "and",
+    "or",
+    "unless",
+    "offset",
+    "atan2",
+    "inf",
+    "nan",
 }
 
 
@@ -153,7 +182,7 @@ def promql_metric_names(expr: str) -> set[str]:
     s = re.sub(r"\$\{?\w+\}?", " ", s)
     names = set()
     for m in re.finditer(r"(?<![\w.])[A-Za-z_:][A-Za-z0-9_:]*", s):
-        if s[m.end():].lstrip().startswith("(") or m.group(0).lower() in _KEYWORDS:
+        if s[m.end() :].lstrip().startswith("(") or m.group(0).lower() in _KEYWORDS:
             continue
         names.add(m.group(0))
     return names
@@ -182,8 +211,13 @@ def dashboard_queries(dashboard: dict[str, Any]) -> list[tuple[str, str]]:
 
 # --- exposition text -------------------------------------------------------------------------------------
 
-_SUFFIXES = {"counter": ("_total", "_created"), "histogram": ("_bucket", "_sum", "_count", "_created"),
-             "summary": ("_sum", "_count", "_created"), "gauge": ("",), "info": ("_info",)}
+_SUFFIXES = {
+    "counter": ("_total", "_created"),
+    "histogram": ("_bucket", "_sum", "_count", "_created"),
+    "summary": ("_sum", "_count", "_created"),
+    "gauge": ("",),
+    "info": ("_info",),
+}
 
 
 def scraped_names(text: str) -> tuple[set[str], set[str]]:

@@ -15,8 +15,9 @@ SCRIPT = REPO / "deploy/gpu/bench_gpu.sh"
 
 
 def dry_run(*args: str) -> list[list[str]]:
-    done = subprocess.run(["bash", str(SCRIPT), "--dry-run", *args], capture_output=True, text=True, timeout=30,
-                          cwd=REPO)
+    done = subprocess.run(
+        ["bash", str(SCRIPT), "--dry-run", *args], capture_output=True, text=True, timeout=30, cwd=REPO
+    )
     assert done.returncode == 0, done.stderr
     return [shlex.split(line[2:]) for line in done.stdout.splitlines() if line.startswith("+ ")]
 
@@ -44,7 +45,13 @@ def test_dry_run_serves_the_local_model_and_benchmarks_it(tmp_path: Path) -> Non
     model = "/models/SmolVLM-256M-Instruct"
     out = tmp_path / "out"
     commands = dry_run(model, str(out))
-    assert ["env", "TAILOR_VLLM_FLAVOR=gpu", "bash", "deploy/scripts/make_vllm_env.sh", ".venv-vllm-gpu"] in commands
+    assert [
+        "env",
+        "TAILOR_VLLM_FLAVOR=gpu",
+        "bash",
+        "deploy/scripts/make_vllm_env.sh",
+        ".venv-vllm-gpu",
+    ] in commands
     serve = next(c for c in commands if c[1:3] == ["serve", model])
     assert serve[0] == ".venv-vllm-gpu/bin/vllm"
     opts = dict(zip(serve[3::2], serve[4::2]))
@@ -65,18 +72,38 @@ def test_dry_run_serves_the_local_model_and_benchmarks_it(tmp_path: Path) -> Non
 
 
 def test_served_name_and_port_follow_the_environment(tmp_path: Path) -> None:
-    env_cmd = ["env", "TAILOR_GPU_SERVED_NAME=vlm", "TAILOR_GPU_PORT=9123", "bash", str(SCRIPT), "--dry-run",
-               "/m/x", str(tmp_path / "o")]
+    env_cmd = [
+        "env",
+        "TAILOR_GPU_SERVED_NAME=vlm",
+        "TAILOR_GPU_PORT=9123",
+        "bash",
+        str(SCRIPT),
+        "--dry-run",
+        "/m/x",
+        str(tmp_path / "o"),
+    ]
     out = subprocess.run(env_cmd, capture_output=True, text=True, timeout=30, cwd=REPO, check=True).stdout
-    assert "--served-model-name vlm" in out and "--port 9123" in out and "--vllm-url http://127.0.0.1:9123" in out
+    assert (
+        "--served-model-name vlm" in out
+        and "--port 9123" in out
+        and "--vllm-url http://127.0.0.1:9123" in out
+    )
 
 
 def test_usage_errors_and_no_gpu_exit_2(tmp_path: Path) -> None:
     for args in ([], ["--bogus", "/m"], ["a", "b", "c"]):
-        done = subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True, timeout=30, cwd=REPO)
+        done = subprocess.run(
+            ["bash", str(SCRIPT), *args], capture_output=True, text=True, timeout=30, cwd=REPO
+        )
         assert done.returncode == 2 and "usage:" in done.stderr
-    no_gpu = subprocess.run(["bash", str(SCRIPT), str(tmp_path)], capture_output=True, text=True, timeout=30,
-                            cwd=REPO, env={"PATH": "/usr/bin:/bin"})
+    no_gpu = subprocess.run(
+        ["bash", str(SCRIPT), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=REPO,
+        env={"PATH": "/usr/bin:/bin"},
+    )
     # here: no GPU; on a GPU machine the empty folder is refused as a model instead; nothing runs either way
     assert no_gpu.returncode == 2
     assert "no NVIDIA GPU" in no_gpu.stderr or "no model folder" in no_gpu.stderr

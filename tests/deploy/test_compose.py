@@ -56,7 +56,8 @@ def gpu_reserved(service: dict[str, Any]) -> bool:
 
 def test_top_level_shape_and_services(compose: dict[str, Any]) -> None:
     assert set(compose) <= {"name", "services", "volumes", "networks", "configs", "secrets"} | {
-        k for k in compose if k.startswith("x-")}
+        k for k in compose if k.startswith("x-")
+    }
     assert set(compose["services"]) == {"kafka", "vllm", "worker", "trainer", "prometheus", "grafana"}
     declared = set(compose.get("volumes", {}))
     for name, svc in compose["services"].items():
@@ -64,7 +65,9 @@ def test_top_level_shape_and_services(compose: dict[str, Any]) -> None:
             assert dep in compose["services"], f"{name} depends on unknown {dep}"
         for source, _target in volume_sources(svc):
             if source.startswith((".", "/")):
-                assert (DEPLOY / source).resolve().exists() or source.startswith("../.cache"), f"{name}: {source}"
+                assert (DEPLOY / source).resolve().exists() or source.startswith("../.cache"), (
+                    f"{name}: {source}"
+                )
             else:
                 assert source in declared, f"{name}: named volume {source} is not declared"
 
@@ -125,7 +128,9 @@ def test_prometheus_scrapes_the_services_on_their_ports(compose: dict[str, Any])
     config_path = DEPLOY / mounts["/etc/prometheus/prometheus.yml"]
     config = yaml.safe_load(config_path.read_text())
     for rule_file in config["rule_files"]:
-        assert f"/etc/prometheus/{rule_file}" in mounts, f"rule file {rule_file} is not mounted next to the config"
+        assert f"/etc/prometheus/{rule_file}" in mounts, (
+            f"rule file {rule_file} is not mounted next to the config"
+        )
     jobs = {j["job_name"]: j for j in config["scrape_configs"]}
     services = compose["services"]
     for job, service in (("tailor-worker", "worker"), ("tailor-trainer", "trainer")):
@@ -144,7 +149,10 @@ def test_grafana_is_provisioned_with_the_datasource_and_dashboard(compose: dict[
     provisioning = DEPLOY / mounts["/etc/grafana/provisioning"]
     (ds,) = yaml.safe_load((provisioning / "datasources/prometheus.yml").read_text())["datasources"]
     url = urlparse(ds["url"])
-    assert url.hostname == "prometheus" and f"{url.port}:{url.port}" in compose["services"]["prometheus"]["ports"]
+    assert (
+        url.hostname == "prometheus"
+        and f"{url.port}:{url.port}" in compose["services"]["prometheus"]["ports"]
+    )
     (provider,) = yaml.safe_load((provisioning / "dashboards/tailor.yml").read_text())["providers"]
     dashboards = Path(mounts[provider["options"]["path"]])
     assert (DEPLOY / dashboards / "tailor.json").is_file()

@@ -37,8 +37,14 @@ def test_dashboard_queries_name_tailor_metrics_only() -> None:
     metrics = dashboard_metrics()
     assert all(name.startswith("tailor_") for name in metrics), sorted(metrics)
     # the flow metrics every deployment has must be on the dashboard
-    for name in ("tailor_records_in_total", "tailor_records_out_total", "tailor_dead_lettered_total",
-                 "tailor_consumer_lag_messages", "tailor_processing_seconds_bucket", "tailor_up"):
+    for name in (
+        "tailor_records_in_total",
+        "tailor_records_out_total",
+        "tailor_dead_lettered_total",
+        "tailor_consumer_lag_messages",
+        "tailor_processing_seconds_bucket",
+        "tailor_up",
+    ):
         assert name in metrics, name
 
 
@@ -47,7 +53,10 @@ def test_every_dashboard_metric_is_exported_by_a_running_worker(
 ) -> None:
     assert settings.kafka_bootstrap
     publish_intent(settings, IntentRequest(text="next subtask data from my robot", domain="robot"))
-    paths = [shared_dir / "data/gui/aitw", shared_dir / "data/robot/bridge/bridge_dataset-train.tfrecord-00000-of-00001"]
+    paths = [
+        shared_dir / "data/gui/aitw",
+        shared_dir / "data/robot/bridge/bridge_dataset-train.tfrecord-00000-of-00001",
+    ]
     replay(settings, ReplayConfig(paths=paths, rate=0, progress=False))
     producer = KafkaProducer(**kafka_python_kwargs(settings, settings.kafka_bootstrap))
     producer.send(settings.topic_raw_robot, key=b"ep-bad", value=b"\x80\x04 not json")

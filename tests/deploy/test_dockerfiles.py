@@ -22,7 +22,9 @@ def test_dockerfile_runs_as_non_root_and_exposes_its_port(name: str) -> None:
     user = df.last("USER")
     assert user is not None, "the final stage must set USER"
     uid = user.split(":")[0]
-    assert uid not in ("0", "root") and uid.isdigit(), f"USER {user}: numeric non-root uid (runAsNonRoot checks it)"
+    assert uid not in ("0", "root") and uid.isdigit(), (
+        f"USER {user}: numeric non-root uid (runAsNonRoot checks it)"
+    )
     expected = 8000 if name == "vllm" else METRICS_PORT
     assert df.exposed_ports() == {expected}
     assert df.exec_form("ENTRYPOINT") and df.exec_form("CMD")
@@ -71,10 +73,14 @@ def test_entrypoint_names_the_replica_and_execs_tailor() -> None:
     script = DOCKER / "entrypoint.sh"
     assert os.access(script, os.X_OK)
     host = subprocess.run(["hostname"], capture_output=True, text=True, check=True).stdout.strip()
-    traced = subprocess.run(["sh", "-x", str(script), "--help"], env=env, capture_output=True, text=True, timeout=60)
+    traced = subprocess.run(
+        ["sh", "-x", str(script), "--help"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert traced.returncode == 0 and "Tailor" in traced.stdout, traced.stderr
     assert f"+ : {host}" in traced.stderr and "+ export TAILOR_WORKER_ID" in traced.stderr
     assert "+ exec tailor --help" in traced.stderr
     env["TAILOR_WORKER_ID"] = "w-7"
-    given = subprocess.run(["sh", "-x", str(script), "--help"], env=env, capture_output=True, text=True, timeout=60)
+    given = subprocess.run(
+        ["sh", "-x", str(script), "--help"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert given.returncode == 0 and "+ : w-7" in given.stderr, given.stderr

@@ -36,7 +36,9 @@ def json_lines(text: str) -> list[dict[str, object]]:
     return out
 
 
-def test_worker_logs_json_lines_with_the_dead_letter_source(settings: TailorSettings, worker: WorkerProcess) -> None:
+def test_worker_logs_json_lines_with_the_dead_letter_source(
+    settings: TailorSettings, worker: WorkerProcess
+) -> None:
     assert settings.kafka_bootstrap
     ensure_topics(settings, settings, settings.kafka_bootstrap)
     producer = KafkaProducer(**kafka_python_kwargs(settings, settings.kafka_bootstrap))
@@ -57,6 +59,9 @@ def test_worker_logs_json_lines_with_the_dead_letter_source(settings: TailorSett
     (line,) = lines
     assert line["level"] == "WARNING" and "invalid_json" in str(line["msg"])
     assert (line["topic"], line["partition"], line["offset"]) == (
-        letter.source_topic, letter.source_partition, letter.source_offset)
+        letter.source_topic,
+        letter.source_partition,
+        letter.source_offset,
+    )
     # everything the worker wrote up to now, start-up included, is JSON
     assert len(json_lines(worker.log())) >= 3

@@ -39,8 +39,12 @@ def config(objects: dict[tuple[str, str], dict[str, Any]]) -> dict[str, str]:
 
 
 def containers(objects: dict[tuple[str, str], dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    return [(obj, c) for (kind, _n), obj in objects.items() if kind == "Deployment"
-            for c in obj["spec"]["template"]["spec"]["containers"]]
+    return [
+        (obj, c)
+        for (kind, _n), obj in objects.items()
+        if kind == "Deployment"
+        for c in obj["spec"]["template"]["spec"]["containers"]
+    ]
 
 
 def test_configmap_keys_are_settings_and_validate(objects: dict[tuple[str, str], dict[str, Any]]) -> None:
@@ -62,7 +66,9 @@ def test_images_ports_and_users_match_the_dockerfiles(objects: dict[tuple[str, s
         seen.add(repo)
         assert c["image"] in compose_images, f"{c['image']}: compose builds a different tag"
         ports = {p["containerPort"] for p in c["ports"]}
-        assert ports == df.exposed_ports(), f"{c['image']}: containerPort {ports} vs EXPOSE {df.exposed_ports()}"
+        assert ports == df.exposed_ports(), (
+            f"{c['image']}: containerPort {ports} vs EXPOSE {df.exposed_ports()}"
+        )
         pod = deployment["spec"]["template"]["spec"]
         user = df.last("USER")
         assert user is not None
@@ -95,16 +101,24 @@ def test_services_select_pods_and_name_their_ports(objects: dict[tuple[str, str]
         if kind != "Service":
             continue
         selector = svc["spec"]["selector"]
-        matched = [(d, c) for d, c in containers(objects)
-                   if selector.items() <= d["spec"]["template"]["metadata"]["labels"].items()]
+        matched = [
+            (d, c)
+            for d, c in containers(objects)
+            if selector.items() <= d["spec"]["template"]["metadata"]["labels"].items()
+        ]
         assert matched, f"Service {name} selects no pods"
         named = {p["name"]: p["containerPort"] for _d, c in matched for p in c["ports"]}
         for port in svc["spec"]["ports"]:
-            assert port["targetPort"] in named, f"Service {name}: no container port named {port['targetPort']}"
+            assert port["targetPort"] in named, (
+                f"Service {name}: no container port named {port['targetPort']}"
+            )
             assert port["port"] == named[port["targetPort"]]
     for (kind, _name), d in objects.items():
         if kind == "Deployment":
-            assert d["spec"]["selector"]["matchLabels"].items() <= d["spec"]["template"]["metadata"]["labels"].items()
+            assert (
+                d["spec"]["selector"]["matchLabels"].items()
+                <= d["spec"]["template"]["metadata"]["labels"].items()
+            )
 
 
 def test_servicemonitor_scrapes_the_worker_and_trainer_metrics_services(
@@ -124,13 +138,19 @@ def test_servicemonitor_scrapes_the_worker_and_trainer_metrics_services(
     assert picked == {"tailor-worker-metrics", "tailor-trainer-metrics"}
 
 
-def test_keda_scales_the_workers_on_the_faust_group_lag(objects: dict[tuple[str, str], dict[str, Any]]) -> None:
+def test_keda_scales_the_workers_on_the_faust_group_lag(
+    objects: dict[tuple[str, str], dict[str, Any]],
+) -> None:
     scaled = objects[("ScaledObject", "tailor-worker")]
     assert scaled["apiVersion"] == "keda.sh/v1alpha1"
     target = scaled["spec"]["scaleTargetRef"]
     assert (target.get("kind", "Deployment"), target["name"]) in objects
     data = config(objects)
-    raw_topics = {data["TAILOR_TOPIC_RAW_VIDEO"], data["TAILOR_TOPIC_RAW_GUI"], data["TAILOR_TOPIC_RAW_ROBOT"]}
+    raw_topics = {
+        data["TAILOR_TOPIC_RAW_VIDEO"],
+        data["TAILOR_TOPIC_RAW_GUI"],
+        data["TAILOR_TOPIC_RAW_ROBOT"],
+    }
     triggers = scaled["spec"]["triggers"]
     assert {t["type"] for t in triggers} == {"kafka"}
     assert {t["metadata"]["topic"] for t in triggers} == raw_topics

@@ -47,8 +47,13 @@ def test_config_from_shipped_targets(prometheus_tools: PrometheusTools, tmp_path
     promtool(prometheus_tools, "check", "config", "ok.yml", cwd=tmp_path)
     bad = dict(good, rule_files=[str(tmp_path / "missing.yml")])
     (tmp_path / "bad.yml").write_text(yaml.safe_dump(bad))
-    done = subprocess.run([str(prometheus_tools.promtool), "check", "config", "bad.yml"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [str(prometheus_tools.promtool), "check", "config", "bad.yml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode != 0
 
 
@@ -63,7 +68,9 @@ def local_config(shipped: Path, target: str, interval: str | None = None) -> dic
     job["static_configs"] = [{"targets": [target]}]
     config["scrape_configs"] = [job]
     if interval is not None:
-        config["global"].update(scrape_interval=interval, scrape_timeout=interval, evaluation_interval=interval)
+        config["global"].update(
+            scrape_interval=interval, scrape_timeout=interval, evaluation_interval=interval
+        )
     return config
 
 
@@ -92,19 +99,30 @@ def wait_for(check: Any, timeout_s: float, what: str) -> Any:
 
 
 def test_real_prometheus_scrapes_the_worker_with_the_shipped_config(
-    prometheus_tools: PrometheusTools, settings: TailorSettings, worker: WorkerProcess, shared_dir: Path,
+    prometheus_tools: PrometheusTools,
+    settings: TailorSettings,
+    worker: WorkerProcess,
+    shared_dir: Path,
     tmp_path: Path,
 ) -> None:
     config_path = tmp_path / "prometheus.yml"
-    config_path.write_text(yaml.safe_dump(local_config(PROM / "prometheus.yml", f"127.0.0.1:{worker.metrics_port}", "1s")))
+    config_path.write_text(
+        yaml.safe_dump(local_config(PROM / "prometheus.yml", f"127.0.0.1:{worker.metrics_port}", "1s"))
+    )
     promtool(prometheus_tools, "check", "config", str(config_path), cwd=tmp_path)
     port = free_port()
     log_path = tmp_path / "prometheus.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [str(prometheus_tools.prometheus), f"--config.file={config_path}",
-             f"--storage.tsdb.path={tmp_path / 'tsdb'}", f"--web.listen-address=127.0.0.1:{port}"],
-            stdout=log, stderr=log, cwd=tmp_path,
+            [
+                str(prometheus_tools.prometheus),
+                f"--config.file={config_path}",
+                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=log,
+            stderr=log,
+            cwd=tmp_path,
         )
     try:
         wait_for(lambda: api(port, "status/buildinfo"), 60, "Prometheus to answer")
@@ -116,14 +134,20 @@ def test_real_prometheus_scrapes_the_worker_with_the_shipped_config(
 
         replay(settings, ReplayConfig(paths=[shared_dir / "data/gui/aitw"], rate=0, progress=False))
         query = f'tailor_records_in_total{{topic="{settings.topic_raw_gui}"}} >= 4'
-        wait_for(lambda: api(port, "query", query=query)["result"], 90, "the replayed GUI steps to be counted")
+        wait_for(
+            lambda: api(port, "query", query=query)["result"], 90, "the replayed GUI steps to be counted"
+        )
 
         (target,) = api(port, "targets")["activeTargets"]
         assert target["health"] == "up" and target["labels"]["job"] == "tailor-worker"
         groups = api(port, "rules")["groups"]
         assert {r["name"] for g in groups for r in g["rules"]} == {
-            "TailorConsumerLagGrowing", "TailorDeadLetterRateHigh", "TailorSynthesisErrors",
-            "TailorTrainerGateRefusing", "TailorWorkerDown"}
+            "TailorConsumerLagGrowing",
+            "TailorDeadLetterRateHigh",
+            "TailorSynthesisErrors",
+            "TailorTrainerGateRefusing",
+            "TailorWorkerDown",
+        }
         assert all(r["health"] != "err" for g in groups for r in g["rules"]), groups
 
         # every dashboard query is valid PromQL for this Prometheus, with Grafana's variables filled in

@@ -28,10 +28,25 @@ from tests.streaming.fuzz_strategies import RECORD_REASONS
 LIMITS = LimitsConfig()
 TYPES = (VideoSegment, GuiStep, RobotStep, Feedback, Intent, ModelUpdate)
 MEDIA_REASONS = {
-    "empty_media", "no_video_stream", "corrupt_media", "resolution_too_large", "duration_too_long", "unsupported_codec",
+    "empty_media",
+    "no_video_stream",
+    "corrupt_media",
+    "resolution_too_large",
+    "duration_too_long",
+    "unsupported_codec",
 }
 URI_REASONS = {"uri_invalid", "uri_scheme_not_allowed", "uri_path_traversal", "uri_outside_roots"}
-URI_PREFIXES = ["", "file://", "file:///etc/", "s3://bucket/", "data:,", "http://h/", "../", "%2e%2e/", "file:"]
+URI_PREFIXES = [
+    "",
+    "file://",
+    "file:///etc/",
+    "s3://bucket/",
+    "data:,",
+    "http://h/",
+    "../",
+    "%2e%2e/",
+    "file:",
+]
 
 
 def _expect(reasons: set[str] | frozenset[str], fn: Callable[[], object]) -> None:
@@ -54,8 +69,10 @@ def image(data: bytes) -> None:
 
 
 def video(data: bytes) -> None:
-    _expect(MEDIA_REASONS, lambda: probe_video(data, max_pixels=LIMITS.max_video_pixels,
-                                               max_seconds=LIMITS.max_video_seconds))
+    _expect(
+        MEDIA_REASONS,
+        lambda: probe_video(data, max_pixels=LIMITS.max_video_pixels, max_seconds=LIMITS.max_video_seconds),
+    )
 
 
 class _Roots:

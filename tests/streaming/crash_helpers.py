@@ -34,8 +34,14 @@ def start_worker(settings: TailorSettings, log_path: Path, timeout_s: float = 60
     port = free_port()
     env = settings_env(settings.model_copy(update={"metrics_port": port}))
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "app.cli", "up"], env=env, stdout=log, stderr=log,
-                                cwd=REPO, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "up"],
+            env=env,
+            stdout=log,
+            stderr=log,
+            cwd=REPO,
+            start_new_session=True,
+        )
     wp = WorkerProcess(proc, port, log_path)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

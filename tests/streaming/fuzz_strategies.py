@@ -25,10 +25,17 @@ from core.records import (
 )
 
 # what TailorRecord.from_bytes may raise, as RecordError.reason
-RECORD_REASONS = frozenset({
-    "empty_message", "oversized_message", "json_too_deep", "invalid_json", "unsupported_schema_version",
-    "nonfinite_value", "schema_mismatch",
-})
+RECORD_REASONS = frozenset(
+    {
+        "empty_message",
+        "oversized_message",
+        "json_too_deep",
+        "invalid_json",
+        "unsupported_schema_version",
+        "nonfinite_value",
+        "schema_mismatch",
+    }
+)
 RAW_TYPES: tuple[type[TailorRecord], ...] = (VideoSegment, GuiStep, RobotStep)
 PIPELINE_TYPES: tuple[type[TailorRecord], ...] = (Feedback, Intent, ModelUpdate)
 
@@ -53,44 +60,87 @@ bboxes = st.builds(BBox, x=finite, y=finite, w=st.floats(0, 1e6), h=st.floats(0,
 gui_actions = st.builds(
     GuiAction,
     type=st.sampled_from(["click", "type", "scroll", "swipe", "key", "done", "other"]),
-    x=st.none() | finite, y=st.none() | finite, text=st.none() | short_text,
+    x=st.none() | finite,
+    y=st.none() | finite,
+    text=st.none() | short_text,
     target=st.none() | st.builds(GuiTarget, text=st.none() | short_text, bbox=st.none() | bboxes),
 )
 
 video_segments = st.builds(
-    VideoSegment, stream_id=ids, seq=st.integers(0, 1 << 40), start_time=times, duration_s=times,
-    event_time=finite, media=media_refs, codec=st.none() | st.sampled_from(["h264", "vp8"]),
-    fps=st.none() | st.floats(min_value=0.01, max_value=1000), source=st.none() | short_text, is_last=st.booleans(),
+    VideoSegment,
+    stream_id=ids,
+    seq=st.integers(0, 1 << 40),
+    start_time=times,
+    duration_s=times,
+    event_time=finite,
+    media=media_refs,
+    codec=st.none() | st.sampled_from(["h264", "vp8"]),
+    fps=st.none() | st.floats(min_value=0.01, max_value=1000),
+    source=st.none() | short_text,
+    is_last=st.booleans(),
 )
 gui_steps = st.builds(
-    GuiStep, session_id=ids, step_index=st.integers(0, 1 << 40), timestamp=finite,
-    screenshot=st.none() | media_refs, action=gui_actions, html=st.none() | short_text,
-    url=st.none() | short_text, instruction=st.none() | short_text, is_last=st.booleans(),
+    GuiStep,
+    session_id=ids,
+    step_index=st.integers(0, 1 << 40),
+    timestamp=finite,
+    screenshot=st.none() | media_refs,
+    action=gui_actions,
+    html=st.none() | short_text,
+    url=st.none() | short_text,
+    instruction=st.none() | short_text,
+    is_last=st.booleans(),
 )
 robot_steps = st.builds(
-    RobotStep, episode_id=ids, step_index=st.integers(0, 1 << 40), timestamp=finite,
-    state=st.lists(finite, min_size=1, max_size=16), action=st.lists(finite, max_size=16),
-    gripper=st.none() | finite, cameras=st.dictionaries(ids, media_refs, max_size=2),
-    instruction=st.none() | short_text, is_first=st.booleans(), is_last=st.booleans(),
+    RobotStep,
+    episode_id=ids,
+    step_index=st.integers(0, 1 << 40),
+    timestamp=finite,
+    state=st.lists(finite, min_size=1, max_size=16),
+    action=st.lists(finite, max_size=16),
+    gripper=st.none() | finite,
+    cameras=st.dictionaries(ids, media_refs, max_size=2),
+    instruction=st.none() | short_text,
+    is_first=st.booleans(),
+    is_last=st.booleans(),
 )
 feedbacks = st.builds(
-    Feedback, feedback_id=st.text(max_size=40), kind=st.sampled_from(["example_utility", "batch_metric", "preference"]),
-    example_ids=st.lists(short_text, max_size=5), utility=st.none() | finite, metric=st.none() | short_text,
-    value=st.none() | finite, created_at=finite,
+    Feedback,
+    feedback_id=st.text(max_size=40),
+    kind=st.sampled_from(["example_utility", "batch_metric", "preference"]),
+    example_ids=st.lists(short_text, max_size=5),
+    utility=st.none() | finite,
+    metric=st.none() | short_text,
+    value=st.none() | finite,
+    created_at=finite,
 )
 intents = st.builds(
-    Intent, intent_id=ids, text=st.text(min_size=1, max_size=80),
-    domain=st.none() | st.sampled_from(["video", "gui", "robot"]), budget=st.none() | st.integers(1, 10_000),
-    created_at=finite, active=st.booleans(),
+    Intent,
+    intent_id=ids,
+    text=st.text(min_size=1, max_size=80),
+    domain=st.none() | st.sampled_from(["video", "gui", "robot"]),
+    budget=st.none() | st.integers(1, 10_000),
+    created_at=finite,
+    active=st.booleans(),
 )
 model_updates = st.builds(
-    ModelUpdate, version=st.text(max_size=20), kind=st.sampled_from(["lora", "full"]), base_model=short_text,
-    uri=short_text, sha256=sha, metrics=st.dictionaries(short_text, finite, max_size=4),
-    trained_on=st.lists(short_text, max_size=4), created_at=finite,
+    ModelUpdate,
+    version=st.text(max_size=20),
+    kind=st.sampled_from(["lora", "full"]),
+    base_model=short_text,
+    uri=short_text,
+    sha256=sha,
+    metrics=st.dictionaries(short_text, finite, max_size=4),
+    trained_on=st.lists(short_text, max_size=4),
+    created_at=finite,
 )
 RECORDS: dict[type[TailorRecord], st.SearchStrategy[Any]] = {
-    VideoSegment: video_segments, GuiStep: gui_steps, RobotStep: robot_steps,
-    Feedback: feedbacks, Intent: intents, ModelUpdate: model_updates,
+    VideoSegment: video_segments,
+    GuiStep: gui_steps,
+    RobotStep: robot_steps,
+    Feedback: feedbacks,
+    Intent: intents,
+    ModelUpdate: model_updates,
 }
 # numeric fields (top-level or nested) where a non-finite value must be refused: (type, path)
 NUMERIC_PATHS: dict[type[TailorRecord], list[tuple[str | int, ...]]] = {
@@ -110,6 +160,7 @@ json_values = st.recursive(
 
 
 # ---- byte-level damage -------------------------------------------------------------------------------
+
 
 @st.composite
 def truncated(draw: st.DrawFn, data: bytes) -> bytes:
@@ -147,6 +198,7 @@ def damaged(data: bytes) -> st.SearchStrategy[bytes]:
 
 
 # ---- JSON-level damage -------------------------------------------------------------------------------
+
 
 def set_path(obj: dict[str, Any], path: tuple[str | int, ...], value: Any) -> dict[str, Any]:
     """A copy of `obj` with `value` at `path` (missing dicts are created, short lists padded)."""

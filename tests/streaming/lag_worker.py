@@ -34,8 +34,9 @@ class SlowHandler(RecordHandler):
 
 def main() -> int:
     settings = load_settings()
-    configure_logging(settings.log_level, settings.log_json, settings.log_repeat_burst,
-                      settings.log_repeat_interval_s)
+    configure_logging(
+        settings.log_level, settings.log_json, settings.log_repeat_burst, settings.log_repeat_interval_s
+    )
     (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
     registry = CollectorRegistry()
     metrics = TailorMetrics(registry)
@@ -46,8 +47,12 @@ def main() -> int:
     tailor.faust_app.conf.stream_buffer_maxsize = 16
     register_lag_monitor(tailor.faust_app, metrics, interval_s=0.25)
     metrics.up.set(1)
-    worker = faust.Worker(tailor.faust_app, loglevel=settings.log_level, override_logging=False,
-                          **console_streams(settings.log_json))
+    worker = faust.Worker(
+        tailor.faust_app,
+        loglevel=settings.log_level,
+        override_logging=False,
+        **console_streams(settings.log_json),
+    )
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:

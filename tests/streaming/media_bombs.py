@@ -19,8 +19,13 @@ def _png_chunk(tag: bytes, data: bytes) -> bytes:
 
 def png(width: int, height: int, idat: bytes, *, color_type: int = 2, extra: bytes = b"") -> bytes:
     ihdr = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + extra + _png_chunk(b"IDAT", idat)
-            + _png_chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", ihdr)
+        + extra
+        + _png_chunk(b"IDAT", idat)
+        + _png_chunk(b"IEND", b"")
+    )
 
 
 def png_zlib_bomb(width: int, height: int) -> bytes:
@@ -83,13 +88,14 @@ def mkv_with_duration(mkv: bytes, millis: float) -> bytes:
 
 # ---- H.264: rewrite the sequence parameter set to declare another frame size ---------------------------
 
+
 class _Reader:
     def __init__(self, data: bytes) -> None:
         self.bits = "".join(f"{b:08b}" for b in data)
         self.pos = 0
 
     def u(self, n: int) -> int:
-        v = int(self.bits[self.pos:self.pos + n], 2)
+        v = int(self.bits[self.pos : self.pos + n], 2)
         self.pos += n
         return v
 
@@ -134,12 +140,12 @@ def _sps_with_size(sps: bytes, mb_width: int, mb_height: int) -> bytes:
     if poc_type == 0:
         r.ue()
     r.ue(), r.u(1)  # max_num_ref_frames, gaps allowed
-    head = r.bits[:r.pos]
+    head = r.bits[: r.pos]
     r.ue(), r.ue()  # the old width and height in macroblocks
-    tail = r.bits[r.pos:].rstrip("0")[:-1]  # drop the stop bit and the alignment
+    tail = r.bits[r.pos :].rstrip("0")[:-1]  # drop the stop bit and the alignment
     bits = head + _ue(mb_width - 1) + _ue(mb_height - 1) + tail + "1"
     bits += "0" * (-len(bits) % 8)
-    raw = bytes(int(bits[i:i + 8], 2) for i in range(0, len(bits), 8))
+    raw = bytes(int(bits[i : i + 8], 2) for i in range(0, len(bits), 8))
     return raw[:1] + _escape(raw[1:])
 
 
@@ -152,9 +158,9 @@ def h264_declaring(segment: bytes, fmt: str, width: int, height: int) -> bytes:
         avcc = stream.codec_context.extradata
         assert avcc is not None and avcc[0] == 1 and avcc[5] & 0x1F == 1, "expected an avcC with one SPS"
         (n,) = struct.unpack_from(">H", avcc, 6)
-        sps = _sps_with_size(avcc[8:8 + n], -(-width // 16), -(-height // 16))
+        sps = _sps_with_size(avcc[8 : 8 + n], -(-width // 16), -(-height // 16))
         target = dst.add_stream_from_template(stream)
-        target.codec_context.extradata = avcc[:6] + struct.pack(">H", len(sps)) + sps + avcc[8 + n:]
+        target.codec_context.extradata = avcc[:6] + struct.pack(">H", len(sps)) + sps + avcc[8 + n :]
         for packet in src.demux(stream):
             if packet.dts is None:
                 continue

@@ -72,8 +72,9 @@ def test_no_orphan_when_the_owner_is_killed_with_sigkill() -> None:
 def test_no_orphan_when_the_service_gets_sigterm(tmp_path) -> None:  # type: ignore[no-untyped-def]
     env = {k: v for k, v in os.environ.items() if not k.startswith("TAILOR_")}
     env.update(TAILOR_DATA_DIR=str(tmp_path), TAILOR_METRICS_PORT="0", TAILOR_SYNTH_BACKEND="rules")
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "up"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "up"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     broker_file = tmp_path / "broker.json"
     deadline = time.monotonic() + 60
     while not broker_file.exists() and time.monotonic() < deadline:

@@ -78,7 +78,9 @@ def test_embedded_broker_restarts_on_the_same_port() -> None:
         assert broker.restart() == first
         consumer = KafkaConsumer(bootstrap_servers=first)
         try:
-            assert "restart-probe" not in consumer.topics()  # the in-memory engine keeps nothing across a restart
+            assert (
+                "restart-probe" not in consumer.topics()
+            )  # the in-memory engine keeps nothing across a restart
         finally:
             consumer.close()
     finally:
@@ -184,13 +186,15 @@ def test_twenty_second_broker_outage_while_producing_and_consuming(
         steps = bridge_steps(s, shared_dir)
         # the default producer helper (records wait out the outage), and one whose records time out during it
         patient = SteadyProducer(s, steps, "p")
-        hasty = SteadyProducer(s.model_copy(update={"kafka_request_timeout_s": 3.0, "kafka_delivery_timeout_s": 8.0}),
-                               steps, "h")
+        hasty = SteadyProducer(
+            s.model_copy(update={"kafka_request_timeout_s": 3.0, "kafka_delivery_timeout_s": 8.0}), steps, "h"
+        )
         producers += [patient, hasty]
         for p in producers:
             p.start()
-        assert wait_until(lambda: metric_or_zero(wp, "tailor_examples_total", result="accepted") >= 2, 60, 0.2), \
-            wp.log()[-3000:]
+        assert wait_until(
+            lambda: metric_or_zero(wp, "tailor_examples_total", result="accepted") >= 2, 60, 0.2
+        ), wp.log()[-3000:]
 
         # the outage: connections reset, new ones refused, for 20 s; the producers keep sending
         door.close()
@@ -215,7 +219,9 @@ def test_twenty_second_broker_outage_while_producing_and_consuming(
             keys = {e.window_id.split(":", 1)[1].rsplit(":", 1)[0] for e, _raw in examples_on_topic(s)}
             return bool(keys & after_ids)
 
-        assert wait_until(resumed, 90, 1.0), f"no examples from input sent after the outage:\n{wp.log()[-4000:]}"
+        assert wait_until(resumed, 90, 1.0), (
+            f"no examples from input sent after the outage:\n{wp.log()[-4000:]}"
+        )
         resumed_s = time.monotonic() - back_at
         assert wp.proc.poll() is None
         assert "tailor_up 1.0" in wp.metrics_text()
@@ -231,8 +237,10 @@ def test_twenty_second_broker_outage_while_producing_and_consuming(
         assert len(hasty.outcomes.failed) > 0, "records past their delivery timeout were not reported failed"
 
         # every acknowledged record is on the topic and was processed: in an anchored window, or dead-lettered
-        on_topic = {(r.episode_id, r.step_index) for r in
-                    (RobotStep.from_bytes(m.value) for m in read_raw(s, s.topic_raw_robot))}
+        on_topic = {
+            (r.episode_id, r.step_index)
+            for r in (RobotStep.from_bytes(m.value) for m in read_raw(s, s.topic_raw_robot))
+        }
         for p in producers:
             assert p.outcomes.acked <= on_topic
 
@@ -247,18 +255,35 @@ def test_twenty_second_broker_outage_while_producing_and_consuming(
         po, ho = patient.outcomes, hasty.outcomes
         held = po.sent[sent_before:marker]  # sent while the broker was away
         caught_up = max(po.acked_at[i] for i in held) - back_at
-        log.warning("broker outage %.0fs: default producer sent %d (%d during the outage), %d acknowledged (those "
-                    "sent during the outage all within %.1fs of the broker's return), %d failed; short-timeout "
-                    "producer sent %d, %d acknowledged, "
-                    "%d reported failed %s; %d records on the topic, %d in anchored windows, %d dead-lettered; first "
-                    "example from post-outage input %.1fs after the broker returned", OUTAGE_S, len(po.sent),
-                    sent_during, len(po.acked), caught_up, len(po.failed), len(ho.sent), len(ho.acked),
-                    len(ho.failed), sorted(set(ho.failed.values())), len(on_topic), in_windows, dead, resumed_s)
+        log.warning(
+            "broker outage %.0fs: default producer sent %d (%d during the outage), %d acknowledged (those "
+            "sent during the outage all within %.1fs of the broker's return), %d failed; short-timeout "
+            "producer sent %d, %d acknowledged, "
+            "%d reported failed %s; %d records on the topic, %d in anchored windows, %d dead-lettered; first "
+            "example from post-outage input %.1fs after the broker returned",
+            OUTAGE_S,
+            len(po.sent),
+            sent_during,
+            len(po.acked),
+            caught_up,
+            len(po.failed),
+            len(ho.sent),
+            len(ho.acked),
+            len(ho.failed),
+            sorted(set(ho.failed.values())),
+            len(on_topic),
+            in_windows,
+            dead,
+            resumed_s,
+        )
         assert back_at - down_at >= OUTAGE_S
         # the client libraries' repeated records are limited (log_repeat_burst per template per 10 s): one
         # outage wrote 2,300-3,300 lines before the limit
-        client_lines = [line for line in wp.log().splitlines()
-                        if re.search(r" (?:aiokafka|kafka|faust|mode)(?:\.[\w.]+)?: ", line)]
+        client_lines = [
+            line
+            for line in wp.log().splitlines()
+            if re.search(r" (?:aiokafka|kafka|faust|mode)(?:\.[\w.]+)?: ", line)
+        ]
         log.warning("worker log: %d lines from the Kafka client libraries", len(client_lines))
         assert len(client_lines) < 400, "\n".join(client_lines[-40:])
         assert any("were not logged" in line for line in client_lines), "\n".join(client_lines[-40:])

@@ -32,13 +32,18 @@ from tests.streaming.crash_helpers import (
 log = logging.getLogger(__name__)
 
 RATE = 1.0  # Bridge is 25 episodes x 1 s back to back: 25 s of live stream, windows closing all along
-INTENTS = (IntentRequest(text="next subtask data from my robot", domain="robot"),
-           IntentRequest(text="GUI long-horizon data", domain="gui"))
+INTENTS = (
+    IntentRequest(text="next subtask data from my robot", domain="robot"),
+    IntentRequest(text="GUI long-horizon data", domain="gui"),
+)
 
 
 def inputs(shared: Path) -> list[Path]:
-    return [shared / "data/robot/bridge/bridge_dataset-train.tfrecord-00000-of-00001",
-            shared / "data/gui/aitw", shared / "data/gui/mind2web"]
+    return [
+        shared / "data/robot/bridge/bridge_dataset-train.tfrecord-00000-of-00001",
+        shared / "data/gui/aitw",
+        shared / "data/gui/mind2web",
+    ]
 
 
 def parquet_ids(settings: TailorSettings) -> list[str]:
@@ -58,11 +63,17 @@ def progress(wp: WorkerProcess, settings: TailorSettings, whole_run: bool) -> tu
     seen = metric_or_zero(wp, "tailor_records_in_total", topic=settings.topic_anchors)
     if whole_run and out != seen:
         return None
-    return (out, seen, metric_or_zero(wp, "tailor_examples_total"), metric_or_zero(wp, "tailor_records_in_total"))
+    return (
+        out,
+        seen,
+        metric_or_zero(wp, "tailor_examples_total"),
+        metric_or_zero(wp, "tailor_records_in_total"),
+    )
 
 
-def wait_idle(wp: WorkerProcess, settings: TailorSettings, quiet_s: float, timeout_s: float,
-              whole_run: bool = True) -> None:
+def wait_idle(
+    wp: WorkerProcess, settings: TailorSettings, quiet_s: float, timeout_s: float, whole_run: bool = True
+) -> None:
     """Until the worker's counters stood still for `quiet_s` with no window open."""
     last: tuple[float, ...] | None = None
     since = time.monotonic()
@@ -114,7 +125,9 @@ def test_sigkill_mid_stream_then_restart_loses_and_duplicates_nothing(
         for req in INTENTS:
             publish_intent(run, req)
         replaying.start()
-        assert wait_until(lambda: metric_or_zero(first, "tailor_examples_total", result="accepted") >= 2, 60, 0.1)
+        assert wait_until(
+            lambda: metric_or_zero(first, "tailor_examples_total", result="accepted") >= 2, 60, 0.1
+        )
         before_kill = metric_or_zero(first, "tailor_examples_total", result="accepted")
         kill_group(first)
         killed_at = time.monotonic()
@@ -123,8 +136,9 @@ def test_sigkill_mid_stream_then_restart_loses_and_duplicates_nothing(
         second = start_worker(run, tmp_path / "worker.log")
         records_in = replaying.finish(120).published
         assert records_in == ref_in
-        assert wait_until(lambda: {e.example_id for e, _r in examples_on_topic(run)} >= reference, 120, 1.0), \
-            f"examples missing after the restart:\n{second.log()[-3000:]}"
+        assert wait_until(
+            lambda: {e.example_id for e, _r in examples_on_topic(run)} >= reference, 120, 1.0
+        ), f"examples missing after the restart:\n{second.log()[-3000:]}"
         wait_idle(second, run, quiet_s=4, timeout_s=60, whole_run=False)
         recovered_s = time.monotonic() - killed_at
     finally:
@@ -153,7 +167,18 @@ def test_sigkill_mid_stream_then_restart_loses_and_duplicates_nothing(
     raw_letters = [d for d in letters if d.source_topic in (run.topic_raw_robot, run.topic_raw_gui)]
     assert records_in == in_windows + len(raw_letters), (records_in, in_windows, [d.reason for d in letters])
     duplicates = len(on_topic) - len(copies)
-    log.warning("crash recovery: %d records in, %d windows, %d dead letters, %d examples (%d accepted before the "
-                "kill), %d duplicate copies on the topic, %d Parquet rows; settled %.1fs after the kill; "
-                "reference run %.1fs; test %.1fs", records_in, len(anchor_sets), len(letters), len(copies),
-                before_kill, duplicates, len(rows), recovered_s, ref_seconds, time.monotonic() - started)
+    log.warning(
+        "crash recovery: %d records in, %d windows, %d dead letters, %d examples (%d accepted before the "
+        "kill), %d duplicate copies on the topic, %d Parquet rows; settled %.1fs after the kill; "
+        "reference run %.1fs; test %.1fs",
+        records_in,
+        len(anchor_sets),
+        len(letters),
+        len(copies),
+        before_kill,
+        duplicates,
+        len(rows),
+        recovered_s,
+        ref_seconds,
+        time.monotonic() - started,
+    )

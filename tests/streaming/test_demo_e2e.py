@@ -60,8 +60,14 @@ def alive(pids: list[int]) -> list[int]:
 def test_quick_demo_runs_synthesis_and_its_learning_segment(tmp_path: Path) -> None:
     if not (MODEL / "manifest.json").exists() or not VLLM.exists():
         pytest.skip("model cache or vLLM env missing (run `make setup`)")
-    proc = subprocess.run([sys.executable, "-m", "app.cli", "demo", "--quick", "--seconds", "900"],
-                          env=demo_env(tmp_path), cwd=REPO, capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(
+        [sys.executable, "-m", "app.cli", "demo", "--quick", "--seconds", "900"],
+        env=demo_env(tmp_path),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     out = proc.stdout
     assert proc.returncode == 0, (out[-3000:], proc.stderr[-3000:])
     assert "settled=True" in out and "backend=vllm" in out
@@ -85,9 +91,13 @@ def test_quick_demo_runs_synthesis_and_its_learning_segment(tmp_path: Path) -> N
 
 
 def test_sigterm_stops_the_demo_and_everything_it_started(tmp_path: Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "demo", "--quick", "--seconds", "600"],
-                            env=demo_env(tmp_path, TAILOR_SYNTH_BACKEND="rules"), cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "demo", "--quick", "--seconds", "600"],
+        env=demo_env(tmp_path, TAILOR_SYNTH_BACKEND="rules"),
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 120
         started: list[int] = []

@@ -26,7 +26,9 @@ from tests.conftest import REPO
 
 def worker_consumer_wait(settings: TailorSettings) -> int:
     async def build() -> int:
-        tailor = create_app(settings, TailorMetrics(CollectorRegistry()), synthesis=BackendHandle(RulesBackend(), None))
+        tailor = create_app(
+            settings, TailorMetrics(CollectorRegistry()), synthesis=BackendHandle(RulesBackend(), None)
+        )
         app = tailor.faust_app
         assert isinstance(app.transport, TailorTransport)
         consumer = app.consumer
@@ -47,17 +49,24 @@ def test_fetch_wait_is_the_setting(settings: TailorSettings) -> None:
 
 
 def test_the_watchdog_ends_a_stop_that_hangs() -> None:
-    script = ("import logging, time\nfrom streaming.faust_transport import arm_shutdown_watchdog\n"
-              "logging.basicConfig()\n"
-              "arm_shutdown_watchdog(0.5)\ntime.sleep(60)\n")  # a stop that never finishes
+    script = (
+        "import logging, time\nfrom streaming.faust_transport import arm_shutdown_watchdog\n"
+        "logging.basicConfig()\n"
+        "arm_shutdown_watchdog(0.5)\ntime.sleep(60)\n"
+    )  # a stop that never finishes
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=50, cwd=REPO)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=50, cwd=REPO
+    )
     assert done.returncode == SHUTDOWN_OVERDUE_EXIT
     assert time.monotonic() - started < 30
     assert "did not stop within 0 s" in done.stderr or "did not stop within 1 s" in done.stderr, done.stderr
 
 
 def test_the_app_carries_its_shutdown_bound(settings: TailorSettings) -> None:
-    tailor = create_app(settings.model_copy(update={"shutdown_timeout_s": 7.0}),
-                        TailorMetrics(CollectorRegistry()), synthesis=BackendHandle(RulesBackend(), None))
+    tailor = create_app(
+        settings.model_copy(update={"shutdown_timeout_s": 7.0}),
+        TailorMetrics(CollectorRegistry()),
+        synthesis=BackendHandle(RulesBackend(), None),
+    )
     assert tailor.faust_app.shutdown_timeout_s == 7.0  # type: ignore[attr-defined]

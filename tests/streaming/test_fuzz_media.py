@@ -29,9 +29,16 @@ from tests.streaming.fuzz_strategies import damaged
 
 LIMITS = LimitsConfig()
 IMAGE_REASONS = frozenset({"empty_media", "corrupt_media", "resolution_too_large"})
-VIDEO_REASONS = frozenset({
-    "empty_media", "no_video_stream", "corrupt_media", "resolution_too_large", "duration_too_long", "unsupported_codec",
-})
+VIDEO_REASONS = frozenset(
+    {
+        "empty_media",
+        "no_video_stream",
+        "corrupt_media",
+        "resolution_too_large",
+        "duration_too_long",
+        "unsupported_codec",
+    }
+)
 MEDIA = settings(
     max_examples=60,
     deadline=timedelta(seconds=LIMITS.decode_timeout_s),  # the per-item timeout of the ingest stage
@@ -63,9 +70,12 @@ def video_outcome(data: bytes) -> str:
 
 # ---- real media --------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def real_png(shared_dir: Path) -> bytes:
-    return (shared_dir / "data/gui/aitw/GOOGLE_APPS-523638528775825151/GOOGLE_APPS-523638528775825151_0.png").read_bytes()
+    return (
+        shared_dir / "data/gui/aitw/GOOGLE_APPS-523638528775825151/GOOGLE_APPS-523638528775825151_0.png"
+    ).read_bytes()
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +98,9 @@ def real_mkv(real_segment: bytes) -> bytes:
     return mb.remux(real_segment, "matroska")
 
 
-def test_the_real_media_probe_ok(real_png: bytes, real_jpeg: bytes, real_segment: bytes, real_mkv: bytes) -> None:
+def test_the_real_media_probe_ok(
+    real_png: bytes, real_jpeg: bytes, real_segment: bytes, real_mkv: bytes
+) -> None:
     assert image_outcome(real_png) == (270, 600)
     assert image_outcome(real_jpeg) == (1280, 2529)
     assert video_outcome(real_segment) == "ok" and video_outcome(real_mkv) == "ok"
@@ -96,16 +108,21 @@ def test_the_real_media_probe_ok(real_png: bytes, real_jpeg: bytes, real_segment
 
 # ---- damaged media -----------------------------------------------------------------------------------
 
+
 @MEDIA
 @given(data=st.data())
-def test_damaged_images_probe_ok_or_fail_with_a_label(data: st.DataObject, real_png: bytes, real_jpeg: bytes) -> None:
+def test_damaged_images_probe_ok_or_fail_with_a_label(
+    data: st.DataObject, real_png: bytes, real_jpeg: bytes
+) -> None:
     source = data.draw(st.sampled_from([real_png, real_jpeg]))
     image_outcome(data.draw(damaged(source)))
 
 
 @MEDIA
 @given(data=st.data())
-def test_damaged_video_probes_ok_or_fails_with_a_label(data: st.DataObject, real_segment: bytes, real_mkv: bytes) -> None:
+def test_damaged_video_probes_ok_or_fails_with_a_label(
+    data: st.DataObject, real_segment: bytes, real_mkv: bytes
+) -> None:
     source = data.draw(st.sampled_from([real_segment, real_mkv]))
     video_outcome(data.draw(damaged(source)))
 
@@ -119,9 +136,13 @@ def test_random_bytes_are_neither_image_nor_video(raw: bytes) -> None:
 
 # ---- headers that declare huge sizes -----------------------------------------------------------------
 
+
 @MEDIA
-@given(kind=st.sampled_from(["png", "jpeg", "ppm"]), width=st.integers(1, (1 << 31) - 1),
-       height=st.integers(1, (1 << 31) - 1))
+@given(
+    kind=st.sampled_from(["png", "jpeg", "ppm"]),
+    width=st.integers(1, (1 << 31) - 1),
+    height=st.integers(1, (1 << 31) - 1),
+)
 def test_image_headers_declaring_any_size(kind: str, width: int, height: int, real_jpeg: bytes) -> None:
     if kind == "jpeg":
         width, height = min(width, 65535), min(height, 65535)  # a JPEG frame header has 16 bits each
@@ -136,8 +157,11 @@ def test_image_headers_declaring_any_size(kind: str, width: int, height: int, re
 
 
 @MEDIA
-@given(kind=st.sampled_from(["mp4", "matroska", "mpegts", "y4m"]), width=st.integers(16, 20_000),
-       height=st.integers(16, 20_000))
+@given(
+    kind=st.sampled_from(["mp4", "matroska", "mpegts", "y4m"]),
+    width=st.integers(16, 20_000),
+    height=st.integers(16, 20_000),
+)
 def test_video_headers_declaring_any_size(kind: str, width: int, height: int, real_segment: bytes) -> None:
     """The H.264 SPS of the real segment (or a raw YUV4MPEG header) declares width x height."""
     if kind == "y4m":
@@ -161,10 +185,18 @@ def test_video_declaring_any_duration(millis: int, real_mkv: bytes) -> None:
 
 @MEDIA
 @given(st.integers(0, 1 << 20), st.integers(0, 1 << 20), st.floats(0, 1e9))
-def test_segments_declaring_huge_sizes_are_refused_before_any_probe(width: int, height: int, duration: float) -> None:
+def test_segments_declaring_huge_sizes_are_refused_before_any_probe(
+    width: int, height: int, duration: float
+) -> None:
     """The record's own declared size and duration are checked before its bytes are even fetched."""
-    ref = MediaRef(media_type="video/mp4", uri="file:///nowhere/x.mp4", sha256="0" * 64, size_bytes=10,
-                   width=width, height=height)
+    ref = MediaRef(
+        media_type="video/mp4",
+        uri="file:///nowhere/x.mp4",
+        sha256="0" * 64,
+        size_bytes=10,
+        width=width,
+        height=height,
+    )
     seg = VideoSegment(stream_id="s", seq=0, start_time=0, duration_s=duration, event_time=0, media=ref)
     check = VideoCheck(LIMITS, BlobStore("file:///nowhere-else"))
     with pytest.raises(RecordError) as info:
@@ -185,6 +217,7 @@ def test_a_codec_without_a_decoder_is_labelled(real_mkv: bytes) -> None:
 
 
 # ---- memory ------------------------------------------------------------------------------------------
+
 
 def _status_kib(field: str) -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -207,7 +240,9 @@ PEAK_BOUND = 4 * LIMITS.max_image_pixels + 128 * MiB
 RETAINED_BOUND = 64 * MiB  # what may stay resident after the fuzz run
 
 
-def test_bombs_and_damaged_media_keep_memory_bounded(real_jpeg: bytes, real_segment: bytes, real_mkv: bytes) -> None:
+def test_bombs_and_damaged_media_keep_memory_bounded(
+    real_jpeg: bytes, real_segment: bytes, real_mkv: bytes
+) -> None:
     if not _reset_peak():
         pytest.skip("/proc/self/clear_refs is not writable: the peak RSS cannot be reset here")
     bombs: list[tuple[str, bytes, Callable[[bytes], object]]] = [
@@ -252,9 +287,18 @@ def test_bombs_and_damaged_media_keep_memory_bounded(real_jpeg: bytes, real_segm
 
 # ---- atheris (coverage-guided, in a child process: libFuzzer exits the process when done) ------------
 
-@pytest.mark.parametrize("target,runs", [("records", 20_000), ("image", 3000), ("video", 400), ("uri", 20_000)])
+
+@pytest.mark.parametrize(
+    "target,runs", [("records", 20_000), ("image", 3000), ("video", 400), ("uri", 20_000)]
+)
 def test_atheris_finds_no_crash_hang_or_memory_blowup(
-    target: str, runs: int, tmp_path: Path, real_png: bytes, real_jpeg: bytes, real_segment: bytes, real_mkv: bytes
+    target: str,
+    runs: int,
+    tmp_path: Path,
+    real_png: bytes,
+    real_jpeg: bytes,
+    real_segment: bytes,
+    real_mkv: bytes,
 ) -> None:
     pytest.importorskip("atheris")
     seeds = tmp_path / "corpus"
@@ -263,19 +307,44 @@ def test_atheris_finds_no_crash_hang_or_memory_blowup(
         if target in ("image", "video"):
             (seeds / f"seed{i}").write_bytes(blob)
     cmd = [
-        sys.executable, "-m", "tests.streaming.atheris_targets", target, str(seeds),
-        f"-runs={runs}", "-max_total_time=20", f"-timeout={int(LIMITS.decode_timeout_s)}", "-rss_limit_mb=1024",
-        f"-artifact_prefix={tmp_path}/", "-max_len=131072", "-print_final_stats=1",
+        sys.executable,
+        "-m",
+        "tests.streaming.atheris_targets",
+        target,
+        str(seeds),
+        f"-runs={runs}",
+        "-max_total_time=20",
+        f"-timeout={int(LIMITS.decode_timeout_s)}",
+        "-rss_limit_mb=1024",
+        f"-artifact_prefix={tmp_path}/",
+        "-max_len=131072",
+        "-print_final_stats=1",
     ]
     env = {**os.environ, "TMPDIR": str(tmp_path)}  # the uri target makes its blob root there
     # Through a shell that forks it: libFuzzer's -rss_limit_mb reads the peak RSS (ru_maxrss), which a
     # process started straight from pytest inherits across fork + exec (after the model tests, pytest's
     # 1.5 GB failed the run at its first input); a grandchild forked by the small shell starts afresh.
-    proc = subprocess.run(["/bin/sh", "-c", '"$@"; exit $?', "sh", *cmd], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        ["/bin/sh", "-c", '"$@"; exit $?', "sh", *cmd],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-4000:]
     assert "Done" in log, log[-2000:]
-    print(target, [line for line in log.splitlines() if line.startswith(("Done", "stat::number_of_executed_units", "stat::peak_rss_mb"))])
-    assert not list(tmp_path.glob("crash-*")) and not list(tmp_path.glob("oom-*")) and not list(tmp_path.glob("timeout-*"))
-
+    print(
+        target,
+        [
+            line
+            for line in log.splitlines()
+            if line.startswith(("Done", "stat::number_of_executed_units", "stat::peak_rss_mb"))
+        ],
+    )
+    assert (
+        not list(tmp_path.glob("crash-*"))
+        and not list(tmp_path.glob("oom-*"))
+        and not list(tmp_path.glob("timeout-*"))
+    )

@@ -34,9 +34,7 @@ from tests.streaming.fuzz_strategies import (
 )
 
 ALL_TYPES = (*RAW_TYPES, *PIPELINE_TYPES)
-FUZZ = settings(
-    max_examples=150, deadline=timedelta(seconds=5), suppress_health_check=[HealthCheck.too_slow]
-)
+FUZZ = settings(max_examples=150, deadline=timedelta(seconds=5), suppress_health_check=[HealthCheck.too_slow])
 record_types = st.sampled_from(ALL_TYPES)
 
 
@@ -90,8 +88,13 @@ def test_any_field_replaced_dropped_or_added(data: st.DataObject) -> None:
 
 
 wrong_versions = st.one_of(
-    st.integers().filter(lambda v: v != 1), st.booleans(), st.floats(allow_nan=False, allow_infinity=False),
-    st.text(max_size=5), st.none(), st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    st.integers().filter(lambda v: v != 1),
+    st.booleans(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=5),
+    st.none(),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
 )
 
 
@@ -140,8 +143,14 @@ def test_deep_nesting_is_refused_before_parsing(data: st.DataObject, depth: int,
 @FUZZ
 @given(st.text(alphabet='[]{}"\\ab ', max_size=600))
 def test_brackets_inside_strings_do_not_count_as_nesting(text: str) -> None:
-    step = GuiStep(session_id="s", step_index=0, timestamp=1.0, action=GuiAction(type="type", text=text),
-                   instruction="[" * 100 + text, html="{" * 100)
+    step = GuiStep(
+        session_id="s",
+        step_index=0,
+        timestamp=1.0,
+        action=GuiAction(type="type", text=text),
+        instruction="[" * 100 + text,
+        html="{" * 100,
+    )
     assert GuiStep.from_bytes(step.to_bytes(), max_depth=8) == step
 
 
@@ -172,10 +181,19 @@ def test_any_json_document_fails_with_a_label_or_is_a_record(data: st.DataObject
         # at the default caps: one byte over 16 MiB is refused without being read
         (RobotStep, b"{" + b" " * (16 << 20), "oversized_message"),
         # a 2.6 MB record with a 200k-long state vector parses (the vector cap is an ingest check)
-        (RobotStep, b'{"episode_id":"e","step_index":0,"timestamp":1,"state":[' + b"0.5," * 200_000 + b"1]}", None),
+        (
+            RobotStep,
+            b'{"episode_id":"e","step_index":0,"timestamp":1,"state":[' + b"0.5," * 200_000 + b"1]}",
+            None,
+        ),
         # 8 MB of HTML in one string
-        (GuiStep, b'{"session_id":"s","step_index":0,"timestamp":1,"action":{"type":"click"},"html":"'
-         + b"<b>[{" * (8 << 18) + b'"}', None),
+        (
+            GuiStep,
+            b'{"session_id":"s","step_index":0,"timestamp":1,"action":{"type":"click"},"html":"'
+            + b"<b>[{" * (8 << 18)
+            + b'"}',
+            None,
+        ),
         # 1 MB of nesting
         (RobotStep, deep_json(1 << 20), "json_too_deep"),
     ],

@@ -27,7 +27,8 @@ GET_REASONS = URI_REASONS | {"blob_missing", "blob_unreadable", "blob_too_large"
 SECRET = b"the secret outside every root\n"
 BLOB = b"a legitimate claim-checked blob"
 FUZZ = settings(
-    max_examples=300, deadline=timedelta(seconds=5),
+    max_examples=300,
+    deadline=timedelta(seconds=5),
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
@@ -63,8 +64,12 @@ def layout(tmp_path: Path) -> Layout:
 
 
 def secret_ref(uri: str) -> MediaRef:
-    return MediaRef(media_type="image/png", uri=uri[:2048], sha256=hashlib.sha256(SECRET).hexdigest(),
-                    size_bytes=len(SECRET))
+    return MediaRef(
+        media_type="image/png",
+        uri=uri[:2048],
+        sha256=hashlib.sha256(SECRET).hexdigest(),
+        size_bytes=len(SECRET),
+    )
 
 
 def assert_refused_or_inside(lay: Layout, uri: str) -> str:
@@ -92,18 +97,61 @@ def assert_refused_or_inside(lay: Layout, uri: str) -> str:
 
 
 segments = st.one_of(
-    st.sampled_from([
-        "..", "%2e%2e", "%2E%2E", ".%2e", ".", "", "ab", "out", "link", "a%20", "a%2520", "x", "secret", "passwd",
-        "%2f", "..%2f..%2f", "loop", "dir", "\x00", "a" * 300, "..\\..", "~", "$HOME", "outside",
-    ]),
+    st.sampled_from(
+        [
+            "..",
+            "%2e%2e",
+            "%2E%2E",
+            ".%2e",
+            ".",
+            "",
+            "ab",
+            "out",
+            "link",
+            "a%20",
+            "a%2520",
+            "x",
+            "secret",
+            "passwd",
+            "%2f",
+            "..%2f..%2f",
+            "loop",
+            "dir",
+            "\x00",
+            "a" * 300,
+            "..\\..",
+            "~",
+            "$HOME",
+            "outside",
+        ]
+    ),
     st.text(max_size=12),
 )
-prefixes = st.sampled_from([
-    "file://", "file:", "", "FILE://", "file://localhost", "file://evil.example", "file:///etc/", "file:////",
-    "s3://bucket", "http://example.org", "https://h", "data:,", "memory://", "simplecache::file://", "ftp://h",
-    "file://[::1", "gs://b", "hdfs://n",
-])
-suffixes = st.sampled_from(["", "?q=../../etc/passwd", "#../../secret", "::file:///etc/passwd", "/", "//", "\x00"])
+prefixes = st.sampled_from(
+    [
+        "file://",
+        "file:",
+        "",
+        "FILE://",
+        "file://localhost",
+        "file://evil.example",
+        "file:///etc/",
+        "file:////",
+        "s3://bucket",
+        "http://example.org",
+        "https://h",
+        "data:,",
+        "memory://",
+        "simplecache::file://",
+        "ftp://h",
+        "file://[::1",
+        "gs://b",
+        "hdfs://n",
+    ]
+)
+suffixes = st.sampled_from(
+    ["", "?q=../../etc/passwd", "#../../secret", "::file:///etc/passwd", "/", "//", "\x00"]
+)
 
 
 @st.composite
@@ -134,18 +182,21 @@ def test_arbitrary_text_never_reads_outside_the_root(layout: Layout, text: str) 
     assert_refused_or_inside(layout, text)
 
 
-@pytest.mark.parametrize("rel,reason", [
-    ("link", "uri_outside_roots"),  # a file symlink out of the root
-    ("ab/out/secret", "uri_outside_roots"),  # through a directory symlink
-    ("../outside/secret", "uri_path_traversal"),
-    ("ab/%2e%2e/%2e%2e/outside/secret", "uri_path_traversal"),  # percent-encoded dots
-    ("a%20", "blob_missing"),  # was read through the link named "a%2520" (the checked path was re-quoted)
-    ("x::file:///etc/passwd", "blob_missing"),  # fsspec would have opened the link "x"
-    ("loop", "blob_unreadable"),  # a symlink loop inside the root
-    ("dir", "blob_unreadable"),  # a directory
-    ("a" * 300, "blob_unreadable"),  # a name too long for the file system
-    ("b\x00/../../outside/secret", "uri_invalid"),
-])
+@pytest.mark.parametrize(
+    "rel,reason",
+    [
+        ("link", "uri_outside_roots"),  # a file symlink out of the root
+        ("ab/out/secret", "uri_outside_roots"),  # through a directory symlink
+        ("../outside/secret", "uri_path_traversal"),
+        ("ab/%2e%2e/%2e%2e/outside/secret", "uri_path_traversal"),  # percent-encoded dots
+        ("a%20", "blob_missing"),  # was read through the link named "a%2520" (the checked path was re-quoted)
+        ("x::file:///etc/passwd", "blob_missing"),  # fsspec would have opened the link "x"
+        ("loop", "blob_unreadable"),  # a symlink loop inside the root
+        ("dir", "blob_unreadable"),  # a directory
+        ("a" * 300, "blob_unreadable"),  # a name too long for the file system
+        ("b\x00/../../outside/secret", "uri_invalid"),
+    ],
+)
 def test_known_escapes_are_refused_with_their_reason(layout: Layout, rel: str, reason: str) -> None:
     uri = f"file://{layout.root}/{rel}"
     with pytest.raises(UriPolicyError) as info:
@@ -153,16 +204,19 @@ def test_known_escapes_are_refused_with_their_reason(layout: Layout, rel: str, r
     assert info.value.reason == reason, info.value.detail
 
 
-@pytest.mark.parametrize("uri,reason", [
-    ("file:///etc/passwd", "uri_outside_roots"),
-    ("/etc/passwd", "uri_outside_roots"),
-    ("file://evil.example/etc/passwd", "uri_outside_roots"),
-    ("http://example.org/secret", "uri_scheme_not_allowed"),
-    ("s3://bucket/secret", "uri_scheme_not_allowed"),
-    ("data:,secret", "uri_scheme_not_allowed"),
-    ("simplecache::file:///etc/passwd", "uri_scheme_not_allowed"),
-    ("file://[::1/etc/passwd", "uri_invalid"),
-])
+@pytest.mark.parametrize(
+    "uri,reason",
+    [
+        ("file:///etc/passwd", "uri_outside_roots"),
+        ("/etc/passwd", "uri_outside_roots"),
+        ("file://evil.example/etc/passwd", "uri_outside_roots"),
+        ("http://example.org/secret", "uri_scheme_not_allowed"),
+        ("s3://bucket/secret", "uri_scheme_not_allowed"),
+        ("data:,secret", "uri_scheme_not_allowed"),
+        ("simplecache::file:///etc/passwd", "uri_scheme_not_allowed"),
+        ("file://[::1/etc/passwd", "uri_invalid"),
+    ],
+)
 def test_uris_outside_roots_or_schemes_are_refused(layout: Layout, uri: str, reason: str) -> None:
     with pytest.raises(UriPolicyError) as info:
         layout.store.check_uri(uri)
@@ -188,13 +242,19 @@ def test_extra_roots_are_readable_but_their_links_out_are_not(tmp_path: Path) ->
     (extra / "frame.png").write_bytes(BLOB)
     os.symlink(lay.outside / "secret", extra / "leak")
     store = BlobStore(lay.store.root_uri, extra_roots=(str(extra),))
-    ok = MediaRef(media_type="image/png", uri=f"file://{extra}/frame.png", sha256=hashlib.sha256(BLOB).hexdigest(),
-                  size_bytes=len(BLOB))
+    ok = MediaRef(
+        media_type="image/png",
+        uri=f"file://{extra}/frame.png",
+        sha256=hashlib.sha256(BLOB).hexdigest(),
+        size_bytes=len(BLOB),
+    )
     assert store.get(ok, max_bytes=1 << 20) == BLOB
     with pytest.raises(UriPolicyError, match="uri_outside_roots"):
         store.get(secret_ref(f"file://{extra}/leak"), max_bytes=1 << 20)
     with pytest.raises(UriPolicyError, match="uri_outside_roots"):
-        store.get(secret_ref(f"file://{extra}-evil/frame.png"), max_bytes=1 << 20)  # a sibling sharing the prefix
+        store.get(
+            secret_ref(f"file://{extra}-evil/frame.png"), max_bytes=1 << 20
+        )  # a sibling sharing the prefix
 
 
 def test_a_non_file_scheme_root_keeps_its_checks() -> None:

@@ -45,13 +45,19 @@ from tests.streaming.fuzz_strategies import (
 )
 
 BURST = 50
-ROLE_RECORD: dict[str, type[TailorRecord]] = {"raw_video": VideoSegment, "raw_gui": GuiStep, "raw_robot": RobotStep}
+ROLE_RECORD: dict[str, type[TailorRecord]] = {
+    "raw_video": VideoSegment,
+    "raw_gui": GuiStep,
+    "raw_robot": RobotStep,
+}
 ROLE_KEY = {"raw_video": b"cam-f", "raw_gui": b"s-f", "raw_robot": b"ep-f"}
 _SAMPLE_MP4 = mp4_bytes(frames=10)
 _SAMPLE_JPEG = jpeg_bytes()
 
 
-def predicted_reason(cls: type[TailorRecord], value: bytes, limits: LimitsConfig, blobs: BlobStore) -> str | None:
+def predicted_reason(
+    cls: type[TailorRecord], value: bytes, limits: LimitsConfig, blobs: BlobStore
+) -> str | None:
     """What the ingest stage decides, run in-process: a reason label, or None when the record is accepted."""
     try:
         record = cls.from_bytes(value, max_bytes=limits.max_message_bytes, max_depth=limits.max_json_depth)
@@ -64,15 +70,25 @@ def predicted_reason(cls: type[TailorRecord], value: bytes, limits: LimitsConfig
 
 def _hostile_media(role: str, raw: bytes, uri: str | None) -> bytes:
     now = time.time()
-    ref = (MediaRef(media_type="video/mp4", uri=uri, sha256=hashlib.sha256(b"x").hexdigest(), size_bytes=1)
-           if uri is not None else None)
+    ref = (
+        MediaRef(media_type="video/mp4", uri=uri, sha256=hashlib.sha256(b"x").hexdigest(), size_bytes=1)
+        if uri is not None
+        else None
+    )
     if role == "raw_video":
         media = ref or MediaRef.inline(raw, "video/mp4")
-        return VideoSegment(stream_id="cam-f", seq=0, start_time=0, duration_s=2, event_time=now, media=media).to_bytes()
+        return VideoSegment(
+            stream_id="cam-f", seq=0, start_time=0, duration_s=2, event_time=now, media=media
+        ).to_bytes()
     if role == "raw_gui":
         shot = ref or MediaRef.inline(raw, "image/png")
-        return GuiStep(session_id="s-f", step_index=0, timestamp=now, action=GuiAction(type="click", x=1, y=1),
-                       screenshot=shot).to_bytes()
+        return GuiStep(
+            session_id="s-f",
+            step_index=0,
+            timestamp=now,
+            action=GuiAction(type="click", x=1, y=1),
+            screenshot=shot,
+        ).to_bytes()
     cams = {"wrist": ref or MediaRef.inline(raw, "image/jpeg")}
     return RobotStep(episode_id="ep-f", step_index=0, timestamp=now, state=[0.0] * 7, cameras=cams).to_bytes()
 
@@ -82,9 +98,22 @@ def hostile_message(draw: st.DrawFn) -> tuple[str, str, bytes]:
     """(kind, raw role, value) that the ingest stage must refuse: every kind of damage, mixed."""
     role = draw(st.sampled_from(sorted(ROLE_RECORD)))
     cls = ROLE_RECORD[role]
-    kind = draw(st.sampled_from(
-        ["random", "truncated", "damaged", "mutated", "version", "nonfinite", "deep", "wrong_topic", "media", "uri"]
-    ))
+    kind = draw(
+        st.sampled_from(
+            [
+                "random",
+                "truncated",
+                "damaged",
+                "mutated",
+                "version",
+                "nonfinite",
+                "deep",
+                "wrong_topic",
+                "media",
+                "uri",
+            ]
+        )
+    )
     if kind == "random":
         return kind, role, draw(st.binary(max_size=256))
     if kind == "wrong_topic":
@@ -96,8 +125,19 @@ def hostile_message(draw: st.DrawFn) -> tuple[str, str, bytes]:
         source = {"raw_video": _SAMPLE_MP4, "raw_gui": png_header_bomb(), "raw_robot": _SAMPLE_JPEG}[role]
         return kind, role, _hostile_media(role, draw(damaged(source)) if role != "raw_gui" else source, None)
     if kind == "uri":
-        uri = draw(st.sampled_from(["file:///etc/passwd", "../../etc/passwd", "file:///tmp/../etc/shadow",
-                                    "s3://bucket/x", "data:,x", "http://169.254.169.254/", "%2e%2e/%2e%2e/etc"]))
+        uri = draw(
+            st.sampled_from(
+                [
+                    "file:///etc/passwd",
+                    "../../etc/passwd",
+                    "file:///tmp/../etc/shadow",
+                    "s3://bucket/x",
+                    "data:,x",
+                    "http://169.254.169.254/",
+                    "%2e%2e/%2e%2e/etc",
+                ]
+            )
+        )
         return kind, role, _hostile_media(role, b"", uri)
     record = draw(RECORDS[cls])
     if kind == "truncated":
@@ -107,7 +147,13 @@ def hostile_message(draw: st.DrawFn) -> tuple[str, str, bytes]:
     if kind == "mutated":
         return kind, role, draw(json_mutated(record))
     if kind == "version":
-        return kind, role, record.to_bytes().replace(b'"schema_version":1', b'"schema_version":%d' % draw(st.integers(2, 99)), 1)
+        return (
+            kind,
+            role,
+            record.to_bytes().replace(
+                b'"schema_version":1', b'"schema_version":%d' % draw(st.integers(2, 99)), 1
+            ),
+        )
     path = draw(st.sampled_from(NUMERIC_PATHS[cls]))
     return kind, role, with_nonfinite(record, path, draw(nonfinite_literals))
 
@@ -125,8 +171,13 @@ def generated_burst(size: int) -> list[tuple[str, str, bytes]]:
     (A single hypothesis example would be its simplest one: fifty empty messages.)"""
     pool: dict[bytes, tuple[str, str, bytes]] = {}
 
-    @settings(max_examples=150, phases=[Phase.generate], deadline=None, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+    @settings(
+        max_examples=150,
+        phases=[Phase.generate],
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
     @given(refused_message)
     def collect(message: tuple[str, str, bytes]) -> None:
         pool.setdefault(message[2], message)
@@ -144,13 +195,17 @@ def generated_burst(size: int) -> list[tuple[str, str, bytes]]:
     return burst
 
 
-def test_a_hostile_burst_gives_one_labelled_letter_each(settings: TailorSettings, worker: WorkerProcess) -> None:
+def test_a_hostile_burst_gives_one_labelled_letter_each(
+    settings: TailorSettings, worker: WorkerProcess
+) -> None:
     burst = generated_burst(BURST)
     assert settings.kafka_bootstrap
     ensure_topics(settings, settings, settings.kafka_bootstrap)
     topics = {spec.role: spec.name for spec in topic_specs(settings) if spec.role in ROLE_RECORD}
     blobs = blob_store(settings)
-    producer = KafkaProducer(**kafka_python_kwargs(settings, settings.kafka_bootstrap), max_request_size=32 << 20)
+    producer = KafkaProducer(
+        **kafka_python_kwargs(settings, settings.kafka_bootstrap), max_request_size=32 << 20
+    )
     sent: dict[tuple[str, int, int], tuple[str, bytes]] = {}
     futures: list[tuple[Any, str, bytes]] = []
     for _kind, role, value in burst:
@@ -163,7 +218,10 @@ def test_a_hostile_burst_gives_one_labelled_letter_each(settings: TailorSettings
         sent[(meta.topic, meta.partition, meta.offset)] = (expected, value)
     assert len(sent) == BURST
 
-    letters = [DeadLetter.from_bytes(m.value) for m in consume(settings, settings.topic_dlq, count=BURST, timeout_s=150)]
+    letters = [
+        DeadLetter.from_bytes(m.value)
+        for m in consume(settings, settings.topic_dlq, count=BURST, timeout_s=150)
+    ]
     where = Counter((d.source_topic, d.source_partition, d.source_offset) for d in letters)
     assert set(where) == set(sent) and max(where.values()) == 1, (where, worker.log()[-3000:])
     for d in letters:
@@ -171,11 +229,21 @@ def test_a_hostile_burst_gives_one_labelled_letter_each(settings: TailorSettings
         assert d.reason == expected, (d.reason, expected, d.detail)
         assert d.detail and d.payload == value[: settings.dlq_payload_bytes] and d.payload_size == len(value)
     assert worker.proc.poll() is None, "worker died on hostile input"
-    print("kinds:", dict(Counter(k for k, _r, _v in burst)), "reasons:", dict(Counter(d.reason for d in letters)))
+    print(
+        "kinds:",
+        dict(Counter(k for k, _r, _v in burst)),
+        "reasons:",
+        dict(Counter(d.reason for d in letters)),
+    )
 
     # still alive and working: a valid record is accepted, and no further letter appears
-    good = RobotStep(episode_id="ep-ok", step_index=0, timestamp=time.time(), state=[0.0] * 7,
-                     cameras={"wrist": MediaRef.inline(_SAMPLE_JPEG, "image/jpeg")})
+    good = RobotStep(
+        episode_id="ep-ok",
+        step_index=0,
+        timestamp=time.time(),
+        state=[0.0] * 7,
+        cameras={"wrist": MediaRef.inline(_SAMPLE_JPEG, "image/jpeg")},
+    )
     producer.send(topics["raw_robot"], key=b"ep-ok", value=good.to_bytes())
     producer.flush()
     producer.close()

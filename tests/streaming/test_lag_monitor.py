@@ -30,7 +30,9 @@ def lag_value(registry: CollectorRegistry, topic: str, partition: int) -> float 
     return registry.get_sample_value(LAG, {"topic": topic, "partition": str(partition)})
 
 
-async def _partial_consumption(settings: TailorSettings, registry: CollectorRegistry, gauge_owner: TailorMetrics) -> None:
+async def _partial_consumption(
+    settings: TailorSettings, registry: CollectorRegistry, gauge_owner: TailorMetrics
+) -> None:
     assert settings.kafka_bootstrap
     topic = settings.topic_raw_robot
     producer = KafkaProducer(**kafka_python_kwargs(settings, settings.kafka_bootstrap))
@@ -41,7 +43,9 @@ async def _partial_consumption(settings: TailorSettings, registry: CollectorRegi
 
     monitor = LagMonitor(gauge_owner.consumer_lag)
     consumer = AIOKafkaConsumer(
-        **aiokafka_kwargs(settings, settings.kafka_bootstrap), group_id=None, enable_auto_commit=False,
+        **aiokafka_kwargs(settings, settings.kafka_bootstrap),
+        group_id=None,
+        enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
     await consumer.start()
@@ -56,7 +60,9 @@ async def _partial_consumption(settings: TailorSettings, registry: CollectorRegi
         got = await consumer.getmany(tp0, timeout_ms=10_000, max_records=5)
         assert sum(len(v) for v in got.values()) == 5
         deadline = time.monotonic() + 20
-        while (consumer.highwater(tp0) is None or consumer.highwater(tp1) is None) and time.monotonic() < deadline:
+        while (
+            consumer.highwater(tp0) is None or consumer.highwater(tp1) is None
+        ) and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
         lag = await monitor.update(consumer)
         assert lag == {(topic, 0): 15, (topic, 1): 10}
@@ -95,7 +101,9 @@ def robot_lag(text: str, topic: str) -> dict[str, float]:
     return out
 
 
-def test_faust_worker_reports_backlog_and_catches_up(settings: TailorSettings, shared_dir: Path, tmp_path: Path) -> None:
+def test_faust_worker_reports_backlog_and_catches_up(
+    settings: TailorSettings, shared_dir: Path, tmp_path: Path
+) -> None:
     """A real Faust worker with a slow handler: lag shows while it works through a real robot backlog."""
     assert settings.kafka_bootstrap
     ensure_topics(settings, settings, settings.kafka_bootstrap)
@@ -103,8 +111,9 @@ def test_faust_worker_reports_backlog_and_catches_up(settings: TailorSettings, s
     log_path = tmp_path / "lag_worker.log"
     env = settings_env(settings.model_copy(update={"metrics_port": port}))
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "tests.streaming.lag_worker"], env=env, stdout=log,
-                                stderr=log, cwd=REPO)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.streaming.lag_worker"], env=env, stdout=log, stderr=log, cwd=REPO
+        )
     wp = WorkerProcess(proc, port, log_path)
     topic = settings.topic_raw_robot
     try:
@@ -129,7 +138,11 @@ def test_faust_worker_reports_backlog_and_catches_up(settings: TailorSettings, s
         while time.monotonic() < deadline and not caught_up:
             lag = robot_lag(wp.metrics_text(), topic)
             peak = max(peak, sum(lag.values()))
-            caught_up = peak > 0 and sum(lag.values()) == 0 and wp.metric("tailor_records_in_total", topic=topic) == published
+            caught_up = (
+                peak > 0
+                and sum(lag.values()) == 0
+                and wp.metric("tailor_records_in_total", topic=topic) == published
+            )
             time.sleep(0.2)
         print(f"peak lag {peak:.0f} of {published} records")
         assert peak > 0, "the backlog never showed as lag"

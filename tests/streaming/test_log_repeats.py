@@ -39,8 +39,9 @@ def test_a_flood_is_cut_to_the_burst_and_counted_in_the_next_interval() -> None:
     log.error("Unable connect to node with id %s: %s", 1, "refused again")
     lines = out.getvalue().splitlines()
     assert len(lines) == 5
-    assert lines[-1] == ("Unable connect to node with id 1: refused again "
-                         "(97 more like this in the last 10 s were not logged)")
+    assert lines[-1] == (
+        "Unable connect to node with id 1: refused again (97 more like this in the last 10 s were not logged)"
+    )
 
 
 def test_distinct_templates_and_own_loggers_pass() -> None:

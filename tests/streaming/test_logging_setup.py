@@ -26,12 +26,16 @@ t.start(); t.join()
 
 
 def test_everything_on_stderr_is_json_with_json_logs() -> None:
-    done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=120, cwd=REPO)
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=120, cwd=REPO
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
     records = [json.loads(line) for line in done.stderr.splitlines()]  # raises on any non-JSON line
     by_msg = {r["msg"]: r for r in records}
-    assert by_msg["starting up"]["level"] == "INFO" and by_msg["partial line"]["logger"] == "streaming.console"
+    assert (
+        by_msg["starting up"]["level"] == "INFO" and by_msg["partial line"]["logger"] == "streaming.console"
+    )
     assert by_msg["-INT- -INT-"]["level"] == "WARNING"
     assert any("a deprecated thing" in r["msg"] and r["logger"] == "py.warnings" for r in records)
     (crash,) = [r for r in records if r["logger"] == "streaming.uncaught"]
@@ -40,7 +44,11 @@ def test_everything_on_stderr_is_json_with_json_logs() -> None:
 
 
 def test_plain_logs_leave_console_output_alone() -> None:
-    script = ("from streaming.logging_setup import console_streams, configure_logging\n"
-              "configure_logging('INFO', json_lines=False)\nassert console_streams(False) == {}\n")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=REPO)
+    script = (
+        "from streaming.logging_setup import console_streams, configure_logging\n"
+        "configure_logging('INFO', json_lines=False)\nassert console_streams(False) == {}\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=REPO
+    )
     assert done.returncode == 0, done.stderr

@@ -33,7 +33,9 @@ print(f"{before:.0f} {freed_only:.0f} {after:.0f} {released}")
 
 @pytest.mark.skipif(glibc() is None, reason="glibc only (mallopt, malloc_trim)")
 def test_trim_hands_freed_heap_back() -> None:
-    done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=120, cwd=REPO)
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=120, cwd=REPO
+    )
     assert done.returncode == 0, done.stderr
     before, freed_only, after, released = done.stdout.split()
     assert released == "True"

@@ -12,8 +12,10 @@ from streaming.app import create_app
 from streaming.settings import TailorSettings
 
 REPO = Path(__file__).resolve().parents[2]
-UNSAFE = re.compile(r"\bimport pickle\b|\bpickle\.loads?\(|\bcloudpickle\b|\bjoblib\.load\(|\bdill\.loads?\(|"
-                    r"torch\.load\((?![^)]*weights_only=True)|\bnp\.load\([^)]*allow_pickle=True|use_safetensors=False")
+UNSAFE = re.compile(
+    r"\bimport pickle\b|\bpickle\.loads?\(|\bcloudpickle\b|\bjoblib\.load\(|\bdill\.loads?\(|"
+    r"torch\.load\((?![^)]*weights_only=True)|\bnp\.load\([^)]*allow_pickle=True|use_safetensors=False"
+)
 
 
 def test_faust_app_and_topics_use_raw_bytes_never_pickle(tmp_path: Path) -> None:
@@ -21,7 +23,9 @@ def test_faust_app_and_topics_use_raw_bytes_never_pickle(tmp_path: Path) -> None
     from agents.synthesis.rules_backend import RulesBackend
 
     settings = TailorSettings(kafka_bootstrap="127.0.0.1:1", data_dir=tmp_path)
-    tailor = create_app(settings, TailorMetrics(CollectorRegistry()), synthesis=BackendHandle(RulesBackend(), None))
+    tailor = create_app(
+        settings, TailorMetrics(CollectorRegistry()), synthesis=BackendHandle(RulesBackend(), None)
+    )
     conf = tailor.faust_app.conf
     assert conf.key_serializer == "raw" and conf.value_serializer == "raw"
     assert len(tailor.faust_app.agents) == 5  # three ingest agents, synthesis, the Parquet sink

@@ -19,8 +19,9 @@ log = logging.getLogger(__name__)
 
 
 def step(i: int) -> RobotStep:
-    return RobotStep(episode_id="ep-reset", step_index=i, timestamp=float(i),
-                     state=[0.0] * 7, action=[0.0] * 7)
+    return RobotStep(
+        episode_id="ep-reset", step_index=i, timestamp=float(i), state=[0.0] * 7, action=[0.0] * 7
+    )
 
 
 def test_a_producer_that_resets_its_producer_id_keeps_delivering(settings: TailorSettings) -> None:

@@ -39,13 +39,19 @@ def test_bridge_tfrecord_arrives_complete_and_in_order(settings: TailorSettings,
     path = shared_dir / "data/robot/bridge/bridge_dataset-train.tfrecord-00000-of-00001"
     result = replay(settings, ReplayConfig(paths=[path], rate=0, progress=False))
     assert result.published == 250
-    keys = per_key(consume(settings, settings.topic_raw_robot, count=250), RobotStep, "episode_id", "step_index")
+    keys = per_key(
+        consume(settings, settings.topic_raw_robot, count=250), RobotStep, "episode_id", "step_index"
+    )
     assert len(keys) == 25
     assert all(v == list(range(10)) for v in keys.values())
 
 
-def test_umi_lerobot_episode_arrives_complete_and_in_order(settings: TailorSettings, shared_dir: Path) -> None:
-    replay(settings, ReplayConfig(paths=[shared_dir / "data/robot/umi_cup_in_the_wild"], rate=0, progress=False))
+def test_umi_lerobot_episode_arrives_complete_and_in_order(
+    settings: TailorSettings, shared_dir: Path
+) -> None:
+    replay(
+        settings, ReplayConfig(paths=[shared_dir / "data/robot/umi_cup_in_the_wild"], rate=0, progress=False)
+    )
     msgs = consume(settings, settings.topic_raw_robot, count=400)
     keys = per_key(msgs, RobotStep, "episode_id", "step_index")
     assert list(keys.values()) == [list(range(400))]
@@ -77,16 +83,30 @@ def test_real_video_is_segmented_and_timing_is_kept_when_paced(settings: TailorS
     assert abs(sum(s.duration_s for s in segs) - 10.0) < 0.2
 
 
-def test_replay_cli_uses_the_running_cluster_and_reports_errors(settings: TailorSettings, shared_dir: Path, tmp_path: Path) -> None:
+def test_replay_cli_uses_the_running_cluster_and_reports_errors(
+    settings: TailorSettings, shared_dir: Path, tmp_path: Path
+) -> None:
     env = settings_env(settings)
     aitw = shared_dir / "data/gui/aitw"
-    ok = subprocess.run([sys.executable, "-m", "app.cli", "replay", str(aitw), "--rate", "0", "--no-progress"],
-                        env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
+    ok = subprocess.run(
+        [sys.executable, "-m", "app.cli", "replay", str(aitw), "--rate", "0", "--no-progress"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert ok.returncode == 0, ok.stderr
     assert "published 4 records" in ok.stdout
     junk = tmp_path / "junk.bin"
     junk.write_bytes(b"\x00" * 100)
-    bad = subprocess.run([sys.executable, "-m", "app.cli", "replay", str(junk), "--no-progress"],
-                         env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [sys.executable, "-m", "app.cli", "replay", str(junk), "--no-progress"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 1
     assert "unknown_format" in bad.stderr and "Traceback" not in bad.stderr

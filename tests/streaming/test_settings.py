@@ -62,7 +62,9 @@ def test_password_is_secret_and_passes_to_clients(monkeypatch: pytest.MonkeyPatc
 
 def test_cli_prints_one_line_and_exits_2_on_bad_setting(tmp_path) -> None:  # type: ignore[no-untyped-def]
     env = {"PATH": "/usr/bin:/bin", "TAILOR_METRICS_PORT": "99999", "TAILOR_DATA_DIR": str(tmp_path)}
-    proc = subprocess.run([sys.executable, "-m", "app.cli", "status"], env=env, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "app.cli", "status"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 2
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "TAILOR_METRICS_PORT" in lines[0], proc.stderr
@@ -73,12 +75,26 @@ def test_config_show_masks_secrets_and_a_misspelt_variable_is_named(tmp_path) ->
     closest setting; `tailor config show` prints the effective values with the password masked."""
     import json
 
-    env = {"PATH": "/usr/bin:/bin", "TAILOR_DATA_DIR": str(tmp_path), "TAILOR_KAFKA_BOOTSRAP": "k1:9092",
-           "TAILOR_PARTITIONS": "12", "TAILOR_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
-           "TAILOR_KAFKA_SASL_MECHANISM": "PLAIN", "TAILOR_KAFKA_SASL_USERNAME": "svc",
-           "TAILOR_KAFKA_SASL_PASSWORD": "hunter2", "TAILOR_TANSU_LOG": "debug", "TAILOR_GPU_PORT": "8011"}
-    proc = subprocess.run([sys.executable, "-m", "app.cli", "config", "show", "--json"], env=env, check=False,
-                          capture_output=True, text=True, timeout=60)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "TAILOR_DATA_DIR": str(tmp_path),
+        "TAILOR_KAFKA_BOOTSRAP": "k1:9092",
+        "TAILOR_PARTITIONS": "12",
+        "TAILOR_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "TAILOR_KAFKA_SASL_MECHANISM": "PLAIN",
+        "TAILOR_KAFKA_SASL_USERNAME": "svc",
+        "TAILOR_KAFKA_SASL_PASSWORD": "hunter2",
+        "TAILOR_TANSU_LOG": "debug",
+        "TAILOR_GPU_PORT": "8011",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "app.cli", "config", "show", "--json"],
+        env=env,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     shown = json.loads(proc.stdout)
     assert shown["TAILOR_PARTITIONS"] == 12 and shown["TAILOR_KAFKA_BOOTSTRAP"] is None
@@ -89,7 +105,8 @@ def test_config_show_masks_secrets_and_a_misspelt_variable_is_named(tmp_path) ->
 
 
 def test_default_vllm_env_and_model_resolve_against_the_installation(  # type: ignore[no-untyped-def]
-        monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
     """From another working directory the defaults still name the installation's `.venv-vllm` and model cache
     (made by `make setup`); an absolute path from a setting stays as given."""
     from pathlib import Path

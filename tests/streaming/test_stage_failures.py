@@ -44,13 +44,34 @@ INTENT = "next subtask data from my robot"
 def anchor_set(key: str) -> AnchorSet:
     """A robot window next_subtask has something to say about (two anchored subtasks)."""
     span = SourceSpan(topic="raw", partition=0, first_offset=0, last_offset=9, start_time=0.0, end_time=1.0)
-    return AnchorSet(window_id=f"robot:{key}:0", domain="robot", key=key, span=span, num_frames=10,
-                     created_at=time.time(), instruction="put the carrot on the plate",
-                     anchors=[Anchor(anchor_id="g0", type="gripper_close", frame_index=3, timestamp=0.3),
-                              Anchor(anchor_id="s0", type="subtask", frame_index=0, end_frame_index=3, timestamp=0.0,
-                                     content="reach"),
-                              Anchor(anchor_id="s1", type="subtask", frame_index=4, end_frame_index=9, timestamp=0.4,
-                                     content="carry")])
+    return AnchorSet(
+        window_id=f"robot:{key}:0",
+        domain="robot",
+        key=key,
+        span=span,
+        num_frames=10,
+        created_at=time.time(),
+        instruction="put the carrot on the plate",
+        anchors=[
+            Anchor(anchor_id="g0", type="gripper_close", frame_index=3, timestamp=0.3),
+            Anchor(
+                anchor_id="s0",
+                type="subtask",
+                frame_index=0,
+                end_frame_index=3,
+                timestamp=0.0,
+                content="reach",
+            ),
+            Anchor(
+                anchor_id="s1",
+                type="subtask",
+                frame_index=4,
+                end_frame_index=9,
+                timestamp=0.4,
+                content="carry",
+            ),
+        ],
+    )
 
 
 def example_windows(settings: TailorSettings, want: set[str], timeout_s: float = 60) -> set[str]:
@@ -62,30 +83,48 @@ def example_windows(settings: TailorSettings, want: set[str], timeout_s: float =
     return seen
 
 
-def test_a_validator_bug_is_dead_lettered_and_synthesis_goes_on(settings: TailorSettings, tmp_path: Path) -> None:
+def test_a_validator_bug_is_dead_lettered_and_synthesis_goes_on(
+    settings: TailorSettings, tmp_path: Path
+) -> None:
     assert settings.kafka_bootstrap
     ensure_topics(settings, settings, settings.kafka_bootstrap)
     # the intent first, so the worker starts with it in its book (no window is judged without it)
     publish_intent(settings, IntentRequest(text=INTENT, domain="robot"))
-    worker: WorkerProcess = start_worker_process(settings, tmp_path / "worker.log",
-                                                 ("-m", "tests.streaming.buggy_validator_worker"))
+    worker: WorkerProcess = start_worker_process(
+        settings, tmp_path / "worker.log", ("-m", "tests.streaming.buggy_validator_worker")
+    )
     producer = KafkaProducer(**kafka_python_kwargs(settings, settings.kafka_bootstrap))
     try:
         buggy, first = anchor_set(BUGGY_KEY), anchor_set("ep-1")
         # one batch: the buggy window's job fails, the other window's job of the same batch is emitted
-        sent = producer.send(settings.topic_anchors, key=buggy.window_id.encode(), value=buggy.to_bytes()).get(30)
+        sent = producer.send(
+            settings.topic_anchors, key=buggy.window_id.encode(), value=buggy.to_bytes()
+        ).get(30)
         producer.send(settings.topic_anchors, key=first.window_id.encode(), value=first.to_bytes())
         producer.flush()
 
         (msg,) = consume(settings, settings.topic_dlq, count=1, timeout_s=60)
         letter = DeadLetter.from_bytes(msg.value)
-        assert (letter.stage, letter.reason) == ("synthesis", "internal_error"), (letter, worker.log()[-3000:])
+        assert (letter.stage, letter.reason) == ("synthesis", "internal_error"), (
+            letter,
+            worker.log()[-3000:],
+        )
         assert (letter.source_topic, letter.source_partition, letter.source_offset) == (
-            settings.topic_anchors, sent.partition, sent.offset)
+            settings.topic_anchors,
+            sent.partition,
+            sent.offset,
+        )
         assert letter.key == buggy.window_id.encode() and letter.payload == buggy.to_bytes()
         assert "ZeroDivisionError" in letter.detail and "next_subtask" in letter.detail
-        assert worker.metric("tailor_dead_lettered_total", topic=settings.topic_anchors, stage="synthesis",
-                             reason="internal_error") == 1
+        assert (
+            worker.metric(
+                "tailor_dead_lettered_total",
+                topic=settings.topic_anchors,
+                stage="synthesis",
+                reason="internal_error",
+            )
+            == 1
+        )
 
         # the agent lives on: a window sent after the failure is synthesised too
         later = anchor_set("ep-2")
@@ -132,15 +171,22 @@ def test_the_other_jobs_of_the_failing_batch_are_emitted(tmp_path: Path) -> None
         published.append((topic, key, value))
 
     letters = Letters()
-    stage = SynthesisStage(settings, RulesBackend(), by_name, book, TailorMetrics(CollectorRegistry()), letters,
-                           publish)
+    stage = SynthesisStage(
+        settings, RulesBackend(), by_name, book, TailorMetrics(CollectorRegistry()), letters, publish
+    )
     buggy, good = anchor_set(BUGGY_KEY), anchor_set("ep-1")
-    events = [Event(a.window_id.encode(), a.to_bytes(), SimpleNamespace(topic="anchors", partition=1, offset=n))
-              for n, a in enumerate((buggy, good), start=7)]
+    events = [
+        Event(a.window_id.encode(), a.to_bytes(), SimpleNamespace(topic="anchors", partition=1, offset=n))
+        for n, a in enumerate((buggy, good), start=7)
+    ]
     asyncio.run(stage.handle_batch(events))  # before the change the validator's exception escaped from here
     (letter,) = letters.sent
     assert (letter.stage, letter.reason, letter.source_offset, letter.key) == (
-        "synthesis", "internal_error", 7, buggy.window_id.encode())
+        "synthesis",
+        "internal_error",
+        7,
+        buggy.window_id.encode(),
+    )
     examples = [Example.from_bytes(v) for t, _k, v in published if t == settings.topic_examples]
     assert [e.window_id for e in examples] == [good.window_id]
 
@@ -173,8 +219,13 @@ def test_anchoring_failures_take_the_same_path(tmp_path: Path) -> None:
         ("anchors_robot", "internal_error", 20, b"robot:buggy:0"),
     ]
     assert letters.sent[2].detail == "window robot:buggy:0: KeyError: 'a bug in the expert'"
-    assert metrics.registry.get_sample_value(
-        "tailor_dead_lettered_total", {"topic": "raw.robot", "stage": "anchors_robot", "reason": "internal_error"}) == 1
+    assert (
+        metrics.registry.get_sample_value(
+            "tailor_dead_lettered_total",
+            {"topic": "raw.robot", "stage": "anchors_robot", "reason": "internal_error"},
+        )
+        == 1
+    )
 
 
 def test_an_unreadable_example_is_dead_lettered_and_the_rest_written(tmp_path: Path) -> None:
@@ -183,8 +234,14 @@ def test_an_unreadable_example_is_dead_lettered_and_the_rest_written(tmp_path: P
     sink = ParquetSink(ParquetSinkConfig(root=tmp_path / "examples", writer_id="w0"), blobs)
     letters, metrics = Letters(), TailorMetrics(CollectorRegistry())
     good = make_example(1, "next_subtask", [])
-    events = [Event(b"bad", b"{not an example", SimpleNamespace(topic="examples", partition=0, offset=3)),
-              Event(good.example_id.encode(), good.to_bytes(), SimpleNamespace(topic="examples", partition=0, offset=4))]
+    events = [
+        Event(b"bad", b"{not an example", SimpleNamespace(topic="examples", partition=0, offset=3)),
+        Event(
+            good.example_id.encode(),
+            good.to_bytes(),
+            SimpleNamespace(topic="examples", partition=0, offset=4),
+        ),
+    ]
     asyncio.run(SinkStage(settings, sink, metrics, letters).write(events))
     (letter,) = letters.sent
     assert (letter.stage, letter.reason, letter.source_offset) == ("parquet_sink", "invalid_json", 3)

@@ -22,8 +22,12 @@ from tests.kafka_helpers import consume
 def parquet_ids(root: Path) -> list[str]:
     if not root.exists():
         return []
-    return ds.dataset(str(root), format="parquet", partitioning="hive").to_table(columns=["example_id"]).column(
-        "example_id").to_pylist()
+    return (
+        ds.dataset(str(root), format="parquet", partitioning="hive")
+        .to_table(columns=["example_id"])
+        .column("example_id")
+        .to_pylist()
+    )
 
 
 def wait_rows(root: Path, n: int, timeout: float = 120) -> list[str]:
@@ -59,15 +63,23 @@ def test_robot_intent_yields_grounded_examples_in_topic_and_parquet(
 
     # export them for SFT with the CLI: prompts rebuilt from the anchors and intents topics
     out = tmp_path / "sft.jsonl"
-    proc = subprocess.run([sys.executable, "-m", "app.cli", "export", "--format", "sft", "--out", str(out)],
-                          env=settings_env(settings), cwd=REPO, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "app.cli", "export", "--format", "sft", "--out", str(out)],
+        env=settings_env(settings),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert sorted(r["example_id"] for r in rows) == sorted(ids)
     for r in rows:
         # system, the worked example as a previous exchange where the family has one, the window, the example
-        assert [m["role"] for m in r["messages"]] in (["system", "user", "assistant"],
-                                                      ["system", "user", "assistant", "user", "assistant"])
+        assert [m["role"] for m in r["messages"]] in (
+            ["system", "user", "assistant"],
+            ["system", "user", "assistant", "user", "assistant"],
+        )
         assert json.loads(r["messages"][-1]["content"])  # the example itself
         assert "Anchors" in r["messages"][-2]["content"] or "anchor" in r["messages"][-2]["content"].lower()
 
@@ -89,7 +101,9 @@ def test_no_duplicate_rows_across_a_worker_restart_and_a_replay(
     worker.proc.wait(timeout=30)
     env = settings_env(settings.model_copy(update={"metrics_port": 0}))
     log = open(tmp_path / "worker2.log", "wb")  # noqa: SIM115 - the worker writes to it until the finally below
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "up"], env=env, stdout=log, stderr=log, cwd=REPO)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "up"], env=env, stdout=log, stderr=log, cwd=REPO
+    )
     try:
         from core.records import DeadLetter
         from streaming.producer import TailorProducer
@@ -99,8 +113,10 @@ def test_no_duplicate_rows_across_a_worker_restart_and_a_replay(
             for msg in first:  # a producer retry re-sends the same examples
                 p.send(Example.from_bytes(msg.value))
         replayed = replay(settings, ReplayConfig(paths=gui, rate=0, progress=False))
-        letters = [DeadLetter.from_bytes(m.value) for m in
-                   consume(settings, settings.topic_dlq, count=replayed.published, timeout_s=60)]
+        letters = [
+            DeadLetter.from_bytes(m.value)
+            for m in consume(settings, settings.topic_dlq, count=replayed.published, timeout_s=60)
+        ]
         assert [d.reason for d in letters] == ["late_event"] * replayed.published  # windows already closed
         time.sleep(4)
         after = parquet_ids(root)

@@ -23,8 +23,9 @@ def test_vllm_gate_without_a_server_is_refused(settings: TailorSettings) -> None
         gate_backend(settings.model_copy(update={"vllm_url": None, "gate_backend": "vllm"}))
 
 
-def test_the_gate_scores_every_heldout_case(settings: TailorSettings, monkeypatch: pytest.MonkeyPatch,
-                                            tmp_path: Path) -> None:
+def test_the_gate_scores_every_heldout_case(
+    settings: TailorSettings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """No first-N limit: the evaluator returns one score per case of the whole heldout split (here the
     real benchmark and scorer with the rules backend standing in for the model), and the same weights
     twice are a tie, which the gate does not publish."""
@@ -36,8 +37,13 @@ def test_the_gate_scores_every_heldout_case(settings: TailorSettings, monkeypatc
     real = bench.quality.run_quality_bench
     seen: list[tuple[str, str, object]] = []
 
-    def rules_instead(backend: str, split: str, cases_dir: Path | None = None, json_path: Path | None = None,
-                      config: object = None) -> dict[str, Any]:
+    def rules_instead(
+        backend: str,
+        split: str,
+        cases_dir: Path | None = None,
+        json_path: Path | None = None,
+        config: object = None,
+    ) -> dict[str, Any]:
         seen.append((backend, split, config))
         return real("rules", split, cases_dir, json_path, config)  # type: ignore[arg-type]
 

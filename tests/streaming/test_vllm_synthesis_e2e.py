@@ -37,20 +37,42 @@ def vllm_url() -> Iterator[str]:
 
 @pytest.fixture
 def settings(settings: TailorSettings, vllm_url: str) -> TailorSettings:  # type: ignore[override]
-    return settings.model_copy(update={"synth_backend": "vllm", "vllm_url": vllm_url, "synth_candidates": 2,
-                                       "synth_max_tokens": 256, "intent_model_enabled": True})
+    return settings.model_copy(
+        update={
+            "synth_backend": "vllm",
+            "vllm_url": vllm_url,
+            "synth_candidates": 2,
+            "synth_max_tokens": 256,
+            "intent_model_enabled": True,
+        }
+    )
 
 
-def test_vllm_backend_from_replay_to_topics_and_parquet(settings: TailorSettings, worker, shared_dir: Path) -> None:  # type: ignore[no-untyped-def]
-    publish_intent(settings, IntentRequest(text="GUI action extraction data", domain="gui",
-                                           task="gui_action_extraction"))
-    replay(settings, ReplayConfig(paths=[shared_dir / "data/gui/aitw", shared_dir / "data/gui/mind2web"], rate=0,
-                                  progress=False))
+def test_vllm_backend_from_replay_to_topics_and_parquet(
+    settings: TailorSettings, worker, shared_dir: Path
+) -> None:  # type: ignore[no-untyped-def]
+    publish_intent(
+        settings, IntentRequest(text="GUI action extraction data", domain="gui", task="gui_action_extraction")
+    )
+    replay(
+        settings,
+        ReplayConfig(
+            paths=[shared_dir / "data/gui/aitw", shared_dir / "data/gui/mind2web"], rate=0, progress=False
+        ),
+    )
     # 2 sessions x 2 candidates: each candidate lands on exactly one of the two topics, except a repeat of
     # its group's other candidate (constrained decoding leaves little free text): counted, never emitted twice
-    accepted = [Example.from_bytes(m.value) for m in consume(settings, settings.topic_examples, timeout_s=240, idle_s=10)]
-    rejected = [RejectedExample.from_bytes(m.value) for m in consume(settings, settings.topic_rejected, timeout_s=30, idle_s=5)]
-    duplicates = worker.metric("tailor_examples_total", task_family="gui_action_extraction", result="duplicate")
+    accepted = [
+        Example.from_bytes(m.value)
+        for m in consume(settings, settings.topic_examples, timeout_s=240, idle_s=10)
+    ]
+    rejected = [
+        RejectedExample.from_bytes(m.value)
+        for m in consume(settings, settings.topic_rejected, timeout_s=30, idle_s=5)
+    ]
+    duplicates = worker.metric(
+        "tailor_examples_total", task_family="gui_action_extraction", result="duplicate"
+    )
     assert len(accepted) + len(rejected) + duplicates == 4, (accepted, rejected, duplicates)
     assert len(accepted) + len(rejected) >= 2  # one per group at least
     ids = [e.example_id for e in accepted] + [r.example_id for r in rejected]
@@ -65,5 +87,7 @@ def test_vllm_backend_from_replay_to_topics_and_parquet(settings: TailorSettings
     deadline = time.monotonic() + 60
     while len(parquet_ids(root)) < len(accepted) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert sorted(parquet_ids(root)) == sorted(e.example_id for e in accepted)  # malformed output never reaches the sink
+    assert sorted(parquet_ids(root)) == sorted(
+        e.example_id for e in accepted
+    )  # malformed output never reaches the sink
     assert worker.metric("tailor_synthesis_tokens_total", backend="vllm") > 0

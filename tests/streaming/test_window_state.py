@@ -76,8 +76,9 @@ def test_finished_key_expires_after_its_ttl_and_then_starts_afresh(tmp_path: Pat
 
 def test_an_open_or_interrupted_key_is_never_expired(tmp_path: Path) -> None:
     crashing = Collect(fail=True)
-    w, store, _ = make(tmp_path, crashing, window_grace_s=0.0, window_max_finished_keys=1,
-                       window_finished_key_ttl_s=1.0)
+    w, store, _ = make(
+        tmp_path, crashing, window_grace_s=0.0, window_max_finished_keys=1, window_finished_key_ttl_s=1.0
+    )
 
     async def run() -> None:
         await w.handle(step(0, last=True, ep="broken"), pos(0))  # its close fails: items stay
@@ -93,9 +94,14 @@ def test_an_open_or_interrupted_key_is_never_expired(tmp_path: Path) -> None:
 def test_events_and_sweeps_do_not_walk_the_whole_state(tmp_path: Path) -> None:
     data = CountingMap()
     closer = Collect()
-    w = Windower(RobotKeys(), WindowState(data, ListChangeLog()), closer,
-                 WindowsConfig(window_max_items=4, window_grace_s=0.0),
-                 BlobStore.for_dir(tmp_path / "blobs"), TailorMetrics(CollectorRegistry()))
+    w = Windower(
+        RobotKeys(),
+        WindowState(data, ListChangeLog()),
+        closer,
+        WindowsConfig(window_max_items=4, window_grace_s=0.0),
+        BlobStore.for_dir(tmp_path / "blobs"),
+        TailorMetrics(CollectorRegistry()),
+    )
 
     async def run() -> None:
         await w.handle(step(0, ep="warm"), pos(0))  # the first use builds the indexes
@@ -116,13 +122,21 @@ def test_events_and_sweeps_do_not_walk_the_whole_state(tmp_path: Path) -> None:
 def test_indexes_follow_a_bulk_replacement_of_the_map(tmp_path: Path) -> None:
     data = PartitionedState()
     closer = Collect()
-    w = Windower(RobotKeys(), WindowState(data, ListChangeLog()), closer, WindowsConfig(window_max_items=3),
-                 BlobStore.for_dir(tmp_path / "blobs"), TailorMetrics(CollectorRegistry()))
+    w = Windower(
+        RobotKeys(),
+        WindowState(data, ListChangeLog()),
+        closer,
+        WindowsConfig(window_max_items=3),
+        BlobStore.for_dir(tmp_path / "blobs"),
+        TailorMetrics(CollectorRegistry()),
+    )
     asyncio.run(w.handle(step(0, ep="x"), pos(0)))
     # recovery writes entries straight into the map (another worker's items of this key), then says so
     for i in (1, 2):
         data.entries[WindowState.item_key("robot", "x", 0, i)] = b'{"offset": %d, "record": %s}' % (
-            i, step(i, ep="x").model_dump_json().encode())
+            i,
+            step(i, ep="x").model_dump_json().encode(),
+        )
     hdr = w.state.header("robot", "x")
     assert hdr is not None
     hdr.count = 3

@@ -39,15 +39,29 @@ class Collect(WindowCloser):
 
 
 def step(i: int, last: bool = False, ep: str = "ep") -> RobotStep:
-    return RobotStep(episode_id=ep, step_index=i, timestamp=100.0 + i, state=[float(i)] * 3,
-                     cameras={"c": MediaRef.inline(jpeg_bytes(value=i), "image/jpeg")}, is_last=last)
+    return RobotStep(
+        episode_id=ep,
+        step_index=i,
+        timestamp=100.0 + i,
+        state=[float(i)] * 3,
+        cameras={"c": MediaRef.inline(jpeg_bytes(value=i), "image/jpeg")},
+        is_last=last,
+    )
 
 
-def make(tmp_path: Path, closer: WindowCloser, data: dict[bytes, bytes] | None = None, **cfg: float) -> tuple[Windower, dict[bytes, bytes], ListChangeLog]:
+def make(
+    tmp_path: Path, closer: WindowCloser, data: dict[bytes, bytes] | None = None, **cfg: float
+) -> tuple[Windower, dict[bytes, bytes], ListChangeLog]:
     store: dict[bytes, bytes] = {} if data is None else data
     log = ListChangeLog()
-    w = Windower(RobotKeys(), WindowState(store, log), closer, WindowsConfig(**cfg),  # type: ignore[arg-type]
-                 BlobStore.for_dir(tmp_path / "blobs"), TailorMetrics(CollectorRegistry()))
+    w = Windower(
+        RobotKeys(),
+        WindowState(store, log),
+        closer,
+        WindowsConfig(**cfg),  # type: ignore[arg-type]
+        BlobStore.for_dir(tmp_path / "blobs"),
+        TailorMetrics(CollectorRegistry()),
+    )
     return w, store, log
 
 

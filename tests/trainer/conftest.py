@@ -52,7 +52,9 @@ def smol_dir() -> Path:
 def bridge_windows(tmp_path_factory: pytest.TempPathFactory) -> list[AnchorSet]:
     """The first six real Bridge episodes as the anchor stage makes them (10 steps each)."""
     if not BRIDGE.is_file():
-        pytest.skip(f"real Bridge data not found at {BRIDGE} (expected the shared data folder beside the repo)")
+        pytest.skip(
+            f"real Bridge data not found at {BRIDGE} (expected the shared data folder beside the repo)"
+        )
     frames = BlobStore.for_dir(tmp_path_factory.mktemp("frames"))
     anchoring = RobotAnchoring(frames, LimitsConfig(), RobotExpertPipeline.default())
     episodes = list(records(BRIDGE, "robot").items())[:6]
@@ -106,14 +108,30 @@ def tiny_model_dir(smol_dir: Path) -> Iterator[Path]:
 
     out = Path(tempfile.mkdtemp(prefix="tiny-llama-"))
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=49152, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
-                         tie_word_embeddings=True, bos_token_id=1, eos_token_id=2, pad_token_id=2)
+    config = LlamaConfig(
+        vocab_size=49152,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        tie_word_embeddings=True,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=2,
+    )
     AutoModelForCausalLM.from_config(config).save_pretrained(str(out), safe_serialization=True)
     for name in TOKENIZER_FILES:
         shutil.copy2(smol_dir / name, out / name)
-    manifest = Manifest(model_name="tiny-llama", source_file="random", source_sha256="0" * 64, dtype="float32",
-                        transformers_version="test", files=hash_folder(out))
+    manifest = Manifest(
+        model_name="tiny-llama",
+        source_file="random",
+        source_sha256="0" * 64,
+        dtype="float32",
+        transformers_version="test",
+        files=hash_folder(out),
+    )
     (out / MANIFEST_NAME).write_text(manifest.model_dump_json(indent=2))
     yield out
     shutil.rmtree(out, ignore_errors=True)
@@ -133,20 +151,36 @@ REAL_EVAL = EvaluateConfig(max_length=768, max_prompts=2)
 
 
 @pytest.fixture(scope="session")
-def dpo_round(smol_dir: Path, groups: list[CandidateGroup], tmp_path_factory: pytest.TempPathFactory) -> PublishedRound:
+def dpo_round(
+    smol_dir: Path, groups: list[CandidateGroup], tmp_path_factory: pytest.TempPathFactory
+) -> PublishedRound:
     train_groups, heldout_groups = groups[:4], groups[4:]
     heldout = build_pairs(heldout_groups, config=PreferencesConfig(max_pairs_per_group=1)).pairs
     assert heldout, "the held-out windows give no pairs"
     good = train_groups[0].candidates[0]
     feedback = [
-        Feedback(feedback_id="probe-1", kind="example_utility", example_ids=[good.candidate_id], utility=0.9,
-                 source="probe", created_at=1.0),
-        Feedback(feedback_id="bad-1", kind="batch_metric", example_ids=[], metric="acc", value=0.5,
-                 created_at=1.0),
+        Feedback(
+            feedback_id="probe-1",
+            kind="example_utility",
+            example_ids=[good.candidate_id],
+            utility=0.9,
+            source="probe",
+            created_at=1.0,
+        ),
+        Feedback(
+            feedback_id="bad-1", kind="batch_metric", example_ids=[], metric="acc", value=0.5, created_at=1.0
+        ),
     ]
     root = tmp_path_factory.mktemp("round")
     store = ModelStore(root / "store")
     config = RoundConfig(method="dpo", train=TrainConfig(trl_overrides=REAL_DPO), gate_margin=0.0)
-    result = run_round(train_groups, feedback, base_model_dir=smol_dir, store=store, work_dir=root / "work",
-                       evaluate=MarginBench(heldout, REAL_EVAL), config=config)
+    result = run_round(
+        train_groups,
+        feedback,
+        base_model_dir=smol_dir,
+        store=store,
+        work_dir=root / "work",
+        evaluate=MarginBench(heldout, REAL_EVAL),
+        config=config,
+    )
     return PublishedRound(result, store, heldout)

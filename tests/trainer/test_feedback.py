@@ -18,9 +18,19 @@ def fb(feedback_id: str, kind: str, **fields: Any) -> Feedback:
 
 def raw(feedback_id: str, kind: str, **fields: Any) -> Feedback:
     """A record that skipped validation (as a buggy in-process producer could hand over)."""
-    values: dict[str, Any] = {"feedback_id": feedback_id, "kind": kind, "example_ids": [], "utility": None, "metric": None,
-              "value": None, "chosen_id": None, "rejected_id": None, "source": "user", "created_at": 1.0,
-              "schema_version": 1}
+    values: dict[str, Any] = {
+        "feedback_id": feedback_id,
+        "kind": kind,
+        "example_ids": [],
+        "utility": None,
+        "metric": None,
+        "value": None,
+        "chosen_id": None,
+        "rejected_id": None,
+        "source": "user",
+        "created_at": 1.0,
+        "schema_version": 1,
+    }
     values.update(fields)
     return Feedback.model_construct(**values)
 
@@ -55,24 +65,27 @@ def test_preferences_are_kept_in_order_and_redelivery_is_ignored() -> None:
     assert ledger.utilities() == {}
 
 
-@pytest.mark.parametrize(("record", "reason"), [
-    (raw("n1", "example_utility", example_ids=["a"], utility=float("nan")), "non_finite"),
-    (raw("n2", "batch_metric", example_ids=["a"], metric="acc", value=float("inf")), "non_finite"),
-    (fb("n3", "example_utility", example_ids=["a"], utility=1e12), "absurd_value"),
-    (fb("e1", "example_utility", utility=0.5), "empty_ids"),
-    (fb("e2", "batch_metric", metric="acc", value=0.5), "empty_ids"),
-    (fb("m1", "example_utility", example_ids=["a"]), "missing_utility"),
-    (fb("m2", "batch_metric", example_ids=["a"], value=0.5), "missing_metric"),
-    (fb("m3", "batch_metric", example_ids=["a"], metric="acc"), "missing_value"),
-    (fb("m4", "preference", chosen_id="a"), "missing_pair"),
-    (fb("s1", "preference", chosen_id="a", rejected_id="a"), "self_preference"),
-    (fb("d1", "example_utility", example_ids=["a", "a"], utility=0.1), "duplicate_ids"),
-    (fb("b1", "example_utility", example_ids=["  "], utility=0.1), "bad_id"),
-    (fb("x1", "example_utility", example_ids=["a"], utility=0.1, value=3.0), "foreign_fields"),
-    (fb("x2", "preference", chosen_id="a", rejected_id="b", utility=0.3), "foreign_fields"),
-    (fb("x3", "preference", chosen_id="a", rejected_id="b", example_ids=["a", "c"]), "foreign_fields"),
-    (raw("k1", "thumbs_up", example_ids=["a"]), "unknown_kind"),
-])
+@pytest.mark.parametrize(
+    ("record", "reason"),
+    [
+        (raw("n1", "example_utility", example_ids=["a"], utility=float("nan")), "non_finite"),
+        (raw("n2", "batch_metric", example_ids=["a"], metric="acc", value=float("inf")), "non_finite"),
+        (fb("n3", "example_utility", example_ids=["a"], utility=1e12), "absurd_value"),
+        (fb("e1", "example_utility", utility=0.5), "empty_ids"),
+        (fb("e2", "batch_metric", metric="acc", value=0.5), "empty_ids"),
+        (fb("m1", "example_utility", example_ids=["a"]), "missing_utility"),
+        (fb("m2", "batch_metric", example_ids=["a"], value=0.5), "missing_metric"),
+        (fb("m3", "batch_metric", example_ids=["a"], metric="acc"), "missing_value"),
+        (fb("m4", "preference", chosen_id="a"), "missing_pair"),
+        (fb("s1", "preference", chosen_id="a", rejected_id="a"), "self_preference"),
+        (fb("d1", "example_utility", example_ids=["a", "a"], utility=0.1), "duplicate_ids"),
+        (fb("b1", "example_utility", example_ids=["  "], utility=0.1), "bad_id"),
+        (fb("x1", "example_utility", example_ids=["a"], utility=0.1, value=3.0), "foreign_fields"),
+        (fb("x2", "preference", chosen_id="a", rejected_id="b", utility=0.3), "foreign_fields"),
+        (fb("x3", "preference", chosen_id="a", rejected_id="b", example_ids=["a", "c"]), "foreign_fields"),
+        (raw("k1", "thumbs_up", example_ids=["a"]), "unknown_kind"),
+    ],
+)
 def test_malformed_feedback_is_refused_with_a_reason(record: Feedback, reason: str) -> None:
     ledger = FeedbackLedger()
     with pytest.raises(FeedbackError) as err:
@@ -96,9 +109,13 @@ def test_inconsistent_feedback_is_refused() -> None:
 
 def test_add_all_keeps_the_good_and_reports_the_bad() -> None:
     ledger = FeedbackLedger()
-    errors = ledger.add_all([fb("a", "example_utility", example_ids=["a"], utility=1.0),
-                             fb("b", "example_utility", utility=1.0),
-                             fb("c", "example_utility", example_ids=["c"], utility=-1.0)])
+    errors = ledger.add_all(
+        [
+            fb("a", "example_utility", example_ids=["a"], utility=1.0),
+            fb("b", "example_utility", utility=1.0),
+            fb("c", "example_utility", example_ids=["c"], utility=-1.0),
+        ]
+    )
     assert [e.reason for e in errors] == ["empty_ids"]
     assert ledger.utilities() == {"a": 1.0, "c": -1.0}
 

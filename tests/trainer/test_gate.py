@@ -23,17 +23,20 @@ def test_worse_candidate_is_refused_with_its_reason() -> None:
     assert "0.5000" in d.detail and "0.6000" in d.detail
 
 
-@pytest.mark.parametrize(("margin", "cand", "cur", "publish", "reason"), [
-    (0.0, 0.61, 0.60, True, "improved"),
-    (0.0, 0.60, 0.60, False, "tie"),  # a tie (e.g. a no-op adapter) is never published
-    (0.0, 0.599, 0.60, False, "worse_than_current"),
-    (0.05, 0.56, 0.60, False, "worse_than_current"),  # a positive margin does not publish a lower mean
-    (-0.05, 0.64, 0.60, False, "gain_below_margin"),  # a negative margin demands an improvement
-    (-0.05, 0.59, 0.60, False, "worse_than_current"),
-    (-0.05, 0.66, 0.60, True, "improved"),
-    (0.0, math.nan, 0.60, False, "non_finite_score"),
-    (0.0, 0.7, math.inf, False, "non_finite_score"),
-])
+@pytest.mark.parametrize(
+    ("margin", "cand", "cur", "publish", "reason"),
+    [
+        (0.0, 0.61, 0.60, True, "improved"),
+        (0.0, 0.60, 0.60, False, "tie"),  # a tie (e.g. a no-op adapter) is never published
+        (0.0, 0.599, 0.60, False, "worse_than_current"),
+        (0.05, 0.56, 0.60, False, "worse_than_current"),  # a positive margin does not publish a lower mean
+        (-0.05, 0.64, 0.60, False, "gain_below_margin"),  # a negative margin demands an improvement
+        (-0.05, 0.59, 0.60, False, "worse_than_current"),
+        (-0.05, 0.66, 0.60, True, "improved"),
+        (0.0, math.nan, 0.60, False, "non_finite_score"),
+        (0.0, 0.7, math.inf, False, "non_finite_score"),
+    ],
+)
 def test_scalar_decisions(margin: float, cand: float, cur: float, publish: bool, reason: str) -> None:
     d = Gate(margin).decide(cand, cur)
     assert (d.publish, d.reason) == (publish, reason)
@@ -66,7 +69,9 @@ def test_a_consistent_gain_is_published_and_the_interval_brackets_it() -> None:
 
 def test_a_noisy_small_gain_needs_a_margin_to_publish() -> None:
     current = cases([0.5] * 12)
-    candidate = cases([0.9, 0.1, 0.8, 0.2, 0.9, 0.1, 0.7, 0.3, 0.9, 0.2, 0.8, 0.3])  # mean +0.0167, wide spread
+    candidate = cases(
+        [0.9, 0.1, 0.8, 0.2, 0.9, 0.1, 0.7, 0.3, 0.9, 0.2, 0.8, 0.3]
+    )  # mean +0.0167, wide spread
     strict = Gate(0.0).decide(candidate, current)
     assert not strict.publish and strict.reason == "gain_below_margin"
     assert strict.ci_low is not None and strict.ci_low < 0 < strict.mean_diff  # type: ignore[operator]
@@ -107,8 +112,9 @@ def test_judge_scores_both_refs_with_the_evaluator(tmp_path: Path) -> None:
     current = WeightsRef(tmp_path, tmp_path / "v1", "v1")
     d = Gate(0.0).judge(evaluate, WeightsRef(tmp_path, tmp_path / "c", "candidate"), current)
     assert seen == ["candidate", "v1"] and not d.publish and d.reason == "worse_than_current"
-    better = Gate(0.0).judge(evaluate, WeightsRef(tmp_path, None, "candidate"), current,
-                             current_score=cases([0.3, 0.3]))
+    better = Gate(0.0).judge(
+        evaluate, WeightsRef(tmp_path, None, "candidate"), current, current_score=cases([0.3, 0.3])
+    )
     assert better.publish and better.reason == "improved"
 
 

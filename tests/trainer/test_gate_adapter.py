@@ -41,17 +41,30 @@ log = logging.getLogger(__name__)
 pytestmark = pytest.mark.slow
 
 TRAIN_CASES = ("robot-bridge-00005-temporal_qa",)
-GATE_CASES = ("robot-bridge-00004-temporal_qa", "video-bigbuckbunny-000-131-temporal_qa", "gui-mind2web-0-2-tutorial")
+GATE_CASES = (
+    "robot-bridge-00004-temporal_qa",
+    "video-bigbuckbunny-000-131-temporal_qa",
+    "gui-mind2web-0-2-tutorial",
+)
 EVAL = EvaluateConfig(max_length=256, max_prompts=32, dtype="float32")
-WORSE_DPO = {"max_steps": 1, "gradient_accumulation_steps": 1, "max_length": 256, "truncation_mode": "keep_end",
-             "learning_rate": 1e-3}
+WORSE_DPO = {
+    "max_steps": 1,
+    "gradient_accumulation_steps": 1,
+    "max_length": 256,
+    "truncation_mode": "keep_end",
+    "learning_rate": 1e-3,
+}
 
 
 def reference_vs_prose(case: BenchCase, scorer: CaseScorer) -> PreferencePair:
     """The case's reference (chosen) against a prose answer (rejected), under the case's synthesis prompt."""
     family = scorer.families[case.family]
-    group = build_group(family, context(case), [json.dumps(case.reference), PROSE], ids=[f"{case.case_id}-ref",
-                                                                                         f"{case.case_id}-prose"])
+    group = build_group(
+        family,
+        context(case),
+        [json.dumps(case.reference), PROSE],
+        ids=[f"{case.case_id}-ref", f"{case.case_id}-prose"],
+    )
     (pair,) = build_pairs([group]).pairs
     assert pair.chosen_id.endswith("-ref"), pair
     return pair
@@ -64,8 +77,9 @@ def noop_adapter(model_dir: Path, out: Path) -> Path:
     from agents.model_cache import load_model
 
     model, _ = load_model(model_dir)
-    get_peft_model(model, LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"])
-                   ).save_pretrained(str(out))
+    get_peft_model(
+        model, LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"])
+    ).save_pretrained(str(out))
     return out
 
 
@@ -78,15 +92,20 @@ def test_a_worse_real_adapter_is_refused_and_a_tie_is_not_published(smol_dir: Pa
     gate_cases = [by_id[i] for i in GATE_CASES]
     assert all(c.split == "dev" and not heldout.holds(c.anchors) for c in train_cases)
     assert all(c.split == "heldout" for c in gate_cases)
-    for case in gate_cases:  # by the benchmark's own scorer: the rejected side fails the schema, the reference not
+    for (
+        case
+    ) in gate_cases:  # by the benchmark's own scorer: the rejected side fails the schema, the reference not
         assert scorer.score(case, PROSE).g_json == 0.0 and scorer.score(case, PROSE).s_accepted == 0.0
         assert scorer.score(case, json.dumps(case.reference)).g_json == 1.0
 
     # trained to be worse: prefer the schema-failing prose over the reference, on dev cases only
-    swapped = [replace(p, chosen=p.rejected, rejected=p.chosen, chosen_id=p.rejected_id, rejected_id=p.chosen_id)
-               for p in (reference_vs_prose(c, scorer) for c in train_cases)]
-    trained = run_dpo(smol_dir, swapped, TrainConfig(trl_overrides=WORSE_DPO, lora=LoraSettings(rank=8)),
-                      tmp_path / "worse")
+    swapped = [
+        replace(p, chosen=p.rejected, rejected=p.chosen, chosen_id=p.rejected_id, rejected_id=p.chosen_id)
+        for p in (reference_vs_prose(c, scorer) for c in train_cases)
+    ]
+    trained = run_dpo(
+        smol_dir, swapped, TrainConfig(trl_overrides=WORSE_DPO, lora=LoraSettings(rank=8)), tmp_path / "worse"
+    )
     assert trained.steps == 1 and trained.kind == "lora"
     trained_at = time.perf_counter()
 
@@ -103,8 +122,9 @@ def test_a_worse_real_adapter_is_refused_and_a_tie_is_not_published(smol_dir: Pa
     assert gate.decide(base_scores, worse_scores).publish
 
     # a no-op adapter (a fresh LoRA: B = 0) scores exactly what the base scores: a tie, never published
-    tie = gate.decide(bench(WeightsRef(smol_dir, noop_adapter(smol_dir, tmp_path / "noop"), "noop")), base_scores)
+    tie = gate.decide(
+        bench(WeightsRef(smol_dir, noop_adapter(smol_dir, tmp_path / "noop"), "noop")), base_scores
+    )
     log.warning("no-op adapter vs base: %s", tie.detail)
     assert not tie.publish and tie.reason == "tie" and tie.mean_diff == 0.0
     log.warning("train %.0fs, gate %.0fs", trained_at - started, time.perf_counter() - trained_at)
-

@@ -35,14 +35,22 @@ def test_a_replayed_round_of_a_heldout_recording_is_still_heldout(groups: list[C
     assert not heldout.holds(held.model_copy(update={"key": held.key + "-rerun"}))
 
 
-def test_a_round_never_trains_on_a_heldout_recording(tiny_model_dir: Path, groups: list[CandidateGroup],
-                                                     tmp_path: Path) -> None:
+def test_a_round_never_trains_on_a_heldout_recording(
+    tiny_model_dir: Path, groups: list[CandidateGroup], tmp_path: Path
+) -> None:
     heldout = HeldoutRecordings.load()
     held = [g for g in groups if heldout.holds(g.ctx.anchors)]
     assert held and len(held) < len(groups), "the real windows must include heldout and other episodes"
     cfg = RoundConfig(method="dpo", train=TrainConfig(trl_overrides=FAST, lora=LoraSettings(rank=4)))
-    r = run_round(groups, [], base_model_dir=tiny_model_dir, store=ModelStore(tmp_path / "store"),
-                  work_dir=tmp_path / "work", evaluate=lambda ref: 0.0, config=cfg)
+    r = run_round(
+        groups,
+        [],
+        base_model_dir=tiny_model_dir,
+        store=ModelStore(tmp_path / "store"),
+        work_dir=tmp_path / "work",
+        evaluate=lambda ref: 0.0,
+        config=cfg,
+    )
     assert r.train is not None and r.train.trained_on, r.reason
     assert r.heldout_dropped == len(held)
     group_of = {c.candidate_id: g for g in groups for c in g.candidates}
@@ -52,11 +60,20 @@ def test_a_round_never_trains_on_a_heldout_recording(tiny_model_dir: Path, group
     assert r.status == "refused" and r.decision is not None and r.decision.reason == "tie"  # constant bench
 
 
-def test_without_a_readable_list_the_round_refuses_to_train(groups: list[CandidateGroup], tmp_path: Path) -> None:
+def test_without_a_readable_list_the_round_refuses_to_train(
+    groups: list[CandidateGroup], tmp_path: Path
+) -> None:
     bad = tmp_path / "heldout.json"
     bad.write_text(json.dumps({"schema_version": 99, "case_set": "v2", "recordings": []}))
     for path in (tmp_path / "missing.json", bad):
         with pytest.raises(HeldoutListError):
-            run_round(groups, [], base_model_dir=tmp_path, store=ModelStore(tmp_path / "store"), work_dir=tmp_path,
-                      evaluate=lambda ref: 0.0, config=RoundConfig(heldout_file=path))
+            run_round(
+                groups,
+                [],
+                base_model_dir=tmp_path,
+                store=ModelStore(tmp_path / "store"),
+                work_dir=tmp_path,
+                evaluate=lambda ref: 0.0,
+                config=RoundConfig(heldout_file=path),
+            )
     assert HELDOUT_FILE.is_file()

@@ -42,8 +42,9 @@ def last_logits(backend: HfBackend, prompt: list[dict[str, str]]) -> Any:
         return model(**inputs).logits[0, -1].float()
 
 
-def test_hf_backend_takes_up_the_published_adapter(dpo_round: PublishedRound, smol_dir: Path,
-                                                   groups: list[CandidateGroup]) -> None:
+def test_hf_backend_takes_up_the_published_adapter(
+    dpo_round: PublishedRound, smol_dir: Path, groups: list[CandidateGroup]
+) -> None:
     update = dpo_round.result.update
     assert update is not None
     group = groups[5]  # a window the round did not train on
@@ -64,13 +65,19 @@ def test_hf_backend_takes_up_the_published_adapter(dpo_round: PublishedRound, sm
     tuned_logits = last_logits(backend, group.prompt())
     diff = float((tuned_logits - base_logits).abs().max())
     tuned_gen = asyncio.run(backend.synthesize(job))
-    log.warning("HF reload: max |logit change| %.4f; base %r; tuned %r", diff, base_gen.texts[0][:80],
-                tuned_gen.texts[0][:80])
+    log.warning(
+        "HF reload: max |logit change| %.4f; base %r; tuned %r",
+        diff,
+        base_gen.texts[0][:80],
+        tuned_gen.texts[0][:80],
+    )
     assert diff > 1e-2  # the adapter is in use
     assert tuned_gen.weights_version == "v1"
 
 
-def test_backends_without_weights_and_full_updates_are_refused(dpo_round: PublishedRound, smol_dir: Path) -> None:
+def test_backends_without_weights_and_full_updates_are_refused(
+    dpo_round: PublishedRound, smol_dir: Path
+) -> None:
     update = dpo_round.result.update
     assert update is not None
     with pytest.raises(WeightsError) as err:
@@ -91,8 +98,13 @@ def vllm_venv() -> Path:
 
 @pytest.fixture(scope="module")
 def vllm_server(smol_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[VllmServer]:
-    config = VllmServerConfig(venv=vllm_venv(), model_dir=smol_dir, served_model_name="smol",
-                              log_file=tmp_path_factory.mktemp("vllm") / "server.log", max_lora_rank=16)
+    config = VllmServerConfig(
+        venv=vllm_venv(),
+        model_dir=smol_dir,
+        served_model_name="smol",
+        log_file=tmp_path_factory.mktemp("vllm") / "server.log",
+        max_lora_rank=16,
+    )
     started = time.monotonic()
     with VllmServer(config) as server:
         log.warning("vLLM server start took %.1fs", time.monotonic() - started)
@@ -101,8 +113,12 @@ def vllm_server(smol_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 def chat_logprobs(base_url: str, model: str, prompt: list[dict[str, str]]) -> list[float]:
     body = {"model": model, "messages": prompt, "max_tokens": 8, "temperature": 0.0, "logprobs": True}
-    req = urllib.request.Request(base_url + "/v1/chat/completions", data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"}, method="POST")
+    req = urllib.request.Request(
+        base_url + "/v1/chat/completions",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
     with urllib.request.urlopen(req, timeout=120) as resp:
         data = json.loads(resp.read())
     return [float(t["logprob"]) for t in data["choices"][0]["logprobs"]["content"]]
@@ -115,13 +131,22 @@ async def synthesize_once(backend: VllmBackend, job: SynthesisJob) -> Generation
         await backend.close()
 
 
-def test_vllm_server_loads_the_adapter_at_run_time(dpo_round: PublishedRound, vllm_server: VllmServer,
-                                                   groups: list[CandidateGroup]) -> None:
+def test_vllm_server_loads_the_adapter_at_run_time(
+    dpo_round: PublishedRound, vllm_server: VllmServer, groups: list[CandidateGroup]
+) -> None:
     update = dpo_round.result.update
     assert update is not None and vllm_server.base_url is not None
     group = groups[5]
-    backend = VllmBackend(VllmBackendConfig(url=vllm_server.base_url, model="smol", max_tokens=32,
-                                            temperature=0.0, structured=False, retries=0))
+    backend = VllmBackend(
+        VllmBackendConfig(
+            url=vllm_server.base_url,
+            model="smol",
+            max_tokens=32,
+            temperature=0.0,
+            structured=False,
+            retries=0,
+        )
+    )
     base = chat_logprobs(vllm_server.base_url, "smol", group.prompt())
     apply_update(update, dpo_round.store, backend)
     assert backend.weights_version == "v1"

@@ -50,13 +50,16 @@ def passes(family: TaskFamily, ctx: SynthesisContext, text: str) -> bool:
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_a_real_sft_round_publishes_an_adapter_that_passes_the_validators_more_often(
-        smol_dir: Path, family: TaskFamily, tmp_path: Path) -> None:
+    smol_dir: Path, family: TaskFamily, tmp_path: Path
+) -> None:
     heldout = HeldoutRecordings.load()
     windows = [w for w in bridge_episodes(tmp_path, 16) if family.applies(w) and not heldout.holds(w)]
     train, evaluate_on = windows[:-3], windows[-3:]
     ctxs = {w.window_id: SynthesisContext(w, TaskSpec(family.name)) for w in windows}
-    sources = [SftSource(f"rules:{w.window_id}", family, ctxs[w.window_id], rule_text(family, w), "rules")
-               for w in train]
+    sources = [
+        SftSource(f"rules:{w.window_id}", family, ctxs[w.window_id], rule_text(family, w), "rules")
+        for w in train
+    ]
     rows = build_sft_data(sources, heldout).rows
     assert len(rows) >= 2
     outputs: dict[str, list[str]] = {}
@@ -73,14 +76,38 @@ def test_a_real_sft_round_publishes_an_adapter_that_passes_the_validators_more_o
             scores[w.window_id] = float(passes(family, ctx, text))
         return scores
 
-    config = RoundConfig(method="sft", min_sft_rows=2, train=TrainConfig(
-        trl_overrides={"max_steps": 8, "learning_rate": 5e-4, "gradient_accumulation_steps": 1,
-                       "per_device_train_batch_size": 2, "max_length": 1024}))
+    config = RoundConfig(
+        method="sft",
+        min_sft_rows=2,
+        train=TrainConfig(
+            trl_overrides={
+                "max_steps": 8,
+                "learning_rate": 5e-4,
+                "gradient_accumulation_steps": 1,
+                "per_device_train_batch_size": 2,
+                "max_length": 1024,
+            }
+        ),
+    )
     store = ModelStore(tmp_path / "store")
-    result = run_round([], [], base_model_dir=smol_dir, store=store, work_dir=tmp_path / "work", evaluate=evaluate,
-                       config=config, sft_rows=rows)
-    log.warning("sft round: %s %s, pass %s -> %s; outputs %s", result.status, result.reason, result.bench_before,
-                result.bench_after, {k: [t[:120] for t in v] for k, v in outputs.items()})
+    result = run_round(
+        [],
+        [],
+        base_model_dir=smol_dir,
+        store=store,
+        work_dir=tmp_path / "work",
+        evaluate=evaluate,
+        config=config,
+        sft_rows=rows,
+    )
+    log.warning(
+        "sft round: %s %s, pass %s -> %s; outputs %s",
+        result.status,
+        result.reason,
+        result.bench_before,
+        result.bench_after,
+        {k: [t[:120] for t in v] for k, v in outputs.items()},
+    )
     assert result.bench_before is not None and result.bench_after is not None
     assert result.bench_after > result.bench_before
     assert result.status == "published" and result.update is not None

@@ -25,8 +25,9 @@ def make_adapter(model_dir: Path, out: Path, seed: int) -> Path:
     from agents.model_cache import load_model
 
     model, _ = load_model(model_dir)
-    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"],
-                                                  task_type="CAUSAL_LM"))
+    peft_model = get_peft_model(
+        model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")
+    )
     torch.manual_seed(seed)
     for name, param in peft_model.named_parameters():
         if "lora_B" in name:
@@ -46,8 +47,9 @@ def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_publish_versions_hashes_and_resolves_loadable_weights(adapters: list[Path], tmp_path: Path,
-                                                               tiny_model_dir: Path) -> None:
+def test_publish_versions_hashes_and_resolves_loadable_weights(
+    adapters: list[Path], tmp_path: Path, tiny_model_dir: Path
+) -> None:
     store = ModelStore(tmp_path / "store")
     assert store.current() is None and store.history() == []
     u1 = store.publish(adapters[0], "tiny", {"bench_after": 0.5}, ["e1", "e2"])
@@ -59,7 +61,9 @@ def test_publish_versions_hashes_and_resolves_loadable_weights(adapters: list[Pa
     folder = store.resolve(u2)
     assert sorted(p.name for p in folder.iterdir()) == [ADAPTER_CONFIG, ADAPTER_WEIGHTS, "manifest.json"]
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["sha256"] == u2.sha256 and manifest["files"][ADAPTER_CONFIG] == sha(folder / ADAPTER_CONFIG)
+    assert manifest["sha256"] == u2.sha256 and manifest["files"][ADAPTER_CONFIG] == sha(
+        folder / ADAPTER_CONFIG
+    )
     assert store.current() == u2 and store.history() == [u1, u2]
 
     from peft import PeftModel

@@ -23,26 +23,43 @@ log = logging.getLogger(__name__)
 def item(family: TaskFamily, window: AnchorSet, ex_id: str, output: str | None = None) -> StudentItem:
     ctx = SynthesisContext(window, TaskSpec(family.name))
     prompt = [{"role": m.role, "content": m.content} for m in family.prompt(ctx)]
-    return StudentItem(ex_id, prompt, output if output is not None else rule_text(family, window),
-                       f"{window.domain}:{window.key}")
+    return StudentItem(
+        ex_id,
+        prompt,
+        output if output is not None else rule_text(family, window),
+        f"{window.domain}:{window.key}",
+    )
 
 
 @pytest.mark.slow
-def test_grounded_batches_help_the_student_more_than_wrong_ones(smol_dir: Path, family: TaskFamily,
-                                                                bridge_windows: list[AnchorSet]) -> None:
+def test_grounded_batches_help_the_student_more_than_wrong_ones(
+    smol_dir: Path, family: TaskFamily, bridge_windows: list[AnchorSet]
+) -> None:
     train, other = bridge_windows[:2], bridge_windows[2:5]
     heldout = [item(family, w, f"ref-{i}") for i, w in enumerate(other)]
     batches = {
         "grounded": [item(family, w, f"good-{i}") for i, w in enumerate(train)],
         "shifted": [item(family, w, f"shifted-{i}", shifted_text(family, w)) for i, w in enumerate(train)],
-        "swapped": [item(family, w, f"swapped-{i}", rule_text(family, train[1 - i])) for i, w in enumerate(train)],
+        "swapped": [
+            item(family, w, f"swapped-{i}", rule_text(family, train[1 - i])) for i, w in enumerate(train)
+        ],
         "prose": [item(family, w, f"prose-{i}", PROSE) for i, w in enumerate(train)],
     }
     probe = StudentProbe(smol_dir, StudentProbeConfig(max_length=768))
     found = {name: probe.measure_batch(batch, heldout) for name, batch in batches.items()}
-    log.warning("student probe: %s", {k: (round(m.loss_before, 3), round(m.loss_after, 3),
-                                          round(m.accuracy_before, 3), round(m.accuracy_after, 3),
-                                          round(m.seconds, 1)) for k, m in found.items()})
+    log.warning(
+        "student probe: %s",
+        {
+            k: (
+                round(m.loss_before, 3),
+                round(m.loss_after, 3),
+                round(m.accuracy_before, 3),
+                round(m.accuracy_after, 3),
+                round(m.seconds, 1),
+            )
+            for k, m in found.items()
+        },
+    )
     assert len({m.loss_before for m in found.values()}) == 1  # every batch starts from the same base student
     good = found["grounded"].loss_drop
     assert good > 0
@@ -50,8 +67,9 @@ def test_grounded_batches_help_the_student_more_than_wrong_ones(smol_dir: Path, 
     assert found["grounded"].accuracy_after > found["prose"].accuracy_after
 
 
-def test_batches_feedback_and_the_recording_split(tiny_model_dir: Path, family: TaskFamily,
-                                                  bridge_windows: list[AnchorSet]) -> None:
+def test_batches_feedback_and_the_recording_split(
+    tiny_model_dir: Path, family: TaskFamily, bridge_windows: list[AnchorSet]
+) -> None:
     examples = [item(family, w, f"e{i}") for i, w in enumerate(bridge_windows[:3])]
     same_recording = item(family, bridge_windows[0], "ref-same")
     cfg = StudentProbeConfig(batch_size=2, steps=1, learning_rate=0.01, max_length=512)

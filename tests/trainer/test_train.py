@@ -31,12 +31,16 @@ def lora_tensors(adapter_dir: Path) -> dict[str, Any]:
 def b_norm(adapter_dir: Path) -> float:
     import torch
 
-    return float(sum(torch.linalg.vector_norm(t.float()) for k, t in lora_tensors(adapter_dir).items()
-                     if "lora_B" in k))
+    return float(
+        sum(
+            torch.linalg.vector_norm(t.float()) for k, t in lora_tensors(adapter_dir).items() if "lora_B" in k
+        )
+    )
 
 
 def test_dpo_writes_a_trained_safetensors_adapter_and_continues_it(
-        tiny_model_dir: Path, groups: list[CandidateGroup], tmp_path: Path) -> None:
+    tiny_model_dir: Path, groups: list[CandidateGroup], tmp_path: Path
+) -> None:
     pairs = build_pairs(groups[:2]).pairs
     cfg = TrainConfig(trl_overrides=FAST, lora=LoraSettings(rank=4))
     result = run_dpo(tiny_model_dir, pairs, cfg, tmp_path / "r1")
@@ -62,8 +66,9 @@ def test_dpo_writes_a_trained_safetensors_adapter_and_continues_it(
     assert err.value.reason == "output_exists"
 
 
-def test_full_finetune_saves_a_verified_model_folder(tiny_model_dir: Path, groups: list[CandidateGroup],
-                                                     tmp_path: Path) -> None:
+def test_full_finetune_saves_a_verified_model_folder(
+    tiny_model_dir: Path, groups: list[CandidateGroup], tmp_path: Path
+) -> None:
     from agents.model_cache import load_model, verify_manifest
 
     pairs = build_pairs(groups[:1]).pairs
@@ -76,16 +81,28 @@ def test_full_finetune_saves_a_verified_model_folder(tiny_model_dir: Path, group
     verify_manifest(result.adapter_dir)
     model, _ = load_model(result.adapter_dir)
     base, _ = load_model(tiny_model_dir)
-    moved = [n for (n, p), (_, q) in zip(model.named_parameters(), base.named_parameters()) if not bool((p == q).all())]
+    moved = [
+        n
+        for (n, p), (_, q) in zip(model.named_parameters(), base.named_parameters())
+        if not bool((p == q).all())
+    ]
     assert moved  # weights of the base model changed
 
 
-def test_grpo_runs_the_rule_reward_on_real_completions(tiny_model_dir: Path, groups: list[CandidateGroup],
-                                                       tmp_path: Path) -> None:
+def test_grpo_runs_the_rule_reward_on_real_completions(
+    tiny_model_dir: Path, groups: list[CandidateGroup], tmp_path: Path
+) -> None:
     prompts = grpo_prompts(groups[:2])
     history: list[dict[str, float]] = []
-    cfg = TrainConfig(lora=LoraSettings(rank=4), trl_overrides={
-        "max_steps": 1, "per_device_train_batch_size": 2, "num_generations": 2, "max_completion_length": 16})
+    cfg = TrainConfig(
+        lora=LoraSettings(rank=4),
+        trl_overrides={
+            "max_steps": 1,
+            "per_device_train_batch_size": 2,
+            "num_generations": 2,
+            "max_completion_length": 16,
+        },
+    )
     result = run_grpo(tiny_model_dir, prompts, rule_reward(prompts, history=history), cfg, tmp_path)
     assert result.method == "grpo" and result.steps == 1
     assert sorted(p.name for p in result.adapter_dir.iterdir()) == [ADAPTER_CONFIG, ADAPTER_WEIGHTS]
@@ -100,8 +117,12 @@ def test_rule_reward_scores_completions_with_their_rows_context(groups: list[Can
     prompts = grpo_prompts(groups[:2])
     reward = rule_reward(prompts)
     g0, g1 = groups[0], groups[1]
-    completions = [[{"role": "assistant", "content": g0.candidates[0].text}], [{"role": "assistant", "content": PROSE}],
-                   [{"role": "assistant", "content": g1.candidates[0].text}], g0.candidates[0].text]
+    completions = [
+        [{"role": "assistant", "content": g0.candidates[0].text}],
+        [{"role": "assistant", "content": PROSE}],
+        [{"role": "assistant", "content": g1.candidates[0].text}],
+        g0.candidates[0].text,
+    ]
     rows = [prompts[0].row_id, prompts[0].row_id, prompts[1].row_id, prompts[1].row_id]
     out = reward(prompts=[p.prompt for p in prompts], completions=completions, row_id=rows)
     assert out[0] == pytest.approx(2.0)  # the window's own grounded answer: full format, anchor, efficiency
@@ -113,8 +134,9 @@ def test_rule_reward_scores_completions_with_their_rows_context(groups: list[Can
     assert isinstance(reward, RuleReward) and reward.__name__ == "rule_reward"
 
 
-def test_bad_inputs_and_configs_are_refused(tiny_model_dir: Path, groups: list[CandidateGroup],
-                                            tmp_path: Path) -> None:
+def test_bad_inputs_and_configs_are_refused(
+    tiny_model_dir: Path, groups: list[CandidateGroup], tmp_path: Path
+) -> None:
     pairs = build_pairs(groups[:1]).pairs
     with pytest.raises(TrainError) as err:
         run_dpo(tiny_model_dir, [], None, tmp_path / "a")
@@ -152,14 +174,22 @@ def test_packaged_trl_files_load_into_the_trl_configs(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_grpo_rollouts_under_the_window_constraint_give_informative_rewards(
-        smol_dir: Path, groups: list[CandidateGroup], tmp_path: Path) -> None:
+    smol_dir: Path, groups: list[CandidateGroup], tmp_path: Path
+) -> None:
     """The real base model, sampled as the workers sample it (each window's constraint): its completions
     parse, so the rule rewards differ from the invalid floor and GRPO has advantages to learn from (freely
     sampled, every completion of the base model scored -2.0 and every advantage was 0)."""
     prompts = grpo_prompts(groups[:1])
     history: list[dict[str, float]] = []
-    cfg = TrainConfig(lora=LoraSettings(rank=4), trl_overrides={
-        "max_steps": 1, "per_device_train_batch_size": 2, "num_generations": 2, "max_completion_length": 160})
+    cfg = TrainConfig(
+        lora=LoraSettings(rank=4),
+        trl_overrides={
+            "max_steps": 1,
+            "per_device_train_batch_size": 2,
+            "num_generations": 2,
+            "max_completion_length": 160,
+        },
+    )
     result = run_grpo(smol_dir, prompts, rule_reward(prompts, history=history), cfg, tmp_path)
     assert result.steps == 1 and len(history) == 1
     assert history[0]["r_format"] > 0  # completions that parse as the family's schema

@@ -36,7 +36,50 @@ _SPLIT = re.compile(
 _DEPENDENT = re.compile(r"\b(?:it|them|this|that|these|those|the results?)\b", re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9]+")
 STOPWORDS = frozenset(
-    ["a", "an", "the", "to", "of", "in", "on", "at", "for", "from", "with", "by", "and", "or", "then", "first", "is", "are", "be", "it", "its", "this", "that", "my", "me", "i", "you", "your", "if", "not", "already", "up", "down", "into", "onto", "out", "over", "about", "as", "all", "any", "some"]
+    [
+        "a",
+        "an",
+        "the",
+        "to",
+        "of",
+        "in",
+        "on",
+        "at",
+        "for",
+        "from",
+        "with",
+        "by",
+        "and",
+        "or",
+        "then",
+        "first",
+        "is",
+        "are",
+        "be",
+        "it",
+        "its",
+        "this",
+        "that",
+        "my",
+        "me",
+        "i",
+        "you",
+        "your",
+        "if",
+        "not",
+        "already",
+        "up",
+        "down",
+        "into",
+        "onto",
+        "out",
+        "over",
+        "about",
+        "as",
+        "all",
+        "any",
+        "some",
+    ]
 )
 
 POINTER = frozenset({"click", "hover"})
@@ -73,7 +116,11 @@ def instruction_cues(text: str | None, max_goals: int = 20) -> InstructionCues:
     if not flat:
         return InstructionCues(goals=(), ordered=False, unordered=False)
     parts = [p.strip(" ,.:-") for p in _SPLIT.split(flat)]
-    goals = [re.sub(r"^(?:first|second|next|also)\s+", "", p, flags=re.IGNORECASE) for p in parts if content_words(p)]
+    goals = [
+        re.sub(r"^(?:first|second|next|also)\s+", "", p, flags=re.IGNORECASE)
+        for p in parts
+        if content_words(p)
+    ]
     if len(goals) > max_goals:
         goals = goals[: max_goals - 1] + [" ".join(goals[max_goals - 1 :])]
     numbered = len(_NUMBERED.findall(flat)) >= 2

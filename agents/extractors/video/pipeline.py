@@ -152,8 +152,9 @@ class VideoExpertPipeline:
         return out
 
 
-BUILTIN_EXPERTS = tuple(c.name for c in (SceneCutExtractor, KeyFrameExtractor, MotionExtractor, StallExtractor,
-                                         OcrExtractor))
+BUILTIN_EXPERTS = tuple(
+    c.name for c in (SceneCutExtractor, KeyFrameExtractor, MotionExtractor, StallExtractor, OcrExtractor)
+)
 
 
 def plugin_video_experts() -> list[VideoExpert]:

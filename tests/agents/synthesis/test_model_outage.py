@@ -26,13 +26,34 @@ from streaming.settings import TailorSettings
 
 def anchors() -> AnchorSet:
     span = SourceSpan(topic="raw", partition=0, first_offset=0, last_offset=9, start_time=0.0, end_time=1.0)
-    return AnchorSet(window_id="robot:ep:0", domain="robot", key="ep", span=span, num_frames=10, created_at=0.0,
-                     instruction="put the carrot on the plate",
-                     anchors=[Anchor(anchor_id="g0", type="gripper_close", frame_index=3, timestamp=0.3),
-                              Anchor(anchor_id="s0", type="subtask", frame_index=0, end_frame_index=3, timestamp=0.0,
-                                     content="reach"),
-                              Anchor(anchor_id="s1", type="subtask", frame_index=4, end_frame_index=9, timestamp=0.4,
-                                     content="carry")])
+    return AnchorSet(
+        window_id="robot:ep:0",
+        domain="robot",
+        key="ep",
+        span=span,
+        num_frames=10,
+        created_at=0.0,
+        instruction="put the carrot on the plate",
+        anchors=[
+            Anchor(anchor_id="g0", type="gripper_close", frame_index=3, timestamp=0.3),
+            Anchor(
+                anchor_id="s0",
+                type="subtask",
+                frame_index=0,
+                end_frame_index=3,
+                timestamp=0.0,
+                content="reach",
+            ),
+            Anchor(
+                anchor_id="s1",
+                type="subtask",
+                frame_index=4,
+                end_frame_index=9,
+                timestamp=0.4,
+                content="carry",
+            ),
+        ],
+    )
 
 
 def job() -> tuple[Any, SynthesisContext]:
@@ -47,7 +68,9 @@ class Answer(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # an OpenAI-compatible answer
         self.rfile.read(int(self.headers.get("content-length", 0)))
-        body = json.dumps({"choices": [{"message": {"content": Answer.text}}], "usage": {"completion_tokens": 5}})
+        body = json.dumps(
+            {"choices": [{"message": {"content": Answer.text}}], "usage": {"completion_tokens": 5}}
+        )
         self.send_response(200)
         self.send_header("content-type", "application/json")
         self.end_headers()
@@ -58,8 +81,11 @@ class Answer(BaseHTTPRequestHandler):
 
 
 def backend(port: int, retries: int = 1) -> VllmBackend:
-    return VllmBackend(VllmBackendConfig(url=f"http://127.0.0.1:{port}", model="m", retries=retries, backoff_s=0.05,
-                                         request_timeout_s=2.0))
+    return VllmBackend(
+        VllmBackendConfig(
+            url=f"http://127.0.0.1:{port}", model="m", retries=retries, backoff_s=0.05, request_timeout_s=2.0
+        )
+    )
 
 
 def test_unreachable_server_fails_after_bounded_retries() -> None:
@@ -75,8 +101,9 @@ def test_unreachable_server_fails_after_bounded_retries() -> None:
 def stage(settings: TailorSettings, port: int, fallback: bool) -> Any:
     from streaming.synthesis_stage import SynthesisStage
 
-    s = settings.model_copy(update={"synth_unavailable_backoff_s": 0.2, "synth_fallback_rules": fallback,
-                                    "synth_candidates": 1})
+    s = settings.model_copy(
+        update={"synth_unavailable_backoff_s": 0.2, "synth_fallback_rules": fallback, "synth_candidates": 1}
+    )
     return SynthesisStage(s, backend(port), {}, None, TailorMetrics(CollectorRegistry()), None, None)  # type: ignore[arg-type]
 
 

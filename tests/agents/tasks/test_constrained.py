@@ -31,8 +31,12 @@ def families() -> dict[str, TaskFamily]:
 def frame_violations(family: TaskFamily, case: BenchCase, data: dict[str, Any]) -> list[str]:
     output = family.parse(json.dumps(data))
     ctx = context(case)
-    return [v.reason for c in (*FRAME_CHECKS, *family.validators()) for v in c.check(ctx, output)
-            if not v.reason.startswith(("text_", "qa_", "injected"))]
+    return [
+        v.reason
+        for c in (*FRAME_CHECKS, *family.validators())
+        for v in c.check(ctx, output)
+        if not v.reason.startswith(("text_", "qa_", "injected"))
+    ]
 
 
 def test_schema_helpers() -> None:
@@ -50,7 +54,9 @@ def test_schema_helpers() -> None:
     assert 48 <= token_budget(node) < token_budget(obj({"a": fixed([0, 9]), "c": text(500)}))
 
 
-def test_rules_outputs_fit_their_window_schema(cases: list[BenchCase], families: dict[str, TaskFamily]) -> None:
+def test_rules_outputs_fit_their_window_schema(
+    cases: list[BenchCase], families: dict[str, TaskFamily]
+) -> None:
     fitted = 0
     for case in cases:
         family = families[case.family]
@@ -65,7 +71,9 @@ def test_rules_outputs_fit_their_window_schema(cases: list[BenchCase], families:
     assert fitted >= 60
 
 
-def test_a_frame_outside_the_window_never_fits(cases: list[BenchCase], families: dict[str, TaskFamily]) -> None:
+def test_a_frame_outside_the_window_never_fits(
+    cases: list[BenchCase], families: dict[str, TaskFamily]
+) -> None:
     """Push any one frame of a fitting output out of the window: the schema refuses it."""
     checked = 0
     for case in cases:
@@ -84,7 +92,8 @@ def test_a_frame_outside_the_window_never_fits(cases: list[BenchCase], families:
 
 
 def test_temporal_schema_admits_every_anchored_event_and_only_valid_evidence(
-        cases: list[BenchCase], families: dict[str, TaskFamily]) -> None:
+    cases: list[BenchCase], families: dict[str, TaskFamily]
+) -> None:
     family = families["temporal_qa"]
     for case in (c for c in cases if c.family == "temporal_qa"):
         ctx = context(case)
@@ -104,7 +113,9 @@ def test_temporal_schema_admits_every_anchored_event_and_only_valid_evidence(
             assert not conforms({**base, "evidence_frames": [loose[0]]}, schema)
 
 
-def test_next_subtask_schema_admits_only_legal_pairs(cases: list[BenchCase], families: dict[str, TaskFamily]) -> None:
+def test_next_subtask_schema_admits_only_legal_pairs(
+    cases: list[BenchCase], families: dict[str, TaskFamily]
+) -> None:
     family = families["next_subtask"]
     for case in (c for c in cases if c.family == "next_subtask"):
         schema = family.window_schema(context(case))
@@ -112,10 +123,14 @@ def test_next_subtask_schema_admits_only_legal_pairs(cases: list[BenchCase], fam
         options = schema.get("anyOf", [schema])
         for option in options:
             props = option["properties"]
-            data = {"input_range": _value(props["input_range"]),
-                    "next_subtask": {"text": "reach the cup",
-                                     "range": _value(props["next_subtask"]["properties"]["range"])},
-                    "cot": "from the anchors"}
+            data = {
+                "input_range": _value(props["input_range"]),
+                "next_subtask": {
+                    "text": "reach the cup",
+                    "range": _value(props["next_subtask"]["properties"]["range"]),
+                },
+                "cot": "from the anchors",
+            }
             assert frame_violations(family, case, data) == [], (case.case_id, data)
 
 
@@ -147,7 +162,8 @@ def _set(data: Any, path: tuple[Any, ...], value: Any) -> None:
 
 
 def test_the_regex_admits_the_rules_outputs_and_refuses_frames_off_the_window(
-        cases: list[BenchCase], families: dict[str, TaskFamily]) -> None:
+    cases: list[BenchCase], families: dict[str, TaskFamily]
+) -> None:
     import re
 
     from agents.tasks.constrained import to_regex
@@ -165,7 +181,9 @@ def test_the_regex_admits_the_rules_outputs_and_refuses_frames_off_the_window(
         for path in _frame_paths(data)[:3]:
             moved = json.loads(json.dumps(data))
             _set(moved, path, case.anchors.num_frames + 3)
-            assert not pattern.fullmatch(json.dumps(moved, separators=(",", ":"), ensure_ascii=False)), case.case_id
+            assert not pattern.fullmatch(json.dumps(moved, separators=(",", ":"), ensure_ascii=False)), (
+                case.case_id
+            )
         assert not pattern.fullmatch(json.dumps(data, indent=1)), case.case_id  # no free whitespace
         checked += 1
     assert checked >= 60

@@ -34,7 +34,9 @@ EXPECTED = {
 
 def context(family: TaskFamily, window: AnchorSet, gui: list[AnchorSet]) -> SynthesisContext:
     others = tuple(g for g in gui if g.key != window.key)
-    return SynthesisContext(window, TaskSpec(family.name, intent_id="i1", text="examples for my model"), others)
+    return SynthesisContext(
+        window, TaskSpec(family.name, intent_id="i1", text="examples for my model"), others
+    )
 
 
 def test_registry_has_every_family() -> None:
@@ -43,19 +45,26 @@ def test_registry_has_every_family() -> None:
         assert family.name == name
         schema = family.json_schema()
         assert schema["additionalProperties"] is False
-        assert all(d.get("additionalProperties") is False for d in schema.get("$defs", {}).values()
-                   if d.get("type") == "object")
+        assert all(
+            d.get("additionalProperties") is False
+            for d in schema.get("$defs", {}).values()
+            if d.get("type") == "object"
+        )
         assert family.response_format()["json_schema"]["schema"] == schema
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_rule_output_is_valid_and_earns_full_reward(name: str, families: dict[str, TaskFamily],
-                                                    all_windows: list[AnchorSet], gui_windows: list[AnchorSet]) -> None:
+def test_rule_output_is_valid_and_earns_full_reward(
+    name: str, families: dict[str, TaskFamily], all_windows: list[AnchorSet], gui_windows: list[AnchorSet]
+) -> None:
     family = families[name]
     applied: dict[str, int] = {}
     for window in all_windows:
         if not family.applies(window):
-            assert window.domain not in family.domains or family.rule_output(context(family, window, gui_windows)) is None
+            assert (
+                window.domain not in family.domains
+                or family.rule_output(context(family, window, gui_windows)) is None
+            )
             continue
         ctx = context(family, window, gui_windows)
         out = family.rule_output(ctx)
@@ -76,8 +85,9 @@ def test_rule_output_is_valid_and_earns_full_reward(name: str, families: dict[st
     assert set(applied) <= set(family.domains)
 
 
-def test_temporal_qa_cites_the_first_events(families: dict[str, TaskFamily], umi_windows: list[AnchorSet],
-                                            gui_windows: list[AnchorSet]) -> None:
+def test_temporal_qa_cites_the_first_events(
+    families: dict[str, TaskFamily], umi_windows: list[AnchorSet], gui_windows: list[AnchorSet]
+) -> None:
     family = families["temporal_qa"]
     grasp = umi_windows[1]
     out = family.rule_output(context(family, grasp, gui_windows))
@@ -90,8 +100,9 @@ def test_temporal_qa_cites_the_first_events(families: dict[str, TaskFamily], umi
     assert out.answer.index("closes") < out.answer.index("contact")
 
 
-def test_tutorial_steps_follow_the_gui_actions(families: dict[str, TaskFamily], aitw: AnchorSet,
-                                               bikes: AnchorSet) -> None:
+def test_tutorial_steps_follow_the_gui_actions(
+    families: dict[str, TaskFamily], aitw: AnchorSet, bikes: AnchorSet
+) -> None:
     family = families["tutorial"]
     out = family.rule_output(SynthesisContext(aitw, TaskSpec("tutorial")))
     assert isinstance(out, TutorialOutput)
@@ -104,8 +115,9 @@ def test_tutorial_steps_follow_the_gui_actions(families: dict[str, TaskFamily], 
     assert "scene cut" in video.steps[1].text
 
 
-def test_action_extraction_copies_the_anchored_actions(families: dict[str, TaskFamily], aitw: AnchorSet,
-                                                       mind2web: AnchorSet) -> None:
+def test_action_extraction_copies_the_anchored_actions(
+    families: dict[str, TaskFamily], aitw: AnchorSet, mind2web: AnchorSet
+) -> None:
     family = families["gui_action_extraction"]
     out = family.rule_output(SynthesisContext(aitw, TaskSpec(family.name)))
     assert isinstance(out, GuiActionExtractionOutput)
@@ -115,12 +127,16 @@ def test_action_extraction_copies_the_anchored_actions(families: dict[str, TaskF
     assert out.actions[2].target == "Cleck"
     m2w = family.rule_output(SynthesisContext(mind2web, TaskSpec(family.name)))
     assert isinstance(m2w, GuiActionExtractionOutput)
-    assert [(a.type, a.text) for a in m2w.actions[:2]] == [("type", "wedding photographer"), ("type", "10203")]
+    assert [(a.type, a.text) for a in m2w.actions[:2]] == [
+        ("type", "wedding photographer"),
+        ("type", "10203"),
+    ]
     assert m2w.actions[2].bbox is not None and m2w.actions[2].target == "Search"
 
 
-def test_reconstruction_mixes_in_the_other_session(families: dict[str, TaskFamily], aitw: AnchorSet,
-                                                   mind2web: AnchorSet) -> None:
+def test_reconstruction_mixes_in_the_other_session(
+    families: dict[str, TaskFamily], aitw: AnchorSet, mind2web: AnchorSet
+) -> None:
     family = families["gui_task_reconstruction"]
     ctx = SynthesisContext(aitw, TaskSpec(family.name), (mind2web,))
     out = family.rule_output(ctx)
@@ -138,8 +154,9 @@ def test_reconstruction_mixes_in_the_other_session(families: dict[str, TaskFamil
     assert isinstance(alone, GuiTaskReconstructionOutput) and len(alone.fragments) == 4
 
 
-def test_fault_recovery_is_built_around_the_longest_stall(families: dict[str, TaskFamily],
-                                                          umi_windows: list[AnchorSet]) -> None:
+def test_fault_recovery_is_built_around_the_longest_stall(
+    families: dict[str, TaskFamily], umi_windows: list[AnchorSet]
+) -> None:
     family = families["robot_fault_recovery"]
     first = umi_windows[0]
     out = family.rule_output(SynthesisContext(first, TaskSpec(family.name)))
@@ -152,8 +169,9 @@ def test_fault_recovery_is_built_around_the_longest_stall(families: dict[str, Ta
     assert isinstance(grasp, RobotFaultRecoveryOutput) and grasp.recovery[1] > grasp.recovery[0]
 
 
-def test_next_subtask_follows_the_subtask_anchors(families: dict[str, TaskFamily], umi_windows: list[AnchorSet],
-                                                  aitw: AnchorSet) -> None:
+def test_next_subtask_follows_the_subtask_anchors(
+    families: dict[str, TaskFamily], umi_windows: list[AnchorSet], aitw: AnchorSet
+) -> None:
     family = families["next_subtask"]
     out = family.rule_output(SynthesisContext(umi_windows[1], TaskSpec(family.name)))
     assert isinstance(out, NextSubtaskOutput)
@@ -166,8 +184,9 @@ def test_next_subtask_follows_the_subtask_anchors(families: dict[str, TaskFamily
     assert gui.next_subtask.text == 'Click "Cleck"' and gui.next_subtask.range == (2, 3)
 
 
-def test_world_model_sample_takes_the_most_energetic_motion(families: dict[str, TaskFamily], bikes: AnchorSet,
-                                                            umi_windows: list[AnchorSet]) -> None:
+def test_world_model_sample_takes_the_most_energetic_motion(
+    families: dict[str, TaskFamily], bikes: AnchorSet, umi_windows: list[AnchorSet]
+) -> None:
     family = families["world_model_sample"]
     out = family.rule_output(SynthesisContext(bikes, TaskSpec(family.name)))
     assert isinstance(out, WorldModelSampleOutput)
@@ -182,8 +201,9 @@ def test_world_model_sample_takes_the_most_energetic_motion(families: dict[str, 
     assert not any(s.frame_index <= robot.segment[0] <= span_end(s) for s in stalls)
 
 
-def test_json_round_trip_of_every_rule_output(families: dict[str, TaskFamily], all_windows: list[AnchorSet],
-                                              gui_windows: list[AnchorSet]) -> None:
+def test_json_round_trip_of_every_rule_output(
+    families: dict[str, TaskFamily], all_windows: list[AnchorSet], gui_windows: list[AnchorSet]
+) -> None:
     for family in families.values():
         for window in all_windows:
             if window.domain in family.domains:
@@ -192,8 +212,9 @@ def test_json_round_trip_of_every_rule_output(families: dict[str, TaskFamily], a
                     assert family.parse(json.dumps(json.loads(out.model_dump_json()), indent=2)) == out
 
 
-def test_cited_anchors_and_key_frames(families: dict[str, TaskFamily], umi_windows: list[AnchorSet],
-                                      bikes: AnchorSet) -> None:
+def test_cited_anchors_and_key_frames(
+    families: dict[str, TaskFamily], umi_windows: list[AnchorSet], bikes: AnchorSet
+) -> None:
     family = families["robot_fault_recovery"]
     ctx = SynthesisContext(umi_windows[0], TaskSpec(family.name))
     out = family.rule_output(ctx)

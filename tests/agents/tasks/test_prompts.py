@@ -39,8 +39,9 @@ def robot_families(families: dict[str, TaskFamily]) -> list[TaskFamily]:
     return [f for f in families.values() if "robot" in f.domains]
 
 
-def test_prompts_carry_anchors_range_schema_and_intent(families: dict[str, TaskFamily],
-                                                       umi_windows: list[AnchorSet]) -> None:
+def test_prompts_carry_anchors_range_schema_and_intent(
+    families: dict[str, TaskFamily], umi_windows: list[AnchorSet]
+) -> None:
     for window in umi_windows:
         for family in robot_families(families):
             if not family.applies(window):
@@ -62,29 +63,45 @@ def test_prompts_carry_anchors_range_schema_and_intent(families: dict[str, TaskF
             assert tokens < BUDGET, (family.name, window.window_id, tokens)
 
 
-def test_every_family_prompt_fits_on_every_real_window(families: dict[str, TaskFamily],
-                                                       all_windows: list[AnchorSet],
-                                                       gui_windows: list[AnchorSet]) -> None:
+def test_every_family_prompt_fits_on_every_real_window(
+    families: dict[str, TaskFamily], all_windows: list[AnchorSet], gui_windows: list[AnchorSet]
+) -> None:
     for family in families.values():
         for window in all_windows:
             if family.applies(window):
-                ctx = SynthesisContext(window, TaskSpec(family.name, text=INTENT),
-                                       tuple(g for g in gui_windows if g.key != window.key))
+                ctx = SynthesisContext(
+                    window,
+                    TaskSpec(family.name, text=INTENT),
+                    tuple(g for g in gui_windows if g.key != window.key),
+                )
                 assert count_tokens(family.prompt(ctx)) < BUDGET, (family.name, window.window_id)
 
 
 def crowded_robot_window() -> AnchorSet:
     """200 steps with many more anchors than a prompt may list: stalls, gripper events, key frames."""
-    anchors = [anchor("subtask", 0, 99, "reach"), anchor("subtask", 100, 199, "carry"),
-               anchor("instruction", 0, 199, "pick up the red block and put it in the bowl", evidence_frames=[])]
+    anchors = [
+        anchor("subtask", 0, 99, "reach"),
+        anchor("subtask", 100, 199, "carry"),
+        anchor("instruction", 0, 199, "pick up the red block and put it in the bowl", evidence_frames=[]),
+    ]
     for f in range(0, 200, 2):
         anchors.append(anchor("key_frame", f, content="stall camera=wrist"))
     for f in range(5, 190, 10):
         anchors.append(anchor("stall", f, f + 4, f"stall: 5 steps, largest step motion 0.000{f % 9}"))
-        anchors.append(anchor("gripper_close" if f % 20 == 5 else "gripper_open", f + 5,
-                              content="close source=gripper openness=0.12"))
-    return constructed("robot", 200, anchors, instruction="pick up the red block and put it in the bowl",
-                       key_frames=tuple(range(0, 200, 25)))
+        anchors.append(
+            anchor(
+                "gripper_close" if f % 20 == 5 else "gripper_open",
+                f + 5,
+                content="close source=gripper openness=0.12",
+            )
+        )
+    return constructed(
+        "robot",
+        200,
+        anchors,
+        instruction="pick up the red block and put it in the bowl",
+        key_frames=tuple(range(0, 200, 25)),
+    )
 
 
 def test_prompt_of_a_crowded_window_is_capped(families: dict[str, TaskFamily]) -> None:
@@ -96,15 +113,20 @@ def test_prompt_of_a_crowded_window_is_capped(families: dict[str, TaskFamily]) -
         listed = [line for line in user.splitlines() if line.startswith("- ")]
         assert len(listed) == PromptConfig().max_prompt_anchors
         assert f"(+{len(window.anchors) - len(listed)} more anchors not listed)" in user
-        assert count_tokens(family.prompt(SynthesisContext(window, TaskSpec(family.name, text=INTENT)))) < BUDGET
+        assert (
+            count_tokens(family.prompt(SynthesisContext(window, TaskSpec(family.name, text=INTENT)))) < BUDGET
+        )
     # the family's relevant anchors are the ones kept: fault recovery keeps the stalls
-    kept = families["robot_fault_recovery"].prompt(SynthesisContext(window, TaskSpec("robot_fault_recovery")))[-1]
+    kept = families["robot_fault_recovery"].prompt(
+        SynthesisContext(window, TaskSpec("robot_fault_recovery"))
+    )[-1]
     assert sum(line.startswith("- stall ") for line in kept.content.splitlines()) == 19
 
 
 def test_rule_draft_is_included_on_request(umi_windows: list[AnchorSet]) -> None:
     family = {f.name: f for f in build_families(TasksConfig(prompt=PromptConfig(include_rule_draft=True)))}[
-        "next_subtask"]
+        "next_subtask"
+    ]
     ctx = SynthesisContext(umi_windows[1], TaskSpec("next_subtask"))
     user = family.prompt(ctx)[-1].content
     rule = family.rule_output(ctx)
@@ -115,7 +137,8 @@ def test_rule_draft_is_included_on_request(umi_windows: list[AnchorSet]) -> None
 def test_compact_schema_shapes() -> None:
     fams = {f.name: f for f in build_families()}
     assert compact_schema(fams["temporal_qa"].json_schema()) == (
-        '{"question": str, "answer": str, "cot": str, "input_video": [int, int], "evidence_frames": [int, ...]}')
+        '{"question": str, "answer": str, "cot": str, "input_video": [int, int], "evidence_frames": [int, ...]}'
+    )
     shape = compact_schema(fams["gui_action_extraction"].json_schema())
     assert '"type": click|type|select' in shape and '"point": [float, float]|null' in shape
     assert '"bbox": {"x": float, "y": float, "w": float, "h": float}|null' in shape
@@ -124,7 +147,9 @@ def test_compact_schema_shapes() -> None:
 
 
 @pytest.mark.skipif(not TOKENIZER.is_file(), reason="SmolLM2 tokenizer not cached; the estimate is used")
-def test_tokenizer_estimate_agrees_roughly(umi_windows: list[AnchorSet], families: dict[str, TaskFamily]) -> None:
+def test_tokenizer_estimate_agrees_roughly(
+    umi_windows: list[AnchorSet], families: dict[str, TaskFamily]
+) -> None:
     messages = families["temporal_qa"].prompt(SynthesisContext(umi_windows[1], TaskSpec("temporal_qa")))
     chars = sum(len(m.content) for m in messages)
     assert chars / 6 < count_tokens(messages) < chars / 2

@@ -55,8 +55,11 @@ def test_temporal_qa_rejections(families: dict[str, TaskFamily], umi_windows: li
     def reversed_evidence(d: dict[str, Any], a: AnchorSet) -> None:
         d["evidence_frames"].reverse()
 
-    assert reasons(family, ctx, out_of_window) == {"frame_out_of_window", "frame_not_anchored",
-                                                   "evidence_outside_input"}
+    assert reasons(family, ctx, out_of_window) == {
+        "frame_out_of_window",
+        "frame_not_anchored",
+        "evidence_outside_input",
+    }
     assert reasons(family, ctx, zero_length) == {"range_not_positive"}
     assert reasons(family, ctx, not_anchored) == {"frame_not_anchored"}
     assert reasons(family, ctx, outside_input) == {"evidence_outside_input"}
@@ -90,7 +93,9 @@ def test_fault_recovery_rejections(families: dict[str, TaskFamily], umi_windows:
     assert reasons(family, ctx, beyond) == {"frame_out_of_window"}
 
 
-def test_reconstruction_rejections(families: dict[str, TaskFamily], aitw: AnchorSet, mind2web: AnchorSet) -> None:
+def test_reconstruction_rejections(
+    families: dict[str, TaskFamily], aitw: AnchorSet, mind2web: AnchorSet
+) -> None:
     family = families["gui_task_reconstruction"]
     ctx = SynthesisContext(aitw, TaskSpec(family.name), (mind2web,))
     plan = family.plan(ctx)  # type: ignore[attr-defined]
@@ -165,8 +170,13 @@ def test_action_extraction_rejections(families: dict[str, TaskFamily], aitw: Anc
     assert reasons(family, ctx, other_box) == {"action_not_anchored"}
     assert reasons(family, ctx, invented) == {"action_not_anchored"}
     assert reasons(family, ctx, dropped) == {"action_missing"}
-    assert reasons(family, ctx, beyond) == {"frame_out_of_window", "frame_not_anchored", "action_not_anchored",
-                                            "action_outside_input", "action_missing"}
+    assert reasons(family, ctx, beyond) == {
+        "frame_out_of_window",
+        "frame_not_anchored",
+        "action_not_anchored",
+        "action_outside_input",
+        "action_missing",
+    }
 
 
 def test_typed_text_must_match(families: dict[str, TaskFamily], mind2web: AnchorSet) -> None:
@@ -225,28 +235,45 @@ def test_world_model_rejections(families: dict[str, TaskFamily], bikes: AnchorSe
     assert reasons(family, ctx, plan_outside) == {"plan_outside_segment"}
 
 
-@pytest.mark.parametrize("text,reason", [
-    ("not json at all", "invalid_json"),
-    ('{"question": "q", "answer": "a"', "invalid_json"),
-    ("[1, 2, 3]", "schema_mismatch"),
-    ('{"question": "q", "answer": "a", "cot": "c", "input_video": [0, 9]}', "schema_mismatch"),
-    ('{"question": "q", "answer": "a", "cot": "c", "input_video": [0, 9], "evidence_frames": [1], "x": 1}',
-     "schema_mismatch"),
-    ('{"question": "q", "answer": "a", "cot": "c", "input_video": ["0", 9], "evidence_frames": [1]}',
-     "schema_mismatch"),
-    ('{"question": "q", "answer": "a", "cot": "c", "input_video": [0, 9, 10], "evidence_frames": [1]}',
-     "schema_mismatch"),
-    ('{"question": "q", "answer": "a", "cot": "c", "input_video": [0, 9], "evidence_frames": [-1]}',
-     "schema_mismatch"),
-    ('{"question": "", "answer": "a", "cot": "c", "input_video": [0, 9], "evidence_frames": [1]}',
-     "schema_mismatch"),
-    ('{"question": "q", "answer": "a", "cot": "c", "input_video": [0, 9], "evidence_frames": [1.5]}',
-     "schema_mismatch"),
-    ('{"question": "q", "answer": "a", "cot": "c", "input_video": [0, 9], "evidence_frames": [NaN]}',
-     "schema_mismatch"),
-    ("[" * 40 + "]" * 40, "json_too_deep"),
-    ('{"question": "' + "x" * 200_000 + '"}', "output_too_large"),
-])
+@pytest.mark.parametrize(
+    "text,reason",
+    [
+        ("not json at all", "invalid_json"),
+        ('{"question": "q", "answer": "a"', "invalid_json"),
+        ("[1, 2, 3]", "schema_mismatch"),
+        ('{"question": "q", "answer": "a", "cot": "c", "input_video": [0, 9]}', "schema_mismatch"),
+        (
+            '{"question": "q", "answer": "a", "cot": "c", "input_video": [0, 9], "evidence_frames": [1], "x": 1}',
+            "schema_mismatch",
+        ),
+        (
+            '{"question": "q", "answer": "a", "cot": "c", "input_video": ["0", 9], "evidence_frames": [1]}',
+            "schema_mismatch",
+        ),
+        (
+            '{"question": "q", "answer": "a", "cot": "c", "input_video": [0, 9, 10], "evidence_frames": [1]}',
+            "schema_mismatch",
+        ),
+        (
+            '{"question": "q", "answer": "a", "cot": "c", "input_video": [0, 9], "evidence_frames": [-1]}',
+            "schema_mismatch",
+        ),
+        (
+            '{"question": "", "answer": "a", "cot": "c", "input_video": [0, 9], "evidence_frames": [1]}',
+            "schema_mismatch",
+        ),
+        (
+            '{"question": "q", "answer": "a", "cot": "c", "input_video": [0, 9], "evidence_frames": [1.5]}',
+            "schema_mismatch",
+        ),
+        (
+            '{"question": "q", "answer": "a", "cot": "c", "input_video": [0, 9], "evidence_frames": [NaN]}',
+            "schema_mismatch",
+        ),
+        ("[" * 40 + "]" * 40, "json_too_deep"),
+        ('{"question": "' + "x" * 200_000 + '"}', "output_too_large"),
+    ],
+)
 def test_parse_rejections(families: dict[str, TaskFamily], text: str, reason: str) -> None:
     from agents.tasks.base import ParseError
 

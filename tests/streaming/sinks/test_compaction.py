@@ -23,7 +23,7 @@ def small_files(root: Path, store: BlobStore, refs: list[FrameRef], writer: str 
     """A worker that committed after every example: one part file per example."""
     sink = ParquetSink(ParquetSinkConfig(root=root, writer_id=writer), store).open()
     for i in range(8):
-        sink.add([make_example(i, "qa", refs[i % 4: i % 4 + 1], day=1 if i >= 6 else 0)])
+        sink.add([make_example(i, "qa", refs[i % 4 : i % 4 + 1], day=1 if i >= 6 else 0)])
         sink.flush()
     return sink
 

@@ -40,7 +40,7 @@ def candidates(frame_refs: list[FrameRef]) -> list[Example]:
     out = []
     for w in range(2):
         for c in range(2):
-            ex = make_example(10 * w + c, "gui_next_action", frame_refs[w: w + 2], answer=f"tap {w}-{c}")
+            ex = make_example(10 * w + c, "gui_next_action", frame_refs[w : w + 2], answer=f"tap {w}-{c}")
             out.append(ex.model_copy(update={"window_id": f"gui:episode-{w}:0"}))
     out.append(make_example(99, "robot_subtask", frame_refs[4:5]))
     return out
@@ -87,13 +87,18 @@ def test_preference_export_pairs_examples_that_share_a_prompt(
     stats = export_dataset(ExportConfig(dataset_dir=dataset, out=out, format="preference"), prompt_for, pairs)
     assert stats.written == 2
     assert stats.skipped == {
-        "duplicate_pair": 1, "unknown_example": 1, "same_example": 1, "prompt_mismatch": 2,
+        "duplicate_pair": 1,
+        "unknown_example": 1,
+        "same_example": 1,
+        "prompt_mismatch": 2,
     }
     ds = datasets.load_dataset("json", data_files=str(out), split="train", cache_dir=hf_cache)
     first = ds[0]
     assert is_conversational(first)
-    assert first["prompt"] == [{"role": "system", "content": "You write gui_next_action examples as JSON."},
-                               {"role": "user", "content": "Window gui:episode-0:0: what happens next?"}]
+    assert first["prompt"] == [
+        {"role": "system", "content": "You write gui_next_action examples as JSON."},
+        {"role": "user", "content": "Window gui:episode-0:0: what happens next?"},
+    ]
     assert json.loads(first["chosen"][0]["content"])["answer"] == "tap 0-1"
     assert json.loads(first["rejected"][0]["content"])["answer"] == "tap 0-0"
     assert first["chosen"][0]["role"] == first["rejected"][0]["role"] == "assistant"
@@ -103,8 +108,9 @@ def test_preference_export_pairs_examples_that_share_a_prompt(
 def test_identical_outputs_and_bad_prompts_are_skipped_and_counted(tmp_path: Path) -> None:
     base = make_example(0, "qa", [])
     same = base.model_copy(update={"example_id": "qa-copy"})
-    stats = export_examples([base, same], prompt_for, "preference", tmp_path / "p.jsonl",
-                            pairs=[("qa-copy", "qa-0000")])
+    stats = export_examples(
+        [base, same], prompt_for, "preference", tmp_path / "p.jsonl", pairs=[("qa-copy", "qa-0000")]
+    )
     assert stats.written == 0 and stats.skipped == {"identical_outputs": 1}
 
     def flaky(example: Example) -> list[Message]:

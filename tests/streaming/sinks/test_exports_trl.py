@@ -29,8 +29,10 @@ CHATML = (
 
 
 def prompt_for(example: Example) -> list[Message]:
-    return [{"role": "system", "content": "Answer with JSON."},
-            {"role": "user", "content": f"Window {example.window_id}: next action?"}]
+    return [
+        {"role": "system", "content": "Answer with JSON."},
+        {"role": "user", "content": f"Window {example.window_id}: next action?"},
+    ]
 
 
 def tiny_tokenizer(texts: list[str]) -> PreTrainedTokenizerFast:
@@ -38,21 +40,38 @@ def tiny_tokenizer(texts: list[str]) -> PreTrainedTokenizerFast:
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(texts, trainers.BpeTrainer(
-        vocab_size=400, special_tokens=["<unk>", "<|im_start|>", "<|im_end|>", "<pad>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-    ))
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", eos_token="<|im_end|>",
-                                   pad_token="<pad>", bos_token="<|im_start|>")
+    tok.train_from_iterator(
+        texts,
+        trainers.BpeTrainer(
+            vocab_size=400,
+            special_tokens=["<unk>", "<|im_start|>", "<|im_end|>", "<pad>"],
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        ),
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        unk_token="<unk>",
+        eos_token="<|im_end|>",
+        pad_token="<pad>",
+        bos_token="<|im_start|>",
+    )
     fast.chat_template = CHATML
     return fast
 
 
 def tiny_llama(tok: PreTrainedTokenizerFast) -> LlamaForCausalLM:
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                      num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512,
-                      pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
-                      bos_token_id=tok.bos_token_id)
+    cfg = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        pad_token_id=tok.pad_token_id,
+        eos_token_id=tok.eos_token_id,
+        bos_token_id=tok.bos_token_id,
+    )
     return LlamaForCausalLM(cfg)
 
 
@@ -92,10 +111,18 @@ def test_dpo_trainer_tokenizes_and_trains_on_the_preference_export(
     ds = load(exported["preference"], hf_cache)
     tok = tiny_tokenizer(texts(ds))
     torch.manual_seed(0)
-    args = DPOConfig(output_dir=str(tmp_path / "dpo"), max_steps=1, per_device_train_batch_size=2,
-                     report_to=[], use_cpu=True, save_strategy="no", logging_steps=1)
-    trainer = DPOTrainer(model=tiny_llama(tok), ref_model=tiny_llama(tok), args=args, train_dataset=ds,
-                         processing_class=tok)
+    args = DPOConfig(
+        output_dir=str(tmp_path / "dpo"),
+        max_steps=1,
+        per_device_train_batch_size=2,
+        report_to=[],
+        use_cpu=True,
+        save_strategy="no",
+        logging_steps=1,
+    )
+    trainer = DPOTrainer(
+        model=tiny_llama(tok), ref_model=tiny_llama(tok), args=args, train_dataset=ds, processing_class=tok
+    )
     assert isinstance(trainer.train_dataset, datasets.Dataset)
     first: dict[str, Any] = trainer.train_dataset[0]
     rendered = str(tok.decode(first["prompt_ids"] + first["chosen_ids"]))
@@ -110,8 +137,15 @@ def test_sft_trainer_tokenizes_and_trains_on_the_sft_export(
 ) -> None:
     ds = load(exported["sft"], hf_cache)
     tok = tiny_tokenizer(texts(ds))
-    args = SFTConfig(output_dir=str(tmp_path / "sft"), max_steps=1, per_device_train_batch_size=2,
-                     report_to=[], use_cpu=True, save_strategy="no", logging_steps=1)
+    args = SFTConfig(
+        output_dir=str(tmp_path / "sft"),
+        max_steps=1,
+        per_device_train_batch_size=2,
+        report_to=[],
+        use_cpu=True,
+        save_strategy="no",
+        logging_steps=1,
+    )
     trainer = SFTTrainer(model=tiny_llama(tok), args=args, train_dataset=ds, processing_class=tok)
     assert isinstance(trainer.train_dataset, datasets.Dataset)
     ids = trainer.train_dataset[0]["input_ids"]

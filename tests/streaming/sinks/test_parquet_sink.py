@@ -37,12 +37,15 @@ def sink(root: Path, store: BlobStore | None, **kw: Any) -> ParquetSink:
 
 
 def test_embedded_frames_load_as_images_of_the_right_size(
-    tmp_path: Path, frame_store: BlobStore, frame_refs: list[FrameRef], real_frames: list[RealFrame],
+    tmp_path: Path,
+    frame_store: BlobStore,
+    frame_refs: list[FrameRef],
+    real_frames: list[RealFrame],
     hf_cache: str,
 ) -> None:
     root = tmp_path / "ds"
     families = ["gui_next_action", "robot_subtask", "gui_next_action", "video_qa", "robot_subtask"]
-    examples = [make_example(i, fam, frame_refs[i % 5: i % 5 + 3]) for i, fam in enumerate(families)]
+    examples = [make_example(i, fam, frame_refs[i % 5 : i % 5 + 3]) for i, fam in enumerate(families)]
     s = sink(root, frame_store)
     assert s.add(examples) == 5
     assert s.buffered_rows == 5 and tree(root) == []  # nothing on disk before flush
@@ -62,8 +65,10 @@ def test_embedded_frames_load_as_images_of_the_right_size(
             original = np.asarray(Image.open(io.BytesIO(real_frames[k].data)).convert("RGB"))
             assert np.array_equal(np.asarray(img.convert("RGB")), original)
             assert ref["embedded"] and ref["error"] is None and ref["sha256"] == frame_refs[k].sha256
-        assert row["rewards"] == [{"name": "grounding", "value": 0.25 * (i % 4)},
-                                  {"name": "schema_valid", "value": 1.0}]
+        assert row["rewards"] == [
+            {"name": "grounding", "value": 0.25 * (i % 4)},
+            {"name": "schema_valid", "value": 1.0},
+        ]
         assert row["created_at"].timestamp() == ex.created_at
         assert row["source_first_offset"] == ex.source.first_offset and row["anchor_ids"] == ex.anchor_ids
     # the records come back exactly (frame bytes are not part of the record)
@@ -97,8 +102,13 @@ def test_partition_layout_by_family_and_utc_date(
 ) -> None:
     root = tmp_path / "ds"
     s = sink(root, frame_store)
-    where = [("gui_next_action", 0), ("gui_next_action", 1), ("robot_subtask", 0), ("gui/next action", 0),
-             ("gui_next_action", 0)]
+    where = [
+        ("gui_next_action", 0),
+        ("gui_next_action", 1),
+        ("robot_subtask", 0),
+        ("gui/next action", 0),
+        ("gui_next_action", 0),
+    ]
     examples = [make_example(i, fam, frame_refs[:1], day=day) for i, (fam, day) in enumerate(where)]
     assert s.add(examples) == 5
     s.flush()
@@ -171,8 +181,10 @@ def test_time_rotation_writes_buffers_older_than_max_file_age(
 ) -> None:
     root = tmp_path / "ds"
     s = sink(root, frame_store, max_file_age_s=30.0)
-    s.add([make_example(0, "gui_next_action", frame_refs[:1]), make_example(1, "gui_next_action", [])],
-          now=100.0)
+    s.add(
+        [make_example(0, "gui_next_action", frame_refs[:1]), make_example(1, "gui_next_action", [])],
+        now=100.0,
+    )
     s.add([make_example(2, "robot_subtask", [])], now=120.0)
     s.add([make_example(3, "gui_next_action", [])], now=125.0)  # joins the older buffer: its age counts
     assert s.maybe_rotate(now=129.9) == []
@@ -189,7 +201,10 @@ def corrupt(store_root: Path, ref: FrameRef, data: bytes) -> None:
 
 
 def test_frame_with_a_hash_mismatch_is_not_embedded_and_is_flagged(
-    tmp_path: Path, frame_store: BlobStore, frame_refs: list[FrameRef], real_frames: list[RealFrame],
+    tmp_path: Path,
+    frame_store: BlobStore,
+    frame_refs: list[FrameRef],
+    real_frames: list[RealFrame],
     hf_cache: str,
 ) -> None:
     root = tmp_path / "ds"
@@ -215,8 +230,14 @@ def test_drop_policy_refuses_examples_with_a_bad_frame(
     elsewhere = (tmp_path / "elsewhere.png").as_uri()
     outside = FrameRef(frame_index=2, timestamp=0.2, uri=elsewhere, sha256="1" * 64)
     s = sink(tmp_path / "ds", frame_store, frame_error_policy="drop_example")
-    n = s.add([make_example(0, "qa", [bad]), make_example(1, "qa", [missing]),
-               make_example(2, "qa", [outside]), make_example(3, "qa", frame_refs[:1])])
+    n = s.add(
+        [
+            make_example(0, "qa", [bad]),
+            make_example(1, "qa", [missing]),
+            make_example(2, "qa", [outside]),
+            make_example(3, "qa", frame_refs[:1]),
+        ]
+    )
     assert n == 1
     assert s.stats.dropped == {"frame_not_image": 1, "blob_missing": 1, "uri_outside_roots": 1}
     assert s.flush() and [e.example_id for e in read_examples(tmp_path / "ds")] == ["qa-0003"]
@@ -233,8 +254,12 @@ def test_corrupt_part_file_is_a_clear_error(tmp_path: Path, frame_store: BlobSto
 def test_day_boundary_uses_utc(tmp_path: Path, frame_store: BlobStore) -> None:
     s = sink(tmp_path / "ds", frame_store)
     midnight = 1_780_012_800.0  # 2026-05-29 00:00:00 UTC
-    s.add([make_example(0, "qa", []).model_copy(update={"created_at": midnight - 0.5}),
-           make_example(1, "qa", []).model_copy(update={"created_at": midnight})])
+    s.add(
+        [
+            make_example(0, "qa", []).model_copy(update={"created_at": midnight - 0.5}),
+            make_example(1, "qa", []).model_copy(update={"created_at": midnight}),
+        ]
+    )
     s.flush()
     assert [p.split("/")[1] for p in tree(tmp_path / "ds")] == ["date=2026-05-28", "date=2026-05-29"]
     assert T0 < midnight < T0 + DAY

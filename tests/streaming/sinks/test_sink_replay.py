@@ -34,7 +34,7 @@ def ids_on_disk(root: Path) -> list[str]:
 
 def batch(frame_refs: list[FrameRef], start: int, n: int) -> list[Example]:
     fams = ["gui_next_action", "robot_subtask"]
-    return [make_example(i, fams[i % 2], frame_refs[i % 6: i % 6 + 2]) for i in range(start, start + n)]
+    return [make_example(i, fams[i % 2], frame_refs[i % 6 : i % 6 + 2]) for i in range(start, start + n)]
 
 
 def test_same_examples_added_twice(
