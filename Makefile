@@ -11,7 +11,7 @@ ASSETS := .cache/assets
 PIP_FLAGS := --disable-pip-version-check --progress-bar off -q
 PYTEST_ARGS ?=
 
-.PHONY: env vllm-env model setup demo test typecheck clean
+.PHONY: env vllm-env model setup demo test lint fix typecheck clean
 
 $(VENV)/.stamp: requirements/main.lock requirements/nodeps.txt requirements/model.txt pyproject.toml
 	test -x $(VPY) || $(PY) -m venv $(VENV)
@@ -43,8 +43,18 @@ demo: setup
 	$(VENV)/bin/tailor demo
 
 test: setup
+	$(VPY) -m ruff check .
+	$(VPY) -m ruff format --check .
 	$(VPY) -m mypy
 	$(VPY) -m pytest $(PYTEST_ARGS)
+
+lint:  # what make test checks first; `make fix` applies ruff's safe fixes and the formatter
+	$(VPY) -m ruff check .
+	$(VPY) -m ruff format --check .
+
+fix:
+	$(VPY) -m ruff check --fix .
+	$(VPY) -m ruff format .
 
 clean:
 	rm -rf $(VENV) $(VLLM_VENV) .cache .tailor
