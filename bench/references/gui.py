@@ -112,7 +112,7 @@ class GuiCases(CaseMaker):
         actions = [
             ExtractedAction(
                 frame=i,
-                type=n.type,
+                type=n.type,  # type: ignore[arg-type]
                 point=n.point,
                 target=n.target,  # type: ignore[arg-type]
                 bbox=Box(x=n.bbox[0], y=n.bbox[1], w=n.bbox[2], h=n.bbox[3]) if n.bbox else None,

@@ -148,7 +148,7 @@ class ParquetSink(ExampleSink):
         log.info("sink %s opened %s: %d part files, %d example ids", writer, root, len(parts), len(on_disk))
         return _State(on_disk=on_disk, seen_files={p.path for p in parts}, next_seq=next_seq)
 
-    def open(self) -> ParquetSink:
+    def open(self) -> Self:
         """Load the ids already in the dataset (also done lazily by the first add/flush)."""
         _ = self.frame_policy
         _ = self._state
