@@ -13,7 +13,6 @@ import pytest
 
 from agents.tasks.base import SynthesisContext, TaskFamily, TaskSpec
 from core.records import AnchorSet
-from tests.trainer.conftest import rule_text
 from trainer.heldout import HeldoutRecordings
 from trainer.lm import generate, load_weights
 from trainer.round import run_round
@@ -50,30 +49,43 @@ def passes(family: TaskFamily, ctx: SynthesisContext, text: str) -> bool:
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_a_real_sft_round_publishes_an_adapter_that_passes_the_validators_more_often(
-    smol_dir: Path, family: TaskFamily, tmp_path: Path
+    smol_dir: Path, tmp_path: Path
 ) -> None:
+    from agents.tasks.base import registry
+
     heldout = HeldoutRecordings.load()
-    windows = [w for w in bridge_episodes(tmp_path, 16) if family.applies(w) and not heldout.holds(w)]
-    train, evaluate_on = windows[:-3], windows[-3:]
-    ctxs = {w.window_id: SynthesisContext(w, TaskSpec(family.name)) for w in windows}
+    episodes = [w for w in bridge_episodes(tmp_path, 25) if not heldout.holds(w)]
+    train, evaluate_on = episodes[:-3], episodes[-3:]
+    robot = [f for f in registry().values() if "robot" in f.domains]
+    jobs = {
+        (w.window_id, f.name): (f, SynthesisContext(w, TaskSpec(f.name)))
+        for w in episodes
+        for f in robot
+        if f.applies(w)
+    }
     sources = [
-        SftSource(f"rules:{w.window_id}", family, ctxs[w.window_id], rule_text(family, w), "rules")
+        SftSource(f"rules:{w.window_id}:{f.name}", f, ctx, f.rule_output(ctx).model_dump_json(), "rules")  # type: ignore[union-attr]
         for w in train
+        for (wid, _), (f, ctx) in jobs.items()
+        if wid == w.window_id and f.rule_output(ctx) is not None
     ]
     rows = build_sft_data(sources, heldout).rows
-    assert len(rows) >= 2
+    assert len(rows) >= 20
     outputs: dict[str, list[str]] = {}
 
     def evaluate(ref: WeightsRef) -> dict[str, float]:
-        """Per prompt of the other episodes: 1 when the greedy output passes the validators."""
+        """Per prompt of the other episodes (each robot family that applies): 1 when the greedy output passes the
+        validators."""
         model, tokenizer = load_weights(ref)
         scores = {}
         for w in evaluate_on:
-            ctx = ctxs[w.window_id]
-            prompt = [{"role": m.role, "content": m.content} for m in family.prompt(ctx)]
-            text = generate(model, tokenizer, prompt, max_new_tokens=200)
-            outputs.setdefault(str(ref.version), []).append(text)
-            scores[w.window_id] = float(passes(family, ctx, text))
+            for (wid, name), (f, ctx) in jobs.items():
+                if wid != w.window_id:
+                    continue
+                prompt = [{"role": m.role, "content": m.content} for m in f.prompt(ctx)]
+                text = generate(model, tokenizer, prompt, max_new_tokens=200)
+                outputs.setdefault(str(ref.version), []).append(text)
+                scores[f"{wid}:{name}"] = float(passes(f, ctx, text))
         return scores
 
     config = RoundConfig(
@@ -81,7 +93,7 @@ def test_a_real_sft_round_publishes_an_adapter_that_passes_the_validators_more_o
         min_sft_rows=2,
         train=TrainConfig(
             trl_overrides={
-                "max_steps": 8,
+                "max_steps": 16,
                 "learning_rate": 5e-4,
                 "gradient_accumulation_steps": 1,
                 "per_device_train_batch_size": 2,
@@ -113,6 +125,6 @@ def test_a_real_sft_round_publishes_an_adapter_that_passes_the_validators_more_o
     assert result.status == "published" and result.update is not None
     adapter = store.resolve(result.update)  # verified safetensors, as a worker loads it
     model, tokenizer = load_weights(WeightsRef(smol_dir, adapter, result.update.version))
-    ctx = ctxs[evaluate_on[0].window_id]
-    prompt = [{"role": m.role, "content": m.content} for m in family.prompt(ctx)]
+    f, ctx = next(job for (wid, _), job in jobs.items() if wid == evaluate_on[0].window_id)
+    prompt = [{"role": m.role, "content": m.content} for m in f.prompt(ctx)]
     assert generate(model, tokenizer, prompt, max_new_tokens=200) == outputs["candidate"][0]
