@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -57,8 +58,20 @@ class _Tailor(click.Group):
 
 
 @click.group(cls=_Tailor)
-def main() -> None:
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A TOML file of settings (names without TAILOR_, optionally grouped in tables); environment "
+    "variables and .env win over it.",
+)
+def main(config_file: Path | None) -> None:
     """Tailor: raw multimodal streams in, tailored training examples out."""
+    if config_file is not None:  # through the environment, so child processes (the demo's worker) read it too
+        from streaming.settings import CONFIG_FILE_VARIABLE
+
+        os.environ[CONFIG_FILE_VARIABLE] = str(config_file.resolve())
 
 
 @main.command()

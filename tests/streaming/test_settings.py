@@ -129,3 +129,36 @@ def test_default_vllm_env_and_model_resolve_against_the_installation(  # type: i
     s = load_settings()
     assert s.vllm_venv == tmp_path / "venv" and s.model_dir == Path("/models/base")
     assert s.vllm_start_timeout_s == 1200
+
+
+def test_a_config_file_and_dotenv_sit_below_the_environment(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`tailor --config tailor.toml` (tables only group keys) < `.env` in the working directory < the
+    environment; other tools' variables in .env are left alone, a misspelt TAILOR_ one there is warned about,
+    and an unknown key in the file is an error naming it."""
+    import json
+
+    (tmp_path / "tailor.toml").write_text(
+        '[kafka]\npartitions = 5\nkafka_sasl_username = "from-file"\n[windows]\nwindow_max_items = 33\n'
+    )
+    (tmp_path / ".env").write_text("COMPOSE_PROJECT_NAME=x\nTAILOR_PARTITIONS=7\nTAILOR_WINDOW_MAX_ITEM=9\n")
+    env = {"PATH": "/usr/bin:/bin", "TAILOR_DATA_DIR": str(tmp_path), "TAILOR_WINDOW_MAX_ITEMS": "44"}
+
+    def show(*args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "app.cli", *args, "config", "show", "--json"]
+        return subprocess.run(
+            cmd, env=env, cwd=tmp_path, check=False, capture_output=True, text=True, timeout=60
+        )
+
+    proc = show("--config", "tailor.toml")
+    assert proc.returncode == 0, proc.stderr
+    shown = json.loads(proc.stdout)
+    assert shown["TAILOR_KAFKA_SASL_USERNAME"] == "from-file"  # the file
+    assert shown["TAILOR_PARTITIONS"] == 7  # .env over the file
+    assert shown["TAILOR_WINDOW_MAX_ITEMS"] == 44  # the environment over both
+    warnings = [ln for ln in proc.stderr.splitlines() if "is not a Tailor setting" in ln]
+    assert len(warnings) == 1 and "did you mean TAILOR_WINDOW_MAX_ITEMS?" in warnings[0], proc.stderr
+    (tmp_path / "bad.toml").write_text("[kafka]\npartitons = 5\n")
+    proc = show("--config", "bad.toml")
+    assert proc.returncode == 2 and "TAILOR_PARTITONS: Extra inputs are not permitted" in proc.stderr, (
+        proc.stderr
+    )
