@@ -25,7 +25,8 @@ def clip(name: str) -> Path:
 
 def test_bench_on_big_buck_bunny() -> None:
     video = clip("bigbuckbunny.mp4")
-    figures = run_extract_bench(video, threads=1, config=BenchExtractConfig(repeats=3, warmup=1))
+    # 5 repeats: the median of 3 runs of 0.3 CPU-seconds each once put extraction 18 % "faster" than decoding
+    figures = run_extract_bench(video, threads=1, config=BenchExtractConfig(repeats=5, warmup=1))
     json.dumps(figures)  # JSON-ready
     assert figures["video"] == str(video)
     assert (figures["frames"], figures["source_fps"], figures["threads"]) == (132, 25.0, 1)
