@@ -20,7 +20,7 @@ from agents.intents import IntentParser
 from agents.synthesis.rules_backend import RulesBackend
 from core.blobstore import BlobStore
 from core.metrics import TailorMetrics
-from core.records import Anchor, AnchorSet, DeadLetter, Example, Intent, SourceSpan
+from core.records import AnchorSet, DeadLetter, Example, Intent
 from core.window import ClosedWindow
 from streaming.anchor_emitter import AnchorEmitter
 from streaming.intent_book import IntentBook
@@ -33,6 +33,7 @@ from streaming.sinks.parquet_sink_config import ParquetSinkConfig
 from streaming.stage import DeadLetterSink
 from streaming.synthesis_stage import SynthesisStage
 from streaming.topics import ensure_topics
+from tests.agents.synthesis.test_model_outage import anchors as outage_anchors
 from tests.conftest import WorkerProcess, start_worker_process, stop_worker_process
 from tests.kafka_helpers import consume
 from tests.streaming.buggy_validator_worker import BUGGY_KEY, families
@@ -42,35 +43,9 @@ INTENT = "next subtask data from my robot"
 
 
 def anchor_set(key: str) -> AnchorSet:
-    """A robot window next_subtask has something to say about (two anchored subtasks)."""
-    span = SourceSpan(topic="raw", partition=0, first_offset=0, last_offset=9, start_time=0.0, end_time=1.0)
-    return AnchorSet(
-        window_id=f"robot:{key}:0",
-        domain="robot",
-        key=key,
-        span=span,
-        num_frames=10,
-        created_at=time.time(),
-        instruction="put the carrot on the plate",
-        anchors=[
-            Anchor(anchor_id="g0", type="gripper_close", frame_index=3, timestamp=0.3),
-            Anchor(
-                anchor_id="s0",
-                type="subtask",
-                frame_index=0,
-                end_frame_index=3,
-                timestamp=0.0,
-                content="reach",
-            ),
-            Anchor(
-                anchor_id="s1",
-                type="subtask",
-                frame_index=4,
-                end_frame_index=9,
-                timestamp=0.4,
-                content="carry",
-            ),
-        ],
+    """The outage test's robot window (two anchored subtasks: next_subtask has something to say), keyed `key`."""
+    return outage_anchors().model_copy(
+        update={"window_id": f"robot:{key}:0", "key": key, "created_at": time.time()}
     )
 
 
