@@ -331,6 +331,7 @@ class BareBaseline:
         self.settings = settings
         self.open: dict[tuple[str, str], OpenKey] = {}
         self.next_seq: dict[tuple[str, str], int] = {}
+        self.anchors_out = 0  # the bare loop's own count stands for the anchors offset (distractor history)
 
     async def run(self, stop: asyncio.Event) -> None:
         from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -422,7 +423,9 @@ class BareBaseline:
     async def _anchors(self, anchor_set: Any) -> None:
         """An anchor set out, then its synthesis jobs at once (the worker batches them across windows)."""
         await self._publish(self.settings.topic_anchors, anchor_set.window_id, anchor_set.to_bytes())
-        work = self.stage.jobs(anchor_set)
+        pos = SourcePosition(self.settings.topic_anchors, 0, self.anchors_out)
+        self.anchors_out += 1
+        work = self.stage.jobs(anchor_set, await self.stage.pool.before(pos, anchor_set))
         results = await asyncio.gather(*(self.stage.run_job(f, c) for f, c in work))
         for (family, ctx), result in zip(work, results, strict=True):
             await self.stage.emit(family, ctx, result)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from typing import Any
 
 import faust
@@ -23,13 +22,16 @@ from agents.tasks.base import SynthesisContext, TaskFamily
 from core.dlq import SourcePosition
 from core.metrics import TailorMetrics
 from core.records import AnchorSet
+from streaming.distractors import DistractorPool
 from streaming.intent_book import IntentBook, watch_intents
 from streaming.settings import TailorSettings
 from streaming.stage import DeadLetterSink, Source, Stage
+from streaming.topic_reader import read_range_async
 
 log = logging.getLogger(__name__)
 
-DISTRACTOR_POOL = 8
+DISTRACTORS = 8  # other sessions' windows a reconstruction prompt may draw fragments from
+DISTRACTOR_LOOKBACK = 64  # ... found among this many messages before the window's own on its partition
 
 
 class SynthesisStage(Stage):
@@ -42,6 +44,7 @@ class SynthesisStage(Stage):
         metrics: TailorMetrics,
         dlq: DeadLetterSink,
         publish: Any,
+        pool: DistractorPool | None = None,
     ) -> None:
         super().__init__(metrics, dlq, settings.worker_id, settings.dlq_payload_bytes)
         self.settings = settings
@@ -49,21 +52,17 @@ class SynthesisStage(Stage):
         self.families = families
         self.book = book
         self.publish = publish
-        self.recent: dict[str, deque[AnchorSet]] = {}
+        # without a broker to read back from (a benchmark, a test), the history of this process only
+        self.pool = pool or DistractorPool(DISTRACTORS, DISTRACTOR_LOOKBACK, None, settings.max_message_bytes)
         self.fallback = RulesBackend()
 
     @property
     def name(self) -> str:
         return "synthesis"
 
-    def distractors(self, anchors: AnchorSet) -> tuple[AnchorSet, ...]:
-        pool = self.recent.setdefault(anchors.domain, deque(maxlen=DISTRACTOR_POOL))
-        out = tuple(a for a in pool if a.key != anchors.key)
-        pool.append(anchors)
-        return out
-
-    def jobs(self, anchors: AnchorSet) -> list[tuple[TaskFamily, SynthesisContext]]:
-        distractors = self.distractors(anchors)
+    def jobs(
+        self, anchors: AnchorSet, distractors: tuple[AnchorSet, ...]
+    ) -> list[tuple[TaskFamily, SynthesisContext]]:
         jobs = []
         for spec in self.book.specs_for(anchors.domain):
             family = self.families.get(spec.task_family)
@@ -98,7 +97,7 @@ class SynthesisStage(Stage):
         for event in events:
             msg = event.message
             source = Source(SourcePosition(msg.topic, msg.partition, msg.offset), event.key, event.value)
-            jobs = await self.guarded(self.jobs_of(event.value, msg.topic), source)
+            jobs = await self.guarded(self.jobs_of(event.value, source.pos), source)
             work.extend((family, ctx, source) for family, ctx in jobs or ())
         if not work:
             return
@@ -116,11 +115,13 @@ class SynthesisStage(Stage):
             if result is not None:
                 await self.emit(family, ctx, result)
 
-    async def jobs_of(self, value: bytes | None, topic: str) -> list[tuple[TaskFamily, SynthesisContext]]:
+    async def jobs_of(
+        self, value: bytes | None, pos: SourcePosition
+    ) -> list[tuple[TaskFamily, SynthesisContext]]:
         """One anchors message → its synthesis jobs (RecordError when it is not an anchor set)."""
         anchors = AnchorSet.from_bytes(value, max_bytes=self.settings.max_message_bytes)
-        self.metrics.records_in.labels(topic).inc()
-        return self.jobs(anchors)
+        self.metrics.records_in.labels(pos.topic).inc()
+        return self.jobs(anchors, await self.pool.before(pos, anchors))
 
     async def emit(self, family: TaskFamily, ctx: SynthesisContext, result: StepResult) -> None:
         m = self.metrics
@@ -163,7 +164,18 @@ def register_synthesis_stage(
         await topics[topic].send(key=key.encode(), value=value)
         metrics.records_out.labels(topic).inc()
 
-    stage = SynthesisStage(settings, backend, families, book, metrics, dlq, publish)
+    async def read_back(topic: str, partition: int, start: int, end: int) -> list[tuple[int, bytes | None]]:
+        # a broker that cannot answer holds the window, as an unavailable model does: choosing distractors
+        # from a partial history would make this window's example differ from the one a redelivery makes
+        while True:
+            try:
+                return await read_range_async(settings, topic, partition, start, end)
+            except Exception as exc:  # any client failure is the broker's
+                log.warning("distractor history of %s/%d unreadable (%s); holding", topic, partition, exc)
+                await asyncio.sleep(settings.synth_unavailable_backoff_s)
+
+    pool = DistractorPool(DISTRACTORS, DISTRACTOR_LOOKBACK, read_back, settings.max_message_bytes)
+    stage = SynthesisStage(settings, backend, families, book, metrics, dlq, publish, pool)
     intents_ready = asyncio.Event()
 
     async def intent_bad(

@@ -60,3 +60,37 @@ async def read_topic_async(
 
 def read_topic(settings: TailorSettings, topic: str, record: type[R], timeout_s: float = 30.0) -> list[R]:
     return asyncio.run(read_topic_async(settings, topic, record, timeout_s))
+
+
+async def read_range_async(
+    settings: TailorSettings, topic: str, partition: int, start: int, end: int, timeout_s: float = 30.0
+) -> list[tuple[int, bytes | None]]:
+    """The (offset, value) of the messages of one partition in [start, end): those retention left (reading
+    starts at the log's start when `start` is gone). TimeoutError when the broker does not deliver them."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    assert settings.kafka_bootstrap
+    if end <= start:
+        return []
+    tp = TopicPartition(topic, partition)
+    consumer = AIOKafkaConsumer(
+        **aiokafka_kwargs(settings, settings.kafka_bootstrap),
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    out: list[tuple[int, bytes | None]] = []
+    try:
+        consumer.assign([tp])
+        consumer.seek(tp, start)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for msg in (await consumer.getmany(tp, timeout_ms=300)).get(tp, []):
+                if msg.offset >= end:
+                    return out
+                out.append((msg.offset, msg.value))
+                if msg.offset + 1 >= end:
+                    return out
+        raise TimeoutError(f"{topic}/{partition} [{start}, {end}) not read in {timeout_s}s")
+    finally:
+        await consumer.stop()
