@@ -28,8 +28,9 @@ def gui(key: str) -> AnchorSet:
 def test_a_worker_starting_mid_partition_chooses_the_distractors_of_one_that_saw_it_all(
     settings: TailorSettings,
 ) -> None:
-    assert settings.kafka_bootstrap
-    ensure_topics(settings, settings, settings.kafka_bootstrap)
+    bootstrap = settings.kafka_bootstrap
+    assert bootstrap
+    ensure_topics(settings, settings, bootstrap)
     topic = settings.topic_anchors
     # the partition's log: GUI sessions, a robot window between them, one GUI window twice (an anchor
     # stage that redelivered it) and a message that is not an anchor set
@@ -38,7 +39,7 @@ def test_a_worker_starting_mid_partition_chooses_the_distractors_of_one_that_saw
     log += [gui(f"s{i}").to_bytes() for i in range(5, 12)]
 
     async def go() -> tuple[list[tuple[str, ...]], list[tuple[str, ...]], int]:
-        producer = AIOKafkaProducer(**aiokafka_kwargs(settings, settings.kafka_bootstrap))
+        producer = AIOKafkaProducer(**aiokafka_kwargs(settings, bootstrap))
         await producer.start()
         try:
             for value in log:
