@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 
 from agents.rewards import group_rewards
-from agents.synthesis.base import Generation, SynthesisBackend, SynthesisJob
+from agents.synthesis.base import Generation, SynthesisBackend, SynthesisJob, WindowImage
 from agents.tasks.base import ParseError, SynthesisContext, TaskFamily, strip_fence
 from core.records import Example, RejectedExample
 
@@ -94,6 +94,7 @@ def judge(
                     intent_id=ctx.spec.intent_id,
                     weights_version=gen.weights_version,
                     prompt_sha256=gen.prompt_sha256,
+                    image_frames=list(gen.image_frames),
                     rewards=terms,
                     created_at=now,
                 )
@@ -113,6 +114,7 @@ def judge(
                     intent_id=ctx.spec.intent_id,
                     weights_version=gen.weights_version,
                     prompt_sha256=gen.prompt_sha256,
+                    image_frames=list(gen.image_frames),
                     rewards=terms,
                     created_at=now,
                 )
@@ -130,8 +132,9 @@ def judge(
                     raw_output=text[:200_000],
                     model=gen.model,
                     intent_id=ctx.spec.intent_id,
-                    weights_version=gen.weights_version,
                     prompt_sha256=gen.prompt_sha256,
+                    weights_version=gen.weights_version,
+                    image_frames=list(gen.image_frames),
                     rewards=terms,
                     created_at=now,
                 )
@@ -150,6 +153,7 @@ def judge(
                 model=gen.model,
                 weights_version=gen.weights_version,
                 prompt_sha256=gen.prompt_sha256,
+                image_frames=list(gen.image_frames),
                 rewards=terms,
                 created_at=now,
             )
@@ -162,7 +166,7 @@ async def synthesize_step(
     family: TaskFamily,
     ctx: SynthesisContext,
     n: int,
-    images: tuple[bytes, ...] = (),
+    images: tuple[WindowImage, ...] = (),
 ) -> StepResult:
     gen = await backend.synthesize(SynthesisJob(family, ctx, n, images))
     return judge(family, ctx, gen)

@@ -70,6 +70,12 @@ class TailorMetrics:
             ["backend"],
             registry=registry,
         )
+        self.synthesis_images = Counter(
+            "tailor_synthesis_images_total",
+            "Key frames shown to the model as images, by backend (0 for a text-only model).",
+            ["backend"],
+            registry=registry,
+        )
         self.synthesis_errors = Counter(
             "tailor_synthesis_errors_total",
             "Failed synthesis requests, by backend and reason.",

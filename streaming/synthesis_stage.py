@@ -15,10 +15,12 @@ from typing import Any
 
 import faust
 
-from agents.synthesis.base import BackendUnavailable, SynthesisBackend
+from agents.synthesis.base import BackendUnavailable, SynthesisBackend, WindowImage
+from agents.synthesis.frames import FrameUnavailable, load_images
 from agents.synthesis.rules_backend import RulesBackend
 from agents.synthesis_step import StepResult, synthesize_step
 from agents.tasks.base import SynthesisContext, TaskFamily
+from core.blobstore import BlobStore
 from core.dlq import SourcePosition
 from core.metrics import TailorMetrics
 from core.records import AnchorSet
@@ -32,9 +34,12 @@ log = logging.getLogger(__name__)
 
 DISTRACTORS = 8  # other sessions' windows a reconstruction prompt may draw fragments from
 DISTRACTOR_LOOKBACK = 64  # ... found among this many messages before the window's own on its partition
+IMAGE_CACHE = 64  # windows whose prompt images are kept (a batch's jobs of one window share them)
 
 
 class SynthesisStage(Stage):
+    refusals = (FrameUnavailable,)  # a key frame the model should see is not in the frame store
+
     def __init__(
         self,
         settings: TailorSettings,
@@ -45,6 +50,7 @@ class SynthesisStage(Stage):
         dlq: DeadLetterSink,
         publish: Any,
         pool: DistractorPool | None = None,
+        frames: BlobStore | None = None,
     ) -> None:
         super().__init__(metrics, dlq, settings.worker_id, settings.dlq_payload_bytes)
         self.settings = settings
@@ -55,6 +61,8 @@ class SynthesisStage(Stage):
         # without a broker to read back from (a benchmark, a test), the history of this process only
         self.pool = pool or DistractorPool(DISTRACTORS, DISTRACTOR_LOOKBACK, None, settings.max_message_bytes)
         self.fallback = RulesBackend()
+        self.frames = frames  # the frame store key-frame images come from (None: prompts without images)
+        self.images: dict[str, asyncio.Task[tuple[WindowImage, ...]]] = {}  # by window: its jobs share them
 
     @property
     def name(self) -> str:
@@ -74,12 +82,30 @@ class SynthesisStage(Stage):
             jobs.append((family, ctx))
         return jobs
 
+    async def window_images(self, ctx: SynthesisContext) -> tuple[WindowImage, ...]:
+        """The window's key frames as prompt images when the model takes images, else none."""
+        s = self.settings
+        if self.frames is None or s.synth_max_images == 0 or not await self.backend.takes_images():
+            return ()
+        window = ctx.anchors.window_id
+        if window not in self.images:
+            while len(self.images) >= IMAGE_CACHE:  # the oldest window's images go first
+                self.images.pop(next(iter(self.images)))
+            work = asyncio.to_thread(
+                load_images, ctx.anchors, self.frames, s.synth_max_images, s.synth_image_max_side, s
+            )
+            self.images[window] = asyncio.ensure_future(work)
+        return await asyncio.shield(self.images[window])
+
     async def run_job(self, family: TaskFamily, ctx: SynthesisContext) -> StepResult:
         n = self.settings.synth_candidates
         backend = self.backend
+        images = await self.window_images(ctx)
         while True:
             try:
-                result = await synthesize_step(backend, family, ctx, n)
+                result = await synthesize_step(
+                    backend, family, ctx, n, images if backend is self.backend else ()
+                )
             except BackendUnavailable as exc:
                 self.metrics.synthesis_errors.labels(backend.name, exc.reason).inc()
                 if exc.reason == "bad_request" or self.settings.synth_fallback_rules:
@@ -90,6 +116,7 @@ class SynthesisStage(Stage):
                 continue
             self.metrics.synthesis_seconds.labels(backend.name).observe(result.generation.seconds)
             self.metrics.synthesis_tokens.labels(backend.name).inc(result.generation.completion_tokens)
+            self.metrics.synthesis_images.labels(backend.name).inc(len(result.generation.image_frames))
             return result
 
     async def handle_batch(self, events: list[Any]) -> None:
@@ -175,7 +202,11 @@ def register_synthesis_stage(
                 await asyncio.sleep(settings.synth_unavailable_backoff_s)
 
     pool = DistractorPool(DISTRACTORS, DISTRACTOR_LOOKBACK, read_back, settings.max_message_bytes)
-    stage = SynthesisStage(settings, backend, families, book, metrics, dlq, publish, pool)
+    from streaming.anchor_stage import frame_store
+
+    stage = SynthesisStage(
+        settings, backend, families, book, metrics, dlq, publish, pool, frame_store(settings)
+    )
     intents_ready = asyncio.Event()
 
     async def intent_bad(

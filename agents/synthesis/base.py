@@ -4,6 +4,7 @@ owns bounded concurrency, timing and failure counting."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from abc import ABC, abstractmethod
@@ -21,11 +22,22 @@ class BackendUnavailable(TailorError, RuntimeError):
 
 
 @dataclass(frozen=True)
+class WindowImage:
+    """One key frame as a prompt image (agents/synthesis/frames.py makes them)."""
+
+    frame_index: int
+    data: bytes  # PNG
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
 class SynthesisJob:
     family: TaskFamily
     ctx: SynthesisContext
     n: int = 1
-    images: tuple[bytes, ...] = ()  # key frames (JPEG/PNG), sent when the served model takes images
+    # key frames, the most salient first; only a backend whose model takes images is given any
+    images: tuple[WindowImage, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -37,6 +49,7 @@ class Generation:
     completion_tokens: int = 0
     seconds: float = 0.0
     extra: dict[str, float] = field(default_factory=dict)
+    image_frames: tuple[int, ...] = ()  # frame indices of the images the model was shown (provenance)
 
 
 class SynthesisBackend(ABC):
@@ -52,15 +65,7 @@ class SynthesisBackend(ABC):
         async with self._gate:
             started = time.perf_counter()
             gen = await self.generate(job)
-        return Generation(
-            gen.texts,
-            gen.model,
-            gen.weights_version,
-            gen.prompt_sha256,
-            gen.completion_tokens,
-            time.perf_counter() - started,
-            gen.extra,
-        )
+        return dataclasses.replace(gen, seconds=time.perf_counter() - started)
 
     async def synthesize_many(self, jobs: list[SynthesisJob]) -> list[Generation | BaseException]:
         """All jobs at once (the server batches them), at most `concurrency` in flight."""
@@ -69,6 +74,10 @@ class SynthesisBackend(ABC):
     @abstractmethod
     async def generate(self, job: SynthesisJob) -> Generation:
         """`job.n` candidate texts for the job's family and context."""
+
+    async def takes_images(self) -> bool:
+        """Whether the model behind this backend is shown key frames (a text-only model never is)."""
+        return False
 
     async def close(self) -> None:
         return None

@@ -82,6 +82,7 @@ def open_backend(
             request_timeout_s=cfg.synth_request_timeout_s,
             retries=cfg.synth_retries,
             send_images=cfg.vllm_vision,
+            model_dir=cfg.model_dir if server is not None else None,
             seeded_sampling=cfg.synth_seeded_sampling,
             frequency_penalty=cfg.synth_frequency_penalty,
         )

@@ -68,7 +68,25 @@ class SynthesisConfig(BaseModel):
         description="dtype of the locally run model (the started vLLM CPU server and the hf backend): float32 on "
         "CPUs without native bf16; bfloat16 with AVX512-BF16/AMX or a GPU.",
     )
-    vllm_vision: bool = Field(default=False, description="The served model takes images: send key frames.")
+    vllm_vision: bool | None = Field(
+        default=None,
+        description="Send key frames to the model as images: true, false, or unset to ask the model (its "
+        "config.json names a vision tower: the local model folder, or the folder the vLLM server reports as its "
+        "model's root). A text-only model never receives an image.",
+    )
+    synth_max_images: int = Field(
+        default=4,
+        ge=0,
+        le=16,
+        description="Most key frames per prompt when the model takes images, the most salient first (scene cuts, "
+        "gripper events, GUI actions; agents/synthesis/frames.py).",
+    )
+    synth_image_max_side: int = Field(
+        default=448,
+        ge=16,
+        le=4096,
+        description="Longest side, in pixels, of a key frame sent to the model (shrunk with its aspect kept).",
+    )
     synth_candidates: int = Field(default=4, gt=0, le=16, description="Candidates per window and task (n).")
     synth_concurrency: int = Field(default=16, gt=0, description="Model requests in flight.")
     synth_batch_size: int = Field(

@@ -5,7 +5,6 @@ timeouts and bounded retries with exponential backoff."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import json
 import logging
@@ -16,6 +15,7 @@ import httpx
 from agents.intents import FamilyChooser, chooser_messages, chooser_schema, parse_choice
 from agents.synthesis.base import BackendUnavailable, Generation, SynthesisBackend, SynthesisJob
 from agents.synthesis.vllm_backend_config import VllmBackendConfig
+from agents.synthesis.vllm_vision import detect_vision, fit_images
 from agents.tasks.constrained import to_regex, token_budget
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,12 @@ class VllmBackend(SynthesisBackend):
         self._client: httpx.AsyncClient | None = None
         self._model = config.model
         self._weights_version: str | None = None
+        self._vision: bool | None = config.send_images
+
+    async def takes_images(self) -> bool:
+        if self._vision is None:  # asked once: LoRA adapters share their base model's image encoder
+            self._vision = await detect_vision(self.client(), self.config.model, self.config.model_dir)
+        return self._vision
 
     def use_model(self, model: str, weights_version: str | None) -> None:
         """Switch the served model name (e.g. to a hot-loaded LoRA adapter)."""
@@ -85,19 +91,8 @@ class VllmBackend(SynthesisBackend):
         return self._client
 
     def messages(self, job: SynthesisJob) -> list[dict[str, Any]]:
-        out = job.family.chat_messages(job.ctx)
-        if self.config.send_images and job.images and out and out[-1]["role"] == "user":
-            parts: list[dict[str, Any]] = [{"type": "text", "text": out[-1]["content"]}]
-            for img in job.images:
-                mime = "image/png" if img[:4] == b"\x89PNG" else "image/jpeg"
-                parts.append(
-                    {
-                        "type": "image_url",
-                        "image_url": {"url": f"data:{mime};base64,{base64.b64encode(img).decode()}"},
-                    }
-                )
-            out[-1] = {"role": "user", "content": parts}
-        return out
+        """The family's chat messages (text only: `generate` adds the images that fit)."""
+        return job.family.chat_messages(job.ctx)
 
     def payload(self, job: SynthesisJob, messages: list[dict[str, Any]]) -> dict[str, Any]:
         """The request: with structured output on, the job's per-window schema (`family.decoding_schema`) and a
@@ -127,6 +122,13 @@ class VllmBackend(SynthesisBackend):
     async def generate(self, job: SynthesisJob) -> Generation:
         messages = self.messages(job)
         body = self.payload(job, messages)
+        shown: tuple[int, ...] = ()
+        if job.images and await self.takes_images():
+            messages, kept = await fit_images(
+                self.client(), self._model, messages, job.images, body["max_tokens"]
+            )
+            body["messages"] = messages
+            shown = tuple(sorted(i.frame_index for i in kept))
         delay = self.config.backoff_s
         last = ""
         for attempt in range(self.config.retries + 1):
@@ -153,6 +155,7 @@ class VllmBackend(SynthesisBackend):
                             "cut_at_max_tokens": float(cut),
                             "control_chars_escaped": float(repaired),
                         },
+                        image_frames=shown,
                     )
                 last = f"HTTP {resp.status_code}: {resp.text[:200]}"
             except httpx.HTTPStatusError as exc:  # 4xx: the request itself is wrong, retrying will not help

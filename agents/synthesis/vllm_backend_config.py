@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, Field
 
 
@@ -42,8 +44,13 @@ class VllmBackendConfig(BaseModel):
         default=3, ge=0, description="Retries of one request before the backend is unavailable."
     )
     backoff_s: float = Field(default=0.5, gt=0, description="First retry delay; doubles per retry.")
-    send_images: bool = Field(
-        default=False, description="Send key frames as image parts (vision models only)."
+    send_images: bool | None = Field(
+        default=None,
+        description="Send key frames as image parts: true, false, or None to ask the model (agents/synthesis/"
+        "vllm_vision.py).",
+    )
+    model_dir: Path | None = Field(
+        default=None, description="The served model's local folder, when this process can read it."
     )
     seeded_sampling: bool = Field(
         default=False,

@@ -99,6 +99,11 @@ class Example(TailorRecord):
     model: str = Field(default="rules", max_length=300)
     weights_version: str | None = None
     prompt_sha256: str | None = Field(default=None, pattern=SHA256_PATTERN)
+    image_frames: list[int] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Key frames the model saw as images (none: text only).",
+    )
     rewards: dict[str, float] = Field(default_factory=dict, description="Reward terms by name.")
     created_at: float
 
@@ -118,6 +123,11 @@ class RejectedExample(TailorRecord):
     intent_id: str | None = None
     weights_version: str | None = None
     prompt_sha256: str | None = Field(default=None, pattern=SHA256_PATTERN)
+    image_frames: list[int] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Key frames the model saw as images (none: text only).",
+    )
     rewards: dict[str, float] = Field(
         default_factory=dict, description="Reward terms (rejected outputs score too)."
     )

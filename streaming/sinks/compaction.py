@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from streaming.sinks.layout import DATE_KEY, PartFile, fsync_dir, list_parts, part_name, publish, temp_name
-from streaming.sinks.parquet_schema import example_schema
+from streaming.sinks.parquet_schema import conform, example_schema
 from streaming.sinks.parquet_sink import SinkError, read_ids
 from streaming.sinks.parquet_sink_config import ParquetSinkConfig
 
@@ -100,7 +100,7 @@ class Compactor:
     def merge(self, directory: Path, group: list[PartFile], seq: int) -> tuple[Path, int]:
         schema = example_schema()
         try:
-            table = pa.concat_tables([pq.ParquetFile(p.path).read().cast(schema) for p in group])
+            table = pa.concat_tables([conform(pq.ParquetFile(p.path).read()) for p in group])
         except (pa.ArrowException, OSError, ValueError) as err:
             raise SinkError("corrupt_part_file", f"{directory}: {type(err).__name__}: {err}"[:500]) from None
         meta = dict(schema.metadata or {})

@@ -20,7 +20,7 @@ import pyarrow as pa
 from core.errors import TailorError
 from core.records import Example, FrameRef, SourceSpan
 
-SINK_SCHEMA_VERSION = 1
+SINK_SCHEMA_VERSION = 2  # 2 (7 Dec): image_frames, the key frames the model saw
 SCHEMA_VERSION_KEY = b"tailor.sink_schema_version"
 HF_METADATA_KEY = b"huggingface"
 
@@ -61,6 +61,7 @@ _COLUMNS: list[tuple[str, pa.DataType, dict[str, Any]]] = [
     ("model", pa.string(), _STR),
     ("weights_version", pa.string(), _STR),
     ("prompt_sha256", pa.string(), _STR),
+    ("image_frames", pa.list_(pa.int64()), {"feature": _I64, "_type": "List"}),
     (
         "rewards",
         pa.list_(pa.struct([("name", pa.string()), ("value", pa.float64())])),
@@ -149,6 +150,7 @@ def example_row(example: Example, cells: list[FrameCell]) -> dict[str, Any]:
         "model": example.model,
         "weights_version": example.weights_version,
         "prompt_sha256": example.prompt_sha256,
+        "image_frames": list(example.image_frames),
         "rewards": [{"name": k, "value": v} for k, v in sorted(example.rewards.items())],
         "created_at": utc_datetime(example.created_at),
         "frames": [{"bytes": c.data, "path": frame_path(c.ref)} for c in cells if c.data is not None],
@@ -164,6 +166,16 @@ def example_row(example: Example, cells: list[FrameCell]) -> dict[str, Any]:
             for c in cells
         ],
     }
+
+
+def conform(table: pa.Table) -> pa.Table:
+    """A part file's table in the current schema: columns an older sink schema did not have are added empty
+    (null lists), so old and new part files merge and read alike."""
+    schema = example_schema()
+    for name in COLUMN_NAMES:
+        if name not in table.column_names:
+            table = table.append_column(name, pa.nulls(table.num_rows, schema.field(name).type))
+    return table.select(COLUMN_NAMES).cast(schema)
 
 
 def row_example(row: dict[str, Any]) -> Example:
@@ -191,6 +203,7 @@ def row_example(row: dict[str, Any]) -> Example:
         model=row["model"],
         weights_version=row["weights_version"],
         prompt_sha256=row["prompt_sha256"],
+        image_frames=list(row.get("image_frames") or []),  # absent from datasets written before 7 Dec
         rewards={r["name"]: r["value"] for r in row["rewards"] or []},
         created_at=created.timestamp() if isinstance(created, datetime) else float(created),
     )

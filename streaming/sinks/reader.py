@@ -36,7 +36,9 @@ def iter_stored(root: Path, families: Collection[str] | None = None) -> Iterator
     seen: set[str] = set()
     for part in list_parts(root):
         try:
-            batches = pq.ParquetFile(part.path).iter_batches(batch_size=_BATCH_ROWS, columns=columns)
+            file = pq.ParquetFile(part.path)
+            present = set(file.schema_arrow.names)  # an older sink schema lacks newer columns (row_example)
+            batches = file.iter_batches(batch_size=_BATCH_ROWS, columns=[c for c in columns if c in present])
             for batch in batches:
                 for row in batch.to_pylist():
                     if row["example_id"] in seen:
