@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import datasets
+import pyarrow.parquet as pq
 
 from core.blobstore import BlobStore
 from core.records import FrameRef
@@ -86,3 +87,26 @@ def test_a_reused_name_with_other_rows_is_never_deleted(
     shutil.copy(root / DAY1 / "part-w1-00000006.parquet", stranger)
     result = Compactor(ParquetSinkConfig(root=root, writer_id="w1")).compact(before_date="2026-05-28")
     assert result.recovered == [] and stranger.exists()
+
+
+def test_part_files_of_the_first_sink_schema_read_and_compact_with_new_ones(
+    tmp_path: Path, frame_store: BlobStore, frame_refs: list[FrameRef]
+) -> None:
+    """Schema 2 added image_frames; a dataset written before it keeps working beside new part files."""
+    root = tmp_path / "ds"
+    small_files(root, frame_store, frame_refs)
+    for part in list_parts(root)[:4]:  # what schema 1 wrote: the same table without the new column
+        table = pq.read_table(part.path, partitioning=None)
+        pq.write_table(table.drop_columns(["image_frames"]), part.path)
+    seen = make_example(60, "qa", [], day=0).model_copy(update={"image_frames": [0, 3]})
+    new = ParquetSink(ParquetSinkConfig(root=root, writer_id="w2"), frame_store).open()
+    new.add([seen])
+    new.flush()
+
+    examples = {e.example_id: e for e in read_examples(root)}
+    assert len(examples) == 9 and examples["qa-0060"].image_frames == [0, 3]
+    assert examples["qa-0000"].image_frames == []
+    Compactor(ParquetSinkConfig(root=root, writer_id="w1")).compact(before_date="2026-05-29")
+    assert {e.example_id: e.image_frames for e in read_examples(root)} == {
+        e.example_id: e.image_frames for e in examples.values()
+    }
