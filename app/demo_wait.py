@@ -13,7 +13,7 @@ from streaming.settings import TailorSettings
 
 def pipeline_lag(settings: TailorSettings) -> int | None:
     """Lag of the worker's group over every topic it consumes (None until it committed on all of them)."""
-    status = collect_status(settings, dead_letters=0)
+    status = collect_status(settings, dead_letters=0, examples=0)
     consumed = {
         settings.topic_raw_video,
         settings.topic_raw_gui,

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from dataclasses import dataclass, field
+from typing import TypeVar
 
-from core.records import DeadLetter, RecordError
+from core.records import DeadLetter, Example, RecordError, TailorRecord
 from streaming.highwaters import fetch_highwaters
 from streaming.kafka_clients import aiokafka_kwargs, kafka_python_kwargs
 from streaming.settings import TailorSettings
@@ -27,20 +29,54 @@ class GroupLag:
         return sum(self.lag.values())
 
 
+R = TypeVar("R", bound=TailorRecord)
+
+
+@dataclass(frozen=True)
+class ModelUse:
+    """What wrote the latest examples: a model and weights version, and how many of them saw images."""
+
+    model: str
+    weights_version: str
+    examples: int
+    with_images: int
+    images: int
+
+
 @dataclass
 class Status:
     highwater: dict[tuple[str, int], int]
     groups: list[GroupLag]
     dead_letters: list[DeadLetter]
+    models: list[ModelUse] = field(default_factory=list)
+
+
+def model_use(examples: list[Example]) -> list[ModelUse]:
+    count: Counter[tuple[str, str]] = Counter()
+    seeing: Counter[tuple[str, str]] = Counter()
+    images: Counter[tuple[str, str]] = Counter()
+    for e in examples:
+        key = (e.model, e.weights_version or "base")
+        count[key] += 1
+        seeing[key] += bool(e.image_frames)
+        images[key] += len(e.image_frames)
+    return [ModelUse(m, v, n, seeing[(m, v)], images[(m, v)]) for (m, v), n in sorted(count.items())]
 
 
 async def latest_dead_letters(settings: TailorSettings, n: int, timeout_s: float = 10.0) -> list[DeadLetter]:
+    return await latest_records(settings, settings.topic_dlq, DeadLetter, n, timeout_s)
+
+
+async def latest_records(
+    settings: TailorSettings, topic: str, record: type[R], n: int, timeout_s: float = 10.0
+) -> list[R]:
+    """The last `n` records of each partition of `topic` that parse as `record`, the latest `n` of them."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     assert settings.kafka_bootstrap
     if n <= 0:
         return []
-    hws = await fetch_highwaters(settings, [settings.topic_dlq], timeout_s)
+    hws = await fetch_highwaters(settings, [topic], timeout_s)
     tps = [TopicPartition(t, p) for (t, p), hw in hws.items() if hw > 0]
     if not tps:
         return []
@@ -48,7 +84,7 @@ async def latest_dead_letters(settings: TailorSettings, n: int, timeout_s: float
         **aiokafka_kwargs(settings, settings.kafka_bootstrap), enable_auto_commit=False
     )
     await consumer.start()
-    letters: list[DeadLetter] = []
+    letters: list[R] = []
     try:
         consumer.assign(tps)
         for tp in tps:
@@ -59,13 +95,13 @@ async def latest_dead_letters(settings: TailorSettings, n: int, timeout_s: float
             batch = await consumer.getmany(timeout_ms=200)
             for tp, msgs in batch.items():
                 for msg in msgs:
-                    try:
-                        letters.append(DeadLetter.from_bytes(msg.value))
-                    except RecordError:
-                        continue
                     if msg.offset + 1 >= remaining.get(tp, 0):
                         remaining.pop(tp, None)
-        letters.sort(key=lambda d: d.created_at)
+                    try:
+                        letters.append(record.from_bytes(msg.value))
+                    except RecordError:
+                        continue
+        letters.sort(key=lambda d: float(getattr(d, "created_at", 0.0)))
         return letters[-n:]
     finally:
         await consumer.stop()
@@ -102,15 +138,16 @@ def _group_name(group: object) -> str:
     return str(getattr(group, "group_id", group))
 
 
-def collect_status(settings: TailorSettings, dead_letters: int = 10) -> Status:
+def collect_status(settings: TailorSettings, dead_letters: int = 10, examples: int = 200) -> Status:
     names = [spec.name for spec in topic_specs(settings)]
 
-    async def gather() -> tuple[dict[tuple[str, int], int], list[DeadLetter]]:
+    async def gather() -> tuple[dict[tuple[str, int], int], list[DeadLetter], list[Example]]:
         hws = await fetch_highwaters(settings, names)
-        return hws, await latest_dead_letters(settings, dead_letters)
+        letters = await latest_dead_letters(settings, dead_letters)
+        return hws, letters, await latest_records(settings, settings.topic_examples, Example, examples)
 
-    hws, letters = asyncio.run(gather())
-    return Status(highwater=hws, groups=group_lags(settings, hws), dead_letters=letters)
+    hws, letters, recent = asyncio.run(gather())
+    return Status(hws, group_lags(settings, hws), letters, model_use(recent))
 
 
 def render_status(status: Status) -> None:
@@ -146,3 +183,10 @@ def render_status(status: Status) -> None:
             d.reason, d.stage, f"{d.source_topic}/{d.source_partition}/{d.source_offset}", d.detail[:80]
         )
     console.print(dlq)
+    models = Table(title="Synthesis (latest examples): model, weights, key frames seen as images")
+    for col in ("model", "weights", "examples", "with images", "images per example"):
+        models.add_column(col)
+    for m in status.models:
+        per = f"{m.images / m.examples:.1f}" if m.examples else "-"
+        models.add_row(m.model, m.weights_version, str(m.examples), str(m.with_images), per)
+    console.print(models)
