@@ -7,8 +7,13 @@ prompt and another example id (an example the first run had never appeared; foun
 
 The rule now is a function of the anchors topic alone: the distractors of the anchor set at (partition p,
 offset o) are the last `size` distinct windows of its domain, from other streams, among the `lookback`
-messages before o on p. A process keeps that history as it goes; when it has none for p, or the offsets
-jump (a restart, a rebalance, a seek back), it reads the range [o - lookback, o) back from the broker.
+messages before o on p. A window on the topic twice (an anchor stage that crashed after publishing it and
+closed it again) takes its distractors from before its first copy, if that is within the last `memory`
+messages, so both copies make one example. A process keeps that history as it goes; when it has none for p,
+or the offsets jump (a restart, a rebalance, a seek back), it reads [o - memory, o) back from the broker.
+
+What this cannot make equal is two different runs: windows of different streams that close at the same
+moment reach the topic in either order, so an independent run of the same input may pair other sessions.
 """
 
 from __future__ import annotations
@@ -27,9 +32,12 @@ ReadBack = Callable[[str, int, int, int], Awaitable[list[tuple[int, bytes | None
 
 
 class DistractorPool:
-    def __init__(self, size: int, lookback: int, read_back: ReadBack | None, max_bytes: int) -> None:
+    def __init__(
+        self, size: int, lookback: int, read_back: ReadBack | None, max_bytes: int, memory: int | None = None
+    ) -> None:
         self.size = size
         self.lookback = lookback
+        self.memory = max(memory or 4 * lookback, lookback)
         self.read_back = read_back  # None: in-process history only (a benchmark without a broker)
         self.max_bytes = max_bytes
         self.history: dict[tuple[str, int], deque[tuple[int, AnchorSet]]] = {}
@@ -41,11 +49,15 @@ class DistractorPool:
         tp = (pos.topic, pos.partition)
         if self.read_back is not None and self.last.get(tp) != pos.offset - 1:
             await self._refill(tp, pos.offset)
-        hist = self.history.setdefault(tp, deque(maxlen=self.lookback))
+        hist = self.history.setdefault(tp, deque(maxlen=self.memory))
+        since = pos.offset - self.memory  # a history that skipped unparsable messages may reach further back
+        at = next((off for off, a in hist if off >= since and a.window_id == anchors.window_id), pos.offset)
         out: list[AnchorSet] = []
         windows = {anchors.window_id}
         for offset, other in reversed(hist):
-            if len(out) >= self.size or offset < pos.offset - self.lookback:
+            if offset >= at:
+                continue
+            if len(out) >= self.size or offset < at - self.lookback:
                 break
             if other.domain != anchors.domain or other.key == anchors.key or other.window_id in windows:
                 continue  # a window on the topic twice (an anchor stage redelivery) counts once
@@ -58,10 +70,10 @@ class DistractorPool:
 
     async def _refill(self, tp: tuple[str, int], offset: int) -> None:
         assert self.read_back is not None
-        start = max(0, offset - self.lookback)
+        start = max(0, offset - self.memory)
         messages = await self.read_back(tp[0], tp[1], start, offset) if offset > 0 else []
         self.read_backs += 1
-        hist: deque[tuple[int, AnchorSet]] = deque(maxlen=self.lookback)
+        hist: deque[tuple[int, AnchorSet]] = deque(maxlen=self.memory)
         for off, value in sorted(messages, key=lambda m: m[0]):
             if not start <= off < offset:
                 continue

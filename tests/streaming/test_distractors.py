@@ -68,9 +68,10 @@ def test_a_worker_starting_mid_partition_chooses_the_distractors_of_one_that_saw
     # offsets 0.. in order; offset 6 (not an anchor set) is skipped: index 6 is offset 7
     assert seen_all[0] == ()
     assert seen_all[3] == ("gui:s0:0", "gui:s1:0", "gui:s2:0")
-    # offset 5 (s2 again): s2 itself is not its own distractor, the robot window is no GUI distractor
-    assert seen_all[5] == ("gui:s0:0", "gui:s1:0", "gui:s3:0")
-    # offset 7 (s4): s2 on the log twice counts once; the message that is not an anchor set is skipped
+    # offset 5, s2 again: the distractors of its first copy (offset 2), so both copies make one example
+    assert seen_all[5] == seen_all[2] == ("gui:s0:0", "gui:s1:0")
+    # offset 7 (s4): the robot window is no GUI distractor, s2 on the log twice counts once, the message that
+    # is not an anchor set is skipped
     assert seen_all[6] == ("gui:s1:0", "gui:s3:0", "gui:s2:0")
     # the worker that started at offset 9 read back once and chose exactly what the other chose
     assert seen_late == seen_all[-len(seen_late) :]
