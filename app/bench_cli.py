@@ -295,6 +295,13 @@ def bench_learn(
     help="Model name the vLLM server answers to (set it to a running server's --served-model-name).",
 )
 @click.option("--skip-hf", is_flag=True, help="Only the vLLM side (e.g. a GPU server); hf figures are null.")
+@click.option(
+    "--images",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Key frames per prompt sent as images to a served vision model (re-anchored from ../shared).",
+)
 def bench_synth(
     json_path: Path | None,
     jobs: int,
@@ -304,6 +311,7 @@ def bench_synth(
     vllm_url: str | None,
     served_name: str,
     skip_hf: bool,
+    images: int,
 ) -> None:
     """vLLM server vs in-process transformers on the same model and prompts: examples/s and ratio."""
     from app.benchmarks import report_bench_synth
@@ -321,6 +329,8 @@ def bench_synth(
             model_dir=settings.model_dir,
             served_name=served_name,
             skip_hf=skip_hf,
+            images=images,
+            image_max_side=settings.synth_image_max_side,
         ),
         json_path,
     )

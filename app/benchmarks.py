@@ -42,7 +42,10 @@ def report_bench_synth(config: BenchSynthConfig, json_path: Path | None) -> dict
     from bench.synth import run_bench_synth
 
     result = run_bench_synth(config)
-    table = Table(title=f"tailor bench synth ({result['jobs']} prompts, {result['max_tokens']} tokens max)")
+    table = Table(
+        title=f"tailor bench synth ({result['jobs']} prompts, {result['max_tokens']} tokens max, "
+        f"{result['images_per_prompt']} images per vLLM prompt)"
+    )
     for key in ("vllm_examples_per_s", "hf_examples_per_s", "ratio", "json_valid_rate", "hf_json_valid_rate"):
         table.add_column(key)
     table.add_row(

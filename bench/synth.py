@@ -23,10 +23,13 @@ def _all_jobs(config: BenchSynthConfig, split: str) -> list[SynthesisJob]:
     from bench.store import load_cases
 
     by_name = {f.name: f for f in families()}
-    cases = load_cases(config.cases_dir, split)
-    return [
-        SynthesisJob(by_name[c.family], context(c), n=config.candidates) for c in cases if c.family in by_name
-    ]
+    cases = [c for c in load_cases(config.cases_dir, split) if c.family in by_name]
+    if config.images:
+        from bench.synth_images import CaseImages
+
+        images = CaseImages(config.images, config.image_max_side)
+        return [SynthesisJob(by_name[c.family], context(c), config.candidates, images(c)) for c in cases]
+    return [SynthesisJob(by_name[c.family], context(c), n=config.candidates) for c in cases]
 
 
 def bench_jobs(config: BenchSynthConfig, split: str | None = None) -> list[SynthesisJob]:
@@ -116,6 +119,7 @@ def run_bench_synth(config: BenchSynthConfig) -> dict[str, Any]:
                 max_tokens=config.max_tokens,
                 temperature=config.temperature,
                 request_timeout_s=config.request_timeout_s,
+                send_images=config.images > 0,
             )
         )
         v_secs, v_texts = asyncio.run(_timed(vllm, jobs, warmup, concurrent=True))
@@ -143,6 +147,7 @@ def run_bench_synth(config: BenchSynthConfig) -> dict[str, Any]:
         "temperature": config.temperature,
         "cpu_count": os.cpu_count(),
         "served_name": config.served_name,
+        "images_per_prompt": round(sum(len(j.images) for j in jobs) / len(jobs), 2) if jobs else 0.0,
         "hf_skipped": config.skip_hf,
         "vllm_examples_per_s": round(v_eps, 3),
         "hf_examples_per_s": round(h_eps, 3) if h_eps else None,

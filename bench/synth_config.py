@@ -42,6 +42,17 @@ class BenchSynthConfig(BaseModel):
         description="Timeout of one vLLM request; long, so that on a loaded CPU a slow request is waited for "
         "rather than retried (a retry repeats the work and distorts the timing).",
     )
+    images: int = Field(
+        default=0,
+        ge=0,
+        le=16,
+        description="Key frames per prompt sent to the vLLM server as images (a vision model; 0: text only): each "
+        "case's window is re-anchored from its recording and the worker's choice of frames is sent. The "
+        "transformers side stays text-only.",
+    )
+    image_max_side: int = Field(
+        default=448, ge=16, description="Longest side of a sent key frame, in pixels."
+    )
     split: str = Field(default="heldout", description="Benchmark split the prompts come from.")
     cases_dir: Path | None = Field(default=None, description="Benchmark case set (default: the bundled one).")
 

@@ -7,7 +7,8 @@
 #    (deploy/scripts/make_vllm_env.sh with TAILOR_VLLM_FLAVOR=gpu, in its own folder) side by side;
 # 2. starts `vllm serve` on the local model folder (bfloat16, --max-model-len sized for a prompt with key
 #    frames, up to TAILOR_GPU_IMAGES images per prompt) on loopback and waits for GET /health;
-# 3. runs `tailor bench synth --skip-hf` (vLLM examples/s and JSON-valid rate; the main environment's
+# 3. runs `tailor bench synth --skip-hf` (vLLM examples/s and JSON-valid rate; with --images
+#    TAILOR_GPU_IMAGES when the model folder's config.json names a vision tower; the main environment's
 #    torch is a CPU build, so there is no in-process transformers side here) and
 #    `tailor bench quality --backend vllm` on the heldout split against that server;
 # 4. records `nvidia-smi --query-gpu=name,...`, stops the server (its whole process group, also on error
@@ -67,8 +68,13 @@ run() {
 SERVE=("$VENV/bin/vllm" serve "$MODEL" --served-model-name "$NAME" --host 127.0.0.1 --port "$PORT"
        --dtype bfloat16 --max-model-len "$MAX_LEN" --gpu-memory-utilization "$MEMORY"
        --limit-mm-per-prompt "{\"image\": $IMAGES}" --disable-uvicorn-access-log)
+# a vision model (its config.json names a vision tower) is sent TAILOR_GPU_IMAGES key frames per prompt
+VISION=0
+if [ -f "$MODEL/config.json" ] && python3 -c "import json, sys; c = json.load(open(sys.argv[1])); sys.exit(0 if any(c.get(k) for k in ('vision_config', 'vision_tower', 'mm_vision_tower', 'visual')) else 1)" "$MODEL/config.json" 2>/dev/null; then
+    VISION=$IMAGES
+fi
 SYNTH=("$TAILOR" bench synth --vllm-url "$URL" --served-name "$NAME" --skip-hf --jobs "$SYNTH_JOBS"
-       --candidates 4 --max-tokens 192 --json "$OUT/synth.json")
+       --candidates 4 --max-tokens 192 --images "$VISION" --json "$OUT/synth.json")
 QUALITY=("$TAILOR" bench quality --backend vllm --split heldout --vllm-url "$URL" --vllm-model "$NAME"
          --json "$OUT/quality_vllm_heldout.json")
 GPU_QUERY=(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader)
@@ -163,8 +169,8 @@ print("seconds: envs $(( T_ENV - T0 )), server start $(( T_UP - T_ENV )), synth 
       "quality $(( T_QUALITY - T_SYNTH )), total $(( T_QUALITY - T0 ))")
 s = load("synth.json")
 if s:
-    print(f"bench synth: {s['jobs']} prompts x {s['candidates']} candidates, {s['vllm_examples_per_s']} examples/s, "
-          f"JSON-valid {s['json_valid_rate']}")
+    print(f"bench synth: {s['jobs']} prompts x {s['candidates']} candidates, {s['images_per_prompt']} images per "
+          f"prompt, {s['vllm_examples_per_s']} examples/s, JSON-valid {s['json_valid_rate']}")
 else:
     print("bench synth: failed (see synth.log)")
 q = load("quality_vllm_heldout.json")
