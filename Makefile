@@ -7,11 +7,12 @@ VPY := $(VENV)/bin/python
 VLLM_VENV := .venv-vllm
 VLLM_PY := $(VLLM_VENV)/bin/python
 MODEL_DIR := .cache/models/SmolLM2-135M-Instruct
+TINY_VLM_DIR := .cache/models/tiny-vlm
 ASSETS := .cache/assets
 PIP_FLAGS := --disable-pip-version-check --progress-bar off -q
 PYTEST_ARGS ?=
 
-.PHONY: env vllm-env model setup demo test lint fix typecheck clean
+.PHONY: env vllm-env model tiny-vlm setup demo test lint fix typecheck clean
 
 $(VENV)/.stamp: requirements/main.lock requirements/nodeps.txt requirements/model.txt pyproject.toml
 	test -x $(VPY) || $(PY) -m venv $(VENV)
@@ -36,6 +37,12 @@ $(MODEL_DIR)/manifest.json: $(VENV)/.stamp
 	$(VPY) -m agents.model_cache --out $(MODEL_DIR)
 
 model: $(MODEL_DIR)/manifest.json
+
+# a tiny random vision-language model (SmolLM2's tokenizer) for the vision code path on CPU
+$(TINY_VLM_DIR)/manifest.json: $(MODEL_DIR)/manifest.json
+	$(VPY) -m agents.tiny_vlm --out $(TINY_VLM_DIR)
+
+tiny-vlm: $(TINY_VLM_DIR)/manifest.json
 
 setup: env vllm-env model
 

@@ -148,8 +148,8 @@ def prepare_model(config: ModelCacheConfig) -> Manifest:
         log.warning("%s; using the verified model cache %s as it is", err, out)
         return manifest
     out.parent.mkdir(parents=True, exist_ok=True)
-    with _folder_lock(out, config.lock_timeout_s):
-        _check_replaceable(out)
+    with folder_lock(out, config.lock_timeout_s):
+        check_replaceable(out)
         source_sha = sha256_file(source)
         if not config.force:
             current = _current_manifest(out, source_sha, config)
@@ -173,7 +173,7 @@ def prepare_model(config: ModelCacheConfig) -> Manifest:
                 files=hash_folder(tmp),
             )
             (tmp / MANIFEST_NAME).write_text(json.dumps(manifest.model_dump(), indent=2) + "\n")
-            _replace_folder(tmp, out)
+            replace_folder(tmp, out)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         log.info("converted %s into %s in %.1fs", source.name, out, time.monotonic() - started)
@@ -195,15 +195,15 @@ def _current_manifest(out: Path, source_sha: str, config: ModelCacheConfig) -> M
     return manifest
 
 
-def _check_replaceable(out: Path) -> None:
+def check_replaceable(out: Path) -> None:
     """Only ever replace a folder that is missing, empty or a model cache (has a manifest)."""
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST_NAME).exists())):
         raise ModelCacheError("refusing to overwrite", f"{out} exists and is not a model cache folder")
 
 
-def _replace_folder(new: Path, out: Path) -> None:
+def replace_folder(new: Path, out: Path) -> None:
     """Move the finished folder into place (the caller holds the folder lock)."""
-    _check_replaceable(out)
+    check_replaceable(out)
     if out.exists():
         old = out.parent / f".{out.name}.old-{os.getpid()}"
         os.replace(out, old)
@@ -212,7 +212,8 @@ def _replace_folder(new: Path, out: Path) -> None:
 
 
 @contextlib.contextmanager
-def _folder_lock(out: Path, timeout_s: float) -> Iterator[None]:
+def folder_lock(out: Path, timeout_s: float) -> Iterator[None]:
+    """Hold the exclusive lock of the folder `out` (a `.NAME.lock` file beside it) while building or replacing it."""
     lock_path = out.parent / f".{out.name}.lock"
     with lock_path.open("a") as fh:
         deadline = time.monotonic() + timeout_s

@@ -200,6 +200,10 @@ class VllmServer:
             cmd.append("--enforce-eager")
         if cfg.enable_lora:
             cmd += ["--enable-lora", "--max-lora-rank", str(cfg.max_lora_rank)]
+        if cfg.limit_mm_per_prompt is not None:
+            cmd += ["--limit-mm-per-prompt", json.dumps(cfg.limit_mm_per_prompt, sort_keys=True)]
+        if cfg.kv_cache_memory_bytes is not None:
+            cmd += ["--kv-cache-memory-bytes", str(cfg.kv_cache_memory_bytes)]
         if cfg.compact_json:
             cmd += [
                 "--structured-outputs-config",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, model_validator
 
 from agents.model_cache_config import DEFAULT_MODEL_NAME
 
@@ -108,6 +108,19 @@ class VllmServerConfig(BaseModel):
         "llguidance ships with both the CPU and the CUDA builds, xgrammar only with the CUDA one.",
     )
     max_lora_rank: int = Field(default=16, gt=0, le=512, description="Largest LoRA rank an adapter may have.")
+    limit_mm_per_prompt: dict[str, NonNegativeInt] | None = Field(
+        default=None,
+        description='Most items per prompt of each modality, e.g. {"image": 4} (--limit-mm-per-prompt), for a model '
+        "that takes images (agents.tiny_vlm.takes_images); vLLM refuses a request with more (HTTP 400: At most 4 "
+        "image(s) may be provided in one prompt). None keeps vLLM's default; a text-only model needs none.",
+    )
+    kv_cache_memory_bytes: int | None = Field(
+        default=None,
+        gt=0,
+        description="KV cache size in bytes (--kv-cache-memory-bytes) instead of sizing it from "
+        "gpu_memory_utilization; on the CPU backend with enforce_eager it also skips the warm-up pass. For a "
+        "small server (the tiny VLM in tests); None sizes it from gpu_memory_utilization.",
+    )
     cpu_reserved_cores: int | None = Field(
         default=0,
         ge=0,
