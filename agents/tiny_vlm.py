@@ -78,44 +78,9 @@ CHAT_TEMPLATE = (
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
+
+
 # Architectures (config.json "architectures") that take images even where the config has no vision_config.
-MULTIMODAL_ARCHITECTURES = frozenset(
-    {
-        "Idefics3ForConditionalGeneration",
-        "SmolVLMForConditionalGeneration",
-        "LlavaForConditionalGeneration",
-        "LlavaNextForConditionalGeneration",
-        "LlavaOnevisionForConditionalGeneration",
-        "Qwen2VLForConditionalGeneration",
-        "Qwen2_5_VLForConditionalGeneration",
-        "Qwen3VLForConditionalGeneration",
-        "PaliGemmaForConditionalGeneration",
-        "Gemma3ForConditionalGeneration",
-        "MllamaForConditionalGeneration",
-        "InternVLChatModel",
-        "Phi3VForCausalLM",
-        "MiniCPMV",
-    }
-)
-
-
-def takes_images(model_dir: Path) -> bool:
-    """Whether the model folder holds a model that takes images: its config.json has a `vision_config` or names
-    a known multimodal architecture. True for the tiny VLM, false for SmolLM2."""
-    path = Path(model_dir) / "config.json"
-    try:
-        config = json.loads(path.read_bytes())
-    except FileNotFoundError:
-        raise ModelCacheError("model missing", f"no config.json in {model_dir}") from None
-    except (OSError, ValueError) as err:
-        raise ModelCacheError("bad config", f"{path}: {err}") from None
-    if not isinstance(config, dict):
-        raise ModelCacheError("bad config", f"{path} is not a JSON object")
-    if config.get("vision_config") is not None:
-        return True
-    return any(a in MULTIMODAL_ARCHITECTURES for a in config.get("architectures") or [])
-
-
 def default_tokenizer_dir() -> Path:
     """SmolLM2's folder in the installation's model cache (made by `make model`)."""
     return installed_path(Path(".cache") / "models" / DEFAULT_MODEL_NAME)

@@ -111,7 +111,7 @@ class VllmServerConfig(BaseModel):
     limit_mm_per_prompt: dict[str, NonNegativeInt] | None = Field(
         default=None,
         description='Most items per prompt of each modality, e.g. {"image": 4} (--limit-mm-per-prompt), for a model '
-        "that takes images (agents.tiny_vlm.takes_images); vLLM refuses a request with more (HTTP 400: At most 4 "
+        "that takes images (agents.model_caps.takes_images); vLLM refuses a request with more (HTTP 400: At most 4 "
         "image(s) may be provided in one prompt). None keeps vLLM's default; a text-only model needs none.",
     )
     kv_cache_memory_bytes: int | None = Field(

@@ -5,6 +5,7 @@ parts, answers a JSON-schema request with an image, and serves a LoRA adapter lo
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import json
@@ -22,6 +23,7 @@ from PIL import Image
 
 from agents.model_cache import MANIFEST_NAME, ModelCacheError, prepare_model, verify_manifest
 from agents.model_cache_config import DEFAULT_MODEL_NAME, ModelCacheConfig
+from agents.model_caps import takes_images
 from agents.tasks.constrained import conforms
 from agents.tiny_vlm import (
     FAKE_IMAGE_TOKEN,
@@ -29,7 +31,6 @@ from agents.tiny_vlm import (
     IMAGE_TOKEN,
     load_tiny_vlm,
     prepare_tiny_vlm,
-    takes_images,
 )
 from agents.tiny_vlm_config import TinyVlmConfig
 from agents.vllm_server import VllmServer, group_members
@@ -43,6 +44,7 @@ SMOL_CACHE = REPO / ".cache" / "models" / DEFAULT_MODEL_NAME
 SERVED = "tiny-vlm"
 ADAPTER = "tiny-vlm-lora"
 MAX_IMAGES = 4
+MAX_LEN = 2048  # the tiny VLM's positions: a task family's prompt (about 1,500 tokens) with key frames
 AITW_SCREEN = "data/gui/aitw/GOOGLE_APPS-523638528775825151/GOOGLE_APPS-523638528775825151_0.png"
 UMI_VIDEO = "data/robot/umi_cup_in_the_wild/videos/observation.image_episode_000000.mp4"
 SIZES = TinyVlmConfig()
@@ -115,8 +117,7 @@ def test_build_is_deterministic_and_verified(tiny_vlm_dir: Path, smol_dir: Path,
 def test_takes_images(tiny_vlm_dir: Path, smol_dir: Path, tmp_path: Path) -> None:
     assert takes_images(tiny_vlm_dir)
     assert not takes_images(smol_dir)
-    with pytest.raises(ModelCacheError):
-        takes_images(tmp_path)
+    assert not takes_images(tmp_path)  # no config.json: nothing says it takes images
 
 
 def test_transformers_processes_an_image_and_generates(tiny_vlm_dir: Path, frames: list[bytes]) -> None:
@@ -146,7 +147,7 @@ def server_config(model_dir: Path, log_file: Path | None = None) -> VllmServerCo
         venv=vllm_venv(),
         model_dir=model_dir,
         served_model_name=SERVED,
-        max_model_len=1024,
+        max_model_len=MAX_LEN,
         gpu_memory_utilization=0.05,
         kv_cache_memory_bytes=64 * 1024 * 1024,
         limit_mm_per_prompt={"image": MAX_IMAGES},
@@ -295,3 +296,61 @@ def test_manifest_lists_every_file(tiny_vlm_dir: Path) -> None:
     listed = set(verify_manifest(tiny_vlm_dir).files)
     on_disk = {p.name for p in tiny_vlm_dir.iterdir() if p.name != MANIFEST_NAME}
     assert listed == on_disk
+
+
+def test_the_worker_backend_detects_the_vlm_and_fits_key_frames(
+    server: VllmServer, tiny_vlm_dir: Path, frames: list[bytes], tmp_path: Path
+) -> None:
+    """The synthesis backend as the worker runs it: `vllm_vision` unset, it asks the server (whose model root is
+    the tiny VLM's folder) and sends a window's key frames, chosen and shrunk by agents.synthesis.frames; with a
+    completion budget that leaves room for one image, /tokenize makes it send only the most salient one."""
+    from agents.synthesis.base import SynthesisJob
+    from agents.synthesis.frames import load_images
+    from agents.synthesis.vllm_backend import VllmBackend
+    from agents.synthesis.vllm_backend_config import VllmBackendConfig
+    from agents.tasks.base import SynthesisContext, TaskSpec
+    from agents.tasks.catalog import families
+    from core.blobstore import BlobStore
+    from core.limits_config import LimitsConfig
+    from tests.agents.synthesis.test_frames import with_frames
+    from tests.streaming.test_stage_failures import INTENT, anchor_set
+
+    store = BlobStore.for_dir(tmp_path / "frames")
+    # the robot window of the stage tests: a gripper_close at frame 3, subtasks from frames 0 and 4
+    anchors = with_frames(anchor_set("ep-1"), store, [frames[0], frames[1], frames[0]], [0, 3, 9])
+    images = load_images(anchors, store, 3, 64, LimitsConfig())
+    family = next(f for f in families() if f.name == "next_subtask")
+    ctx = SynthesisContext(anchors, TaskSpec(family.name, intent_id="i-1", text=INTENT))
+    assert server.base_url
+
+    async def go() -> tuple[Any, Any, Any, bool, bool]:
+        seeing = VllmBackend(VllmBackendConfig(url=server.base_url, model=SERVED, max_tokens=64))
+        text_model = VllmBackend(
+            VllmBackendConfig(url=server.base_url, model=SERVED, max_tokens=64, send_images=False)
+        )
+        try:
+            asked = await seeing.takes_images()
+            told = await text_model.takes_images()
+            plain = await seeing.synthesize(SynthesisJob(family, ctx, 1))
+            shown = await seeing.synthesize(SynthesisJob(family, ctx, 1, images))
+            # unconstrained, a completion budget with room for the text and about one image
+            room = MAX_LEN - int(plain.extra["prompt_tokens"]) - SIZES.tokens_per_image - 12
+            tight = VllmBackend(
+                VllmBackendConfig(url=server.base_url, model=SERVED, max_tokens=room, structured=False)
+            )
+            try:
+                squeezed = await tight.synthesize(SynthesisJob(family, ctx, 1, images))
+            finally:
+                await tight.close()
+            return plain, shown, squeezed, asked, told
+        finally:
+            await seeing.close()
+            await text_model.close()
+
+    plain, shown, squeezed, asked, told = asyncio.run(go())
+    assert asked and not told
+    assert plain.image_frames == () and shown.image_frames == (0, 3, 9)
+    grown = shown.extra["prompt_tokens"] - plain.extra["prompt_tokens"]
+    log.warning("next_subtask prompt: %d tokens, +%d with 3 key frames", plain.extra["prompt_tokens"], grown)
+    assert grown >= 3 * SIZES.tokens_per_image
+    assert squeezed.image_frames == (3,)  # the gripper event's frame is the most salient
