@@ -251,6 +251,7 @@ def test_nested_settings_reach_the_worker_from_env_dotenv_and_file(  # type: ign
     _bare(monkeypatch, tmp_path)
     families, anchoring = _worker(load_settings())
     assert _distractors_planned(families["gui_task_reconstruction"]) == 2  # the default
+    # the file alone
     (tmp_path / "tailor.toml").write_text(
         "[kafka]\npartitions = 5\n"
         "[tasks.gui_task_reconstruction]\nmax_distractor_fragments = 1\nmax_true_fragments = 5\n"
@@ -259,10 +260,14 @@ def test_nested_settings_reach_the_worker_from_env_dotenv_and_file(  # type: ign
         "[extractors.video]\njpeg_quality = 70\n"
     )
     monkeypatch.setenv("TAILOR_CONFIG_FILE", str(tmp_path / "tailor.toml"))
+    assert _distractors_planned(_worker(load_settings())[0]["gui_task_reconstruction"]) == 1
+    # .env over the file
     (tmp_path / ".env").write_text(
         f"{NESTED}=3\nTAILOR_TASKS__GUI_TASK_RECONSTRUCTION__MAX_DESCRIPTION_CHARS=70\n"
         "TAILOR_EXTRACTORS__VIDEO__JPEG_QUALITY=75\n"
     )
+    assert _distractors_planned(_worker(load_settings())[0]["gui_task_reconstruction"]) == 3
+    # the environment over both; each source sets its own fields of the same group
     monkeypatch.setenv("TAILOR_TASKS__GUI_TASK_RECONSTRUCTION__MAX_DESCRIPTION_CHARS", "90")
     s = load_settings()
     families, anchoring = _worker(s)
@@ -270,14 +275,13 @@ def test_nested_settings_reach_the_worker_from_env_dotenv_and_file(  # type: ign
     assert family.config.max_true_fragments == 5  # the file
     assert family.config.max_distractor_fragments == 3  # .env over the file
     assert family.config.max_description_chars == 90  # the environment over .env and the file
-    assert _distractors_planned(family) == 3  # and the family plans by them
     assert s.partitions == 5  # a flat setting in a grouping table
     screen = next(e for e in anchoring["raw_gui"].pipeline.steps if isinstance(e, ScreenChangeExtractor))
     assert screen.config.major_change == 0.3  # the file, in the GUI pipeline the worker runs
     video = anchoring["raw_video"].config
     assert video.jpeg_quality == 75 and video.frame_max_side == 640  # .env over the file; the stage's default
     monkeypatch.setenv(NESTED, "4")
-    assert _worker(load_settings())[0]["gui_task_reconstruction"].config.max_distractor_fragments == 4
+    assert _distractors_planned(_worker(load_settings())[0]["gui_task_reconstruction"]) == 4
     with pytest.raises(ValidationError):  # frozen, nested groups too
         s.tasks.gui_task_reconstruction.max_distractor_fragments = 1  # type: ignore[misc]
 
