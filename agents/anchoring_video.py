@@ -16,6 +16,7 @@ import av
 import numpy as np
 
 from agents.anchoring import KeyFrame, WindowAnchoring, WindowFacts
+from agents.extractors.pipelines_config import AnchorVideoConfig
 from agents.extractors.video.decode import VideoDecoder
 from agents.extractors.video.media import VideoDecodeError
 from agents.extractors.video.pipeline import VideoExpertPipeline, plugin_video_experts
@@ -90,7 +91,7 @@ class VideoAnchoring(WindowAnchoring):
     ) -> None:
         super().__init__(blobs, limits)
         self.ocr = ocr
-        self.config = config or VideoPipelineConfig(frame_max_side=640)
+        self.config = config or AnchorVideoConfig()
         plugin_video_experts()  # a broken plug-in expert fails here, at start-up, not on every window
 
     def facts(self, window: ClosedWindow) -> WindowFacts:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from agents.tasks.base import SynthesisContext, TaskSpec
 from agents.tasks.catalog import families
+from agents.tasks.catalog_config import TasksConfig
 from core.records import AnchorSet, Example, Intent
 from streaming.settings import TailorSettings
 from streaming.sink_stage import examples_root
@@ -20,16 +21,18 @@ from streaming.topic_reader import read_topic
 
 
 class PromptBook:
-    def __init__(self, anchors: dict[str, AnchorSet], intents: dict[str, Intent]) -> None:
+    def __init__(
+        self, anchors: dict[str, AnchorSet], intents: dict[str, Intent], tasks: TasksConfig | None = None
+    ) -> None:
         self.anchors = anchors
         self.intents = intents
-        self.families = {f.name: f for f in families()}
+        self.families = {f.name: f for f in families(tasks)}  # tasks: the families' settings (settings.tasks)
 
     @classmethod
     def from_topics(cls, settings: TailorSettings) -> PromptBook:
         anchors = {a.window_id: a for a in read_topic(settings, settings.topic_anchors, AnchorSet)}
         intents = {i.intent_id: i for i in read_topic(settings, settings.topic_intents, Intent)}
-        return cls(anchors, intents)
+        return cls(anchors, intents, settings.tasks)
 
     def prompt_for(self, example: Example) -> list[dict[str, str]]:
         anchors = self.anchors.get(example.window_id)

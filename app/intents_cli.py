@@ -18,7 +18,7 @@ def show_intents(settings: TailorSettings, list_families: bool) -> None:
         table = Table(title="Task families")
         table.add_column("family")
         table.add_column("domains")
-        for f in families():
+        for f in families(settings.tasks):
             table.add_row(f.name, ", ".join(f.domains))
         console.print(table)
         return

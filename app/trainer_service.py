@@ -14,6 +14,7 @@ from typing import Any
 from agents.synthesis.rules_backend import RULES_MODEL
 from agents.tasks.base import SynthesisContext, TaskSpec
 from agents.tasks.catalog import families
+from agents.tasks.catalog_config import TasksConfig
 from core.records import AnchorSet, Example, Feedback, Intent, RejectedExample
 from streaming.producer import TailorProducer
 from streaming.reload_stage import model_store_root
@@ -99,7 +100,7 @@ def probe(settings: TailorSettings, snap: TopicSnapshot) -> list[Feedback]:
             fresh,
             snap.anchors,
             snap.intents,
-            {f.name: f for f in families()},
+            {f.name: f for f in families(settings.tasks)},
             settings.probe_examples,
         )
     else:
@@ -116,7 +117,7 @@ def gradient_probe(settings: TailorSettings, snap: TopicSnapshot, accepted: list
     from app.export_cli import PromptBook
     from trainer.probe import ProbeError, ProbeItem, probe_feedback
 
-    book = PromptBook(snap.anchors, snap.intents)
+    book = PromptBook(snap.anchors, snap.intents, settings.tasks)
     items = []
     for e in accepted:
         try:
@@ -130,17 +131,19 @@ def gradient_probe(settings: TailorSettings, snap: TopicSnapshot, accepted: list
         return []
 
 
-def candidate_groups(snap: TopicSnapshot, sources: str = "model") -> list[Any]:
+def candidate_groups(
+    snap: TopicSnapshot, sources: str = "model", tasks: TasksConfig | None = None
+) -> list[Any]:
     """Candidates of the same window, intent and family, accepted and rejected alike (rejections are
     the natural "rejected" side of a preference pair). `sources="model"` keeps only a served model's outputs
     (`TrainerConfig.pair_sources`): a pair of a rules text and a model text teaches the rules' style, not which
-    of the policy's own outputs is better."""
+    of the policy's own outputs is better. `tasks`: the families' settings (`settings.tasks`)."""
     from trainer.preferences import Candidate, CandidateGroup
 
     def kept(model: str) -> bool:
         return sources == "all" or model != RULES_MODEL
 
-    by_name = {f.name: f for f in families()}
+    by_name = {f.name: f for f in families(tasks)}
     grouped: dict[tuple[str, str, str], dict[str, Candidate]] = defaultdict(dict)
     for e in snap.accepted:
         if kept(e.model):
@@ -202,7 +205,7 @@ def sft_rows(settings: TailorSettings, snap: TopicSnapshot) -> list[Any]:
     from trainer.heldout import HeldoutRecordings
     from trainer.sft import build_sft_data
 
-    by_name = {f.name: f for f in families()}
+    by_name = {f.name: f for f in families(settings.tasks)}
     sources = []
     if settings.sft_accepted:
         sources += stream_sources(snap.accepted, snap.anchors, snap.intents, by_name)
@@ -252,7 +255,7 @@ def run_train_once(settings: TailorSettings, work_dir: Path | None = None, evalu
     else:
         if settings.probe_enabled and snap.accepted:
             snap.feedback.extend(probe(settings, snap))
-        groups = candidate_groups(snap, settings.pair_sources)
+        groups = candidate_groups(snap, settings.pair_sources, settings.tasks)
     log.info(
         "train (%s): %d candidate groups, %d sft rows, %d feedback records",
         settings.train_method,

@@ -390,7 +390,7 @@ class BareBaseline:
         s = self.settings
         metrics = TailorMetrics(CollectorRegistry())
         self.dlq = BareDeadLetters(self.producer, s.topic_dlq)
-        by_name = {f.name: f for f in families()}
+        by_name = {f.name: f for f in families(s.tasks)}
         book = IntentBook(IntentParser(by_name, None, s.default_budget))
         self.stage = SynthesisStage(
             s, RulesBackend(s.synth_concurrency), by_name, book, metrics, self.dlq, self._publish

@@ -48,7 +48,8 @@ def settings_env(s: TailorSettings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TAILOR_")}
     for name, value in s.model_dump(mode="json").items():
         if value is not None:
-            text = json.dumps(value) if isinstance(value, (list, tuple)) else str(value)
+            # lists and the nested groups (tasks, extractors) as JSON, as the settings read them
+            text = json.dumps(value) if isinstance(value, (list, tuple, dict)) else str(value)
             env[f"TAILOR_{name.upper()}"] = text
     if s.kafka_sasl_password is not None:
         env["TAILOR_KAFKA_SASL_PASSWORD"] = s.kafka_sasl_password.get_secret_value()

@@ -12,7 +12,6 @@ from faust.exceptions import NotReady
 from agents.anchoring import WindowAnchoring
 from agents.anchoring_steps import GuiAnchoring, RobotAnchoring
 from agents.extractors.gui.pipeline import GuiExpertPipeline
-from agents.extractors.gui.pipeline_config import GuiPipelineConfig
 from agents.extractors.robot.pipeline import RobotExpertPipeline
 from core.blobstore import BlobStore
 from core.dlq import SourcePosition
@@ -50,11 +49,12 @@ def anchorings(
 ) -> dict[str, tuple[KeyAdapter[Any], WindowAnchoring]]:
     from agents.anchoring_video import VideoAnchoring
 
-    gui_cfg = GuiPipelineConfig(ocr=settings.ocr_enabled)
+    # the pipelines' settings (TAILOR_EXTRACTORS__*) under the worker-wide OCR switch (TAILOR_OCR_ENABLED)
+    x = settings.extractors.with_ocr(settings.ocr_enabled)
     return {
-        "raw_robot": (RobotKeys(), RobotAnchoring(blobs, settings, RobotExpertPipeline.default())),
-        "raw_gui": (GuiKeys(), GuiAnchoring(blobs, settings, GuiExpertPipeline.default(gui_cfg))),
-        "raw_video": (VideoKeys(), VideoAnchoring(blobs, settings, ocr=settings.ocr_enabled)),
+        "raw_robot": (RobotKeys(), RobotAnchoring(blobs, settings, RobotExpertPipeline.default(x.robot))),
+        "raw_gui": (GuiKeys(), GuiAnchoring(blobs, settings, GuiExpertPipeline.default(x.gui))),
+        "raw_video": (VideoKeys(), VideoAnchoring(blobs, settings, ocr=x.video.ocr_enabled, config=x.video)),
     }
 
 

@@ -104,7 +104,7 @@ def register_synthesis(
     from streaming.sink_stage import register_sink_stage
     from streaming.synthesis_stage import register_synthesis_stage
 
-    by_name = {f.name: f for f in families()}
+    by_name = {f.name: f for f in families(settings.tasks)}
     chooser = synthesis.chooser if settings.intent_model_enabled else None
     book = IntentBook(IntentParser(by_name, chooser, settings.default_budget))
     tailor.synthesis = register_synthesis_stage(

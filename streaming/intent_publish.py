@@ -31,7 +31,7 @@ def derived_id(req: IntentRequest) -> str:
 
 
 def rules_parser(settings: TailorSettings) -> IntentParser:
-    return IntentParser({f.name: f for f in families()}, None, settings.default_budget)
+    return IntentParser({f.name: f for f in families(settings.tasks)}, None, settings.default_budget)
 
 
 def publish_intent(settings: TailorSettings, req: IntentRequest) -> str:

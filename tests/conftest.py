@@ -86,7 +86,7 @@ def settings_env(s: TailorSettings) -> dict[str, str]:
     for name, value in s.model_dump(mode="json").items():
         if value is None:
             continue
-        if isinstance(value, (list, tuple)):
+        if isinstance(value, (list, tuple, dict)):  # the nested groups (tasks, extractors) as JSON too
             import json
 
             value = json.dumps(value)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class PromptConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
     max_prompt_anchors: int = Field(
         default=28,
         gt=0,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from agents.tasks.base_config import PromptConfig
 from agents.tasks.gui_action_extraction_config import GuiActionExtractionConfig
@@ -13,6 +13,7 @@ from agents.tasks.world_model_sample_config import WorldModelSampleConfig
 
 
 class TasksConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
     prompt: PromptConfig = Field(
         default_factory=PromptConfig, description="Prompt size and output parsing limits."
     )

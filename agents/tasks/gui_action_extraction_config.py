@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class GuiActionExtractionConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
     point_tolerance_px: float = Field(
         default=8.0,
         ge=0,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class GuiTaskReconstructionConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
     max_true_fragments: int = Field(
         default=6,
         ge=2,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class RobotFaultRecoveryConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
     observation_before: int = Field(
         default=20, ge=0, description="Frames before the stall's start that the observation range also shows."
     )

@@ -10,10 +10,11 @@ URLs (768 outputs). The comment under each field gives what was measured.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class TextChecksConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
     enabled: bool = Field(
         default=True, description="Run the text validators (language, grounding, question/answer, injection)."
     )

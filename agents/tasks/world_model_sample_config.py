@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class WorldModelSampleConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
     sample_frames: int = Field(default=8, ge=2, le=32, description="Frames sampled evenly over the segment.")
     min_segment_frames: int = Field(default=4, ge=2, description="Shortest segment worth sampling.")
     max_segment_frames: int = Field(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class GuiActionConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
     max_text_chars: int = Field(
         default=80, gt=0, description="Target and typed text longer than this is cut in the anchor content."
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from agents.extractors.gui.actions_config import GuiActionConfig
 from agents.extractors.gui.screen_change_config import ScreenChangeConfig
@@ -13,6 +13,7 @@ from agents.extractors.gui.target_ocr_config import TargetOcrConfig
 
 
 class GuiPipelineConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
     on_error: Literal["raise", "skip"] = Field(
         default="raise",
         description="On an expert failure: re-raise it, or log it and keep the other anchors.",

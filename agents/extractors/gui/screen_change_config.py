@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ScreenChangeConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
     thumb_size: int = Field(
         default=32, ge=4, le=512, description="Side of the square grayscale thumbnail compared between steps."
     )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class SegmentationConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
     min_phase_steps: int = Field(
         default=3,
         ge=1,

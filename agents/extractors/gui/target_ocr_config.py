@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class TargetOcrConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
     margin_px: float = Field(default=8.0, ge=0, description="Pixels added on each side of the target box.")
     margin_frac: float = Field(
         default=0.15, ge=0, le=2, description="Extra margin as a fraction of the box's width / height."

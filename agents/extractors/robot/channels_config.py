@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class RobotChannelsConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
     gripper_source: Literal["auto", "gripper", "action", "state"] = Field(
         default="auto",
         description="Gripper channel: `gripper` is RobotStep.gripper, `action` / `state` take "

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from agents.extractors.robot.gripper_config import GripperConfig
 
 
 class ContactLiftConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
     gripper: GripperConfig = Field(default_factory=GripperConfig, description="Gripper channel and events.")
     closed_value: float = Field(
         default=0.0,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agents.extractors.robot.channels_config import RobotChannelsConfig
 
 
 class GripperConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
     channels: RobotChannelsConfig = Field(
         default_factory=RobotChannelsConfig, description="Where the gripper channel is read."
     )

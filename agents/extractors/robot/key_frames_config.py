@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class KeyFrameConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
     cameras: list[str] = Field(
         default_factory=list,
         description="Preferred camera names, best first; cameras not listed follow in name order.",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from agents.extractors.robot.contact_lift_config import ContactLiftConfig
 from agents.extractors.robot.gripper_config import GripperConfig
@@ -14,6 +14,7 @@ from agents.extractors.robot.subtasks_config import SubtaskConfig
 
 
 class RobotPipelineConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
     on_error: Literal["raise", "skip"] = Field(
         default="raise",
         description="On an expert failure: re-raise it, or log it and keep the other anchors.",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from agents.extractors.robot.channels_config import RobotChannelsConfig
 
 
 class StallConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
     channels: RobotChannelsConfig = Field(
         default_factory=RobotChannelsConfig, description="Where the end-effector position is read."
     )

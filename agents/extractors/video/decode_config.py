@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class DecodeConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
     threads: int = Field(
         default=0, ge=0, le=64, description="Decoder threads; 0 lets FFmpeg pick (one per core)."
     )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class KeyFrameConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
     median_samples: int = Field(
         default=15,
         gt=0,

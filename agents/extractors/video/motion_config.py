@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class MotionConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
     level_edges: tuple[float, float, float] = Field(
         default=(0.5, 3.0, 10.0),
         description="Mean absolute frame difference (grey levels) separating static / low / medium / high.",
@@ -13,6 +14,7 @@ class MotionConfig(BaseModel):
 
 
 class StallConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
     max_mean_diff: float = Field(
         default=0.6,
         ge=0,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class OcrConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
     max_frames: int = Field(default=8, ge=0, description="Most key frames read per window (OCR is slow).")
     max_side: int = Field(
         default=1280, ge=32, description="Key frames are downscaled so their longer side is at most this."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from agents.extractors.video.decode_config import DecodeConfig
 from agents.extractors.video.keyframes_config import KeyFrameConfig
@@ -14,6 +14,7 @@ from agents.extractors.video.scene_config import SceneCutConfig
 
 
 class VideoPipelineConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
     decode: DecodeConfig = Field(default_factory=DecodeConfig, description="Bounded decoder settings.")
     scene: SceneCutConfig = Field(default_factory=SceneCutConfig, description="Scene-cut expert.")
     key_frames: KeyFrameConfig = Field(default_factory=KeyFrameConfig, description="Key-frame expert.")

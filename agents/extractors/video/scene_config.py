@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class SceneCutConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
     histogram_bins: int = Field(default=64, description="Luma histogram bins (a power of two up to 256).")
     histogram_step: int = Field(
         default=2, ge=1, description="Histograms count every n-th analysis pixel in each direction."

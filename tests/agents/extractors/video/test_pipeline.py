@@ -14,6 +14,7 @@ from agents.extractors.video.decode_config import DecodeConfig
 from agents.extractors.video.keyframes import KeyFrameExtractor
 from agents.extractors.video.keyframes_config import KeyFrameConfig
 from agents.extractors.video.media import VideoDecodeError
+from agents.extractors.video.ocr_config import OcrConfig
 from agents.extractors.video.pipeline import VideoExpertPipeline, extract_video, segment_window
 from agents.extractors.video.pipeline_config import VideoPipelineConfig
 from core.blobstore import BlobStore
@@ -114,8 +115,7 @@ def test_video_segment_inline_and_claim_check(bikes, tmp_path):  # type: ignore[
 
 
 def test_screen_recording_with_ocr(gnome_webm):  # type: ignore[no-untyped-def]
-    config = VideoPipelineConfig(ocr_enabled=True)
-    config.ocr.max_frames = 1
+    config = VideoPipelineConfig(ocr_enabled=True, ocr=OcrConfig(max_frames=1))  # settings are frozen
     result = extract_video(gnome_webm, config)
     ocr = result.of_type("ocr_text")
     assert {a.frame_index for a in ocr} == {204}
