@@ -48,7 +48,7 @@ class CameraCheck(RecordCheck[RobotStep]):
         for name, ref in record.cameras.items():
             data = self.media_bytes(ref, self.limits.max_message_bytes)
             try:
-                probe_image(data, max_pixels=self.limits.max_image_pixels)
+                probe_image(data, max_pixels=self.limits.max_image_pixels, media_type=ref.media_type)
             except RecordError as exc:
                 raise RecordError(exc.reason, f"camera {name}: {exc.detail}") from None
 
@@ -67,7 +67,9 @@ class ScreenshotCheck(RecordCheck[GuiStep]):
         if record.screenshot is None:
             return
         data = self.media_bytes(record.screenshot, self.limits.max_message_bytes)
-        width, height = probe_image(data, max_pixels=self.limits.max_image_pixels)
+        width, height = probe_image(
+            data, max_pixels=self.limits.max_image_pixels, media_type=record.screenshot.media_type
+        )
         act = record.action
         for label, val, bound in (("x", act.x, width), ("y", act.y, height)):
             if val is not None and not (-1 <= val <= bound + 1):
@@ -85,7 +87,12 @@ class VideoCheck(RecordCheck[VideoSegment]):
         if record.duration_s > self.limits.max_video_seconds:
             raise RecordError("duration_too_long", f"segment of {record.duration_s}s")
         data = self.media_bytes(ref, self.limits.max_message_bytes * 8)
-        probe_video(data, max_pixels=self.limits.max_video_pixels, max_seconds=self.limits.max_video_seconds)
+        probe_video(
+            data,
+            max_pixels=self.limits.max_video_pixels,
+            max_seconds=self.limits.max_video_seconds,
+            media_type=ref.media_type,
+        )
 
 
 def checks_for(record: type[TailorRecord], limits: LimitsConfig, blobs: BlobStore) -> list[RecordCheck]:  # type: ignore[type-arg]

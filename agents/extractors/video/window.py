@@ -41,6 +41,7 @@ class FrameSource:
     key_flags: np.ndarray
     retained: dict[int, av.VideoFrame]
     cache: dict[int, np.ndarray] = field(default_factory=dict)
+    media_type: str | None = None  # the declared type: the same demuxer allow-list on a re-decode
 
     def rgb(self, positions: list[int]) -> dict[int, np.ndarray]:
         wanted = sorted({p for p in positions if p not in self.cache})
@@ -60,7 +61,7 @@ class FrameSource:
         pts = [int(self.pts[p]) for p in positions]
         by_pts = min(pts) >= 0 and len(set(pts)) == len(pts)
         found: dict[int, np.ndarray] = {}
-        container = open_container(self.source)
+        container = open_container(self.source, self.media_type, self.config.max_pixels)
         try:
             stream = video_stream(container)
             configure_stream(stream, self.config)
