@@ -169,6 +169,9 @@ class VideoDecoder:
             try:
                 frames = packet.decode()
             except av.error.FFmpegError as exc:
+                # a new in-band frame size over the cap fails inside FFmpeg (max_pixels, set on the codec
+                # context) before it allocates; the context keeps the size it refused, so say which
+                self._check_size(int(ctx.width or 0), int(ctx.height or 0))
                 errors += 1
                 log.debug("packet failed to decode: %s", exc)
                 if errors > cfg.max_decode_errors:

@@ -67,6 +67,10 @@ def video_stream(container: Any) -> Any:
 
 def configure_stream(stream: Any, config: DecodeConfig) -> None:
     ctx = stream.codec_context
+    # FFmpeg's own cap, checked before it allocates a picture: a frame's size is only seen in Python after
+    # the decoder has allocated it (a later in-band SPS of 16000x16000 in a stream that opened as 64x48
+    # allocated GBs across the frame threads before the per-frame check could refuse it).
+    ctx.options = {**ctx.options, "max_pixels": str(config.max_pixels)}
     ctx.thread_type = config.thread_type
     ctx.thread_count = config.threads
     if config.keyframes_only:

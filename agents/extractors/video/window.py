@@ -93,8 +93,8 @@ class FrameSource:
         wanted = {int(self.pts[p]): p for p in targets}
         last = max(wanted)
         found: dict[int, np.ndarray] = {}
-        for frame in container.decode(stream):
-            self._check_time(started)
+        for seen, frame in enumerate(container.decode(stream)):
+            self._check_frame(frame, seen, started)
             if frame.pts in wanted:
                 found[wanted[frame.pts]] = frame.to_ndarray(format="rgb24")
             if len(found) == len(wanted) or (frame.pts is not None and frame.pts > last):
@@ -107,16 +107,25 @@ class FrameSource:
         wanted = set(targets)
         found: dict[int, np.ndarray] = {}
         for position, frame in enumerate(container.decode(stream)):
-            self._check_time(started)
+            self._check_frame(frame, position, started)
             if position in wanted:
                 found[position] = frame.to_ndarray(format="rgb24")
                 if len(found) == len(wanted):
                     break
         return found
 
-    def _check_time(self, started: float) -> None:
+    def _check_frame(self, frame: av.VideoFrame, seen: int, started: float) -> None:
+        """The first decode's guards, before a frame is converted: a re-decode reads the same bytes, so it
+        never needs more frames than that decode counted, nor a larger frame than the cap."""
         if time.perf_counter() - started > self.config.timeout_s:
             raise VideoDecodeError("decode_timeout", f"re-decode passed {self.config.timeout_s:g} s")
+        if seen >= len(self.pts) + self.config.frame_margin:
+            raise VideoDecodeError("too_many_frames", f"re-decode passed the {len(self.pts)} frames decoded")
+        if frame.width * frame.height > self.config.max_pixels:
+            raise VideoDecodeError(
+                "resolution_too_large",
+                f"{frame.width}x{frame.height} is over {self.config.max_pixels} pixels",
+            )
 
 
 @dataclass(eq=False)
