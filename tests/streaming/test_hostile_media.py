@@ -1,6 +1,7 @@
 """Hostile producers' media (issue 20), through the ingest stage in process and the video anchoring step:
-a "video" that is an ffconcat script naming a local file, and bytes of another format than the declared media
-type: each gets a dead letter with its reason at ingest, and the anchoring decoder refuses them too."""
+a "video" that is an ffconcat script naming a local file, bytes of another format than the declared media
+type, and a claim check larger than anchoring reads. Each gets a dead letter with its reason at ingest; the
+anchoring decoder refuses the first two as well."""
 
 from __future__ import annotations
 
@@ -131,3 +132,18 @@ def test_the_declared_media_type_is_enforced(shared_dir: Path, tmp_path: Path) -
     with pytest.raises(RecordError) as refused:  # the GUI and robot extractors' decoder
         decode_image(png, LimitsConfig(), "image/jpeg")
     assert refused.value.reason == "media_type_mismatch"
+
+
+def test_a_claim_check_anchoring_would_not_read_is_dead_lettered_at_ingest(tmp_path: Path) -> None:
+    """One cap for ingest and anchoring: before, ingest read claim checks up to 8 x max_message_bytes and
+    anchoring up to max_message_bytes, so a segment between the two passed ingest and failed its window."""
+    blobs = BlobStore.for_dir(tmp_path / "blobs")
+    mp4 = mp4_bytes(frames=20)
+    claim = segment(blobs.put(mp4, "video/mp4"))
+    small = LimitsConfig(max_message_bytes=len(mp4) // 2, max_media_bytes=len(mp4) // 2)
+    (letter,) = ingest(claim, blobs, small)
+    assert (letter.stage, letter.reason) == ("ingest_raw_video", "blob_too_large"), letter
+    enough = LimitsConfig(max_message_bytes=len(mp4) // 2, max_media_bytes=len(mp4))
+    assert ingest(claim, blobs, enough) == []
+    facts = VideoAnchoring(blobs, enough, ocr=False).facts(window(claim))  # and what passed is read whole
+    assert facts.num_frames == 20

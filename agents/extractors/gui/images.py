@@ -30,7 +30,7 @@ def media_bytes(ref: MediaRef, blobs: BlobStore | None, limits: LimitsConfig) ->
             "blob_store_missing", f"media {ref.uri!r} is a claim check but no blob store is set"
         )
     try:
-        return blobs.get(ref, max_bytes=limits.max_message_bytes)
+        return blobs.get(ref, max_bytes=limits.max_media_bytes)  # the cap ingest checked it by
     except UriPolicyError as exc:
         raise RecordError(exc.reason, exc.detail) from None
 
@@ -41,8 +41,8 @@ def decode_image(data: bytes, limits: LimitsConfig, media_type: str | None = Non
     Only the Pillow plug-ins of the declared `media_type` may read the bytes (any allowed one for None)."""
     if not data:
         raise RecordError("empty_media", "image has no bytes")
-    if len(data) > limits.max_message_bytes:
-        raise RecordError("oversized_media", f"{len(data)} bytes > cap {limits.max_message_bytes}")
+    if len(data) > limits.max_media_bytes:
+        raise RecordError("oversized_media", f"{len(data)} bytes > cap {limits.max_media_bytes}")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
