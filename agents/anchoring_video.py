@@ -18,7 +18,7 @@ import numpy as np
 from agents.anchoring import KeyFrame, WindowAnchoring, WindowFacts
 from agents.extractors.pipelines_config import AnchorVideoConfig
 from agents.extractors.video.decode import VideoDecoder
-from agents.extractors.video.media import VideoDecodeError
+from agents.extractors.video.media import VideoDecodeError, open_container
 from agents.extractors.video.pipeline import VideoExpertPipeline, plugin_video_experts
 from agents.extractors.video.pipeline_config import VideoPipelineConfig
 from agents.extractors.video.window import VideoWindow
@@ -33,17 +33,26 @@ SCREEN_FLAT_FRACTION = 0.6
 SCREEN_STILL_FRACTION = 0.9
 
 
-def concat_segments(parts: list[bytes]) -> bytes:
-    """Packets of every segment, in order, in one Matroska container (stream copy, no re-encoding)."""
+JOINED_TYPE = "video/x-matroska"  # what concat_segments writes for more than one segment
+
+
+def concat_segments(
+    parts: list[bytes], media_types: list[str | None] | None = None, max_pixels: int | None = None
+) -> bytes:
+    """Packets of every segment, in order, in one Matroska container (stream copy, no re-encoding).
+
+    Each segment is opened only by the demuxers of its declared media type (`media_types`, in order;
+    any allowed video container where None), as the decoder would open it."""
     if len(parts) == 1:
         return parts[0]
+    types = media_types or [None] * len(parts)
     out_buf = io.BytesIO()
     try:
         with av.open(out_buf, mode="w", format="matroska") as out:
             ostream = None
             offset = 0
-            for data in parts:
-                with av.open(io.BytesIO(data), mode="r") as src:
+            for data, media_type in zip(parts, types, strict=True):
+                with open_container(data, media_type, max_pixels) as src:
                     if not src.streams.video:
                         raise VideoDecodeError("no_video_stream", "segment has no video stream")
                     istream = src.streams.video[0]
@@ -97,10 +106,15 @@ class VideoAnchoring(WindowAnchoring):
     def facts(self, window: ClosedWindow) -> WindowFacts:
         segments: list[VideoSegment] = window.records
         parts = [self.media(s.media) for s in segments]
+        types: list[str | None] = [s.media.media_type for s in segments]
         start = segments[0].start_time
         declared = sum(s.duration_s for s in segments) or None
+        cap = self.config.decode.max_pixels
         video = VideoDecoder(self.config.decode).decode(
-            concat_segments(parts), time_offset=start, declared_duration=declared
+            concat_segments(parts, types, cap),
+            time_offset=start,
+            declared_duration=declared,
+            media_type=types[0] if len(parts) == 1 else JOINED_TYPE,
         )
         ocr = self.ocr and looks_like_screen(video)
         extraction = VideoExpertPipeline.from_config(self.config.model_copy(update={"ocr_enabled": ocr})).run(

@@ -10,13 +10,16 @@ import asyncio
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from core.records import DeadLetter, Example, RecordError, TailorRecord
 from streaming.highwaters import fetch_highwaters
 from streaming.kafka_clients import aiokafka_kwargs, kafka_python_kwargs
 from streaming.settings import TailorSettings
 from streaming.topics import topic_specs
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 
 @dataclass
@@ -150,6 +153,15 @@ def collect_status(settings: TailorSettings, dead_letters: int = 10, examples: i
     return Status(hws, group_lags(settings, hws), letters, model_use(recent))
 
 
+def _plain(value: object) -> Text:
+    """A table cell that Rich prints as it is: topic names, group names, dead letters and examples' fields
+    come from whoever can write to the broker, and as markup a stray `[/x]` crashed the command and a
+    `[link=...]` printed a hidden link."""
+    from rich.text import Text
+
+    return Text(str(value))
+
+
 def render_status(status: Status) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -163,7 +175,7 @@ def render_status(status: Status) -> None:
     for (topic, _p), hw in sorted(status.highwater.items()):
         per_topic.setdefault(topic, []).append(hw)
     for topic, hws in per_topic.items():
-        topics.add_row(topic, str(len(hws)), str(sum(hws)))
+        topics.add_row(_plain(topic), str(len(hws)), str(sum(hws)))
     console.print(topics)
     groups = Table(title="Consumer groups (lag = high-water mark - committed offset)")
     for col in ("group", "topic", "lag"):
@@ -173,20 +185,19 @@ def render_status(status: Status) -> None:
         for (topic, _p), lag in g.lag.items():
             by_topic[topic] = by_topic.get(topic, 0) + lag
         for topic, lag in sorted(by_topic.items()):
-            groups.add_row(g.group, topic, str(lag))
+            groups.add_row(_plain(g.group), _plain(topic), str(lag))
     console.print(groups)
     dlq = Table(title="Latest dead letters")
     for col in ("reason", "stage", "source", "detail"):
         dlq.add_column(col)
     for d in status.dead_letters:
-        dlq.add_row(
-            d.reason, d.stage, f"{d.source_topic}/{d.source_partition}/{d.source_offset}", d.detail[:80]
-        )
+        source = f"{d.source_topic}/{d.source_partition}/{d.source_offset}"
+        dlq.add_row(*map(_plain, (d.reason, d.stage, source, d.detail[:80])))
     console.print(dlq)
     models = Table(title="Synthesis (latest examples): model, weights, key frames seen as images")
     for col in ("model", "weights", "examples", "with images", "images per example"):
         models.add_column(col)
     for m in status.models:
         per = f"{m.images / m.examples:.1f}" if m.examples else "-"
-        models.add_row(m.model, m.weights_version, str(m.examples), str(m.with_images), per)
+        models.add_row(_plain(m.model), _plain(m.weights_version), str(m.examples), str(m.with_images), per)
     console.print(models)

@@ -14,7 +14,9 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import fsspec
+from fsspec.implementations.local import LocalFileSystem
 
+from core.blob_files import BlobFileError, put_local, read_regular
 from core.errors import TailorError
 from core.records.media import MediaRef
 
@@ -47,19 +49,29 @@ class BlobStore:
         digest = hashlib.sha256(data).hexdigest()
         ext = _EXT.get(media_type, "bin")
         uri = f"{self._root()}/{digest[:2]}/{digest}.{ext}"
-        fs, path = fsspec.core.url_to_fs(uri)
-        if not fs.exists(path):
-            fs.makedirs(posixpath.dirname(path), exist_ok=True)
-            # a temporary of its own: two threads or workers storing the same content at once (the same
-            # key frame in two windows) must not move each other's file away; the last rename wins, and
-            # both wrote the same bytes
-            tmp = f"{path}.{uuid.uuid4().hex}.tmp"
-            with fs.open(tmp, "wb") as fh:
-                fh.write(data)
-            fs.mv(tmp, path)
+        fs, root = fsspec.core.url_to_fs(self._root())
+        try:
+            if isinstance(fs, LocalFileSystem):  # symlinks, FIFOs and planted bytes: see core.blob_files
+                put_local(root, digest[:2], f"{digest}.{ext}", data, digest)
+            else:
+                self._put_remote(fs, f"{root}/{digest[:2]}/{digest}.{ext}", data, digest)
+        except BlobFileError as exc:
+            raise UriPolicyError(exc.reason, exc.detail) from None
         return MediaRef(
             media_type=media_type, uri=uri, sha256=digest, size_bytes=len(data), width=width, height=height
         )
+
+    @staticmethod
+    def _put_remote(fs: fsspec.AbstractFileSystem, path: str, data: bytes, digest: str) -> None:
+        """An object store: reuse an object under the hash only if its bytes hash to it (one planted with
+        other bytes would block that content for good)."""
+        if fs.exists(path) and hashlib.sha256(fs.cat_file(path)).hexdigest() == digest:
+            return
+        fs.makedirs(posixpath.dirname(path), exist_ok=True)
+        tmp = f"{path}.{uuid.uuid4().hex}.tmp"  # its own temporary: concurrent writers of the same content
+        with fs.open(tmp, "wb") as fh:
+            fh.write(data)
+        fs.mv(tmp, path)
 
     def check_uri(self, uri: str) -> str:
         """Return the normalised URI if policy allows it, else raise UriPolicyError.
@@ -102,14 +114,15 @@ class BlobStore:
             raise UriPolicyError("blob_too_large", f"{ref.size_bytes} bytes > cap {max_bytes}")
         try:
             if uri.startswith("file://"):  # the checked real path itself, not re-parsed by fsspec
-                with open(uri.removeprefix("file://"), "rb") as fh:
-                    data = fh.read(max_bytes + 1)
+                data = read_regular(uri.removeprefix("file://"), max_bytes + 1)
             else:
                 fs, path = fsspec.core.url_to_fs(uri)
                 with fs.open(path, "rb") as fh:
                     data = fh.read(max_bytes + 1)
         except FileNotFoundError:
             raise UriPolicyError("blob_missing", f"{uri} not found") from None
+        except BlobFileError as exc:  # a FIFO, a device or a directory where the blob should be
+            raise UriPolicyError(exc.reason, exc.detail) from None
         except OSError as exc:  # a directory, a symlink loop, a name too long, no permission
             raise UriPolicyError("blob_unreadable", f"{uri[:300]}: {type(exc).__name__}") from None
         if len(data) > max_bytes:

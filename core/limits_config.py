@@ -14,6 +14,12 @@ class LimitsConfig(BaseModel):
         gt=0,
         description="Media larger than this is stored in the blob store and sent by URI (claim check).",
     )
+    max_media_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        gt=0,
+        description="Largest media item (inline, or a claim check's blob) accepted: the one cap that ingest "
+        "checks and anchoring reads by, so what passes ingest is never too large for its window later.",
+    )
     max_json_depth: int = Field(default=32, gt=0, description="Deepest JSON nesting accepted in a record.")
     max_video_seconds: float = Field(default=120.0, gt=0, description="Longest video segment accepted.")
     max_video_pixels: int = Field(

@@ -7,8 +7,9 @@ import warnings
 from dataclasses import dataclass
 
 import av
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
+from core.media_formats import MediaTypeError, demuxer_allowed, demuxer_options, image_formats
 from core.records.base import RecordError
 
 
@@ -21,16 +22,17 @@ class VideoInfo:
     fps: float | None
 
 
-def probe_video(data: bytes, *, max_pixels: int, max_seconds: float) -> VideoInfo:
-    """Open a container from bytes, check declared resolution and duration, decode one frame."""
+def probe_video(
+    data: bytes, *, max_pixels: int, max_seconds: float, media_type: str | None = None
+) -> VideoInfo:
+    """Open a container from bytes, check declared resolution and duration, decode one frame.
+
+    Only the demuxers allowed for `media_type` may open it (any allowed video container for None)."""
     if not data:
         raise RecordError("empty_media", "video segment has no bytes")
-    # Opening decodes a few frames to learn the stream's parameters, at whatever size the headers declare:
-    # without a pixel cap on those decoders, a 90 KB H.264 file declaring 16000x16000 allocated about 1 GB
-    # before the check below could refuse it.
     caps = {"max_pixels": str(max_pixels)}
     try:
-        with av.open(io.BytesIO(data), mode="r", metadata_errors="ignore", options=caps) as container:
+        with open_video(data, media_type, max_pixels) as container:
             if not container.streams.video:
                 raise RecordError("no_video_stream", "container has no video stream")
             stream = container.streams.video[0]
@@ -69,14 +71,87 @@ def probe_video(data: bytes, *, max_pixels: int, max_seconds: float) -> VideoInf
         raise RecordError("corrupt_media", f"{type(exc).__name__}: {exc}") from None
 
 
-def probe_image(data: bytes, *, max_pixels: int) -> tuple[int, int]:
-    """Check an image's declared size against the cap before decoding it, then decode it."""
+def open_video(
+    source: bytes | str, media_type: str | None, max_pixels: int, options: dict[str, str] | None = None
+) -> av.container.InputContainer:
+    """An input container over bytes (or a local path), opened only by a demuxer allowed for `media_type`,
+    with the pixel cap on the decoders that opening runs to learn the stream's parameters.
+
+    Raises RecordError(unsupported_media_type / unsupported_container / media_type_mismatch) for a refused
+    container; other FFmpeg errors (corrupt bytes) propagate for the caller to label."""
+    try:
+        formats = demuxer_options(media_type, local_file=isinstance(source, str))
+    except MediaTypeError as exc:
+        raise RecordError(exc.reason, exc.detail) from None
+    # Opening decodes a few frames to learn the stream's parameters, at whatever size the headers declare:
+    # without a pixel cap on those decoders, a 90 KB H.264 file declaring 16000x16000 allocated about 1 GB
+    # before any size check could refuse it.
+    opts = {**(options or {}), "max_pixels": str(max_pixels), **formats}
+    target = io.BytesIO(source) if isinstance(source, bytes) else source
+    try:
+        container = av.open(target, mode="r", metadata_errors="ignore", options=opts)
+    except av.error.ArgumentError:  # FFmpeg's answer to a demuxer outside format_whitelist
+        raise _container_refused(target, media_type, opts) from None
+    if not demuxer_allowed(container.format.name, media_type):
+        container.close()
+        raise RecordError("unsupported_container", f"{container.format.name} is not a {media_type} container")
+    return container
+
+
+def _container_refused(
+    target: io.BytesIO | str, media_type: str | None, options: dict[str, str]
+) -> RecordError:
+    """media_type_mismatch when another allowed demuxer takes the bytes (an mkv declared video/mp4), else
+    unsupported_container (an ffconcat script, a playlist, an image sequence)."""
+    if media_type is not None:
+        try:
+            retry = {**options, **demuxer_options(None)}  # the same caps on the decoders of the probe
+            if isinstance(target, io.BytesIO):
+                target.seek(0)
+            with av.open(target, mode="r", metadata_errors="ignore", options=retry) as other:
+                return RecordError(
+                    "media_type_mismatch", f"declared {media_type}, the bytes are {other.format.name}"
+                )
+        except (av.error.FFmpegError, ValueError, OSError, EOFError):
+            pass
+    allowed = options["format_whitelist"]
+    return RecordError("unsupported_container", f"not a {media_type or 'video'} container ({allowed})")
+
+
+def open_image(data: bytes, media_type: str | None) -> Image.Image:
+    """A lazily decoded Pillow image (header read), opened only by the plug-ins allowed for `media_type`.
+
+    Raises RecordError: unsupported_media_type (a type outside the allow-list), media_type_mismatch (another
+    allowed format: a PNG declared image/jpeg), corrupt_media (no allowed plug-in recognises the bytes)."""
+    try:
+        formats = image_formats(media_type)
+    except MediaTypeError as exc:
+        raise RecordError(exc.reason, exc.detail) from None
+    try:
+        return Image.open(io.BytesIO(data), formats=formats)
+    except UnidentifiedImageError:
+        pass
+    if media_type is not None:
+        try:
+            with Image.open(io.BytesIO(data), formats=image_formats(None)) as other:
+                raise RecordError(
+                    "media_type_mismatch", f"declared {media_type}, the bytes are {other.format}"
+                )
+        except UnidentifiedImageError:
+            pass
+    raise RecordError("corrupt_media", f"not a {'/'.join(formats)} image")
+
+
+def probe_image(data: bytes, *, max_pixels: int, media_type: str | None = None) -> tuple[int, int]:
+    """Check an image's declared size against the cap before decoding it, then decode it.
+
+    Only Pillow's plug-ins for `media_type` may open it (any allowed image format for None)."""
     if not data:
         raise RecordError("empty_media", "image has no bytes")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as img:
+            with open_image(data, media_type) as img:
                 width, height = img.size
                 if width * height > max_pixels:
                     raise RecordError(

@@ -24,7 +24,12 @@ class RecordCheck(ABC, Generic[R]):
     def check(self, record: R) -> None:
         """Raise RecordError when the record must not go further."""
 
-    def media_bytes(self, ref: MediaRef, cap: int) -> bytes:
+    def media_bytes(self, ref: MediaRef) -> bytes:
+        """The item's bytes under `max_media_bytes`, the cap anchoring reads them by again: a larger claim
+        check dead-letters here, not its whole window later."""
+        cap = self.limits.max_media_bytes
+        if ref.size_bytes > cap:  # inline data too: blobs.get returns it without a look at its size
+            raise RecordError("blob_too_large", f"{ref.size_bytes} bytes > cap {cap}")
         try:
             return self.blobs.get(ref, max_bytes=cap)
         except UriPolicyError as exc:
@@ -46,9 +51,9 @@ class CameraCheck(RecordCheck[RobotStep]):
         if len(record.cameras) > 16:
             raise RecordError("too_many_cameras", f"{len(record.cameras)} cameras > 16")
         for name, ref in record.cameras.items():
-            data = self.media_bytes(ref, self.limits.max_message_bytes)
+            data = self.media_bytes(ref)
             try:
-                probe_image(data, max_pixels=self.limits.max_image_pixels)
+                probe_image(data, max_pixels=self.limits.max_image_pixels, media_type=ref.media_type)
             except RecordError as exc:
                 raise RecordError(exc.reason, f"camera {name}: {exc.detail}") from None
 
@@ -66,8 +71,10 @@ class ScreenshotCheck(RecordCheck[GuiStep]):
     def check(self, record: GuiStep) -> None:
         if record.screenshot is None:
             return
-        data = self.media_bytes(record.screenshot, self.limits.max_message_bytes)
-        width, height = probe_image(data, max_pixels=self.limits.max_image_pixels)
+        data = self.media_bytes(record.screenshot)
+        width, height = probe_image(
+            data, max_pixels=self.limits.max_image_pixels, media_type=record.screenshot.media_type
+        )
         act = record.action
         for label, val, bound in (("x", act.x, width), ("y", act.y, height)):
             if val is not None and not (-1 <= val <= bound + 1):
@@ -84,8 +91,13 @@ class VideoCheck(RecordCheck[VideoSegment]):
             raise RecordError("resolution_too_large", f"declared {ref.width}x{ref.height}")
         if record.duration_s > self.limits.max_video_seconds:
             raise RecordError("duration_too_long", f"segment of {record.duration_s}s")
-        data = self.media_bytes(ref, self.limits.max_message_bytes * 8)
-        probe_video(data, max_pixels=self.limits.max_video_pixels, max_seconds=self.limits.max_video_seconds)
+        data = self.media_bytes(ref)
+        probe_video(
+            data,
+            max_pixels=self.limits.max_video_pixels,
+            max_seconds=self.limits.max_video_seconds,
+            media_type=ref.media_type,
+        )
 
 
 def checks_for(record: type[TailorRecord], limits: LimitsConfig, blobs: BlobStore) -> list[RecordCheck]:  # type: ignore[type-arg]

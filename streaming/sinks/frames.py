@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from PIL import Image
 
 from core.blobstore import BlobStore, UriPolicyError
+from core.media_formats import MediaTypeError, image_formats
 from core.records import Example, FrameRef, MediaRef
 from streaming.sinks.parquet_schema import FrameCell
 
@@ -52,28 +53,32 @@ class EmbeddedFrames(FramePolicy):
     def cell(self, ref: FrameRef) -> FrameCell:
         try:
             data = self.read(ref)
-            self.check_image(data)
+            self.check_image(data, _media_type(ref))
         except UriPolicyError as err:
             log.warning("frame %s not embedded: %s", ref.uri, err)
             return FrameCell(ref, error=err.reason)
         return FrameCell(ref, data=data)
 
     def read(self, ref: FrameRef) -> bytes:
-        ext = ref.uri.rsplit(".", 1)[-1].lower() if "." in ref.uri.rsplit("/", 1)[-1] else ""
         media = MediaRef(
-            media_type=_MEDIA_TYPES.get(ext, "application/octet-stream"),
+            media_type=_media_type(ref),
             uri=ref.uri,
             sha256=ref.sha256,
             size_bytes=0,  # unknown here; BlobStore.get still caps the read at max_bytes
         )
         return self.store.get(media, self.max_bytes)
 
-    def check_image(self, data: bytes) -> None:
-        """Header-only check: the bytes open as an image no larger than `max_pixels`."""
+    def check_image(self, data: bytes, media_type: str) -> None:
+        """Header-only check: the bytes open as an image of the type the frame's name says (only that Pillow
+        plug-in may read them: a TIFF or PSD stored under .png is not embedded) no larger than `max_pixels`."""
+        try:
+            formats = image_formats(media_type)
+        except MediaTypeError as err:
+            raise UriPolicyError("frame_not_image", err.detail) from None
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the cap below decides
-                with Image.open(io.BytesIO(data)) as img:
+                with Image.open(io.BytesIO(data), formats=formats) as img:
                     width, height = img.size
         except Image.DecompressionBombError:
             raise UriPolicyError("frame_too_many_pixels", "the image header declares a bomb") from None
@@ -81,3 +86,9 @@ class EmbeddedFrames(FramePolicy):
             raise UriPolicyError("frame_not_image", f"{type(err).__name__}: {err}"[:200]) from None
         if width * height > self.max_pixels:
             raise UriPolicyError("frame_too_many_pixels", f"{width}x{height} > {self.max_pixels} pixels")
+
+
+def _media_type(ref: FrameRef) -> str:
+    """The frame's type by its name's extension, as the blob store names what it stores."""
+    ext = ref.uri.rsplit(".", 1)[-1].lower() if "." in ref.uri.rsplit("/", 1)[-1] else ""
+    return _MEDIA_TYPES.get(ext, "application/octet-stream")

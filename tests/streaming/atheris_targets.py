@@ -34,6 +34,7 @@ MEDIA_REASONS = {
     "resolution_too_large",
     "duration_too_long",
     "unsupported_codec",
+    "unsupported_container",
 }
 URI_REASONS = {"uri_invalid", "uri_scheme_not_allowed", "uri_path_traversal", "uri_outside_roots"}
 URI_PREFIXES = [

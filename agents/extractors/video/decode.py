@@ -111,18 +111,24 @@ class VideoDecoder:
         self.config = config
 
     def decode(
-        self, source: Path | bytes, time_offset: float = 0.0, declared_duration: float | None = None
+        self,
+        source: Path | bytes,
+        time_offset: float = 0.0,
+        declared_duration: float | None = None,
+        media_type: str | None = None,
     ) -> VideoWindow:
         """Decode `source`; timestamps are `time_offset` + seconds since the first frame.
 
         `declared_duration` (e.g. a VideoSegment's duration_s) overrides the container's header for
-        the duration and frame-count guards.
+        the duration and frame-count guards; `media_type` (the record's) picks the demuxers allowed to
+        open it (any allowed video container for None).
         """
         started = time.perf_counter()
-        container = open_container(source)
+        container = open_container(source, media_type, self.config.max_pixels)
         try:
             stream = video_stream(container)
             window = self._decode(container, stream, source, time_offset, declared_duration, started)
+            window.frames_source.media_type = media_type  # a re-decode opens it under the same allow-list
         except av.error.FFmpegError as exc:
             raise VideoDecodeError("corrupt_media", f"{type(exc).__name__}: {exc}") from None
         finally:
@@ -163,6 +169,9 @@ class VideoDecoder:
             try:
                 frames = packet.decode()
             except av.error.FFmpegError as exc:
+                # a new in-band frame size over the cap fails inside FFmpeg (max_pixels, set on the codec
+                # context) before it allocates; the context keeps the size it refused, so say which
+                self._check_size(int(ctx.width or 0), int(ctx.height or 0))
                 errors += 1
                 log.debug("packet failed to decode: %s", exc)
                 if errors > cfg.max_decode_errors:

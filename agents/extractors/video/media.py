@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 from fractions import Fraction
 from pathlib import Path
@@ -12,6 +11,8 @@ import av
 
 from agents.extractors.base import ExtractorError
 from agents.extractors.video.decode_config import DecodeConfig
+from core.media_probe import open_video
+from core.records.base import RecordError
 
 log = logging.getLogger(__name__)
 
@@ -25,12 +26,17 @@ class VideoDecodeError(ExtractorError):
         super().__init__(DECODER_NAME, reason, detail)
 
 
-def open_container(source: Path | bytes) -> Any:
-    """An input container over a file or in-memory bytes; corrupt or empty input raises VideoDecodeError."""
+def open_container(source: Path | bytes, media_type: str | None = None, max_pixels: int | None = None) -> Any:
+    """An input container over a file or in-memory bytes; corrupt or empty input raises VideoDecodeError.
+
+    Only the demuxers allowed for `media_type` open it (`core.media_formats`: no ffconcat script, playlist
+    or image sequence that reads other files), and the decoders run while opening are capped at `max_pixels`.
+    """
+    target: bytes | str
     if isinstance(source, bytes):
         if not source:
             raise VideoDecodeError("empty_media", "zero bytes")
-        target: Any = io.BytesIO(source)
+        target = source
     else:
         if not source.is_file():
             raise VideoDecodeError("missing_media", f"{source} is not a file")
@@ -38,7 +44,9 @@ def open_container(source: Path | bytes) -> Any:
             raise VideoDecodeError("empty_media", f"{source} is zero bytes")
         target = str(source)
     try:
-        return av.open(target, mode="r")
+        return open_video(target, media_type, max_pixels or DecodeConfig().max_pixels)
+    except RecordError as exc:
+        raise VideoDecodeError(exc.reason, exc.detail) from None
     except av.error.FFmpegError as exc:
         raise VideoDecodeError("corrupt_media", f"cannot open container: {exc}") from None
 
@@ -59,6 +67,10 @@ def video_stream(container: Any) -> Any:
 
 def configure_stream(stream: Any, config: DecodeConfig) -> None:
     ctx = stream.codec_context
+    # FFmpeg's own cap, checked before it allocates a picture: a frame's size is only seen in Python after
+    # the decoder has allocated it (a later in-band SPS of 16000x16000 in a stream that opened as 64x48
+    # allocated GBs across the frame threads before the per-frame check could refuse it).
+    ctx.options = {**ctx.options, "max_pixels": str(config.max_pixels)}
     ctx.thread_type = config.thread_type
     ctx.thread_count = config.threads
     if config.keyframes_only:

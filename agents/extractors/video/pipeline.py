@@ -191,7 +191,9 @@ def segment_window(
     if len(data) > max_bytes:
         raise VideoDecodeError("blob_too_large", f"{len(data)} bytes > cap {max_bytes}")
     declared = segment.duration_s if segment.duration_s > 0 else None
-    return decoder.decode(data, time_offset=segment.start_time, declared_duration=declared)
+    return decoder.decode(
+        data, time_offset=segment.start_time, declared_duration=declared, media_type=media.media_type
+    )
 
 
 __all__ = [

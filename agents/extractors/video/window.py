@@ -41,6 +41,7 @@ class FrameSource:
     key_flags: np.ndarray
     retained: dict[int, av.VideoFrame]
     cache: dict[int, np.ndarray] = field(default_factory=dict)
+    media_type: str | None = None  # the declared type: the same demuxer allow-list on a re-decode
 
     def rgb(self, positions: list[int]) -> dict[int, np.ndarray]:
         wanted = sorted({p for p in positions if p not in self.cache})
@@ -60,7 +61,7 @@ class FrameSource:
         pts = [int(self.pts[p]) for p in positions]
         by_pts = min(pts) >= 0 and len(set(pts)) == len(pts)
         found: dict[int, np.ndarray] = {}
-        container = open_container(self.source)
+        container = open_container(self.source, self.media_type, self.config.max_pixels)
         try:
             stream = video_stream(container)
             configure_stream(stream, self.config)
@@ -92,8 +93,8 @@ class FrameSource:
         wanted = {int(self.pts[p]): p for p in targets}
         last = max(wanted)
         found: dict[int, np.ndarray] = {}
-        for frame in container.decode(stream):
-            self._check_time(started)
+        for seen, frame in enumerate(container.decode(stream)):
+            self._check_frame(frame, seen, started)
             if frame.pts in wanted:
                 found[wanted[frame.pts]] = frame.to_ndarray(format="rgb24")
             if len(found) == len(wanted) or (frame.pts is not None and frame.pts > last):
@@ -106,16 +107,25 @@ class FrameSource:
         wanted = set(targets)
         found: dict[int, np.ndarray] = {}
         for position, frame in enumerate(container.decode(stream)):
-            self._check_time(started)
+            self._check_frame(frame, position, started)
             if position in wanted:
                 found[position] = frame.to_ndarray(format="rgb24")
                 if len(found) == len(wanted):
                     break
         return found
 
-    def _check_time(self, started: float) -> None:
+    def _check_frame(self, frame: av.VideoFrame, seen: int, started: float) -> None:
+        """The first decode's guards, before a frame is converted: a re-decode reads the same bytes, so it
+        never needs more frames than that decode counted, nor a larger frame than the cap."""
         if time.perf_counter() - started > self.config.timeout_s:
             raise VideoDecodeError("decode_timeout", f"re-decode passed {self.config.timeout_s:g} s")
+        if seen >= len(self.pts) + self.config.frame_margin:
+            raise VideoDecodeError("too_many_frames", f"re-decode passed the {len(self.pts)} frames decoded")
+        if frame.width * frame.height > self.config.max_pixels:
+            raise VideoDecodeError(
+                "resolution_too_large",
+                f"{frame.width}x{frame.height} is over {self.config.max_pixels} pixels",
+            )
 
 
 @dataclass(eq=False)

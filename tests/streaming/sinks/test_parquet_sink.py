@@ -18,6 +18,7 @@ from PIL import Image
 
 from core.blobstore import BlobStore
 from core.records import FrameRef
+from streaming.sinks.frames import EmbeddedFrames
 from streaming.sinks.parquet_schema import example_schema
 from streaming.sinks.parquet_sink import ParquetSink, SinkError
 from streaming.sinks.parquet_sink_config import ParquetSinkConfig
@@ -241,6 +242,23 @@ def test_drop_policy_refuses_examples_with_a_bad_frame(
     assert n == 1
     assert s.stats.dropped == {"frame_not_image": 1, "blob_missing": 1, "uri_outside_roots": 1}
     assert s.flush() and [e.example_id for e in read_examples(tmp_path / "ds")] == ["qa-0003"]
+
+
+def test_a_frame_of_another_format_than_its_name_is_not_embedded(
+    frame_store: BlobStore, real_frames: list[RealFrame]
+) -> None:
+    """The real AITW screenshot re-encoded as TIFF and stored as image/png: only the PNG plug-in may read a
+    .png frame (before, any format Pillow knows was embedded)."""
+    png = next(f for f in real_frames if f.media_type == "image/png")
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(png.data)).save(buf, format="TIFF")
+    policy = EmbeddedFrames(frame_store, max_bytes=1 << 24, max_pixels=1 << 24)
+    cells = []
+    for data in (png.data, buf.getvalue()):
+        ref = frame_store.put(data, "image/png")
+        assert ref.uri is not None and ref.sha256 is not None
+        cells.append(policy.cell(FrameRef(frame_index=0, timestamp=0.0, uri=ref.uri, sha256=ref.sha256)))
+    assert [c.error for c in cells] == [None, "frame_not_image"]
 
 
 def test_corrupt_part_file_is_a_clear_error(tmp_path: Path, frame_store: BlobStore) -> None:

@@ -115,3 +115,31 @@ def test_wall_clock_timeout(gnome_webm):  # type: ignore[no-untyped-def]
 def test_resolution_cap_is_configurable(bikes):  # type: ignore[no-untyped-def]
     assert reason_of(bikes, max_pixels=320 * 240) == "resolution_too_large"
     assert len(decode(bikes, max_pixels=640 * 272)) == 250
+
+
+def _status_bytes(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"{field} not in /proc/self/status")
+
+
+def test_an_in_band_size_change_is_refused_before_the_decoder_allocates_it():  # type: ignore[no-untyped-def]
+    """A raw H.264 stream that opens as 64x48 and later carries a new SPS of 4096x4096: the opening probe
+    sees only the small size, so the cap must hold inside the decoder. Before it did, the refusal came after
+    FFmpeg had allocated the large pictures (75 MiB over the RSS here for 4096x4096; GBs for 16000x16000)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # resets the peak RSS (VmHWM) to the current RSS
+    except OSError:
+        pytest.skip("/proc/self/clear_refs is not writable: the peak RSS cannot be reset here")
+    stream = encode_h264(64, 48, 10, "h264") + encode_h264(4096, 4096, 2, "h264")  # two Annex-B streams
+    assert len(stream) < 100_000
+    config = DecodeConfig(max_pixels=64 * 48 * 4)
+    Path("/proc/self/clear_refs").write_text("5")
+    before = _status_bytes("VmRSS")
+    with pytest.raises(VideoDecodeError) as info:
+        VideoDecoder(config).decode(stream, media_type="video/h264")
+    peak = _status_bytes("VmHWM") - before
+    assert info.value.reason == "resolution_too_large" and "4096x4096" in info.value.detail
+    one_frame = 4096 * 4096 * 3 // 2  # a single yuv420p picture of the refused size (24 MiB)
+    assert peak < one_frame, f"peak {peak >> 20} MiB over the RSS before"
