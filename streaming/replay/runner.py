@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from core.records import MediaRef
 from streaming.app import blob_store
 from streaming.producer import TailorProducer
-from streaming.replay.base import ReplayEvent, ReplaySource
+from streaming.replay.base import ReplayError, ReplayEvent, ReplaySource
 from streaming.replay.detect import open_sources
+from streaming.replay.rosbag_config import load_mapping
 from streaming.replay.runner_config import ReplayConfig
+from streaming.replay.source_config import ReplaySourceConfig
 from streaming.settings import TailorSettings
 from streaming.topics import ensure_topics, spec_for
 
@@ -63,8 +65,14 @@ def _merged(
 def replay(settings: TailorSettings, config: ReplayConfig) -> ReplayResult:
     assert settings.kafka_bootstrap is not None
     ensure_topics(settings, settings, settings.kafka_bootstrap)
+    source_config = ReplaySourceConfig(rosbag=load_mapping(config.mapping)) if config.mapping else None
     sources = open_sources(
-        config.paths, config.kind, media_factory(settings), settings, config.segment_seconds
+        config.paths,
+        config.kind,
+        media_factory(settings),
+        settings,
+        config.segment_seconds,
+        config=source_config,
     )
     started = time.monotonic()
     published = 0
@@ -78,15 +86,20 @@ def replay(settings: TailorSettings, config: ReplayConfig) -> ReplayResult:
             while True:
                 t0 = time.time()
                 clock0 = time.monotonic()
-                for ev in _merged(sources, t0, config.rate, round_no, settings, frozenset(config.keys)):
-                    if config.rate > 0:
-                        delay = clock0 + ev.at_s / config.rate - time.monotonic()
-                        if delay > 0:
-                            time.sleep(delay)
-                    producer.send(ev.record)
-                    published += 1
-                    if progress and task is not None:
-                        progress.update(task, advance=1, description=f"replay {ev.key}")
+                try:
+                    for ev in _merged(sources, t0, config.rate, round_no, settings, frozenset(config.keys)):
+                        if config.rate > 0:
+                            delay = clock0 + ev.at_s / config.rate - time.monotonic()
+                            if delay > 0:
+                                time.sleep(delay)
+                        producer.send(ev.record)
+                        published += 1
+                        if progress and task is not None:
+                            progress.update(task, advance=1, description=f"replay {ev.key}")
+                except ReplayError:
+                    # a reader hands out what came before damage in a recording, then raises: deliver that
+                    producer.flush()
+                    raise
                 producer.flush()
                 round_no += 1
                 if not config.loop or (
