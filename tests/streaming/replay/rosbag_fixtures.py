@@ -171,15 +171,28 @@ def step_messages(m: _Messages, step: RobotStep, n: int, log_ns: int, episode: i
 def _log_line(m: _Messages, ns: int, text: str) -> Any:
     if m.ros1:
         return m.t["rosgraph_msgs/msg/Log"](
-            header=m.header(ns, ""), level=2, name="recorder", msg=text, file="", function="", line=0, topics=[]
+            header=m.header(ns, ""),
+            level=2,
+            name="recorder",
+            msg=text,
+            file="",
+            function="",
+            line=0,
+            topics=[],
         )
     return m.t["rcl_interfaces/msg/Log"](
         stamp=m.time(ns), level=20, name="recorder", msg=text, file="", function="", line=0
     )
 
 
-def write_bridge_bag(episodes: list[list[RobotStep]], out: Path, storage: Storage) -> Path:
-    """A bag of `episodes` at `out` (a rosbag2 folder, or a `.bag` file for ROS 1); returns `out`."""
+def write_bridge_bag(
+    episodes: list[list[RobotStep]], out: Path, storage: Storage, *, garbled_state_at: int | None = None
+) -> Path:
+    """A bag of `episodes` at `out` (a rosbag2 folder, or a `.bag` file for ROS 1); returns `out`.
+
+    `garbled_state_at`: that step's (counted over the bag) JointState is written cut to 6 bytes, as a
+    recorder bug or a bad disk would leave it.
+    """
     m = _Messages(storage == "ros1")
     types = dict(TOPICS)
     if storage != "ros1":
@@ -195,6 +208,9 @@ def write_bridge_bag(episodes: list[list[RobotStep]], out: Path, storage: Storag
         for k, (steps, times) in enumerate(zip(episodes, log_times(episodes), strict=True)):
             for step, log_ns in zip(steps, times, strict=True):
                 for topic, msg in step_messages(m, step, n, log_ns, k):
-                    writer.write(conns[topic], log_ns, m.serialize(msg))
+                    data = m.serialize(msg)
+                    if n == garbled_state_at and topic == "/joint_states":
+                        data = data[:6]
+                    writer.write(conns[topic], log_ns, data)
                 n += 1
     return out
