@@ -185,7 +185,9 @@ def _encode_raw(
         words = np.ascontiguousarray(rows).view(">u2" if big else "<u2").reshape(height, width)
         image = Image.fromarray(words.astype("<u2"))  # mode I;16
         return Frame(_save(image, "PNG", quality), "image/png", width, height)
-    pixels: np.ndarray = rows.reshape(height, width, channels) if channels > 1 else rows.reshape(height, width)
+    pixels: np.ndarray = (
+        rows.reshape(height, width, channels) if channels > 1 else rows.reshape(height, width)
+    )
     if order is not None:
         pixels = pixels[..., list(order)]
     image = Image.fromarray(np.ascontiguousarray(pixels))  # L, RGB or RGBA

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from core.records import MediaRef
 from streaming.app import blob_store
 from streaming.producer import TailorProducer
-from streaming.replay.base import ReplayError, ReplayEvent, ReplaySource
+from streaming.replay.base import ReplayEvent, ReplaySource
 from streaming.replay.detect import open_sources
 from streaming.replay.rosbag_config import load_mapping
 from streaming.replay.runner_config import ReplayConfig
@@ -86,20 +86,15 @@ def replay(settings: TailorSettings, config: ReplayConfig) -> ReplayResult:
             while True:
                 t0 = time.time()
                 clock0 = time.monotonic()
-                try:
-                    for ev in _merged(sources, t0, config.rate, round_no, settings, frozenset(config.keys)):
-                        if config.rate > 0:
-                            delay = clock0 + ev.at_s / config.rate - time.monotonic()
-                            if delay > 0:
-                                time.sleep(delay)
-                        producer.send(ev.record)
-                        published += 1
-                        if progress and task is not None:
-                            progress.update(task, advance=1, description=f"replay {ev.key}")
-                except ReplayError:
-                    # a reader hands out what came before damage in a recording, then raises: deliver that
-                    producer.flush()
-                    raise
+                for ev in _merged(sources, t0, config.rate, round_no, settings, frozenset(config.keys)):
+                    if config.rate > 0:
+                        delay = clock0 + ev.at_s / config.rate - time.monotonic()
+                        if delay > 0:
+                            time.sleep(delay)
+                    producer.send(ev.record)
+                    published += 1
+                    if progress and task is not None:
+                        progress.update(task, advance=1, description=f"replay {ev.key}")
                 producer.flush()
                 round_no += 1
                 if not config.loop or (

@@ -186,12 +186,17 @@ def _log_line(m: _Messages, ns: int, text: str) -> Any:
 
 
 def write_bridge_bag(
-    episodes: list[list[RobotStep]], out: Path, storage: Storage, *, garbled_state_at: int | None = None
+    episodes: list[list[RobotStep]],
+    out: Path,
+    storage: Storage,
+    *,
+    garbled_state_at: int | None = None,
+    rename: dict[str, str] | None = None,
 ) -> Path:
     """A bag of `episodes` at `out` (a rosbag2 folder, or a `.bag` file for ROS 1); returns `out`.
 
     `garbled_state_at`: that step's (counted over the bag) JointState is written cut to 6 bytes, as a
-    recorder bug or a bad disk would leave it.
+    recorder bug or a bad disk would leave it. `rename`: topics written under other names.
     """
     m = _Messages(storage == "ros1")
     types = dict(TOPICS)
@@ -203,7 +208,10 @@ def write_bridge_bag(
         plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
         writer = Ros2Writer(out, version=9, storage_plugin=plugin)
     with writer:
-        conns = {topic: writer.add_connection(topic, t, typestore=m.store) for topic, t in types.items()}
+        names = rename or {}
+        conns = {
+            t: writer.add_connection(names.get(t, t), kind, typestore=m.store) for t, kind in types.items()
+        }
         n = 0
         for k, (steps, times) in enumerate(zip(episodes, log_times(episodes), strict=True)):
             for step, log_ns in zip(steps, times, strict=True):
