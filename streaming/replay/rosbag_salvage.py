@@ -51,7 +51,8 @@ def salvage(path: Path, why: str) -> Bag | None:
         return None
     magics = {_magic(f) for f in files}
     if magics == {MCAP_MAGIC}:
-        return McapScan(path, files, why)
+        # other MCAP profiles (protobuf, JSON ...) are not ROS messages: rosbags' refusal stands
+        return McapScan(path, files, why) if all(_mcap_profile(f) == "ros2" for f in files) else None
     if magics == {SQLITE_MAGIC}:
         return SqliteScan(path, files, why)
     return None
@@ -72,6 +73,18 @@ def _magic(path: Path) -> bytes:
     except OSError:
         return b""
     return next((m for m in (MCAP_MAGIC, SQLITE_MAGIC) if head.startswith(m)), b"")
+
+
+def _mcap_profile(path: Path) -> str | None:
+    """The profile of the MCAP header record, None when the header is not there."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(8 + 9 + 4 + 64)
+        if head[8] != 0x01:
+            return None
+        return _string(memoryview(head), 17)[0]
+    except (OSError, IndexError, struct.error, UnicodeDecodeError):
+        return None
 
 
 def typestore_of(definitions: list[tuple[str, str, str]]) -> Typestore:
@@ -136,7 +149,7 @@ class McapScan(_ScanBag):
                     elif op == _CHANNEL:
                         cid, sid, topic = _channel(body)
                         channels[(n, cid)] = (topic, sid)
-        except _Cut:
+        except (_Cut, struct.error, UnicodeDecodeError):
             pass  # the second pass stops at the same place and reports it
         self.channels = {key: topic for key, (topic, _) in channels.items()}
         self.topics = {}
@@ -160,7 +173,7 @@ class McapScan(_ScanBag):
                             raise _Cut(-1, f"message on channel {cid}, which no channel record declared")
                         yield topic, log_ns, bytes(body[22:])
                         count += 1
-            except (_Cut, struct.error) as exc:
+            except (_Cut, struct.error, UnicodeDecodeError) as exc:
                 where = f" at byte {exc.offset}" if isinstance(exc, _Cut) and exc.offset >= 0 else ""
                 raise ReplayError(
                     "truncated_bag",

@@ -47,7 +47,8 @@ def plan_topics(topics: dict[str, str], mapping: RosbagMapping, what: str) -> To
                 f"its topics: {_listing(topics)}",
             )
     cameras = _cameras(topics, mapping)
-    taken = set(cameras)
+    # a default never takes a topic the mapping gives to another part
+    taken = {*cameras, *(mapping.state or []), *(mapping.action or []), mapping.instruction or ""}
     state = mapping.state if mapping.state is not None else _auto_state(topics, taken, what)
     taken |= set(state)
     action = (

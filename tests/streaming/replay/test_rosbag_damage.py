@@ -108,7 +108,10 @@ def test_a_mapping_that_does_not_fit_the_bag_names_what_is_wrong(
         ),
         (r"/instruction is std_msgs/msg/String, which cannot be action", {"action": ["/instruction"]}),
         (r"step_topic /instruction must be a camera, state or action topic", {"step_topic": "/instruction"}),
-        (r"/joint_states is mapped to two parts of the step", {"action": ["/joint_states"]}),
+        (
+            r"/joint_states is mapped to two parts of the step",
+            {"state": ["/joint_states"], "action": ["/joint_states"]},
+        ),
     ]
     for pattern, fields in cases:
         config = ReplaySourceConfig(rosbag=RosbagMapping.model_validate(fields))
