@@ -207,3 +207,20 @@ def test_mapping_model_defaults_are_the_documented_ones() -> None:
     assert all(f.description for f in RosbagMapping.model_fields.values())
     with pytest.raises(ValidationError, match="frozen"):
         m.timestamps = "header"  # type: ignore[misc]
+
+
+def test_a_mapping_of_one_part_keeps_the_defaults_of_the_others(
+    episodes: list[list[RobotStep]], tmp_path: Path
+) -> None:
+    """A leader arm's `/leader/joint_states` as the action (as teleoperation rigs record it): the state
+    default then finds the one other `joint_states` topic instead of calling it ambiguous."""
+    bag = write_bridge_bag(
+        episodes[:2], tmp_path / "leader", "mcap", rename={"/action/gripper": "/leader/joint_states"}
+    )
+    config = ReplaySourceConfig(rosbag=RosbagMapping(action=["/leader/joint_states"]))
+    steps, source = replay(bag, config)
+    want = [s for e in episodes[:2] for s in e]
+    assert [s.state for s in steps] == [s.state for s in want]
+    assert [s.action for s in steps] == [[s.action[6]] for s in want]  # the leader's gripper joint
+    assert steps[0].cameras.keys() == {"image_0", "image_1", "image_2"} and steps[0].instruction
+    assert source.skipped == {("unmapped", "/action/twist"): 20, ("unmapped", "/rosout"): 2}
