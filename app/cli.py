@@ -120,6 +120,13 @@ def status(dead_letters: int) -> None:
 @click.option("--loop", is_flag=True, help="Replay again and again until stopped.")
 @click.option("--segment-seconds", type=float, default=2.0, show_default=True, help="Video segment length.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@click.option(
+    "--mapping",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A TOML file naming which ROS bag topics are cameras, state, action and instruction "
+    "(docs/formats/rosbag.md); without it standard messages map by type.",
+)
 def replay(
     paths: tuple[Path, ...],
     kind: str | None,
@@ -127,8 +134,9 @@ def replay(
     loop: bool,
     segment_seconds: float,
     no_progress: bool,
+    mapping: Path | None,
 ) -> None:
-    """Publish recorded files (video, GUI trajectories, robot episodes) as live streams."""
+    """Publish recorded files (video, GUI trajectories, robot episodes, ROS bags) as live streams."""
     from streaming.replay.runner import replay as run_replay
     from streaming.replay.runner_config import ReplayConfig
     from streaming.runtime import NoBrokerError, resolve_bootstrap
@@ -142,6 +150,7 @@ def replay(
             loop=loop,
             segment_seconds=segment_seconds,
             progress=not no_progress,
+            mapping=mapping,
         )
         result = run_replay(settings, config)
     except (NoBrokerError, ValueError) as exc:

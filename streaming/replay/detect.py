@@ -1,6 +1,6 @@
 """Pick the reader for each replay path (a file or a dataset folder), detecting the format if asked.
 
-A folder that is itself a dataset (LeRobot, Mind2Web step, AITW episode, GUI JSONL) becomes one
+A folder that is itself a dataset (LeRobot, rosbag2, Mind2Web step, AITW episode, GUI JSONL) becomes one
 source; any other folder is searched (sorted, a few levels deep) for recordings. The readers of the
 `tailor.replay_sources` entry-point group (docs/extending.md) are asked after the built-in ones.
 """
@@ -20,6 +20,7 @@ from streaming.replay.gui_jsonl import GuiJsonlSource
 from streaming.replay.gui_mind2web import Mind2WebSource
 from streaming.replay.lerobot import LeRobotArrowSource
 from streaming.replay.lerobot_parquet import LeRobotParquetSource
+from streaming.replay.rosbag import RosbagSource
 from streaming.replay.source_config import ReplaySourceConfig
 from streaming.replay.video import VIDEO_SUFFIXES, VideoFileSource
 
@@ -31,6 +32,7 @@ SOURCE_TYPES: tuple[type[ReplaySource], ...] = (
     GuiJsonlSource,
     LeRobotParquetSource,
     LeRobotArrowSource,
+    RosbagSource,
     RldsTfrecordSource,
     VideoFileSource,
 )
@@ -38,7 +40,8 @@ KINDS = ("video", "gui", "robot")
 MAX_DEPTH = 3
 _KNOWN = (
     f"video files ({', '.join(VIDEO_SUFFIXES)}), RLDS TFRecord files, LeRobot folders (meta/info.json or "
-    "meta_data/info.json), Mind2Web folders (queries.jsonl), AITW episodes (JSON list), GUI JSONL files"
+    "meta_data/info.json), ROS bags (.mcap, .db3, .bag files, rosbag2 folders), Mind2Web folders "
+    "(queries.jsonl), AITW episodes (JSON list), GUI JSONL files"
 )
 
 

@@ -13,7 +13,9 @@ from streaming.app import blob_store
 from streaming.producer import TailorProducer
 from streaming.replay.base import ReplayEvent, ReplaySource
 from streaming.replay.detect import open_sources
+from streaming.replay.rosbag_config import load_mapping
 from streaming.replay.runner_config import ReplayConfig
+from streaming.replay.source_config import ReplaySourceConfig
 from streaming.settings import TailorSettings
 from streaming.topics import ensure_topics, spec_for
 
@@ -63,8 +65,14 @@ def _merged(
 def replay(settings: TailorSettings, config: ReplayConfig) -> ReplayResult:
     assert settings.kafka_bootstrap is not None
     ensure_topics(settings, settings, settings.kafka_bootstrap)
+    source_config = ReplaySourceConfig(rosbag=load_mapping(config.mapping)) if config.mapping else None
     sources = open_sources(
-        config.paths, config.kind, media_factory(settings), settings, config.segment_seconds
+        config.paths,
+        config.kind,
+        media_factory(settings),
+        settings,
+        config.segment_seconds,
+        config=source_config,
     )
     started = time.monotonic()
     published = 0

@@ -28,4 +28,9 @@ class ReplayConfig(BaseModel):
         default=(), description="Replay only the recordings with these stream keys (empty: every recording)."
     )
     segment_seconds: float = Field(default=2.0, gt=0, description="Video segment length in seconds.")
+    mapping: Path | None = Field(
+        default=None,
+        description="TOML file saying which ROS bag topics are cameras, state, action, instruction "
+        "(streaming.replay.rosbag_config.RosbagMapping); unset: the defaults for standard messages.",
+    )
     progress: bool = Field(default=True, description="Show a progress bar.")

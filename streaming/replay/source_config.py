@@ -1,8 +1,10 @@
-"""Settings of the replay readers (segment length, nominal rates, image encoding, record caps)."""
+"""Settings of the replay readers (segment length, nominal rates, image encoding, record caps, bag topics)."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
+
+from streaming.replay.rosbag_config import RosbagMapping
 
 
 class ReplaySourceConfig(BaseModel):
@@ -31,4 +33,8 @@ class ReplaySourceConfig(BaseModel):
         default=0.05,
         ge=0,
         description="Largest gap between a robot step's timestamp and the video frame used as its image.",
+    )
+    rosbag: RosbagMapping = Field(
+        default_factory=RosbagMapping,
+        description="Which topics of a ROS bag are cameras, state, action and instruction (`--mapping`).",
     )

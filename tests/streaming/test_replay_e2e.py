@@ -110,3 +110,42 @@ def test_replay_cli_uses_the_running_cluster_and_reports_errors(
     )
     assert bad.returncode == 1
     assert "unknown_format" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_rosbag_cli_with_a_mapping_and_with_a_bag_cut_short(
+    settings: TailorSettings, shared_dir: Path, tmp_path: Path
+) -> None:
+    """An MCAP bag of the Bridge episodes through `tailor replay --mapping`; then the same bag cut at 60 %:
+    the steps before the cut reach the topic and the command says where and why it stopped."""
+    from tests.streaming.replay.rosbag_fixtures import BRIDGE_MAPPING, bridge_episodes, write_bridge_bag
+
+    bag = write_bridge_bag(bridge_episodes(shared_dir / "data"), tmp_path / "bridge_mcap", "mcap")
+    mapping = tmp_path / "map.toml"
+    mapping.write_text(BRIDGE_MAPPING)
+    command = [sys.executable, "-m", "app.cli", "replay", str(bag), "--mapping", str(mapping), "--rate", "0"]
+
+    def tailor_replay() -> subprocess.CompletedProcess[str]:
+        env = settings_env(settings)
+        return subprocess.run(
+            [*command, "--no-progress"], env=env, cwd=REPO, capture_output=True, text=True, timeout=180
+        )
+
+    ok = tailor_replay()
+    assert ok.returncode == 0, ok.stderr
+    assert "published 250 records from 1 sources" in ok.stdout
+    keys = per_key(
+        consume(settings, settings.topic_raw_robot, count=250), RobotStep, "episode_id", "step_index"
+    )
+    assert sorted(keys) == [f"bridge_mcap:{k:05d}" for k in range(25)]
+    assert all(v == list(range(10)) for v in keys.values())
+
+    mcap = bag / "bridge_mcap.mcap"
+    data = mcap.read_bytes()
+    mcap.write_bytes(data[: len(data) * 6 // 10])
+    bad = tailor_replay()
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert "tailor: truncated_bag: " in bad.stderr and "cut short" in bad.stderr
+    kept = int(bad.stderr.split("; the ")[-1].split(" steps before the damage")[0])
+    assert 0 < kept < 250
+    msgs = consume(settings, settings.topic_raw_robot, count=250 + kept, idle_s=5.0)
+    assert len(msgs) == 250 + kept  # the first run's records, then every step before the cut
