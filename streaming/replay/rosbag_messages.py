@@ -13,6 +13,7 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image
 
+from core.errors import TailorError
 from core.limits_config import LimitsConfig
 from streaming.replay.base import ReplayError
 from streaming.replay.checks import image_size
@@ -81,12 +82,12 @@ class Frame:
     height: int
 
 
-class UnsupportedImage(Exception):
-    """A well-formed image the reader does not store (Bayer, float depth, compressedDepth): skipped."""
+class UnsupportedImage(TailorError):
+    """A well-formed image the reader does not store (Bayer, float depth, compressedDepth): skipped, counted by
+    its reason (`compressed_format:<format>`, `encoding:<encoding>`)."""
 
     def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+        super().__init__(reason, "not stored: skipped and counted")
 
 
 def header_ns(msg: Any) -> int | None:

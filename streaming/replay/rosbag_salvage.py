@@ -29,6 +29,7 @@ from lz4 import frame as lz4_frame
 from rosbags.typesys import Stores, get_types_from_idl, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
+from core.errors import TailorError
 from streaming.replay.base import ReplayError
 from streaming.replay.rosbag_io import MCAP_MAGIC, SQLITE_MAGIC, Bag
 from streaming.replay.rosbag_messages import normalize_type
@@ -121,13 +122,12 @@ class _ScanBag(Bag):
             ) from None
 
 
-class _Cut(Exception):
+class _Cut(TailorError):
     """Where an MCAP scan stops: byte offset in the file and what was wrong there."""
 
     def __init__(self, offset: int, detail: str) -> None:
-        super().__init__(detail)
+        super().__init__("truncated_bag", detail, detail)
         self.offset = offset
-        self.detail = detail
 
 
 class McapScan(_ScanBag):
