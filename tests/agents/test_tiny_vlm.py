@@ -354,3 +354,43 @@ def test_the_worker_backend_detects_the_vlm_and_fits_key_frames(
     log.warning("next_subtask prompt: %d tokens, +%d with 3 key frames", plain.extra["prompt_tokens"], grown)
     assert grown >= 3 * SIZES.tokens_per_image
     assert squeezed.image_frames == (3,)  # the gripper event's frame is the most salient
+
+
+def test_the_hf_backend_shows_key_frames_to_a_vision_model(
+    tiny_vlm_dir: Path, smol_dir: Path, frames: list[bytes], tmp_path: Path
+) -> None:
+    """The in-process transformers backend on a VLM folder: it knows the model takes images, loads it with its
+    processor and puts the key frames into the prompt (each costs the image's tokens); on SmolLM2 it does not."""
+    from agents.synthesis.base import SynthesisJob
+    from agents.synthesis.frames import load_images
+    from agents.synthesis.hf_backend import HfBackend
+    from agents.synthesis.hf_backend_config import HfBackendConfig
+    from agents.tasks.base import SynthesisContext, TaskSpec
+    from agents.tasks.catalog import families
+    from core.blobstore import BlobStore
+    from core.limits_config import LimitsConfig
+    from tests.agents.synthesis.test_frames import with_frames
+    from tests.streaming.test_stage_failures import INTENT, anchor_set
+
+    store = BlobStore.for_dir(tmp_path / "frames")
+    anchors = with_frames(anchor_set("ep-1"), store, [frames[0], frames[1]], [0, 3])
+    images = load_images(anchors, store, 2, 64, LimitsConfig())
+    family = next(f for f in families() if f.name == "next_subtask")
+    ctx = SynthesisContext(anchors, TaskSpec(family.name, intent_id="i-1", text=INTENT))
+    backend = HfBackend(HfBackendConfig(model_dir=tiny_vlm_dir, max_new_tokens=4, temperature=0.0))
+    text_model = HfBackend(HfBackendConfig(model_dir=smol_dir, max_new_tokens=4, temperature=0.0))
+
+    async def go() -> tuple[bool, bool, Any, Any]:
+        return (
+            await backend.takes_images(),
+            await text_model.takes_images(),
+            await backend.synthesize(SynthesisJob(family, ctx, 1)),
+            await backend.synthesize(SynthesisJob(family, ctx, 1, images)),
+        )
+
+    vision, text_only, plain, shown = asyncio.run(go())
+    assert vision and not text_only
+    assert plain.image_frames == () and shown.image_frames == (0, 3)
+    assert shown.prompt_sha256 != plain.prompt_sha256
+    grown = shown.extra["prompt_tokens"] - plain.extra["prompt_tokens"]
+    assert 2 * SIZES.tokens_per_image <= grown <= 2 * SIZES.tokens_per_image + 24  # + "Frame N:" words
