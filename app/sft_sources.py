@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from agents.tasks.base import SynthesisContext, TaskFamily, TaskSpec
 from core.records import AnchorSet, Example, Intent, RejectedExample
@@ -87,3 +88,24 @@ def reference_sources(families: Mapping[str, TaskFamily], cases_dir: Path | None
                 )
             )
     return out
+
+
+def with_key_frames(
+    sources: list[SftSource], store: Any, max_images: int, max_side: int, limits: Any
+) -> tuple[list[SftSource], int]:
+    """For a base model that takes images: each source with its window's key frames, chosen and shrunk as the
+    synthesis stage does; sources whose frames the store does not have are left out (a vision model's rows
+    all show their frames), and counted."""
+    import dataclasses
+
+    from agents.synthesis.frames import FrameUnavailable, load_images
+
+    out, missing = [], 0
+    for src in sources:
+        try:
+            images = load_images(src.ctx.anchors, store, max_images, max_side, limits)
+        except FrameUnavailable:
+            missing += 1
+            continue
+        out.append(dataclasses.replace(src, images=images))
+    return out, missing

@@ -201,6 +201,7 @@ def sft_rows(settings: TailorSettings, snap: TopicSnapshot) -> list[Any]:
     """The warm start's rows: accepted examples of the topics (`sft_accepted`), the rules' answers to the
     stream's jobs (`sft_rules_teacher`) and the dev references (`sft_references`), each parsed and validated
     against its window, none from a heldout recording."""
+    from agents.model_caps import takes_images
     from app.sft_sources import reference_sources, rules_sources, stream_sources
     from trainer.heldout import HeldoutRecordings
     from trainer.sft import build_sft_data
@@ -213,6 +214,16 @@ def sft_rows(settings: TailorSettings, snap: TopicSnapshot) -> list[Any]:
         sources += rules_sources([*snap.accepted, *snap.rejected], snap.anchors, snap.intents, by_name)
     if settings.sft_references:
         sources += reference_sources(by_name)
+    if takes_images(settings.model_dir):
+        from app.sft_sources import with_key_frames
+        from streaming.anchor_stage import frame_store
+
+        # the benchmark's references keep only their frames' hashes: a vision model trains on stream rows
+        sources, missing = with_key_frames(
+            sources, frame_store(settings), settings.synth_max_images, settings.synth_image_max_side, settings
+        )
+        if missing:
+            log.warning("sft: %d rows left out: their key frames are not in the frame store", missing)
     data = build_sft_data(sources, HeldoutRecordings.load())
     log.info("sft: %d rows (%s); dropped %s", len(data.rows), dict(data.by_origin), dict(data.dropped))
     return data.rows

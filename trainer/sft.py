@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agents.synthesis.base import WindowImage
 from agents.tasks.base import ParseError, SynthesisContext, TaskFamily
 from trainer.heldout import HeldoutRecordings
 from trainer.train_base import TrainError, TrainResult, TrainRun
@@ -48,6 +49,7 @@ class SftSource:
     ctx: SynthesisContext
     text: str  # JSON in the family's schema (a raw output or a reference)
     origin: str = "stream"  # stream | rules | reference
+    images: tuple[WindowImage, ...] = ()  # the window's key frames, for a base model that takes images
 
 
 @dataclass(frozen=True)
@@ -56,9 +58,37 @@ class SftRow:
     family: str
     prompt: list[Message]
     completion: str
+    images: tuple[bytes, ...] = ()  # PNG key frames in time order, shown as the workers show them
+    image_frames: tuple[int, ...] = ()
 
     def to_trl(self) -> dict[str, Any]:
-        return {"prompt": self.prompt, "completion": [{"role": "assistant", "content": self.completion}]}
+        if not self.images:
+            return {"prompt": self.prompt, "completion": [{"role": "assistant", "content": self.completion}]}
+        return vision_row(self.prompt, self.completion, self.images, self.image_frames)
+
+
+def vision_row(
+    prompt: list[Message], completion: str, images: tuple[bytes, ...], frames: tuple[int, ...]
+) -> dict[str, Any]:
+    """TRL's vision-language prompt-completion row: every turn as content parts, the key frames as image
+    placeholders named "Frame N:" after the last user turn's text (as the backends show them), the pixels in
+    an `images` column in the same order."""
+    import io
+
+    from PIL import Image
+
+    from agents.vision_model import hf_image_messages
+
+    shown = hf_image_messages(prompt, list(frames))
+    parts = [
+        m if isinstance(m["content"], list) else {**m, "content": [{"type": "text", "text": m["content"]}]}
+        for m in shown
+    ]
+    return {
+        "prompt": parts,
+        "completion": [{"role": "assistant", "content": [{"type": "text", "text": completion}]}],
+        "images": [Image.open(io.BytesIO(data)).convert("RGB") for data in images],
+    }
 
 
 @dataclass
@@ -101,7 +131,9 @@ def build_sft_data(
             data.dropped["invalid"] += 1
             continue
         prompt = src.family.chat_messages(src.ctx)
-        key = hashlib.sha256(json.dumps(prompt, sort_keys=True).encode()).hexdigest()
+        shown = sorted(src.images, key=lambda i: i.frame_index)
+        pixels = [hashlib.sha256(i.data).hexdigest() for i in shown]
+        key = hashlib.sha256(json.dumps([prompt, pixels], sort_keys=True).encode()).hexdigest()
         completion = decoded_form(src.family, src.ctx, output)
         if (key, completion) in seen:
             data.dropped["duplicate"] += 1
@@ -111,7 +143,16 @@ def build_sft_data(
             continue
         seen.add((key, completion))
         per_prompt[key] += 1
-        data.rows.append(SftRow(src.source_id, src.family.name, prompt, completion))
+        data.rows.append(
+            SftRow(
+                src.source_id,
+                src.family.name,
+                prompt,
+                completion,
+                tuple(i.data for i in shown),
+                tuple(i.frame_index for i in shown),
+            )
+        )
         data.by_origin[src.origin] += 1
     return data
 

@@ -95,6 +95,7 @@ class TrainRun(ABC):
 
     def __init__(self, config: TrainConfig | None = None) -> None:
         self.config = config or TrainConfig()
+        self.vision = False  # set by `load`: the base model takes images
 
     @abstractmethod
     def trl_config_class(self) -> type[Any]:
@@ -180,11 +181,20 @@ class TrainRun(ABC):
         return result
 
     def load(self, base_model_dir: Path, init_adapter: Path | None) -> tuple[Any, Any]:
+        """The base model and its tokenizer; for a vision-language model, its processor (TRL then trains on
+        rows with images)."""
         from agents.model_cache import ModelCacheError, load_model
+        from agents.model_caps import takes_images
 
         model: Any
+        self.vision = takes_images(Path(base_model_dir))
         try:
-            model, tokenizer = load_model(Path(base_model_dir), dtype=self.config.dtype)
+            if self.vision:
+                from agents.vision_model import load_vision_model
+
+                model, tokenizer = load_vision_model(Path(base_model_dir), dtype=self.config.dtype)
+            else:
+                model, tokenizer = load_model(Path(base_model_dir), dtype=self.config.dtype)
         except ModelCacheError as exc:
             raise TrainError("bad_base_model", str(exc)) from None
         if init_adapter is not None:
@@ -194,19 +204,26 @@ class TrainRun(ABC):
             from peft import PeftModel
 
             model = PeftModel.from_pretrained(model, str(init_adapter), is_trainable=True)
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
+        text = getattr(tokenizer, "tokenizer", tokenizer)  # a processor's tokenizer
+        if text.pad_token is None:
+            text.pad_token = text.eos_token
         return model, tokenizer
 
     def lora_config(self) -> Any:
         from peft import LoraConfig
 
         lora = self.config.lora
+        targets: list[str] | str = list(lora.target_modules)
+        if self.vision:
+            # the language model's layers only: vLLM serves LoRA on the text model of a VLM, not on its vision
+            # tower (whose attention layers have the same names)
+            names = "|".join(lora.target_modules)
+            targets = rf".*(text_model|language_model)\.layers\.\d+\..*\.({names})"
         return LoraConfig(
             r=lora.rank,
             lora_alpha=lora.alpha,
             lora_dropout=lora.dropout,
-            target_modules=list(lora.target_modules),
+            target_modules=targets,
             bias="none",
             task_type="CAUSAL_LM",
         )
