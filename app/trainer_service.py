@@ -166,6 +166,35 @@ def candidate_groups(
     return groups
 
 
+def with_group_frames(settings: TailorSettings, groups: list[Any]) -> list[Any]:
+    """For a base model that takes images: each group with its window's key frames (chosen as the synthesis
+    stage chooses them); groups whose frames the store no longer has are left out, and counted."""
+    from agents.model_caps import takes_images
+
+    if not takes_images(settings.model_dir):
+        return groups
+    import dataclasses
+
+    from agents.synthesis.frames import FrameUnavailable, load_images
+    from streaming.anchor_stage import frame_store
+
+    store, out, missing = frame_store(settings), [], 0
+    for g in groups:
+        try:
+            images = load_images(
+                g.ctx.anchors, store, settings.synth_max_images, settings.synth_image_max_side, settings
+            )
+        except FrameUnavailable:
+            missing += 1
+            continue
+        out.append(dataclasses.replace(g, images=images))
+    if missing:
+        log.warning(
+            "train: %d candidate groups left out: their key frames are not in the frame store", missing
+        )
+    return out
+
+
 def gate_backend(settings: TailorSettings) -> str:
     """The benchmark backend the gate uses (see TrainerConfig.gate_backend)."""
     if settings.gate_backend == "auto":
@@ -267,6 +296,7 @@ def run_train_once(settings: TailorSettings, work_dir: Path | None = None, evalu
         if settings.probe_enabled and snap.accepted:
             snap.feedback.extend(probe(settings, snap))
         groups = candidate_groups(snap, settings.pair_sources, settings.tasks)
+        groups = with_group_frames(settings, groups)
     log.info(
         "train (%s): %d candidate groups, %d sft rows, %d feedback records",
         settings.train_method,

@@ -44,6 +44,9 @@ class DpoRun(TrainRun):
     ) -> Trainer:
         from trl import DPOTrainer
 
+        if "images" in dataset.column_names and args.truncation_mode == "keep_end":
+            # TRL refuses keep_end with images (their tokens sit in the prompt); the prompts fit max_length
+            args.truncation_mode = "keep_start"
         ref_model = None
         if self.config.full_finetune:
             from agents.model_cache import load_model
@@ -63,7 +66,10 @@ def pairs_dataset(pairs: Sequence[PreferencePair]) -> Dataset:
     from datasets import Dataset
 
     return Dataset.from_list(
-        [{k: v for k, v in p.to_trl().items() if k in ("prompt", "chosen", "rejected")} for p in pairs]
+        [
+            {k: v for k, v in p.to_trl().items() if k in ("prompt", "chosen", "rejected", "images")}
+            for p in pairs
+        ]
     )
 
 

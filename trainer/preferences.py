@@ -30,6 +30,7 @@ from typing import Any
 
 from agents.rewards import group_rewards
 from agents.rewards_config import RewardsConfig
+from agents.synthesis.base import WindowImage
 from agents.synthesis_step import example_id
 from agents.tasks.base import SynthesisContext, TaskFamily, strip_fence
 from trainer.feedback import FeedbackLedger
@@ -57,6 +58,7 @@ class CandidateGroup:
     family: TaskFamily
     ctx: SynthesisContext
     candidates: tuple[Candidate, ...]
+    images: tuple[WindowImage, ...] = ()  # the window's key frames, for a base model that takes images
 
     @property
     def group_id(self) -> str:
@@ -77,9 +79,27 @@ class PreferencePair:
     rejected: str
     basis: str  # utility | reward | preference
     gap: float  # score difference on the basis (0 for explicit preferences)
+    images: tuple[bytes, ...] = ()  # PNG key frames in time order (a vision model's pairs)
+    image_frames: tuple[int, ...] = ()
 
     def to_trl(self) -> dict[str, Any]:
-        """The conversational preference record of TRL's DPOTrainer (as `tailor export` writes it)."""
+        """The conversational preference record of TRL's DPOTrainer (as `tailor export` writes it); with key
+        frames, TRL's vision-language form (content parts and an `images` column)."""
+        if self.images:
+            from trainer.vision_rows import assistant, vision_row
+
+            row = vision_row(
+                self.prompt,
+                {"chosen": assistant(self.chosen), "rejected": assistant(self.rejected)},
+                self.images,
+                self.image_frames,
+            )
+            return {
+                **row,
+                "chosen_id": self.chosen_id,
+                "rejected_id": self.rejected_id,
+                "task_family": self.task_family,
+            }
         return {
             "prompt": self.prompt,
             "chosen": [{"role": "assistant", "content": self.chosen}],
@@ -234,6 +254,7 @@ class PreferenceBuilder:
         cfg = self.config
         by_id = {c.candidate_id: c for c in group.candidates}
         prompt = group.prompt()
+        shown = sorted(group.images, key=lambda i: i.frame_index)
         out: list[PreferencePair] = []
         texts: set[tuple[str, str]] = set()
 
@@ -258,6 +279,8 @@ class PreferenceBuilder:
                         rejected.text,
                         basis,
                         gap,
+                        tuple(i.data for i in shown),
+                        tuple(i.frame_index for i in shown),
                     )
                 )
 

@@ -30,6 +30,7 @@ from agents.tasks.base import ParseError, SynthesisContext, TaskFamily
 from trainer.heldout import HeldoutRecordings
 from trainer.train_base import TrainError, TrainResult, TrainRun
 from trainer.train_config import TrainConfig
+from trainer.vision_rows import vision_row
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -64,31 +65,12 @@ class SftRow:
     def to_trl(self) -> dict[str, Any]:
         if not self.images:
             return {"prompt": self.prompt, "completion": [{"role": "assistant", "content": self.completion}]}
-        return vision_row(self.prompt, self.completion, self.images, self.image_frames)
-
-
-def vision_row(
-    prompt: list[Message], completion: str, images: tuple[bytes, ...], frames: tuple[int, ...]
-) -> dict[str, Any]:
-    """TRL's vision-language prompt-completion row: every turn as content parts, the key frames as image
-    placeholders named "Frame N:" after the last user turn's text (as the backends show them), the pixels in
-    an `images` column in the same order."""
-    import io
-
-    from PIL import Image
-
-    from agents.vision_model import hf_image_messages
-
-    shown = hf_image_messages(prompt, list(frames))
-    parts = [
-        m if isinstance(m["content"], list) else {**m, "content": [{"type": "text", "text": m["content"]}]}
-        for m in shown
-    ]
-    return {
-        "prompt": parts,
-        "completion": [{"role": "assistant", "content": [{"type": "text", "text": completion}]}],
-        "images": [Image.open(io.BytesIO(data)).convert("RGB") for data in images],
-    }
+        return vision_row(
+            self.prompt,
+            {"completion": [{"role": "assistant", "content": [{"type": "text", "text": self.completion}]}]},
+            self.images,
+            self.image_frames,
+        )
 
 
 @dataclass

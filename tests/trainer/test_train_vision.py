@@ -1,6 +1,6 @@
-"""SFT with images (issue 15): rows whose prompts hold a window's key frames train a LoRA on the tiny VLM
-through TRL's vision-language path; the adapter touches the text model only (what vLLM serves), and the
-pixels reach the loss (the same rows without their images train other weights)."""
+"""Training with images (issue 15): SFT rows and DPO pairs whose prompts hold a window's key frames train a
+LoRA on the tiny VLM through TRL's vision-language path; the adapter touches the text model only (what vLLM
+serves), and the pixels reach the loss (the same data without its images trains other weights)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from core.limits_config import LimitsConfig
 from tests.agents.synthesis.test_frames import with_frames
 from tests.agents.test_tiny_vlm import frames, smol_dir, tiny_vlm_dir  # noqa: F401 - fixtures
 from tests.streaming.test_stage_failures import INTENT, anchor_set
+from trainer.dpo import run_dpo
+from trainer.preferences import PreferencePair
 from trainer.sft import SftSource, build_sft_data, run_sft
 from trainer.train_config import TrainConfig
 
@@ -63,4 +65,41 @@ def test_sft_rows_with_key_frames_train_the_text_model_of_a_vlm(
     assert a and all("text_model" in k and "vision" not in k for k in a)
     assert a.keys() == b.keys()
     # same rows, seeds and steps: only the pixels differ, so the trained weights differ
+    assert any(not a[k].equal(b[k]) for k in a)
+
+
+def test_dpo_pairs_with_key_frames_train_the_text_model_of_a_vlm(
+    tiny_vlm_dir: Path,  # noqa: F811
+    frames: list[bytes],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    store = BlobStore.for_dir(tmp_path / "frames")
+    pairs: dict[bool, list[PreferencePair]] = {True: [], False: []}
+    for seeing in (True, False):
+        for src in sources(store, frames, seeing):
+            shown = sorted(src.images, key=lambda i: i.frame_index)
+            pairs[seeing].append(
+                PreferencePair(
+                    src.source_id,
+                    src.family.name,
+                    src.family.chat_messages(src.ctx),
+                    f"{src.source_id}-good",
+                    f"{src.source_id}-bad",
+                    src.text,
+                    src.text.replace("carry", "drop"),
+                    "reward",
+                    1.0,
+                    tuple(i.data for i in shown),
+                    tuple(i.frame_index for i in shown),
+                )
+            )
+    assert all(p.chosen != p.rejected for p in pairs[True])
+    row = pairs[True][0].to_trl()
+    assert len(row["images"]) == 2 and row["chosen_id"] == "ex-0-good"
+    config = TrainConfig(trl_overrides=STEPS)
+    with_pixels = run_dpo(tiny_vlm_dir, pairs[True], config, tmp_path / "seeing")
+    without = run_dpo(tiny_vlm_dir, pairs[False], config, tmp_path / "blind")
+    a = load_file(str(with_pixels.adapter_dir / "adapter_model.safetensors"))
+    b = load_file(str(without.adapter_dir / "adapter_model.safetensors"))
+    assert a and all("text_model" in k and "vision" not in k for k in a)
     assert any(not a[k].equal(b[k]) for k in a)
