@@ -12,6 +12,9 @@ closed it again) takes its distractors from before its first copy, if that is wi
 messages, so both copies make one example. A process keeps that history as it goes; when it has none for p,
 or the offsets jump (a restart, a rebalance, a seek back), it reads [o - memory, o) back from the broker.
 
+Memory is bounded: a partition's history holds at most `memory` anchor sets, and an anchor set whose message
+is over `max_distractor_bytes` is never a distractor (in both paths, so the choice stays the same).
+
 What this cannot make equal is two different runs: windows of different streams that close at the same
 moment reach the topic in either order, so an independent run of the same input may pair other sessions.
 """
@@ -33,19 +36,27 @@ ReadBack = Callable[[str, int, int, int], Awaitable[list[tuple[int, bytes | None
 
 class DistractorPool:
     def __init__(
-        self, size: int, lookback: int, read_back: ReadBack | None, max_bytes: int, memory: int | None = None
+        self,
+        size: int,
+        lookback: int,
+        read_back: ReadBack | None,
+        max_bytes: int,
+        memory: int | None = None,
+        max_distractor_bytes: int = 256 * 1024,
     ) -> None:
         self.size = size
         self.lookback = lookback
         self.memory = max(memory or 4 * lookback, lookback)
         self.read_back = read_back  # None: in-process history only (a benchmark without a broker)
         self.max_bytes = max_bytes
+        self.max_distractor_bytes = max_distractor_bytes
         self.history: dict[tuple[str, int], deque[tuple[int, AnchorSet]]] = {}
         self.last: dict[tuple[str, int], int] = {}
         self.read_backs = 0
 
-    async def before(self, pos: SourcePosition, anchors: AnchorSet) -> tuple[AnchorSet, ...]:
-        """The distractors of `anchors` at `pos`; then `anchors` joins the history of its partition."""
+    async def before(self, pos: SourcePosition, anchors: AnchorSet, size: int = 0) -> tuple[AnchorSet, ...]:
+        """The distractors of `anchors` at `pos` (its message `size` bytes); then `anchors` joins the history
+        of its partition."""
         tp = (pos.topic, pos.partition)
         if self.read_back is not None and self.last.get(tp) != pos.offset - 1:
             await self._refill(tp, pos.offset)
@@ -63,7 +74,7 @@ class DistractorPool:
                 continue  # a window on the topic twice (an anchor stage redelivery) counts once
             windows.add(other.window_id)
             out.append(other)
-        if offset_ok(hist, pos.offset):
+        if offset_ok(hist, pos.offset) and size <= self.max_distractor_bytes:
             hist.append((pos.offset, anchors))
         self.last[tp] = pos.offset
         return tuple(reversed(out))
@@ -75,7 +86,7 @@ class DistractorPool:
         self.read_backs += 1
         hist: deque[tuple[int, AnchorSet]] = deque(maxlen=self.memory)
         for off, value in sorted(messages, key=lambda m: m[0]):
-            if not start <= off < offset:
+            if not start <= off < offset or value is None or len(value) > self.max_distractor_bytes:
                 continue
             try:  # a message that is not an anchor set was dead-lettered when it came; it is no distractor
                 hist.append((off, AnchorSet.from_bytes(value, max_bytes=self.max_bytes)))

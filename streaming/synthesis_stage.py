@@ -148,7 +148,7 @@ class SynthesisStage(Stage):
         """One anchors message → its synthesis jobs (RecordError when it is not an anchor set)."""
         anchors = AnchorSet.from_bytes(value, max_bytes=self.settings.max_message_bytes)
         self.metrics.records_in.labels(pos.topic).inc()
-        return self.jobs(anchors, await self.pool.before(pos, anchors))
+        return self.jobs(anchors, await self.pool.before(pos, anchors, len(value or b"")))
 
     async def emit(self, family: TaskFamily, ctx: SynthesisContext, result: StepResult) -> None:
         m = self.metrics
