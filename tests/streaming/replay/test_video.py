@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -17,6 +16,7 @@ from streaming.replay.source_config import ReplaySourceConfig
 from streaming.replay.video import VideoFileSource
 from tests.streaming.replay.conftest import RecordingMedia
 from tests.streaming.replay.lerobot_fixtures import reencode_av1
+from tests.streaming.replay.video_fixtures import sparse_avi
 
 UMI_MP4 = Path("robot/umi_cup_in_the_wild/videos/observation.image_episode_000000.mp4")
 T0 = 1_700_000_000.0
@@ -236,25 +236,8 @@ def test_av1_from_svt_av1_is_remuxed(
     assert sum(ev.record.duration_s for ev in events) == pytest.approx(40.0, abs=0.05)  # type: ignore[attr-defined]
 
 
-def _sparse_avi(source: Path, path: Path, frames: int = 68, slots: int = 444, fps: int = 15) -> Path:
-    """MPEG-4 in AVI with `frames` real frames spread over `slots` frame periods: the AVI muxer fills the
-    gaps with empty chunks and the header declares `slots` frames (a variable-rate capture)."""
-    with av.open(str(source)) as src, av.open(str(path), "w", format="avi") as out:
-        stream = out.add_stream("mpeg4", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = 224, 224, "yuv420p"
-        stream.codec_context.gop_size = 10
-        for i, frame in enumerate(src.decode(video=0)):
-            if i == frames:
-                break
-            frame = frame.reformat(format="yuv420p")
-            frame.pts, frame.time_base = round(i * (slots - 1) / (frames - 1)), Fraction(1, fps)
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
-    return path
-
-
 def test_sparse_avi_is_whole_and_a_cut_one_is_still_truncated(data_dir: Path, tmp_path: Path) -> None:
-    avi = _sparse_avi(data_dir / UMI_MP4, tmp_path / "sparse.avi")
+    avi = sparse_avi(data_dir / UMI_MP4, tmp_path / "sparse.avi")
     with av.open(str(avi)) as c:  # what the old packet count refused: 68 of 444 declared frames
         assert c.streams.video[0].frames == 444
         assert sum(1 for p in c.demux(video=0) if p.size) == 68
