@@ -156,6 +156,12 @@ def replay(
     except (NoBrokerError, ValueError) as exc:
         _fail(exc)
     click.echo(f"published {result.published} records from {result.sources} sources in {result.seconds:.1f}s")
+    if result.skipped:
+        # Listed last so they are not lost in the log; non-zero so a script sees the replay was partial.
+        for skipped in result.skipped:
+            click.echo(f"tailor: {skipped}", err=True)
+        click.echo(f"tailor: {len(result.skipped)} recording(s) not replayed in full", err=True)
+        sys.exit(1)
 
 
 @main.command()

@@ -121,8 +121,9 @@ def open_sources(
     segment_s: float | None = None,
     *,
     config: ReplaySourceConfig | None = None,
+    refused: list[tuple[Path, ReplayError]] | None = None,
 ) -> list[ReplaySource]:
     """One source per recording under `paths` (format detected when `kind` is None); see `detect`."""
     from streaming.replay.detect import open_sources as _open  # the readers import this module
 
-    return _open(paths, kind, media, limits, segment_s, config=config)
+    return _open(paths, kind, media, limits, segment_s, config=config, refused=refused)

@@ -20,6 +20,7 @@ from streaming.replay.gui_jsonl import GuiJsonlSource
 from streaming.replay.gui_mind2web import Mind2WebSource
 from streaming.replay.lerobot import LeRobotArrowSource
 from streaming.replay.lerobot_parquet import LeRobotParquetSource
+from streaming.replay.lerobot_parquet import incomplete as incomplete_lerobot
 from streaming.replay.rosbag import RosbagSource
 from streaming.replay.source_config import ReplaySourceConfig
 from streaming.replay.video import VIDEO_SUFFIXES, VideoFileSource
@@ -53,8 +54,10 @@ def open_sources(
     segment_s: float | None = None,
     *,
     config: ReplaySourceConfig | None = None,
+    refused: list[tuple[Path, ReplayError]] | None = None,
 ) -> list[ReplaySource]:
-    """One source per recording found under `paths`; ReplayError for missing, unknown or unreadable input."""
+    """One source per recording found under `paths`; ReplayError for missing, unknown or unreadable input,
+    or, given `refused`, each refused path and its error go there and the other paths are still opened."""
     if kind is not None and kind not in KINDS:
         raise ReplayError("bad_kind", f"kind must be one of {KINDS}, got {kind!r}")
     cfg = config or ReplaySourceConfig()
@@ -64,7 +67,13 @@ def open_sources(
         raise ReplayError("no_input", "no paths to replay")
     out: list[ReplaySource] = []
     for path in paths:
-        found = _open(Path(path), kind, media, limits, cfg)
+        try:
+            found = _open(Path(path), kind, media, limits, cfg)
+        except ReplayError as exc:
+            if refused is None:
+                raise
+            refused.append((Path(path), exc))
+            continue
         log.info("replay %s: %s", path, ", ".join(f"{s.format_name}:{s.path.name}" for s in found))
         out.extend(found)
     return out
@@ -118,6 +127,9 @@ def _open(
         raise ReplayError(
             "unknown_format", f"{path}: not a recording Tailor reads; it reads {known_formats()}"
         )
+    missing = incomplete_lerobot(path)
+    if missing is not None:  # name the real cause, not "no recordings found"
+        raise ReplayError("lerobot_incomplete", missing)
     sources = _search(path, kind, media, limits, cfg, MAX_DEPTH)
     if not sources:
         wanted = f"{kind} " if kind else ""

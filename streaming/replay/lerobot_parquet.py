@@ -184,6 +184,20 @@ class LeRobotParquetSource(ReplaySource):
         return out
 
 
+def incomplete(path: Path) -> str | None:
+    """What a LeRobot v2/v3 folder lacks when it has meta/info.json but no data/ folder (a partial download),
+    else None. Its steps (state, action, timestamps) live only in data/*.parquet, so it cannot be replayed
+    as robot steps; its videos alone can, as video streams, from the videos/ folder."""
+    if not path.is_dir() or not (path / "meta" / "info.json").is_file() or (path / "data").exists():
+        return None
+    videos = path / "videos"
+    count = (
+        sum(1 for f in videos.rglob("*") if f.suffix.lower() in (".mp4", ".mkv")) if videos.is_dir() else 0
+    )
+    hint = f"; replay {videos} to publish the videos alone as video streams" if count else ""
+    return f"{path}: no data/ parquet files (the steps' state and action); found meta/info.json and {count} videos{hint}"
+
+
 def _read_parquet(path: Path) -> pa.Table:
     if path.stat().st_size == 0:
         raise ReplayError("empty_file", f"{path} is empty")

@@ -2,7 +2,7 @@
 
 Two passes over the file. The plan pass demuxes packet headers only: it checks the declared frame
 size, finds the cut points (the first key frame at least `segment_s` after the segment start), enforces
-the per-segment duration cap and detects a truncated file (fewer packets or less time than the
+the per-segment duration cap and detects a truncated file (packets covering less time than the
 container declares), all before the first segment is emitted. The cut pass copies each segment's
 packets into a fresh container of the same family (mp4 -> mp4, webm -> webm, anything else ->
 matroska), with timestamps rebased so the segment starts at 0; every segment decodes on its own.
@@ -116,13 +116,14 @@ class VideoFileSource(ReplaySource):
                 raise ReplayError("corrupt_media", f"{self.path}: video stream has no time base")
             tb = stream.time_base
             packets = _packet_times(container, stream, deadline, self.path)
-            declared_frames = int(stream.frames or 0)
             declared_s = _declared_seconds(container, stream, tb)
             rate = stream.average_rate or stream.guessed_rate
             fps = float(rate) if rate else None
-            codec = ctx.name
+            # The codec's own name (av1), not the decoder's (libdav1d): it picks the output family and
+            # is what the record advertises.
+            codec = ctx.codec.canonical_name
         muxer, media_type = _output_family(self.path, codec)
-        self._check_complete(packets, declared_frames, declared_s, tb, fps)
+        self._check_complete(packets, declared_s, tb, fps)
         cuts, skipped = self._cut(packets, tb, fps)
         if skipped:
             log.warning("%s: skipped %d packets before the first key frame", self.path, skipped)
@@ -131,17 +132,15 @@ class VideoFileSource(ReplaySource):
     def _check_complete(
         self,
         packets: list[tuple[int, int, bool]],
-        declared_frames: int,
         declared_s: float | None,
         tb: Fraction,
         fps: float | None,
     ) -> None:
         if not packets:
             raise ReplayError("corrupt_media", f"{self.path}: no video packets")
-        if declared_frames and len(packets) < declared_frames:
-            raise ReplayError(
-                "truncated_media", f"{self.path}: {len(packets)} of {declared_frames} declared frames present"
-            )
+        # Judged by time, not by counting packets against the declared frame count: a variable-rate
+        # AVI declares a slot per frame period and leaves most empty (68 frames over 444 slots is whole),
+        # while a file cut short always loses the time its missing packets would have covered.
         if declared_s is not None:
             first = min(p[0] for p in packets)
             span = float((max(p[0] + p[1] for p in packets) - first) * tb)
@@ -215,6 +214,11 @@ def _declared_seconds(
     container: av.container.InputContainer, stream: av.VideoStream, tb: Fraction
 ) -> float | None:
     """The video's declared length: the stream's own, else the container's if video is all it holds."""
+    rate = stream.average_rate
+    if container.format.name == "avi" and stream.frames and rate:
+        # An AVI header declares its length as frame slots (dwLength at dwRate), empty slots included;
+        # FFmpeg's duration of an AVI that lost its index (cut short) is only a guess from the file size.
+        return float(stream.frames / rate)
     if stream.duration:
         return float(stream.duration * tb)
     if container.duration and len(container.streams) == 1:
@@ -247,7 +251,10 @@ def _mux(packets: list[av.Packet], template: av.VideoStream, offset: int, muxer:
     buf = io.BytesIO()
     try:
         with av.open(buf, mode="w", format=muxer) as out:
-            ostream = out.add_stream_from_template(template)
+            # opaque=True builds the stream on the template's codec as is; the default looks up an
+            # *encoder* by the decoder's name, which does not exist for decoder-only names such as
+            # libdav1d (AV1) and is not needed to copy packets.
+            ostream = out.add_stream_from_template(template, opaque=True)
             for packet in packets:
                 if packet.pts is not None:
                     packet.pts -= offset

@@ -144,8 +144,55 @@ def test_rosbag_cli_with_a_mapping_and_with_a_bag_cut_short(
     mcap.write_bytes(data[: len(data) * 6 // 10])
     bad = tailor_replay()
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
-    assert "tailor: truncated_bag: " in bad.stderr and "cut short" in bad.stderr
+    assert "truncated_bag: " in bad.stderr and "cut short" in bad.stderr
     kept = int(bad.stderr.split("; the ")[-1].split(" steps before the damage")[0])
     assert 0 < kept < 250
+    assert f"tailor: stopped after {kept} records: {bag}: truncated_bag: " in bad.stderr
     msgs = consume(settings, settings.topic_raw_robot, count=250 + kept, idle_s=5.0)
     assert len(msgs) == 250 + kept  # the first run's records, then every step before the cut
+
+
+def test_replay_cli_publishes_the_good_recordings_and_lists_the_refused(
+    settings: TailorSettings, shared_dir: Path, tmp_path: Path
+) -> None:
+    """One refused recording does not sink a replay: the good one's records reach the topic, and the
+    command names each refused file with its reason at the end and exits non-zero."""
+    from tests.streaming.replay.video_fixtures import sparse_avi
+
+    avi = sparse_avi(
+        shared_dir / "data/robot/umi_cup_in_the_wild/videos/observation.image_episode_000000.mp4",
+        tmp_path / "sparse.avi",
+    )
+    cut = tmp_path / "cut.avi"  # refused while read: truncated_media
+    cut.write_bytes(avi.read_bytes()[: avi.stat().st_size * 6 // 10])
+    junk = tmp_path / "junk.bin"  # refused when opened: unknown_format
+    junk.write_bytes(b"\x00" * 100)
+    aitw = shared_dir / "data/gui/aitw"
+    env = {**settings_env(settings), "PYTHONPATH": str(REPO)}
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "replay",
+            str(cut),
+            str(aitw),
+            str(junk),
+            "--rate",
+            "0",
+            "--no-progress",
+        ],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert "published 4 records from 2 sources" in run.stdout
+    lines = run.stderr.splitlines()
+    assert f"tailor: skipped: {junk}: unknown_format: " in run.stderr
+    assert any(line.startswith(f"tailor: skipped: {cut}: truncated_media: ") for line in lines)
+    assert lines[-1] == "tailor: 2 recording(s) not replayed in full"
+    msgs = consume(settings, settings.topic_raw_gui, count=4)
+    assert [GuiStep.from_bytes(m.value).step_index for m in msgs] == [0, 1, 2, 3]

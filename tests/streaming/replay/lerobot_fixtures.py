@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -132,4 +133,31 @@ def build_v3(umi: Path, root: Path, split: int = 200) -> Path:
     )
     pq.write_table(episodes, root / "meta/episodes/chunk-000/file-000.parquet")
     pq.write_table(pa.table({"task_index": [0], "task": [TASK]}), root / "meta/tasks.parquet")
+    return root
+
+
+def reencode_av1(src: Path, dest: Path, container: str = "mp4", gop: int = 20) -> Path:
+    """`src` re-encoded to AV1 by PyAV's SVT-AV1 encoder (LeRobot's default video codec), same frame times."""
+    import av  # the fixtures above need only pyarrow
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(src)) as inp, av.open(str(dest), "w", format=container) as out:
+        istream = inp.streams.video[0]
+        rate = int(round(istream.average_rate or 10))
+        ostream = out.add_stream("libsvtav1", rate=rate)
+        ostream.width, ostream.height, ostream.pix_fmt = istream.width, istream.height, "yuv420p"
+        ostream.options = {"g": str(gop), "preset": "12"}  # fastest preset: tests need the codec, not quality
+        for n, frame in enumerate(inp.decode(istream)):
+            frame = frame.reformat(format="yuv420p")
+            frame.pts, frame.time_base = n, Fraction(1, rate)  # frame n at n / rate, as in the source
+            out.mux(ostream.encode(frame))
+        out.mux(ostream.encode())
+    return dest
+
+
+def build_v2_av1(umi: Path, root: Path) -> Path:
+    """The v2.1 folder with its episode video in AV1 (what `lerobot` writes by default)."""
+    build_v2(umi, root)
+    video = root / "videos/chunk-000/observation.image/episode_000000.mp4"
+    reencode_av1(umi / VIDEO, video)
     return root

@@ -16,7 +16,7 @@ from streaming.replay.gui_mind2web import Mind2WebSource
 from streaming.replay.lerobot import LeRobotArrowSource
 from streaming.replay.lerobot_parquet import LeRobotParquetSource
 from streaming.replay.video import VideoFileSource
-from tests.streaming.replay.lerobot_fixtures import UMI, build_v2
+from tests.streaming.replay.lerobot_fixtures import UMI, build_v2, build_v2_av1
 
 
 def _open(paths: list[Path], kind: str | None = None, **kw: float) -> list:
@@ -96,3 +96,21 @@ def test_tfrecord_without_its_usual_name_is_sniffed(data_dir: Path, tmp_path: Pa
     shutil.copy(data_dir / "robot/bridge/bridge_dataset-train.tfrecord-00000-of-00001", renamed)
     (source,) = _open([renamed])
     assert isinstance(source, RldsTfrecordSource)
+
+
+def test_lerobot_folder_without_data_names_what_is_missing(data_dir: Path, tmp_path: Path) -> None:
+    """A partial LeRobot v2.1 download (meta and AV1 videos, no data/ parquet): the error says what is there
+    and what is missing, not "no recordings found"; its videos/ folder replays as plain video streams."""
+    root = build_v2_av1(data_dir / UMI, tmp_path / "partial")
+    shutil.rmtree(root / "data")
+    camera = root / "videos/chunk-000/observation.image"
+    camera.rename(camera.with_name("observation.images.wrist"))  # four levels down, as LeRobot lays it out
+    with pytest.raises(ReplayError) as err:
+        _open([root])
+    assert err.value.reason == "lerobot_incomplete"
+    assert "no data/ parquet files" in err.value.detail and "meta/info.json and 1 videos" in err.value.detail
+    assert f"replay {root / 'videos'}" in err.value.detail
+    (videos,) = _open([root / "videos"])
+    assert isinstance(videos, VideoFileSource) and videos.path.name == "episode_000000.mp4"
+    events = list(videos.events(0.0, 1.0))
+    assert len(events) == 20 and events[0].record.codec == "av1"  # type: ignore[attr-defined]

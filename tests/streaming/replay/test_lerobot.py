@@ -25,6 +25,7 @@ from tests.streaming.replay.lerobot_fixtures import (
     UMI,
     VIDEO,
     build_v2,
+    build_v2_av1,
     build_v3,
     umi_table,
     write_arrow_copy,
@@ -181,3 +182,17 @@ def test_v3_video_window_past_the_end_is_reported(umi: Path, tmp_path: Path) -> 
     with pytest.raises(ReplayError) as err:
         list(LeRobotParquetSource(root, RecordingMedia(), LimitsConfig()).events(0.0, 1.0))
     assert err.value.reason == "frame_missing"
+
+
+def test_v2_folder_with_av1_video(umi: Path, tmp_path: Path, video_frames: list[np.ndarray]) -> None:
+    """LeRobot's default video codec: the episode's AV1 video (SVT-AV1) gives each step the frame at its
+    time, decoded by dav1d (close to the H.264 original, AV1 being lossy too)."""
+    root = build_v2_av1(umi, tmp_path / "umi_v2_av1")
+    steps = _steps(list(LeRobotParquetSource(root, RecordingMedia(), LimitsConfig()).events(T0, 1.0)))
+    assert len(steps) == 400
+    for i in (0, 123, 399):
+        assert np.abs(_pixels(steps[i]) - video_frames[i]).mean() < 12
+    assert (
+        np.abs(_pixels(steps[123]) - video_frames[300]).mean()
+        > np.abs(_pixels(steps[123]) - video_frames[123]).mean()
+    )

