@@ -156,6 +156,8 @@ def run_demo(settings: TailorSettings, config: DemoConfig) -> int:
         try:
             result = replay(live, ReplayConfig(paths=inputs, rate=config.rate, progress=sys.stderr.isatty()))
             log.info("replayed %d records from %d sources", result.published, result.sources)
+            for skipped in result.skipped:  # the other recordings were replayed in full
+                print(f"demo: {skipped}", file=sys.stderr, flush=True)
             settled = wait_settled(live, port, worker, config.wait_seconds)
             render_status(collect_status(live, dead_letters=10))
             render_anchor_summary(read_topic(live, live.topic_anchors, AnchorSet))

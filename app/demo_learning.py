@@ -159,6 +159,8 @@ def learn_and_replay(
         ),
     )
     log.info("second pass: replayed %d records", result.published)
+    for skipped in result.skipped:
+        print(f"demo: second pass {skipped}", file=sys.stderr, flush=True)
     settled = wait_settled(live, port, worker, config.wait_seconds)
     after = acceptance(*_topics(live), current.version, held, suffix=f"-r{SECOND_PASS}")
     lines.append(after.line(by_version.get(current.version)))
