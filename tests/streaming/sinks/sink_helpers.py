@@ -55,7 +55,9 @@ def with_provenance(example: Example) -> Example:
         {"role": "user", "content": f"Window {example.window_id}: what happens next?"},
     ]
     anchors = [
-        Anchor(anchor_id=a, type="gui_action", frame_index=n, timestamp=n * 0.5, content=f"tap {a}", point=(1, 2))
+        Anchor(
+            anchor_id=a, type="gui_action", frame_index=n, timestamp=n * 0.5, content=f"tap {a}", point=(1, 2)
+        )
         for n, a in enumerate(example.anchor_ids)
     ]
     return example.model_copy(

@@ -144,7 +144,12 @@ def test_part_files_of_sink_schemas_1_and_2_read_and_compact_with_schema_3(
     assert len(examples) == 9 and examples["qa-0061"] == full  # every schema-3 field round-trips
     assert examples["qa-0061"].cited_anchors[0].point == (1.0, 2.0)
     old = examples["qa-0000"]
-    assert old.prompt_json is None and old.cited_anchors == [] and old.validators == [] and old.min_reward is None
+    assert (
+        old.prompt_json is None
+        and old.cited_anchors == []
+        and old.validators == []
+        and old.min_reward is None
+    )
     merged = Compactor(ParquetSinkConfig(root=root, writer_id="w1")).compact(before_date="2026-05-29")
     assert len(merged.removed) == 6  # schema 1, 2 and 3 files of day 0, in one file
     assert {e.example_id: e for e in read_examples(root)} == examples
