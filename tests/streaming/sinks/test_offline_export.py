@@ -132,7 +132,7 @@ def test_sft_export_needs_no_broker_and_its_prompts_are_the_familys(written: Wri
     rows, said = export(tmp_path, "--format", "sft", "--from", str(written.root), "--weights-version", "v3")
     assert time.monotonic() - started < 60  # no broker wait: the rows carry their prompts
     assert len(rows) == 6 and "'weights_version': 1" in said and "skipped {}" in said
-    by_window = {ctx.anchors.window_id: ctx for (w, i), ctx in written.contexts.items() if i == INTENT}
+    by_window = {w: ctx for (w, i), ctx in written.contexts.items() if i == INTENT}
     stored = {r["example_id"] for r in rows}
     assert stored == set(written.chosen.values()) | set(written.rejected.values())
     for row in rows:
@@ -143,7 +143,7 @@ def test_sft_export_needs_no_broker_and_its_prompts_are_the_familys(written: Wri
         assert row["messages"][-1]["role"] == "assistant" and json.loads(row["messages"][-1]["content"])
     # the other intent's example has the other intent's words in its prompt
     rows, _ = export(tmp_path, "--format", "sft", "--from", str(written.root), "--intent", OTHER_INTENT)
-    first = written.chosen and next(iter(written.chosen))
+    first = next(iter(written.chosen))  # the window that has both intents
     assert [r["example_id"] for r in rows] == written.others
     assert rows[0]["messages"][:-1] == written.family.chat_messages(written.contexts[(first, OTHER_INTENT)])
     assert rows[0]["messages"][:-1] != written.family.chat_messages(written.contexts[(first, INTENT)])
@@ -228,3 +228,44 @@ def test_bad_filters_are_clear_errors(written: Written, tmp_path: Path) -> None:
     }
     proc = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1 and "empty time range" in proc.stderr and not out.exists()
+
+
+def test_rows_without_a_stored_prompt_fall_back_to_the_anchors_topic(
+    written: Written, settings: TailorSettings, tmp_path: Path
+) -> None:
+    """Schema-2 rows beside schema-3 rows, with the real broker up: the old rows get their prompts from the
+    anchors and intents topics as before schema 3, the new ones keep their own."""
+    import pyarrow.parquet as pq
+
+    from app.export_cli import run_export
+    from core.records import Intent
+    from streaming.producer import TailorProducer
+    from streaming.sinks.layout import list_parts
+    from streaming.topics import ensure_topics
+
+    assert settings.kafka_bootstrap
+    ensure_topics(settings, settings, settings.kafka_bootstrap)
+    with TailorProducer.connect(settings.kafka_bootstrap, settings, settings) as producer:
+        for (_, intent_id), ctx in written.contexts.items():
+            if intent_id == INTENT:
+                producer.send(ctx.anchors)
+        producer.send(Intent(intent_id=INTENT, text="next-step data from my robot", created_at=time.time()))
+    old = {written.chosen[w] for w in written.chosen}
+    for part in list_parts(written.root):
+        table = pq.read_table(part.path, partitioning=None)
+        ids = table.column("example_id").to_pylist()
+        prompts = [None if i in old else p for i, p in zip(ids, table.column("prompt_json").to_pylist())]
+        pq.write_table(
+            table.set_column(table.column_names.index("prompt_json"), "prompt_json", [prompts]), part.path
+        )
+    config = ExportConfig(
+        dataset_dir=written.root, out=tmp_path / "mixed.jsonl", format="sft", intent_ids=[INTENT]
+    )
+    stats = run_export(settings, config)
+    assert stats.written == 6 and not stats.skipped
+    for line in (tmp_path / "mixed.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        window = next(
+            w for w, ids in written.chosen.items() if row["example_id"] in (ids, written.rejected[w])
+        )
+        assert row["messages"][:-1] == written.family.chat_messages(written.contexts[(window, INTENT)])
