@@ -8,6 +8,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from agents.rewards import group_rewards
 from agents.synthesis.base import Generation, SynthesisBackend, SynthesisJob, WindowImage
@@ -70,6 +71,7 @@ def judge(
     now = time.time()
     seen: set[str] = set()
     duplicates = 0
+    provenance: dict[str, Any] | None = None
     for i, text in enumerate(gen.texts):
         ex_id = example_id(
             anchors.window_id, ctx.spec.intent_id, family.name, gen.model, gen.weights_version, text
@@ -140,6 +142,9 @@ def judge(
                 )
             )
             continue
+        if provenance is None:  # once per group, only when something is accepted
+            provenance = example_provenance(family, ctx, floor)
+        cited = family.cited_anchor_ids(ctx, output)
         accepted.append(
             Example(
                 example_id=ex_id,
@@ -148,7 +153,7 @@ def judge(
                 window_id=anchors.window_id,
                 intent_id=ctx.spec.intent_id,
                 source=anchors.span,
-                anchor_ids=family.cited_anchor_ids(ctx, output),
+                anchor_ids=cited,
                 frames=family.cited_key_frames(ctx, output),
                 model=gen.model,
                 weights_version=gen.weights_version,
@@ -156,9 +161,30 @@ def judge(
                 image_frames=list(gen.image_frames),
                 rewards=terms,
                 created_at=now,
+                **provenance,
+                cited_anchors=[a for a in anchors.anchors if a.anchor_id in set(cited)],
             )
         )
     return StepResult(accepted, rejected, gen, duplicates)
+
+
+def canonical_sha256(obj: object) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def example_provenance(family: TaskFamily, ctx: SynthesisContext, floor: float) -> dict[str, Any]:
+    """What an accepted example carries so its row trains and audits without Kafka: the prompt the backends
+    send (`family.chat_messages(ctx)`, the same call they make), the intent's words, the family's schema
+    version (a hash, so a changed output model shows without anyone bumping a number), the anchor set's
+    hash, the validators it passed and the reward floor it cleared."""
+    return {
+        "prompt_json": json.dumps(family.chat_messages(ctx), ensure_ascii=False),
+        "intent_text": ctx.spec.text or None,
+        "family_schema_sha256": canonical_sha256(family.json_schema()),
+        "anchor_set_sha256": hashlib.sha256(ctx.anchors.to_bytes()).hexdigest(),
+        "validators": [type(v).__name__ for v in family.validators()],
+        "min_reward": floor,
+    }
 
 
 async def synthesize_step(

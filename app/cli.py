@@ -12,6 +12,7 @@ import click
 from app.bench_cli import bench
 from app.cli_common import fail as _fail
 from app.cli_common import settings_or_exit as _settings
+from app.export_command import export
 
 if TYPE_CHECKING:
     from agents.vllm_server import VllmServerError
@@ -210,30 +211,6 @@ def intents(list_families: bool) -> None:
 
 
 @main.command()
-@click.option("--format", "fmt", type=click.Choice(["sft", "preference"]), default="sft", show_default=True)
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="JSONL file to write.")
-@click.option("--family", "families_only", multiple=True, help="Only these task families.")
-@click.option(
-    "--pairs",
-    "pairs_file",
-    type=click.Path(exists=True, path_type=Path),
-    default=None,
-    help="Preference pairs: Feedback JSONL or {chosen_id, rejected_id} lines.",
-)
-def export(fmt: str, out: Path, families_only: tuple[str, ...], pairs_file: Path | None) -> None:
-    """Export the Parquet examples as chat JSONL (SFT) or TRL preference pairs."""
-    from app.export_cli import run_export
-    from streaming.runtime import NoBrokerError, resolve_bootstrap
-
-    try:
-        settings = resolve_bootstrap(_settings())
-        stats = run_export(settings, out, fmt, list(families_only) or None, pairs_file)
-    except (NoBrokerError, ValueError, KeyError) as exc:
-        _fail(exc)
-    click.echo(f"wrote {stats.written} records to {stats.out}; skipped {dict(stats.skipped)}")
-
-
-@main.command()
 @click.option("--out", type=click.Path(path_type=Path), default=Path("docs"), show_default=True)
 def schemas(out: Path) -> None:
     """Write the JSON Schemas of every record and the AsyncAPI document."""
@@ -342,6 +319,7 @@ def config_show(as_json: bool) -> None:
 
 
 main.add_command(bench)
+main.add_command(export)
 
 
 if __name__ == "__main__":

@@ -106,6 +106,34 @@ class Example(TailorRecord):
     )
     rewards: dict[str, float] = Field(default_factory=dict, description="Reward terms by name.")
     created_at: float
+    # Provenance that makes a stored example self-contained (sink schema 3): training and audits read it
+    # from the row itself, not from the anchors and intents topics, whose retention may have dropped it.
+    # All optional so records written before them still decode.
+    prompt_json: str | None = Field(
+        default=None,
+        max_length=2_000_000,
+        description="The chat messages the synthesis backend was sent (JSON list of {role, content}).",
+    )
+    intent_text: str | None = Field(default=None, max_length=5000, description="The intent's request text.")
+    family_schema_sha256: str | None = Field(
+        default=None,
+        pattern=SHA256_PATTERN,
+        description="sha256 of the task family's output JSON schema (canonical JSON): its schema version.",
+    )
+    anchor_set_sha256: str | None = Field(
+        default=None,
+        pattern=SHA256_PATTERN,
+        description="sha256 of the serialised AnchorSet the example was built from (the window's anchor set id).",
+    )
+    cited_anchors: list[Anchor] = Field(
+        default_factory=list, max_length=10_000, description="The anchors named by anchor_ids, in full."
+    )
+    validators: list[str] = Field(
+        default_factory=list, max_length=100, description="The validators the output passed (all of them)."
+    )
+    min_reward: float | None = Field(
+        default=None, description="The r_total floor the example cleared when it was accepted."
+    )
 
 
 class RejectedExample(TailorRecord):

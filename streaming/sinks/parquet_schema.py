@@ -18,9 +18,12 @@ from typing import Any
 import pyarrow as pa
 
 from core.errors import TailorError
-from core.records import Example, FrameRef, SourceSpan
+from core.records import Anchor, Example, FrameRef, SourceSpan
 
-SINK_SCHEMA_VERSION = 2  # 2 (7 Dec): image_frames, the key frames the model saw
+# 2 (7 Dec): image_frames, the key frames the model saw. 3 (7 Dec): self-contained rows (prompt, intent text,
+# family schema hash, anchor set hash, cited anchors in full, validators passed, reward floor), so exports
+# and audits need no broker. Part files of 1 and 2 read and compact beside 3 (`conform`, `row_example`).
+SINK_SCHEMA_VERSION = 3
 SCHEMA_VERSION_KEY = b"tailor.sink_schema_version"
 HF_METADATA_KEY = b"huggingface"
 
@@ -68,6 +71,15 @@ _COLUMNS: list[tuple[str, pa.DataType, dict[str, Any]]] = [
         {"feature": {"name": _STR, "value": _F64}, "_type": "List"},
     ),
     ("created_at", pa.timestamp("us", tz="UTC"), {"dtype": "timestamp[us, tz=UTC]", "_type": "Value"}),
+    ("prompt_json", pa.string(), _STR),
+    ("intent_text", pa.string(), _STR),
+    ("family_schema_sha256", pa.string(), _STR),
+    ("anchor_set_sha256", pa.string(), _STR),
+    # a JSON list of Anchor objects: anchors carry optional nested fields (bbox, point) a struct column
+    # would flatten into nulls; the string round-trips them exactly
+    ("cited_anchors_json", pa.string(), _STR),
+    ("validators_passed", pa.list_(pa.string()), {"feature": _STR, "_type": "List"}),
+    ("min_reward", pa.float64(), _F64),
     (
         "frames",
         pa.list_(pa.struct([("bytes", pa.binary()), ("path", pa.string())])),
@@ -153,6 +165,13 @@ def example_row(example: Example, cells: list[FrameCell]) -> dict[str, Any]:
         "image_frames": list(example.image_frames),
         "rewards": [{"name": k, "value": v} for k, v in sorted(example.rewards.items())],
         "created_at": utc_datetime(example.created_at),
+        "prompt_json": example.prompt_json,
+        "intent_text": example.intent_text,
+        "family_schema_sha256": example.family_schema_sha256,
+        "anchor_set_sha256": example.anchor_set_sha256,
+        "cited_anchors_json": json.dumps([a.model_dump(mode="json") for a in example.cited_anchors]),
+        "validators_passed": list(example.validators),
+        "min_reward": example.min_reward,
         "frames": [{"bytes": c.data, "path": frame_path(c.ref)} for c in cells if c.data is not None],
         "frame_refs": [
             {
@@ -206,6 +225,14 @@ def row_example(row: dict[str, Any]) -> Example:
         image_frames=list(row.get("image_frames") or []),  # absent from datasets written before 7 Dec
         rewards={r["name"]: r["value"] for r in row["rewards"] or []},
         created_at=created.timestamp() if isinstance(created, datetime) else float(created),
+        # sink schema 3; a row of schema 1 or 2 has none of these (absent or null): the record's defaults
+        prompt_json=row.get("prompt_json"),
+        intent_text=row.get("intent_text"),
+        family_schema_sha256=row.get("family_schema_sha256"),
+        anchor_set_sha256=row.get("anchor_set_sha256"),
+        cited_anchors=[Anchor.model_validate(a) for a in json.loads(row.get("cited_anchors_json") or "[]")],
+        validators=list(row.get("validators_passed") or []),
+        min_reward=row.get("min_reward"),
     )
 
 
@@ -216,6 +243,7 @@ def row_frame_errors(row: dict[str, Any]) -> list[str]:
 def estimated_bytes(row: dict[str, Any]) -> int:
     """Uncompressed size of a row (an upper bound of its share of a part file, near enough)."""
     size = 256 + len(row["output_json"]) + len(row["example_id"]) + len(row["window_id"])
+    size += len(row["prompt_json"] or "") + len(row["intent_text"] or "") + len(row["cited_anchors_json"])
     size += sum(len(a) + 8 for a in row["anchor_ids"]) + 24 * len(row["rewards"])
     size += sum(len(f["bytes"]) + len(f["path"]) for f in row["frames"])
     size += sum(len(f["uri"]) + 100 for f in row["frame_refs"])

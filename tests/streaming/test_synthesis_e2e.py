@@ -15,6 +15,7 @@ from streaming.intent_publish import IntentRequest, publish_intent
 from streaming.replay.runner import replay
 from streaming.replay.runner_config import ReplayConfig
 from streaming.settings import TailorSettings
+from streaming.sinks.reader import read_examples
 from tests.conftest import REPO, WorkerProcess, settings_env
 from tests.kafka_helpers import consume
 
@@ -60,8 +61,15 @@ def test_robot_intent_yields_grounded_examples_in_topic_and_parquet(
     ids = wait_rows(root, len({e.example_id for e in examples}))
     assert sorted(ids) == sorted({e.example_id for e in examples})
     assert worker.metric("tailor_examples_total", result="accepted") == len(examples)
+    # the rows are self-contained (sink schema 3): the prompt, the intent's words, the cited anchors in full
+    for stored in read_examples(root):
+        assert stored.intent_text == "next subtask data from my robot"
+        assert [a.anchor_id for a in stored.cited_anchors] == stored.anchor_ids
+        assert stored.validators and stored.family_schema_sha256 and stored.anchor_set_sha256
+        prompt = json.loads(stored.prompt_json or "[]")
+        assert [m["role"] for m in prompt][0] == "system" and prompt[-1]["role"] == "user"
 
-    # export them for SFT with the CLI: prompts rebuilt from the anchors and intents topics
+    # export them for SFT with the CLI: prompts from the rows (no topic read for schema-3 rows)
     out = tmp_path / "sft.jsonl"
     proc = subprocess.run(
         [sys.executable, "-m", "app.cli", "export", "--format", "sft", "--out", str(out)],

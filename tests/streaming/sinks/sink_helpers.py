@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from core.records import Example, FrameRef, SourceSpan
+from core.records import Anchor, Example, FrameRef, SourceSpan
 
 DAY = 86_400.0
 T0 = 1_780_000_000.0  # 2026-05-28 UTC
@@ -46,3 +46,28 @@ def file_rows(path: Path) -> int:
 
 def tree(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+def with_provenance(example: Example) -> Example:
+    """The example as the synthesis step of sink schema 3 publishes it: prompt, intent, anchors in full."""
+    prompt = [
+        {"role": "system", "content": f"You write {example.task_family} examples as JSON."},
+        {"role": "user", "content": f"Window {example.window_id}: what happens next?"},
+    ]
+    anchors = [
+        Anchor(
+            anchor_id=a, type="gui_action", frame_index=n, timestamp=n * 0.5, content=f"tap {a}", point=(1, 2)
+        )
+        for n, a in enumerate(example.anchor_ids)
+    ]
+    return example.model_copy(
+        update={
+            "prompt_json": json.dumps(prompt),
+            "intent_text": "data for my GUI agent" if example.intent_id else None,
+            "family_schema_sha256": hashlib.sha256(example.task_family.encode()).hexdigest(),
+            "anchor_set_sha256": hashlib.sha256(example.window_id.encode()).hexdigest(),
+            "cited_anchors": anchors,
+            "validators": ["FramesInWindow", "FramesAnchored"],
+            "min_reward": 0.5,
+        }
+    )

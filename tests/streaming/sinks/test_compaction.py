@@ -15,7 +15,7 @@ from streaming.sinks.layout import list_parts
 from streaming.sinks.parquet_sink import ParquetSink
 from streaming.sinks.parquet_sink_config import ParquetSinkConfig
 from streaming.sinks.reader import read_examples
-from tests.streaming.sinks.sink_helpers import file_rows, make_example, tree
+from tests.streaming.sinks.sink_helpers import file_rows, make_example, tree, with_provenance
 
 DAY0, DAY1 = "task_family=qa/date=2026-05-28", "task_family=qa/date=2026-05-29"
 
@@ -110,3 +110,46 @@ def test_part_files_of_the_first_sink_schema_read_and_compact_with_new_ones(
     assert {e.example_id: e.image_frames for e in read_examples(root)} == {
         e.example_id: e.image_frames for e in examples.values()
     }
+
+
+SCHEMA_3_COLUMNS = [
+    "prompt_json",
+    "intent_text",
+    "family_schema_sha256",
+    "anchor_set_sha256",
+    "cited_anchors_json",
+    "validators_passed",
+    "min_reward",
+]
+
+
+def test_part_files_of_sink_schemas_1_and_2_read_and_compact_with_schema_3(
+    tmp_path: Path, frame_store: BlobStore, frame_refs: list[FrameRef]
+) -> None:
+    """Schema 3 made rows self-contained (prompt, intent text, anchors in full...); files of schema 1 (no
+    image_frames) and 2 (no schema-3 columns) keep reading and merge with schema-3 files."""
+    root = tmp_path / "ds"
+    small_files(root, frame_store, frame_refs)
+    parts = list_parts(root)
+    for n, part in enumerate(parts[:4]):
+        table = pq.read_table(part.path, partitioning=None).drop_columns(SCHEMA_3_COLUMNS)
+        pq.write_table(table.drop_columns(["image_frames"]) if n < 2 else table, part.path)
+    full = with_provenance(make_example(61, "qa", [], day=0))
+    new = ParquetSink(ParquetSinkConfig(root=root, writer_id="w2"), frame_store).open()
+    new.add([full])
+    new.flush()
+    assert pq.read_schema(list_parts(root)[-1].path).metadata[b"tailor.sink_schema_version"] == b"3"
+
+    examples = {e.example_id: e for e in read_examples(root)}
+    assert len(examples) == 9 and examples["qa-0061"] == full  # every schema-3 field round-trips
+    assert examples["qa-0061"].cited_anchors[0].point == (1.0, 2.0)
+    old = examples["qa-0000"]
+    assert (
+        old.prompt_json is None
+        and old.cited_anchors == []
+        and old.validators == []
+        and old.min_reward is None
+    )
+    merged = Compactor(ParquetSinkConfig(root=root, writer_id="w1")).compact(before_date="2026-05-29")
+    assert len(merged.removed) == 6  # schema 1, 2 and 3 files of day 0, in one file
+    assert {e.example_id: e for e in read_examples(root)} == examples

@@ -171,3 +171,54 @@ def test_pairs_file_takes_feedback_records_and_plain_pairs(tmp_path: Path) -> No
         load_pairs(path, 1 << 20)
     with pytest.raises(ExportError, match="pairs_file_too_large"):
         load_pairs(path, 10)
+
+
+def test_filters_select_by_intent_weights_time_and_reward_and_count_the_rest() -> None:
+    from datetime import UTC, datetime
+
+    from pydantic import ValidationError
+
+    from streaming.sinks.export_select import filtered_by
+    from tests.streaming.sinks.sink_helpers import T0
+
+    examples = [make_example(i, "qa", []) for i in range(4)]  # odd: intent-1 and weights v3; even: neither
+
+    def selected(**filters: Any) -> list[int]:
+        config = ExportConfig(dataset_dir=Path("."), out=Path("o"), format="sft", **filters)
+        return [i for i, e in enumerate(examples) if filtered_by(e, config) is None]
+
+    assert selected(intent_ids=[""]) == [0, 2] and selected(intent_ids=["intent-1"]) == [1, 3]
+    assert selected(weights_versions=["base"]) == [0, 2] and selected(weights_versions=["v3", "base"]) == [
+        0,
+        1,
+        2,
+        3,
+    ]
+    t1 = datetime.fromtimestamp(T0 + 1, tz=UTC)
+    assert selected(created_after=t1) == [1, 2, 3] and selected(created_before=t1) == [0]
+    assert selected(created_after=t1.replace(tzinfo=None)) == [1, 2, 3]  # no zone: UTC, not the machine's
+    assert selected(min_reward=0.5, reward_term="grounding") == [2, 3]  # grounding = 0.25 * (i % 4)
+    assert selected(min_reward=0.0) == []  # no r_total term: cannot be shown to clear the bar
+    config = ExportConfig(dataset_dir=Path("."), out=Path("o"), format="sft", intent_ids=["x"], min_reward=9)
+    assert filtered_by(examples[0], config) == "intent"  # counted under the first filter it fails
+    with pytest.raises(ValidationError, match="empty time range"):
+        ExportConfig(dataset_dir=Path("."), out=Path("o"), format="sft", created_after=t1, created_before=t1)
+
+
+def test_a_stored_prompt_wins_over_the_builder_and_a_broken_one_is_counted(tmp_path: Path) -> None:
+    from tests.streaming.sinks.sink_helpers import with_provenance
+
+    stored = with_provenance(make_example(0, "qa", []))
+    broken = with_provenance(make_example(1, "qa", [])).model_copy(update={"prompt_json": "{not json"})
+    old = make_example(2, "qa", [])  # sink schema 2: no stored prompt
+    out = tmp_path / "s.jsonl"
+
+    def other(example: Example) -> list[Message]:
+        return [{"role": "user", "content": "rebuilt"}]
+
+    stats = export_examples([stored, broken, old], other, "sft", out)
+    assert stats.written == 2 and stats.skipped == {"bad_stored_prompt": 1}
+    rows = {r["example_id"]: r["messages"][:-1] for r in read_jsonl(out)}
+    assert rows == {"qa-0000": json.loads(stored.prompt_json or ""), "qa-0002": other(old)}
+    none = export_examples([stored, old], None, "sft", out)
+    assert none.written == 1 and none.skipped == {"no_stored_prompt": 1}
