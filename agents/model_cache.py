@@ -152,7 +152,7 @@ def prepare_model(config: ModelCacheConfig) -> Manifest:
         check_replaceable(out)
         source_sha = sha256_file(source)
         if not config.force:
-            current = _current_manifest(out, source_sha, config)
+            current = current_manifest(out, source_sha, config.dtype, config.model_name, "model cache")
             if current is not None:
                 log.info("model cache %s verified, nothing to do", out)
                 return current
@@ -180,19 +180,35 @@ def prepare_model(config: ModelCacheConfig) -> Manifest:
         return manifest
 
 
-def _current_manifest(out: Path, source_sha: str, config: ModelCacheConfig) -> Manifest | None:
+def current_manifest(
+    out: Path, source_sha: str, dtype: str | None, model_name: str | None, what: str
+) -> Manifest | None:
+    """The folder's manifest when its files verify and it was made from this source, dtype and name; None
+    (build again) otherwise."""
     if not (out / MANIFEST_NAME).is_file():
         return None
     try:
         manifest = verify_manifest(out)
     except ModelCacheError as err:
-        log.warning("model cache %s is stale (%s); converting again", out, err)
+        log.warning("%s %s is stale (%s); building again", what, out, err)
         return None
-    wanted = (source_sha, config.dtype, config.model_name)
-    if (manifest.source_sha256, manifest.dtype, manifest.model_name) != wanted:
-        log.info("model cache %s was made from another source or dtype; converting again", out)
+    if (manifest.source_sha256, manifest.dtype, manifest.model_name) != (source_sha, dtype, model_name):
+        log.info("%s %s was made from another source, dtype or name; building again", what, out)
         return None
     return manifest
+
+
+def load_kwargs(dtype: str | None) -> dict[str, Any]:
+    """from_pretrained arguments: safetensors only, the resolved compute dtype."""
+    import torch
+
+    from agents.compute_dtype import resolve_dtype
+
+    kwargs: dict[str, Any] = {"use_safetensors": True}
+    resolved = resolve_dtype(dtype)
+    if resolved is not None:
+        kwargs["dtype"] = getattr(torch, resolved)
+    return kwargs
 
 
 def check_replaceable(out: Path) -> None:
@@ -285,19 +301,12 @@ def load_model(
     model_dir: Path, dtype: str | None = None, verify: bool = True
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Load the cached model and tokenizer with transformers (safetensors only), verifying hashes first."""
-    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     model_dir = Path(model_dir)
     if verify:
         verify_manifest(model_dir)
-    kwargs: dict[str, Any] = {"use_safetensors": True}
-    from agents.compute_dtype import resolve_dtype
-
-    resolved = resolve_dtype(dtype)
-    if resolved is not None:
-        kwargs["dtype"] = getattr(torch, resolved)
-    model = AutoModelForCausalLM.from_pretrained(str(model_dir), **kwargs)
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir), **load_kwargs(dtype))
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     return model, tokenizer
 

@@ -38,6 +38,7 @@ from agents.model_cache import (
     Manifest,
     ModelCacheError,
     check_replaceable,
+    current_manifest,
     folder_lock,
     hash_folder,
     replace_folder,
@@ -129,7 +130,7 @@ def prepare_tiny_vlm(
     out.parent.mkdir(parents=True, exist_ok=True)
     with folder_lock(out, LOCK_TIMEOUT_S):
         check_replaceable(out)
-        if not force and _up_to_date(out, spec_sha, config):
+        if not force and current_manifest(out, spec_sha, config.dtype, config.model_name, "tiny VLM"):
             log.info("tiny VLM %s verified, nothing to do", out)
             return out
         started = time.monotonic()
@@ -155,21 +156,6 @@ def prepare_tiny_vlm(
             shutil.rmtree(tmp, ignore_errors=True)
         log.info("built the tiny VLM in %s in %.1fs", out, time.monotonic() - started)
         return out
-
-
-def _up_to_date(out: Path, spec_sha: str, config: TinyVlmConfig) -> bool:
-    if not (out / MANIFEST_NAME).is_file():
-        return False
-    try:
-        manifest = verify_manifest(out)
-    except ModelCacheError as err:
-        log.warning("tiny VLM %s is stale (%s); building again", out, err)
-        return False
-    wanted = (spec_sha, config.dtype, config.model_name)
-    if (manifest.source_sha256, manifest.dtype, manifest.model_name) != wanted:
-        log.info("tiny VLM %s was built from other sizes or another tokenizer; building again", out)
-        return False
-    return True
 
 
 def build_tiny_vlm(config: TinyVlmConfig, tokenizer_dir: Path, out: Path) -> str:

@@ -11,25 +11,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agents.model_cache import verify_manifest
+from agents.model_cache import load_kwargs, verify_manifest
 
 
 def load_vision_model(model_dir: Path, dtype: str | None = None, verify: bool = True) -> tuple[Any, Any]:
     """(model, processor) of the folder; the model is an AutoModelForImageTextToText."""
-    import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    from agents.compute_dtype import resolve_dtype
     from agents.tiny_vlm import SPEC_NAME, load_processor
 
     model_dir = Path(model_dir)
     if verify:
         verify_manifest(model_dir)
-    kwargs: dict[str, Any] = {"use_safetensors": True}
-    resolved = resolve_dtype(dtype)
-    if resolved is not None:
-        kwargs["dtype"] = getattr(torch, resolved)
-    model = AutoModelForImageTextToText.from_pretrained(str(model_dir), **kwargs)
+    model = AutoModelForImageTextToText.from_pretrained(str(model_dir), **load_kwargs(dtype))
     if (model_dir / SPEC_NAME).is_file():
         processor = load_processor(model_dir)
     else:
