@@ -9,6 +9,7 @@ import faust
 from prometheus_client import CollectorRegistry
 
 from agents.synthesis.factory import open_backend
+from core.heartbeat import Heartbeat
 from core.metrics import TailorMetrics, serve_metrics
 from streaming.app import create_app
 from streaming.lag_monitor import register_lag_monitor
@@ -36,6 +37,14 @@ def register_trim(app: faust.App, interval_s: float) -> None:
         trim()
 
 
+def register_heartbeat(app: faust.App, heartbeat: Heartbeat, interval_s: float) -> None:
+    """A timer on the worker's event loop that refreshes `heartbeat`: when the loop stops, /healthz fails."""
+
+    @app.timer(interval_s, name="tailor.heartbeat")
+    async def refresh_heartbeat() -> None:
+        heartbeat.beat()
+
+
 def run_service(settings: TailorSettings) -> int:
     """Run until SIGINT/SIGTERM. Starts (and stops) an embedded broker when none is configured."""
     (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
@@ -48,7 +57,8 @@ def run_service(settings: TailorSettings) -> int:
         ensure_topics(live, live, live.kafka_bootstrap, extra_compacted=(changelog_topic(live),))
         registry = CollectorRegistry()
         metrics = TailorMetrics(registry)
-        port = serve_metrics(registry, live.metrics_host, live.metrics_port)
+        heartbeat = Heartbeat(live.liveness_stale_s)
+        port = serve_metrics(registry, live.metrics_host, live.metrics_port, heartbeat)
         log.info(
             "metrics on http://%s:%d/metrics; kafka at %s", live.metrics_host, port, live.kafka_bootstrap
         )
@@ -64,6 +74,7 @@ def run_service(settings: TailorSettings) -> int:
                 position_timeout_s=live.lag_position_timeout_s,
             )
             register_trim(tailor.faust_app, live.malloc_trim_interval_s)
+            register_heartbeat(tailor.faust_app, heartbeat, live.liveness_interval_s)
             worker = faust.Worker(
                 tailor.faust_app,
                 loglevel=live.log_level,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from core.heartbeat import Heartbeat, serve_metrics_and_health
 
 LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
@@ -132,7 +134,8 @@ class TailorMetrics:
         )
 
 
-def serve_metrics(registry: CollectorRegistry, host: str, port: int) -> int:
-    """Serve /metrics on host:port (port 0 picks one); return the bound port."""
-    server, _thread = start_http_server(port, addr=host, registry=registry)
-    return int(server.server_port)
+def serve_metrics(
+    registry: CollectorRegistry, host: str, port: int, heartbeat: Heartbeat | None = None
+) -> int:
+    """Serve /metrics and /healthz (from `heartbeat`) on host:port (port 0 picks one); return the bound port."""
+    return serve_metrics_and_health(registry, host, port, heartbeat)

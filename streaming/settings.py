@@ -34,6 +34,7 @@ from agents.extractors.pipelines_config import ExtractorsConfig
 from agents.intents_config import IntentsConfig
 from agents.synthesis.synthesis_config import SynthesisConfig
 from agents.tasks.catalog_config import TasksConfig
+from core.heartbeat_config import HeartbeatConfig
 from core.limits_config import LimitsConfig
 from core.topics_config import TopicsConfig
 from streaming.app_config import AppConfig
@@ -164,6 +165,7 @@ class TailorSettings(
     SynthesisConfig,
     IntentsConfig,
     LagMonitorConfig,
+    HeartbeatConfig,
     TrainerConfig,
     BaseSettings,
 ):
