@@ -91,6 +91,8 @@ def settings_env(s: TailorSettings) -> dict[str, str]:
 
             value = json.dumps(value)
         env[f"TAILOR_{name.upper()}"] = str(value)
+    if s.vllm_api_key is not None:
+        env["TAILOR_VLLM_API_KEY"] = s.vllm_api_key.get_secret_value()
     if s.kafka_sasl_password is not None:
         env["TAILOR_KAFKA_SASL_PASSWORD"] = s.kafka_sasl_password.get_secret_value()
     return env

@@ -24,6 +24,7 @@ import httpx
 from agents.synthesis.base import SynthesisBackend
 from agents.synthesis.hf_backend import HfBackend
 from agents.synthesis.vllm_backend import VllmBackend
+from agents.synthesis.vllm_backend_config import auth_headers
 from core.records import ModelUpdate
 from trainer.reload_config import ReloadConfig
 from trainer.store import ModelStore
@@ -59,7 +60,9 @@ class VllmReloader(Reloader):
         base = str(backend.config.url).rstrip("/")
         timeout = httpx.Timeout(self.config.request_timeout_s, connect=5.0)
         try:
-            with httpx.Client(base_url=base, timeout=timeout) as client:
+            # the same key as the backend's requests: a server with --api-key refuses adapter loads without it
+            headers = auth_headers(backend.config.api_key)
+            with httpx.Client(base_url=base, timeout=timeout, headers=headers) as client:
                 if update.version not in served_models(client):
                     resp = client.post(
                         "/v1/load_lora_adapter",

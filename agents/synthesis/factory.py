@@ -76,6 +76,7 @@ def open_backend(
         VllmBackendConfig(
             url=url,
             model=cfg.vllm_model,
+            api_key=cfg.vllm_api_key,
             concurrency=cfg.synth_concurrency,
             max_tokens=cfg.synth_max_tokens,
             temperature=cfg.synth_temperature,

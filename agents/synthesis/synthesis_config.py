@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 
 from agents.synthesis.vllm_backend_config import VllmBackendConfig
 from agents.vllm_server_config import installed_path
@@ -40,6 +40,11 @@ class SynthesisConfig(BaseModel):
     )
     vllm_model: str = Field(
         default="smollm2", description="Served model name at vllm_url (or of the started one)."
+    )
+    vllm_api_key: SecretStr | None = Field(
+        default=None,
+        description="The key of a vLLM server started with --api-key (or VLLM_API_KEY): sent as a Bearer token "
+        "on every request, adapter loads included. Unset: no Authorization header.",
     )
     vllm_venv: Path = Field(
         default_factory=lambda: installed_path(".venv-vllm"),

@@ -14,7 +14,7 @@ import httpx
 
 from agents.intents import FamilyChooser, chooser_messages, chooser_schema, parse_choice
 from agents.synthesis.base import BackendUnavailable, Generation, SynthesisBackend, SynthesisJob
-from agents.synthesis.vllm_backend_config import VllmBackendConfig
+from agents.synthesis.vllm_backend_config import VllmBackendConfig, auth_headers
 from agents.synthesis.vllm_vision import detect_vision, fit_images
 from agents.tasks.constrained import to_regex, token_budget
 
@@ -87,6 +87,7 @@ class VllmBackend(SynthesisBackend):
             self._client = httpx.AsyncClient(
                 base_url=self.config.url.rstrip("/"),
                 timeout=httpx.Timeout(self.config.request_timeout_s, connect=5.0),
+                headers=auth_headers(self.config.api_key),
             )
         return self._client
 

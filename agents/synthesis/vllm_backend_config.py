@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
+
+
+def auth_headers(api_key: SecretStr | None) -> dict[str, str]:
+    """The Authorization header vLLM's --api-key expects, or none."""
+    return {} if api_key is None else {"Authorization": f"Bearer {api_key.get_secret_value()}"}
 
 
 class VllmBackendConfig(BaseModel):
     url: str = Field(description="Base URL of the OpenAI-compatible server, e.g. http://127.0.0.1:8000.")
     model: str = Field(description="Served model name (or the LoRA adapter name of the weights in use).")
+    api_key: SecretStr | None = Field(
+        default=None, description="Bearer token for a server started with --api-key; None: no Authorization."
+    )
     concurrency: int = Field(default=16, gt=0, description="Requests in flight, so the server batches them.")
     max_tokens: int = Field(
         default=768,
