@@ -1,8 +1,8 @@
 # syntax=docker/dockerfile:1.7
 # The synthesiser's model server: vLLM's OpenAI-compatible API on an NVIDIA GPU, serving a model folder
 # mounted at /models/base, with LoRA adapters loadable at run time (POST /v1/load_lora_adapter) from the
-# shared adapters folder the trainer writes (/var/lib/tailor/adapters; owned by the Tailor images' uid 10001,
-# so whichever container first mounts a fresh named volume there leaves it writable for the trainer).
+# model store the trainer publishes to (/var/lib/tailor/models; owned by the Tailor images' uid 10001, so
+# whichever container first mounts a fresh named volume there leaves it writable for the trainer).
 #
 #   docker build -f deploy/docker/vllm.Dockerfile -t tailor/vllm:0.33.0 deploy/docker
 #   docker run --gpus all -p 8000:8000 -v $PWD/.cache/models/SmolLM2-135M-Instruct:/models/base:ro tailor/vllm:0.33.0
@@ -14,8 +14,8 @@ FROM ${VLLM_IMAGE}
 
 RUN groupadd --system --gid 10002 vllm \
     && useradd --system --uid 10002 --gid vllm --home-dir /home/vllm --create-home vllm \
-    && mkdir -p /models/base /var/lib/tailor/adapters \
-    && chown 10001:10001 /var/lib/tailor/adapters
+    && mkdir -p /models/base /var/lib/tailor/models \
+    && chown 10001:10001 /var/lib/tailor/models
 ENV HOME=/home/vllm \
     HF_HOME=/home/vllm/.cache/huggingface \
     HF_HUB_OFFLINE=1 \

@@ -32,7 +32,7 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 tailor \
     && useradd --system --uid 10001 --gid tailor --home-dir /var/lib/tailor --create-home tailor \
-    && mkdir -p /var/lib/tailor/shared /var/lib/tailor/adapters \
+    && mkdir -p /var/lib/tailor/shared /var/lib/tailor/models \
     && chown -R tailor:tailor /var/lib/tailor
 COPY --from=build /opt/tailor /opt/tailor
 COPY --chmod=0755 deploy/docker/entrypoint.sh /usr/local/bin/tailor-entrypoint

@@ -22,8 +22,13 @@ COMPOSE = DEPLOY / "docker-compose.yml"
 
 
 def interpolate(value: Any) -> Any:
+    # ${VAR:-default} -> default; ${VAR:?message} (required) -> "" (compose itself stops when it is unset)
     if isinstance(value, str):
-        return re.sub(r"\$\{(\w+)(?::-([^}]*))?\}", lambda m: m.group(2) or "", value)
+        return re.sub(
+            r"\$\{(\w+)(?::([-?])([^}]*))?\}",
+            lambda m: (m.group(3) if m.group(2) == "-" else "") or "",
+            value,
+        )
     if isinstance(value, list):
         return [interpolate(v) for v in value]
     if isinstance(value, dict):
@@ -140,7 +145,7 @@ def test_prometheus_scrapes_the_services_on_their_ports(compose: dict[str, Any])
         assert {int(p) for p in services[service]["expose"]} == {sd["port"]}
     (vllm_target,) = jobs["vllm"]["static_configs"][0]["targets"]
     host, port = vllm_target.split(":")
-    assert host == "vllm" and f"{port}:{port}" in services["vllm"]["ports"]
+    assert host == "vllm" and f"127.0.0.1:{port}:{port}" in services["vllm"]["ports"]
 
 
 def test_grafana_is_provisioned_with_the_datasource_and_dashboard(compose: dict[str, Any]) -> None:
@@ -151,11 +156,68 @@ def test_grafana_is_provisioned_with_the_datasource_and_dashboard(compose: dict[
     url = urlparse(ds["url"])
     assert (
         url.hostname == "prometheus"
-        and f"{url.port}:{url.port}" in compose["services"]["prometheus"]["ports"]
+        and f"127.0.0.1:{url.port}:{url.port}" in compose["services"]["prometheus"]["ports"]
     )
     (provider,) = yaml.safe_load((provisioning / "dashboards/tailor.yml").read_text())["providers"]
     dashboards = Path(mounts[provider["options"]["path"]])
     assert (DEPLOY / dashboards / "tailor.json").is_file()
     dashboard = json.loads((DEPLOY / dashboards / "tailor.json").read_text())
-    uids = {t["datasource"]["uid"] for p in dashboard["panels"] for t in p.get("targets", [])}
-    assert uids == {ds["uid"]}
+    (var,) = [v for v in dashboard["templating"]["list"] if v["type"] == "datasource"]
+    assert var["query"] == ds["type"] == "prometheus", "the variable offers the provisioned datasource's type"
+    assert ds["isDefault"] is True, "the variable starts on the default datasource"
+
+
+def test_dashboard_picks_its_datasource_from_a_variable() -> None:
+    """No hard-coded datasource uid: under kube-prometheus-stack the Prometheus datasource has another uid."""
+    dashboard = json.loads((DEPLOY / "grafana/dashboards/tailor.json").read_text())
+    (var,) = [v for v in dashboard["templating"]["list"] if v["type"] == "datasource"]
+    uids: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("datasource"), dict):
+                uids.add(node["datasource"]["uid"])
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(dashboard["panels"])
+    walk([v for v in dashboard["templating"]["list"] if v is not var])
+    assert uids == {"${" + var["name"] + "}"}
+
+
+def test_one_model_store_volume_at_one_path_in_worker_trainer_and_vllm(compose: dict[str, Any]) -> None:
+    """Workers hand vLLM an adapter's path in the store: all three must see the same volume at that path."""
+    services = compose["services"]
+    path = env_of(services["worker"])["TAILOR_MODEL_STORE_URI"]
+    assert env_of(services["trainer"])["TAILOR_MODEL_STORE_URI"] == path
+    for name in ("worker", "trainer", "vllm"):
+        assert ("tailor-model-store", path) in volume_sources(services[name]), name
+    assert "tailor-model-store" in compose["volumes"]
+
+
+def test_only_grafana_is_published_beyond_localhost_and_nothing_is_open(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name, svc in services.items():
+        for port in svc.get("ports", []):
+            if name != "grafana":
+                assert str(port).startswith("127.0.0.1:"), f"{name}: {port} is published on every interface"
+    assert not any(a.startswith("--web.enable-lifecycle") for a in services["prometheus"]["command"])
+    grafana = env_of(services["grafana"])
+    assert grafana.get("GF_AUTH_ANONYMOUS_ENABLED", "false") == "false"
+    # required (${...:?}): the raw file, since interpolation above empties it
+    raw = load_yaml_docs(COMPOSE)[0]["services"]
+    assert raw["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"].startswith(
+        "${GRAFANA_ADMIN_PASSWORD:?"
+    )
+
+
+def test_vllm_requires_the_api_key_tailor_sends() -> None:
+    raw = load_yaml_docs(COMPOSE)[0]
+    cmd = raw["services"]["vllm"]["command"]
+    key = cmd[cmd.index("--api-key") + 1]
+    assert key.startswith("${VLLM_API_KEY:?")
+    assert raw["x-tailor-env"]["TAILOR_VLLM_API_KEY"] == key
+    assert raw["services"]["worker"]["environment"]["TAILOR_VLLM_API_KEY"] == key

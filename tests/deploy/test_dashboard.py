@@ -75,3 +75,14 @@ def test_every_dashboard_metric_is_exported_by_a_running_worker(
     assert not undeclared, f"the dashboard queries metrics the worker does not export: {undeclared}"
     unsampled = {n: sorted(wanted[n]) for n in must_sample - sampled}
     assert not unsampled, f"no samples after real data went through the worker: {unsampled}"
+
+
+def test_worker_counts_exclude_the_trainer() -> None:
+    """The trainer exports tailor_up too (job tailor-trainer): "Workers up" counts the worker job only."""
+    dashboard = json.loads((DEPLOY / "grafana/dashboards/tailor.json").read_text())
+    counted = [
+        (title, expr) for title, expr in dashboard_queries(dashboard) if title in ("Workers up", "Workers")
+    ]
+    assert len(counted) == 2, counted
+    for title, expr in counted:
+        assert 'tailor_up{job="tailor-worker",' in expr, (title, expr)

@@ -168,5 +168,118 @@ def test_kustomize_renders_the_manifests() -> None:
         pytest.skip("kubectl is not installed (the YAML checks above still ran)")
     done = subprocess.run([kubectl, "kustomize", str(K8S)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    kinds = sorted(d["kind"] for d in yaml.safe_load_all(done.stdout) if d)
+    docs = [d for d in yaml.safe_load_all(done.stdout) if d]
+    kinds = sorted(d["kind"] for d in docs)
     assert kinds.count("Deployment") == 3 and "ScaledObject" in kinds and "ServiceMonitor" in kinds
+    assert {"PrometheusRule", "PodDisruptionBudget", "NetworkPolicy"} <= set(kinds)
+    (dashboard,) = [
+        d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "tailor-grafana-dashboard"
+    ]
+    assert dashboard["metadata"]["namespace"] == "tailor"
+    assert dashboard["data"]["tailor.json"] == (DEPLOY / "grafana/dashboards/tailor.json").read_text()
+
+
+def pod_spec(objects: dict[tuple[str, str], dict[str, Any]], name: str) -> dict[str, Any]:
+    return objects[("Deployment", name)]["spec"]["template"]["spec"]  # type: ignore[no-any-return]
+
+
+def test_one_persistent_model_store_at_one_path_in_worker_trainer_and_vllm(
+    objects: dict[tuple[str, str], dict[str, Any]],
+) -> None:
+    """Published weights outlive pods, and the adapter path a worker sends vLLM exists in vLLM's pod too."""
+    path = config(objects)["TAILOR_MODEL_STORE_URI"]
+    claims = set()
+    for name in ("tailor-worker", "tailor-trainer", "tailor-vllm"):
+        spec = pod_spec(objects, name)
+        (c,) = spec["containers"]
+        (mount,) = [m for m in c["volumeMounts"] if m["mountPath"] == path]
+        (volume,) = [v for v in spec["volumes"] if v["name"] == mount["name"]]
+        assert "persistentVolumeClaim" in volume, f"{name}: {path} is {volume}"
+        claims.add(volume["persistentVolumeClaim"]["claimName"])
+    (claim,) = claims
+    assert objects[("PersistentVolumeClaim", claim)]["spec"]["accessModes"] == ["ReadWriteMany"]
+
+
+def test_keda_alone_sets_the_worker_count(objects: dict[tuple[str, str], dict[str, Any]]) -> None:
+    assert "replicas" not in objects[("Deployment", "tailor-worker")]["spec"]
+    assert objects[("ScaledObject", "tailor-worker")]["spec"]["scaleTargetRef"]["name"] == "tailor-worker"
+
+
+def test_worker_liveness_probe_is_the_heartbeat(objects: dict[tuple[str, str], dict[str, Any]]) -> None:
+    from core.heartbeat import HEALTHZ_PATH
+
+    (c,) = pod_spec(objects, "tailor-worker")["containers"]
+    probe = c["livenessProbe"]
+    assert probe["httpGet"]["path"] == HEALTHZ_PATH and probe["httpGet"]["port"] == "metrics"
+    stale_s = TailorSettings.model_fields["liveness_stale_s"].default
+    assert probe["periodSeconds"] * probe["failureThreshold"] > stale_s, "a stale heartbeat is seen in time"
+
+
+def test_worker_pdb_and_network_policy(objects: dict[tuple[str, str], dict[str, Any]]) -> None:
+    labels = objects[("Deployment", "tailor-worker")]["spec"]["template"]["metadata"]["labels"]
+    pdb = objects[("PodDisruptionBudget", "tailor-worker")]["spec"]
+    assert pdb["selector"]["matchLabels"].items() <= labels.items() and pdb["maxUnavailable"] == 1
+    policy = objects[("NetworkPolicy", "tailor-worker")]["spec"]
+    assert policy["podSelector"]["matchLabels"].items() <= labels.items()
+    assert policy["policyTypes"] == ["Ingress"]
+    (rule,) = policy["ingress"]
+    assert rule["ports"] == [{"port": "metrics", "protocol": "TCP"}]
+
+
+def test_vllm_api_key_comes_from_a_secret_in_vllm_and_tailor(
+    objects: dict[tuple[str, str], dict[str, Any]],
+) -> None:
+    (vllm,) = pod_spec(objects, "tailor-vllm")["containers"]
+    assert vllm["args"][vllm["args"].index("--api-key") + 1] == "$(VLLM_API_KEY)"
+    refs = {}
+    for name, c in [("vllm", vllm)] + [
+        (n, pod_spec(objects, f"tailor-{n}")["containers"][0]) for n in ("worker", "trainer")
+    ]:
+        env = {e["name"]: e for e in c["env"]}
+        key = "VLLM_API_KEY" if name == "vllm" else "TAILOR_VLLM_API_KEY"
+        ref = env[key]["valueFrom"]["secretKeyRef"]
+        refs[name] = (ref["name"], ref["key"])
+        assert not ref.get("optional"), f"{name}: a missing key must stop the pod, not run without one"
+    assert len(set(refs.values())) == 1, refs
+    assert "TAILOR_VLLM_API_KEY" not in config(objects)
+
+
+def test_alerts_match_the_job_the_operator_sets(objects: dict[tuple[str, str], dict[str, Any]]) -> None:
+    """The ServiceMonitor's jobLabel names the worker job as compose does; the PrometheusRule is alerts.yml."""
+    monitor = objects[("ServiceMonitor", "tailor")]["spec"]
+    worker_svc = objects[("Service", "tailor-worker-metrics")]["metadata"]["labels"]
+    trainer_svc = objects[("Service", "tailor-trainer-metrics")]["metadata"]["labels"]
+    assert worker_svc[monitor["jobLabel"]] == "tailor-worker"
+    assert trainer_svc[monitor["jobLabel"]] == "tailor-trainer"
+    prometheus = yaml.safe_load((DEPLOY / "prometheus/prometheus.yml").read_text())
+    assert {"tailor-worker", "tailor-trainer"} <= {j["job_name"] for j in prometheus["scrape_configs"]}
+    alerts = yaml.safe_load((DEPLOY / "prometheus/alerts.yml").read_text())
+    rule = objects[("PrometheusRule", "tailor")]
+    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+    assert rule["spec"]["groups"] == alerts["groups"], "prometheusrule.yaml is a copy of alerts.yml"
+    assert (
+        rule["metadata"]["labels"]["release"]
+        == objects[("ServiceMonitor", "tailor")]["metadata"]["labels"]["release"]
+    )
+    worker_rules = [r for g in alerts["groups"] for r in g["rules"] if 'job="tailor-worker"' in r["expr"]]
+    assert {r["alert"] for r in worker_rules} >= {
+        "TailorWorkerDown",
+        "TailorWorkersAbsent",
+        "TailorWorkersBelowMinimum",
+    }
+    (below,) = [r for r in worker_rules if r["alert"] == "TailorWorkersBelowMinimum"]
+    assert (
+        below["expr"]
+        .strip()
+        .endswith(f"< {objects[('ScaledObject', 'tailor-worker')]['spec']['minReplicaCount']}")
+    )
+
+
+def test_dashboard_configmap_is_the_shipped_dashboard() -> None:
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    (gen,) = kustomization["configMapGenerator"]
+    (file,) = gen["files"]
+    assert (K8S / file).read_text() == (DEPLOY / "grafana/dashboards/tailor.json").read_text(), (
+        "deploy/k8s/grafana/tailor.json must be a copy of deploy/grafana/dashboards/tailor.json"
+    )
+    assert gen["options"]["labels"]["grafana_dashboard"] == "1"

@@ -33,7 +33,7 @@ def promtool(tools: PrometheusTools, *args: str, cwd: Path = PROM) -> str:
 def test_shipped_config_and_rules_pass_promtool(prometheus_tools: PrometheusTools) -> None:
     out = promtool(prometheus_tools, "check", "config", "prometheus.yml")
     assert "SUCCESS" in out and "1 rule files found" in out
-    assert "SUCCESS: 5 rules found" in promtool(prometheus_tools, "check", "rules", "alerts.yml")
+    assert "SUCCESS: 7 rules found" in promtool(prometheus_tools, "check", "rules", "alerts.yml")
 
 
 def test_alert_rules_unit_tests(prometheus_tools: PrometheusTools) -> None:
@@ -147,14 +147,22 @@ def test_real_prometheus_scrapes_the_worker_with_the_shipped_config(
             "TailorSynthesisErrors",
             "TailorTrainerGateRefusing",
             "TailorWorkerDown",
+            "TailorWorkersAbsent",
+            "TailorWorkersBelowMinimum",
         }
         assert all(r["health"] != "err" for g in groups for r in g["rules"]), groups
+        # the live worker is seen under the job the worker alerts match: no "absent" alert
+        (absent,) = [r for g in groups for r in g["rules"] if r["name"] == "TailorWorkersAbsent"]
+        assert absent["state"] == "inactive", absent
 
         # every dashboard query is valid PromQL for this Prometheus, with Grafana's variables filled in
         dashboard = json.loads((DEPLOY / "grafana/dashboards/tailor.json").read_text())
-        for _title, expr in dashboard_queries(dashboard):
+        for title, expr in dashboard_queries(dashboard):
             promql = expr.replace("$__rate_interval", "1m").replace("$instance", ".*")
             api(port, "query", query=promql)  # asserts status success
+            if title == "Workers up":
+                (workers,) = api(port, "query", query=promql)["result"]
+                assert workers["value"][1] == "1"
         rate = f'sum by (topic) (rate(tailor_records_in_total{{topic="{settings.topic_raw_gui}"}}[1m]))'
         wait_for(lambda: api(port, "query", query=rate)["result"], 30, "data for the records-in panel query")
     finally:
