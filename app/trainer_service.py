@@ -219,6 +219,8 @@ def quality_evaluator(settings: TailorSettings) -> Any:
             max_new_tokens=settings.gate_max_new_tokens,
             vllm_url=settings.vllm_url,
             vllm_model=settings.vllm_model,
+            # the gate loads candidates into the same server the workers use, under the same key
+            vllm_api_key=settings.vllm_api_key,
         )
         figures = run_quality_bench(backend, "heldout", config=cfg)
         return {row["case_id"]: float(row[settings.gate_metric]) for row in figures["per_case"]}

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from agents.synthesis.base import SynthesisBackend
+from agents.synthesis.vllm_backend_config import auth_headers
 from bench.quality_config import QualityBenchConfig
 from core.errors import TailorError
 
@@ -161,11 +162,12 @@ class VllmBench(BenchBackend):
                 max_tokens=cfg.max_new_tokens,
                 temperature=cfg.temperature,
                 request_timeout_s=cfg.request_timeout_s,
+                api_key=cfg.vllm_api_key,
             )
         )
         if self.weights is not None:
             name = self.weights.version.replace("@", "-")
-            load_adapter(base, name, self.weights.path)
+            load_adapter(base, name, self.weights.path, auth_headers(cfg.vllm_api_key))
             backend.use_model(name, self.weights.version)
         return backend
 
@@ -177,12 +179,13 @@ class VllmBench(BenchBackend):
         }
 
 
-def load_adapter(base_url: str, name: str, path: Path) -> None:
+def load_adapter(base_url: str, name: str, path: Path, headers: dict[str, str] | None = None) -> None:
+    """POST the adapter to vLLM; `headers` carry the server's API key when it has one."""
     body = json.dumps({"lora_name": name, "lora_path": str(path.resolve())}).encode()
     request = urllib.request.Request(
         base_url.rstrip("/") + "/v1/load_lora_adapter",
         data=body,
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **(headers or {})},
         method="POST",
     )
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 from bench.scoring_config import ScoringConfig
 from bench.sources import REPO
@@ -23,6 +23,10 @@ class QualityBenchConfig(BaseModel):
         default=None, description="A running vLLM server to use; None starts one on CPU from vllm_venv."
     )
     vllm_model: str = Field(default="SmolLM2-135M-Instruct", description="The served model name.")
+    vllm_api_key: SecretStr | None = Field(
+        default=None,
+        description="Bearer token for a vllm_url server started with --api-key (requests and adapter loads).",
+    )
     vllm_venv: Path = Field(default=REPO / ".venv-vllm", description="The separate vLLM environment.")
     vllm_start_timeout_s: float = Field(
         default=300.0, gt=0, description="How long a local vLLM server may take to start."

@@ -1,5 +1,5 @@
 """TAILOR_VLLM_API_KEY reaches a vLLM server started with --api-key: as a Bearer token on the backend's
-requests and on the hot-reload path's adapter load; with no key, no Authorization header at all."""
+requests, on the hot-reload path's adapter load and on the trainer gate's; with no key, no Authorization."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import json
 import threading
 from collections.abc import Iterator
+from contextlib import ExitStack
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,8 +15,12 @@ from typing import Any
 
 import pytest
 
+import bench.quality
 from agents.synthesis.factory import open_backend
 from agents.synthesis.vllm_backend import VllmBackend
+from app.trainer_service import quality_evaluator
+from bench.backends import ADAPTER_FILE, VllmBench
+from bench.quality_config import QualityBenchConfig
 from streaming.settings import TailorSettings
 from trainer.reload import VllmReloader
 
@@ -48,6 +53,9 @@ class FakeVllm(BaseHTTPRequestHandler):
         return True
 
     def do_GET(self) -> None:
+        if self.path == "/health":  # open, as in vLLM: the probes carry no key
+            self._answer(200, {})
+            return
         if self._authorised():
             self._answer(200, {"data": [{"id": m} for m in ["smollm2", *sorted(self.loaded)]]})
 
@@ -106,3 +114,34 @@ def test_no_key_sends_no_authorization(fake_vllm: str) -> None:
 
     assert asyncio.run(models()) == 401
     assert FakeVllm.seen == [("GET", "/v1/models", None)]
+
+
+def test_the_trainer_gate_loads_candidates_with_the_key(
+    fake_vllm: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With TAILOR_VLLM_URL set the gate benchmarks on vLLM (gate_backend auto): its config carries the key,
+    and its bench backend sends it on the candidate's adapter load and on the requests."""
+    seen: list[QualityBenchConfig] = []
+    monkeypatch.setattr(
+        bench.quality, "run_quality_bench", lambda _b, _s, config: seen.append(config) or {"per_case": []}
+    )
+    settings = TailorSettings(vllm_url=fake_vllm, vllm_api_key=KEY)
+    quality_evaluator(settings)(SimpleNamespace(base_model_dir=tmp_path, adapter_dir=None))
+    (config,) = seen
+    assert config.vllm_api_key is not None and config.vllm_api_key.get_secret_value() == KEY
+
+    adapter = tmp_path / "candidate"
+    adapter.mkdir()
+    (adapter / ADAPTER_FILE).write_bytes(b"weights")
+    with ExitStack() as stack:
+        backend = VllmBench(config.model_copy(update={"weights": adapter})).open(stack)
+        assert isinstance(backend, VllmBackend)
+
+        async def models() -> int:
+            resp = await backend.client().get("/v1/models")
+            await backend.client().aclose()
+            return resp.status_code
+
+        assert asyncio.run(models()) == 200
+    assert [s[:2] for s in FakeVllm.seen] == [("POST", "/v1/load_lora_adapter"), ("GET", "/v1/models")]
+    assert {auth for *_r, auth in FakeVllm.seen} == {f"Bearer {KEY}"}
