@@ -162,22 +162,33 @@ def prepare_model(config: ModelCacheConfig) -> Manifest:
         try:
             tmp.mkdir()
             version = convert_gguf(source, tmp, config.dtype, config.model_name)
-            for path in tmp.iterdir():
-                path.chmod(0o644)
-            manifest = Manifest(
-                model_name=config.model_name,
-                source_file=source.name,
-                source_sha256=source_sha,
-                dtype=config.dtype,
-                transformers_version=version,
-                files=hash_folder(tmp),
+            manifest = seal_folder(
+                tmp, out, config.model_name, source.name, source_sha, config.dtype, version
             )
-            (tmp / MANIFEST_NAME).write_text(json.dumps(manifest.model_dump(), indent=2) + "\n")
-            replace_folder(tmp, out)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         log.info("converted %s into %s in %.1fs", source.name, out, time.monotonic() - started)
         return manifest
+
+
+def seal_folder(
+    tmp: Path, out: Path, model_name: str, source_file: str, source_sha: str, dtype: str | None, version: str
+) -> Manifest:
+    """Make the built folder `tmp` read-only for others, write its manifest (every file's sha256) and move it
+    into place as `out`."""
+    for path in tmp.iterdir():
+        path.chmod(0o644)
+    manifest = Manifest(
+        model_name=model_name,
+        source_file=source_file,
+        source_sha256=source_sha,
+        dtype=dtype,
+        transformers_version=version,
+        files=hash_folder(tmp),
+    )
+    (tmp / MANIFEST_NAME).write_text(json.dumps(manifest.model_dump(), indent=2) + "\n")
+    replace_folder(tmp, out)
+    return manifest
 
 
 def current_manifest(

@@ -35,13 +35,11 @@ from typing import TYPE_CHECKING, Any
 
 from agents.model_cache import (
     MANIFEST_NAME,
-    Manifest,
     ModelCacheError,
     check_replaceable,
     current_manifest,
     folder_lock,
-    hash_folder,
-    replace_folder,
+    seal_folder,
     sha256_file,
     verify_manifest,
 )
@@ -81,7 +79,6 @@ CHAT_TEMPLATE = (
 )
 
 
-# Architectures (config.json "architectures") that take images even where the config has no vision_config.
 def default_tokenizer_dir() -> Path:
     """SmolLM2's folder in the installation's model cache (made by `make model`)."""
     return installed_path(Path(".cache") / "models" / DEFAULT_MODEL_NAME)
@@ -140,18 +137,7 @@ def prepare_tiny_vlm(
             tmp.mkdir()
             version = build_tiny_vlm(config, source, tmp)
             (tmp / SPEC_NAME).write_bytes(spec)
-            for path in tmp.iterdir():
-                path.chmod(0o644)
-            manifest = Manifest(
-                model_name=config.model_name,
-                source_file=SPEC_NAME,
-                source_sha256=spec_sha,
-                dtype=config.dtype,
-                transformers_version=version,
-                files=hash_folder(tmp),
-            )
-            (tmp / MANIFEST_NAME).write_text(json.dumps(manifest.model_dump(), indent=2) + "\n")
-            replace_folder(tmp, out)
+            seal_folder(tmp, out, config.model_name, SPEC_NAME, spec_sha, config.dtype, version)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         log.info("built the tiny VLM in %s in %.1fs", out, time.monotonic() - started)
