@@ -25,6 +25,9 @@ class KeyFrame:
     timestamp: float
     data: bytes
     media_type: str
+    width: int | None = None  # of the stored image, when the expert knows it
+    height: int | None = None
+    scale: float = 1.0  # stored image pixels per anchor pixel (FrameRef.scale)
 
 
 @dataclass(frozen=True)

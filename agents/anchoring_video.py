@@ -120,7 +120,10 @@ class VideoAnchoring(WindowAnchoring):
         extraction = VideoExpertPipeline.from_config(self.config.model_copy(update={"ocr_enabled": ocr})).run(
             video
         )
-        frames = [KeyFrame(k.frame_index, k.timestamp, k.data, k.media_type) for k in extraction.key_frames]
+        frames = [
+            KeyFrame(k.frame_index, k.timestamp, k.data, k.media_type, k.width, k.height, k.scale)
+            for k in extraction.key_frames
+        ]
         end = segments[-1].start_time + segments[-1].duration_s
         num_frames = int(video.indices[-1]) + 1 if len(video) else 0
         return WindowFacts(extraction.anchors, frames, num_frames, start, end, None)

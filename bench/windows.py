@@ -137,7 +137,15 @@ class WindowAnchorer:
             ref = self.frames.put(kf.data, kf.media_type)
             assert ref.uri is not None and ref.sha256 is not None
             refs.append(
-                FrameRef(frame_index=kf.frame_index, timestamp=kf.timestamp, uri=ref.uri, sha256=ref.sha256)
+                FrameRef(
+                    frame_index=kf.frame_index,
+                    timestamp=kf.timestamp,
+                    uri=ref.uri,
+                    sha256=ref.sha256,
+                    width=kf.width,
+                    height=kf.height,
+                    scale=kf.scale,
+                )
             )
         return AnchorSet(
             window_id=window_id(domain, key, first, len(recs)),

@@ -58,6 +58,13 @@ class TailorMetrics:
             registry=registry,
         )
         self.up = Gauge("tailor_up", "1 while the worker runs.", registry=registry)
+        self.extraction_overruns = Counter(
+            "tailor_extraction_budget_overruns_total",
+            "Windows on which an expert ran past its soft time budget, by expert (the work is finished "
+            "anyway, so anchors do not depend on load; a rising rate means the machine is too busy).",
+            ["expert"],
+            registry=registry,
+        )
         # synthesis, validation, rewards, sinks
         self.synthesis_seconds = Histogram(
             "tailor_synthesis_seconds",

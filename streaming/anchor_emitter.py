@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from agents.anchoring import WindowAnchoring
-from agents.extractors.base import ExtractorError
+from agents.extractors.base import ExtractorError, budget_overruns
 from core.blobstore import BlobStore
 from core.dlq import SourcePosition
 from core.metrics import TailorMetrics
@@ -72,13 +72,24 @@ class AnchorEmitter(WindowCloser, Stage):
         )
 
     def build(self, window: ClosedWindow) -> AnchorSet:
-        facts = self.anchoring.facts(window)
+        with budget_overruns() as overruns:  # this thread runs the whole window's experts
+            facts = self.anchoring.facts(window)
+        for expert in overruns:
+            self.metrics.extraction_overruns.labels(expert).inc()
         refs = []
         for kf in facts.key_frames[: self.max_key_frames]:
             ref = self.frames.put(kf.data, kf.media_type)
             assert ref.uri is not None and ref.sha256 is not None
             refs.append(
-                FrameRef(frame_index=kf.frame_index, timestamp=kf.timestamp, uri=ref.uri, sha256=ref.sha256)
+                FrameRef(
+                    frame_index=kf.frame_index,
+                    timestamp=kf.timestamp,
+                    uri=ref.uri,
+                    sha256=ref.sha256,
+                    width=kf.width,
+                    height=kf.height,
+                    scale=kf.scale,
+                )
             )
         return AnchorSet(
             window_id=window.window_id,

@@ -20,7 +20,7 @@ EVENT_TYPES = (
     "lift",
     "stall",
     "scene_cut",
-    "ocr_text",
+    "text_appears",  # not ocr_text: text merely visible on a key frame is a state, not an event
     "gui_action",
     "app_transition",
     "url_transition",
@@ -163,8 +163,10 @@ def event_phrase(anchor: Anchor) -> str:
         return f"the app changes ({anchor.content})"
     if kind == "url_transition":
         return f"the site changes ({anchor.content})"
-    if kind == "ocr_text":
+    if kind == "text_appears":
         return f'the text "{anchor.content[:60]}" appears'
+    if kind == "ocr_text":
+        return f'the text "{anchor.content[:60]}" is visible'
     return f"{kind.replace('_', ' ')} happens"
 
 

@@ -68,7 +68,7 @@ def gui_steps(a: AnchorSet) -> list[TutorialStep]:
 def video_steps(a: AnchorSet) -> list[TutorialStep]:
     """One step per key frame: its shot's motion level and any on-screen text of that shot."""
     motions = of_type(a, "motion")
-    texts = of_type(a, "ocr_text")
+    texts = of_type(a, "ocr_text", "text_appears")
     cuts = {x.frame_index for x in of_type(a, "scene_cut")}
     steps = []
     for frame in key_frame_indices(a):
@@ -112,6 +112,7 @@ class Tutorial(TaskFamily):
             "gui_action",
             "key_frame",
             "ocr_text",
+            "text_appears",
             "subtask",
             "app_transition",
             "url_transition",

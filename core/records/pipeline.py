@@ -49,6 +49,17 @@ class FrameRef(_Part):
     timestamp: float = Field(description="Stream time of the frame, seconds.")
     uri: str = Field(max_length=2048, description="Content-addressed URI in the frame store.")
     sha256: str = Field(pattern=SHA256_PATTERN)
+    # Video key frames are stored downscaled (frame_max_side) while anchors keep the decoded frame's pixels:
+    # a box or point times `scale` lands on the stored image. Robot and GUI frames are stored as sent (1.0).
+    width: int | None = Field(
+        default=None, ge=1, description="Stored image width, pixels (None: not recorded)."
+    )
+    height: int | None = Field(
+        default=None, ge=1, description="Stored image height, pixels (None: not recorded)."
+    )
+    scale: float = Field(
+        default=1.0, gt=0, le=1e4, description="Stored image pixels per anchor pixel (bbox and point fields)."
+    )
 
 
 class Anchor(_Part):

@@ -33,6 +33,9 @@ class TargetOcrConfig(BaseModel):
         default=320, ge=32, description="Longest side the text detector works at (keeps each read cheap)."
     )
     budget_s: float = Field(
-        default=10.0, gt=0, description="Time one window may spend on OCR; later steps are skipped (logged)."
+        default=10.0,
+        gt=0,
+        description="Soft OCR time per window: going past it is logged and counted "
+        "(tailor_extraction_budget_overruns_total); every step is still read, so anchors do not depend on load.",
     )
     threads: int = Field(default=1, ge=1, le=64, description="ONNX Runtime threads of the OCR engine.")

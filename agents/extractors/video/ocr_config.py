@@ -20,6 +20,8 @@ class OcrConfig(BaseModel):
     budget_s: float = Field(
         default=30.0,
         gt=0,
-        description="OCR time allowed per window; frames left when it runs out are skipped (and logged).",
+        description="Soft OCR time per window: going past it is logged and counted "
+        "(tailor_extraction_budget_overruns_total); every chosen frame is still read, so anchors do not depend "
+        "on load (max_frames bounds the work).",
     )
     threads: int = Field(default=0, ge=0, le=64, description="onnxruntime intra-op threads; 0 = all cores.")

@@ -72,12 +72,19 @@ class KeyFrameImage:
     media_type: str
     width: int
     height: int
+    scale: float = 1.0  # stored pixels per decoded-frame pixel (the anchors' boxes are in decoded pixels)
 
     def store(self, blobs: BlobStore) -> FrameRef:
         ref = blobs.put(self.data, self.media_type, width=self.width, height=self.height)
         assert ref.uri is not None and ref.sha256 is not None
         return FrameRef(
-            frame_index=self.frame_index, timestamp=self.timestamp, uri=ref.uri, sha256=ref.sha256
+            frame_index=self.frame_index,
+            timestamp=self.timestamp,
+            uri=ref.uri,
+            sha256=ref.sha256,
+            width=self.width,
+            height=self.height,
+            scale=self.scale,
         )
 
 
@@ -136,9 +143,9 @@ class VideoExpertPipeline:
         images = window.rgb(positions)
         out = []
         for position in dict.fromkeys(positions):
-            rgb = images[position]
+            rgb, scale = images[position], 1.0
             if self.frame_max_side is not None:
-                rgb, _ = fit_side(rgb, self.frame_max_side)
+                rgb, scale = fit_side(rgb, self.frame_max_side)
             out.append(
                 KeyFrameImage(
                     frame_index=int(window.indices[position]),
@@ -147,6 +154,7 @@ class VideoExpertPipeline:
                     media_type=self.encoder.media_type,
                     width=int(rgb.shape[1]),
                     height=int(rgb.shape[0]),
+                    scale=scale,
                 )
             )
         return out

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from agents.extractors.base import budget_overruns
 from agents.extractors.gui.target_ocr import TargetOcrExtractor
+from agents.extractors.gui.target_ocr_config import TargetOcrConfig
 from core.records import BBox, GuiAction, GuiTarget, MediaRef
 from tests.agents.extractors.gui.helpers import png_ref, step, window
 
@@ -55,3 +57,18 @@ def test_large_crops_and_scrolls_are_not_read(mind2web_jpg: bytes) -> None:
         ]
     )
     assert TargetOcrExtractor()(w) == []
+
+
+def test_a_spent_budget_reads_every_step_and_is_counted(mind2web_jpg: bytes) -> None:
+    """Issue 19.15: a budget spent at the first step used to skip the rest, so a busy machine produced fewer
+    target_text anchors from the same input; now every step is read and the overrun is counted."""
+    shot = MediaRef.inline(mind2web_jpg, "image/jpeg")
+    click = GuiAction(type="click", target=GuiTarget(role="button", bbox=SEARCH_BOX))
+    w = window([step(i, click, screenshot=shot) for i in range(3)])
+    with budget_overruns() as overruns:
+        anchors = TargetOcrExtractor(TargetOcrConfig(budget_s=1e-6))(w)
+    assert [a.frame_index for a in anchors] == [0, 1, 2] and {a.content for a in anchors} == {"Search"}
+    assert overruns == ["target_ocr"]
+    with budget_overruns() as overruns:
+        assert TargetOcrExtractor()(w) == anchors
+    assert overruns == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.extractors.base import ExtractorError
+from agents.extractors.base import ExtractorError, budget_overruns
 from agents.extractors.video.keyframes import KeyFrameExtractor
 from agents.extractors.video.keyframes_config import KeyFrameConfig
 from agents.extractors.video.ocr import OcrExtractor, fit_side
@@ -13,6 +13,7 @@ from agents.extractors.video.ocr_config import OcrConfig
 from agents.extractors.video.scene import SceneCutExtractor
 from agents.extractors.video.scene_config import SceneCutConfig
 from agents.extractors.video.window import VideoWindow
+from agents.tasks.anchor_view import event_phrase
 from tests.agents.extractors.video.conftest import decode
 
 # Viewed frame 204: the "Displays" settings dialog spans x 173-850, y 105-606 and reads "Displays",
@@ -30,20 +31,32 @@ def screen(gnome_webm) -> VideoWindow:  # type: ignore[no-untyped-def]
     return window
 
 
-def test_reads_the_settings_dialog(screen):  # type: ignore[no-untyped-def]
-    expert = OcrExtractor(OcrConfig(max_frames=2))
-    assert expert.frame_order(screen)[:2] == [screen.position_of(204), screen.position_of(510)]
-    anchors = expert(screen)
-    assert {a.frame_index for a in anchors} == {204, 510}
-    texts = {a.content for a in anchors if a.frame_index == 204}
+@pytest.fixture(scope="module")
+def read(screen):  # type: ignore[no-untyped-def]
+    """The three longest shots' key frames (204, 510, 550) read once, with a budget spent at once."""
+    with budget_overruns() as overruns:
+        anchors = OcrExtractor(OcrConfig(max_frames=3, budget_s=0.001))(screen)
+    return anchors, overruns
+
+
+def seen_on(anchor):  # type: ignore[no-untyped-def]
+    """The key frame whose read produced the anchor (the last evidence frame)."""
+    return anchor.evidence_frames[-1]
+
+
+def test_reads_the_settings_dialog(screen, read):  # type: ignore[no-untyped-def]
+    anchors, _ = read
+    assert OcrExtractor.frame_order(screen)[:2] == [screen.position_of(204), screen.position_of(510)]
+    texts = {a.content for a in anchors if seen_on(a) == 204}
     for wanted in ("Displays", "Detect Displays", "Apply", "Mirror displays", "All Settings"):
         assert wanted in texts, (wanted, sorted(texts))
     assert any(t.startswith("Resolution") for t in texts)
-    assert any(a.content == "Mirror Screens" for a in anchors if a.frame_index == 510)
+    assert any(a.content == "Mirror Screens" for a in anchors if seen_on(a) == 510)
     for a in anchors:
-        assert a.type == "ocr_text" and a.bbox is not None and a.value is not None and a.value >= 0.6
+        assert a.type in ("ocr_text", "text_appears") and a.bbox is not None and a.value is not None
+        assert a.value >= 0.6
         assert 0 <= a.bbox.x < 1024 and 0 <= a.bbox.y < 768 and a.bbox.w > 0 and a.bbox.h > 0
-    detect = next(a for a in anchors if a.frame_index == 204 and a.content == "Detect Displays")
+    detect = next(a for a in anchors if seen_on(a) == 204 and a.content == "Detect Displays")
     assert detect.bbox is not None
     assert DIALOG[0] < detect.bbox.x < detect.bbox.x + detect.bbox.w < DIALOG[2]
     assert DIALOG[1] < detect.bbox.y < detect.bbox.y + detect.bbox.h < DIALOG[3]
@@ -51,10 +64,36 @@ def test_reads_the_settings_dialog(screen):  # type: ignore[no-untyped-def]
     assert len({a.anchor_id for a in anchors}) == len(anchors)
 
 
-def test_downscaled_boxes_map_back_and_budget_stops(screen):  # type: ignore[no-untyped-def]
-    # a budget spent after the first frame: only the longest shot's key frame is read
-    anchors = OcrExtractor(OcrConfig(max_frames=3, max_side=800, budget_s=0.001))(screen)
-    assert {a.frame_index for a in anchors} == {204}
+def test_only_text_seen_absent_before_appears(screen, read):  # type: ignore[no-untyped-def]
+    """Issue 19.5: the top bar ("Activities") is on screen from frame 0, so it is only visible; "Mirror
+    Screens" (shown at the top left once mirroring is on, frame 493 on) appears, and OCR of its box one
+    frame earlier does not read it."""
+    anchors, _ = read
+    activities = [a for a in anchors if a.content == "Activities"]
+    assert activities and all(a.type == "ocr_text" for a in activities)
+    mirror = next(a for a in anchors if a.content == "Mirror Screens")
+    assert mirror.type == "text_appears" and 470 < mirror.frame_index <= 510, mirror
+    before = mirror.evidence_frames[0]
+    assert before == mirror.frame_index - 1
+    assert mirror.bbox is not None
+    expert = OcrExtractor(OcrConfig())
+    rgb = screen.rgb([screen.position_of(before), screen.position_of(510)])
+    assert not expert.reads(rgb[screen.position_of(before)], mirror.bbox, mirror.content)
+    assert expert.reads(rgb[screen.position_of(510)], mirror.bbox, mirror.content)
+    for a in anchors:  # an appearance is never claimed after the frame that showed it
+        assert a.frame_index <= seen_on(a)
+    assert event_phrase(activities[0]).endswith("is visible") and event_phrase(mirror).endswith("appears")
+
+
+def test_a_spent_budget_is_counted_and_cuts_nothing(read):  # type: ignore[no-untyped-def]
+    """Issue 19.15: going past the budget no longer skips frames (results must not depend on load)."""
+    anchors, overruns = read
+    assert {seen_on(a) for a in anchors} == {204, 510, 550}
+    assert overruns == ["ocr_text"]
+
+
+def test_downscaled_boxes_map_back(screen):  # type: ignore[no-untyped-def]
+    anchors = OcrExtractor(OcrConfig(max_frames=1, max_side=800))(screen)
     apply = next(a for a in anchors if a.content == "Apply")
     assert apply.bbox is not None
     assert apply.bbox.x == pytest.approx(754, abs=25) and apply.bbox.y == pytest.approx(562, abs=12)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import time
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -14,11 +15,12 @@ from agents.extractors.video.decode_config import DecodeConfig
 from agents.extractors.video.keyframes import KeyFrameExtractor
 from agents.extractors.video.keyframes_config import KeyFrameConfig
 from agents.extractors.video.media import VideoDecodeError
+from agents.extractors.video.ocr import OcrExtractor
 from agents.extractors.video.ocr_config import OcrConfig
 from agents.extractors.video.pipeline import VideoExpertPipeline, extract_video, segment_window
 from agents.extractors.video.pipeline_config import VideoPipelineConfig
 from core.blobstore import BlobStore
-from core.records import AnchorSet, MediaRef, SourceSpan, VideoSegment
+from core.records import AnchorSet, BBox, MediaRef, SourceSpan, VideoSegment
 from tests.agents.extractors.video.conftest import decode, remux
 
 
@@ -114,10 +116,23 @@ def test_video_segment_inline_and_claim_check(bikes, tmp_path):  # type: ignore[
     assert info.value.reason == "too_many_frames"
 
 
-def test_screen_recording_with_ocr(gnome_webm):  # type: ignore[no-untyped-def]
-    config = VideoPipelineConfig(ocr_enabled=True, ocr=OcrConfig(max_frames=1))  # settings are frozen
+def test_screen_recording_with_ocr(gnome_webm, tmp_path):  # type: ignore[no-untyped-def]
+    config = VideoPipelineConfig(ocr_enabled=True, ocr=OcrConfig(max_frames=1), frame_max_side=640)
     result = extract_video(gnome_webm, config)
-    ocr = result.of_type("ocr_text")
-    assert {a.frame_index for a in ocr} == {204}
+    ocr = result.of_type("ocr_text") + result.of_type("text_appears")
+    assert {a.evidence_frames[-1] for a in ocr} == {204}
     assert "Detect Displays" in {a.content for a in ocr}
     assert len(result.of_type("stall")) >= 5 and len(result.key_frames) == 7
+    # issue 19.6: boxes are in the decoded frame's pixels (1024x768), the key frame is stored at 640 px;
+    # the stored frame carries the scale, and the scaled box reads the same text on the stored image
+    stored = next(k for k in result.key_frames if k.frame_index == 204)
+    ref = stored.store(BlobStore(str(tmp_path)))
+    assert (ref.width, ref.height, ref.scale) == (640, 480, 0.625)
+    detect = next(a for a in ocr if a.content == "Detect Displays")
+    assert detect.bbox is not None
+    box = detect.bbox
+    scaled = BBox(x=box.x * ref.scale, y=box.y * ref.scale, w=box.w * ref.scale, h=box.h * ref.scale)
+    image = np.asarray(Image.open(io.BytesIO(stored.data)).convert("RGB"))
+    assert image.shape[:2] == (480, 640)
+    assert OcrExtractor(OcrConfig()).reads(image, scaled, "Detect Displays")
+    assert not OcrExtractor(OcrConfig()).reads(image, box, "Detect Displays")  # the unscaled box misses it
