@@ -80,6 +80,7 @@ class AnchorEmitter(WindowCloser, Stage):
             refs.append(
                 FrameRef(frame_index=kf.frame_index, timestamp=kf.timestamp, uri=ref.uri, sha256=ref.sha256)
             )
+        recording, licence = window.provenance()
         return AnchorSet(
             window_id=window.window_id,
             domain=window.domain,  # type: ignore[arg-type]
@@ -96,5 +97,7 @@ class AnchorEmitter(WindowCloser, Stage):
             key_frames=refs,
             anchors=facts.anchors,
             instruction=facts.instruction,
+            recording=recording,
+            licence=licence,
             created_at=time.time(),
         )

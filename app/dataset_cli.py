@@ -1,0 +1,54 @@
+"""`tailor dataset card|push`: describe a Parquet dataset with a Hugging Face dataset card, and push it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from app.cli_common import fail, field_help, settings_or_exit
+from core.errors import TailorError
+from streaming.sinks.push_config import PushConfig
+
+_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
+
+
+@click.group()
+def dataset() -> None:
+    """Dataset cards and publishing."""
+
+
+@dataset.command("card")
+@click.argument("dataset_dir", type=_DIR)
+@click.option("--name", default=None, help="The card's title [default: the folder's name].")
+def card(dataset_dir: Path, name: str | None) -> None:
+    """Write DATASET_DIR/README.md: a dataset card with one `configs` entry per task family."""
+    from streaming.sinks.card import write_card
+
+    settings_or_exit()
+    try:
+        path = write_card(dataset_dir, name)
+    except (TailorError, OSError) as exc:
+        fail(exc)
+        return
+    click.echo(f"wrote {path}")
+
+
+@dataset.command("push")
+@click.argument("dataset_dir", type=_DIR)
+@click.argument("repo")
+@click.option("--public", is_flag=True, help="Create the hub repository public (default: private).")
+@click.option("--revision", default=None, help=field_help(PushConfig, "revision"))
+def push(dataset_dir: Path, repo: str, public: bool, revision: str | None) -> None:
+    """Push DATASET_DIR (its card, refreshed first, and its part files) to the hub dataset repository REPO
+    (owner/name), or to a local folder (file://PATH or an absolute path)."""
+    from streaming.sinks.push import push_dataset
+
+    settings_or_exit()
+    try:
+        result = push_dataset(dataset_dir, repo, PushConfig(private=not public, revision=revision))
+    except (TailorError, OSError) as exc:
+        fail(exc)
+        return
+    removed = f"; removed {len(result.deleted)} stale part files" if result.deleted else ""
+    click.echo(f"pushed {len(result.files)} files to {result.target}{removed}")
