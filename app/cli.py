@@ -14,6 +14,7 @@ from app.cli_common import fail as _fail
 from app.cli_common import settings_or_exit as _settings
 from app.dataset_cli import dataset
 from app.export_command import export
+from app.feedback_cli import feedback
 
 if TYPE_CHECKING:
     from agents.vllm_server import VllmServerError
@@ -330,6 +331,7 @@ def config_show(as_json: bool) -> None:
 main.add_command(bench)
 main.add_command(export)
 main.add_command(dataset)
+main.add_command(feedback)
 
 
 if __name__ == "__main__":
