@@ -22,7 +22,7 @@ from app.trainer_service import read_feedback
 from core.blobstore import BlobStore
 from core.limits_config import LimitsConfig
 from core.records import Feedback
-from streaming.feedback_callback import TailorFeedbackCallback
+from streaming.feedback_callback import TailorFeedbackCallback, dataset_example_ids
 from streaming.feedback_publish import FeedbackSender
 from streaming.settings import TailorSettings
 from streaming.sinks.exports import export_dataset
@@ -149,11 +149,11 @@ def test_a_trl_fine_tune_reports_its_eval_metrics_with_the_example_ids(
     args = SFTConfig(
         output_dir=str(tmp_path / "out"),
         max_steps=1,
-        per_device_train_batch_size=4,
+        per_device_train_batch_size=2,
         per_device_eval_batch_size=4,
         eval_strategy="steps",
         eval_steps=1,
-        max_length=256,
+        max_length=128,  # cheap: loss over the first tokens (the mechanics are the point, not the model)
         report_to=[],
         save_strategy="no",
         use_cpu=True,
@@ -162,7 +162,7 @@ def test_a_trl_fine_tune_reports_its_eval_metrics_with_the_example_ids(
     trainer = SFTTrainer(
         model=AutoModelForCausalLM.from_config(tiny),
         args=args,
-        train_dataset=data,
+        train_dataset=data.select(range(2)),
         eval_dataset=data,
         processing_class=AutoTokenizer.from_pretrained(str(tokenizer_dir)),
         callbacks=[callback],
@@ -179,3 +179,14 @@ def test_a_trl_fine_tune_reports_its_eval_metrics_with_the_example_ids(
     assert loss.kind == "batch_metric" and loss.source == "sft-job" and loss.value is not None
     assert sorted(loss.example_ids) == sorted(e.example_id for e in examples)
     assert loss.value > 0  # a random model's cross-entropy
+
+
+def test_the_callback_reads_the_ids_of_every_export_format() -> None:
+    sft = [{"messages": [], "example_id": "a"}, {"messages": [], "example_id": "b"}]
+    preference = [{"chosen_id": "a", "rejected_id": "b"}, {"chosen_id": "c", "rejected_id": "a"}]
+    grpo = [{"prompt": [], "example_ids": ["b", "c"]}, {"prompt": [], "example_ids": ["a"]}]
+    assert dataset_example_ids(sft) == ["a", "b"]
+    assert dataset_example_ids(preference) == ["a", "b", "c"]
+    assert dataset_example_ids(grpo) == ["b", "c", "a"]
+    with pytest.raises(ValueError, match="no example ids"):
+        TailorFeedbackCallback.from_dataset([{"messages": []}], send=print)
