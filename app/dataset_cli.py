@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from app.audit_config import AuditConfig
 from app.cli_common import fail, field_help, settings_or_exit
 from core.errors import TailorError
 from streaming.sinks.push_config import PushConfig
@@ -52,3 +53,29 @@ def push(dataset_dir: Path, repo: str, public: bool, revision: str | None) -> No
         return
     removed = f"; removed {len(result.deleted)} stale part files" if result.deleted else ""
     click.echo(f"pushed {len(result.files)} files to {result.target}{removed}")
+
+
+@click.command()
+@click.argument("dataset_dir", type=_DIR)
+@click.option("--host", default=None, help=field_help(AuditConfig, "host"))
+@click.option("--port", type=int, default=None, help=field_help(AuditConfig, "port"))
+def audit(dataset_dir: Path, host: str | None, port: int | None) -> None:
+    """Serve a read-only audit page over DATASET_DIR: each example beside the key frames and anchors it
+    cites (frames not embedded in the rows come from the frame store)."""
+    from app.audit_server import make_server
+    from streaming.anchor_stage import frame_store
+
+    settings = settings_or_exit()
+    fields = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    try:
+        server = make_server(dataset_dir, AuditConfig(**fields), frame_store(settings))
+    except (TailorError, OSError, ValueError) as exc:
+        fail(exc)
+        return
+    click.echo(f"serving {len(server.index.examples)} examples on {server.url}")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

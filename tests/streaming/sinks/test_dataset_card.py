@@ -1,15 +1,26 @@
-"""`tailor dataset card` and `tailor dataset push` on a dataset written by the real sink from real windows
+"""`tailor dataset card`, `tailor dataset push` and `tailor audit` on a dataset written by the real sink from real windows
 (two Bridge episodes, the AITW episode; the rules backend's outputs judged by the families' validators):
 the card's YAML parses, `datasets.load_dataset(DIR, name=family)` loads every config with its images,
 source recordings and their licences (stamped as `tailor replay` stamps them) are listed, hostile intent
 text is escaped; a push to a local folder copies the same files (and mirrors deletions), and a push to
-the hub with no hub reachable fails with one clear line."""
+the hub with no hub reachable fails with one clear line; the audit page, read over HTTP (no real browser is
+driven: Chromium is not installed here), shows an example's key frames and cited anchors and escapes
+hostile text."""
 
 from __future__ import annotations
 
+import hashlib
+import html
+import io
+import json
 import os
 import subprocess
 import sys
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +36,8 @@ from agents.extractors.robot.pipeline import RobotExpertPipeline
 from agents.synthesis.base import Generation
 from agents.synthesis_step import judge
 from agents.tasks.base import SynthesisContext, TaskSpec, registry
+from app.audit_config import AuditConfig
+from app.audit_server import make_server
 from core.blobstore import BlobStore
 from core.limits_config import LimitsConfig
 from core.records import Example, GuiStep
@@ -43,6 +56,7 @@ HOSTILE = 'gui data <script>alert("x")</script> | `code` ![img](http://evil)'
 class Built:
     root: Path
     examples: list[Example]
+    frames: BlobStore
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +86,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     sink = ParquetSink(ParquetSinkConfig(root=root, writer_id="w1"), frames).open()
     assert sink.add(examples) == len(examples) > 4
     sink.flush()
-    return Built(root, examples)
+    return Built(root, examples, frames)
 
 
 def tailor(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -154,3 +168,110 @@ def test_replay_stamps_known_and_given_licences_and_windows_carry_them() -> None
     assert with_licence(unknown, LicenceConfig()).licence is None  # type: ignore[attr-defined]
     window = ClosedWindow("gui", "k", 0, "tailor.raw.gui", 0, 0, 1, [unknown, first])
     assert window.provenance() == ("my-own-recording", first.licence)
+
+
+# --- the audit page (`tailor audit`): served over HTTP and read back; no real browser is driven here ---
+
+BAD_ID = "x'><script>alert(1)</script>"
+
+
+def get(url: str) -> tuple[int, dict[str, str], bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()
+
+
+@pytest.fixture(scope="module")
+def audit_url(built: Built) -> Iterator[str]:
+    server = make_server(built.root, AuditConfig(port=0), built.frames)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.url
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_audit_page_shows_an_example_beside_its_frames_and_anchors(built: Built, audit_url: str) -> None:
+    status, headers, body = get(audit_url)
+    page = body.decode()
+    assert status == 200 and "default-src 'none'" in headers["Content-Security-Policy"]
+    assert all(html.escape(e.example_id, quote=True) in page for e in built.examples)
+    assert "<script>" not in page and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+    _, _, body = get(audit_url + "?family=tutorial")
+    tutorial = {e.example_id for e in built.examples if e.task_family == "tutorial"}
+    assert sum(e.example_id in body.decode() for e in built.examples) == len(tutorial) > 0
+
+    ex = max(built.examples, key=lambda e: (len(e.frames), len(e.cited_anchors)))
+    assert ex.frames and ex.cited_anchors
+    status, _, body = get(audit_url + "example?" + urllib.parse.urlencode({"id": ex.example_id}))
+    page = body.decode()
+    assert status == 200 and "<script>" not in page
+    for n, ref in enumerate(ex.frames):
+        src = html.escape("/frame?" + urllib.parse.urlencode({"id": ex.example_id, "n": n}), quote=True)
+        assert f"<img src='{src}'" in page and f"frame index {ref.frame_index}," in page
+        status, headers, data = get(audit_url.rstrip("/") + html.unescape(src))
+        assert status == 200 and headers["Content-Type"].startswith("image/")
+        assert hashlib.sha256(data).hexdigest() == ref.sha256
+        Image.open(io.BytesIO(data)).verify()
+    for anchor in ex.cited_anchors:
+        assert f"<td>{html.escape(anchor.anchor_id)}</td><td>{html.escape(anchor.type)}</td>" in page
+    assert page.count("class='tick'") == len(ex.cited_anchors)  # on the timeline
+    src = ex.source
+    assert f"{src.topic} partition {src.partition} offsets {src.first_offset}-{src.last_offset}" in page
+    assert "r_total" in page and "rules / base" in page and html.escape(ex.licence or "") in page
+    assert get(audit_url + "example?id=nope")[0] == 404
+    assert get(audit_url + "frame?" + urllib.parse.urlencode({"id": ex.example_id, "n": 99}))[0] == 404
+
+
+def test_the_audit_page_escapes_hostile_rows_and_reads_referenced_frames_from_the_store(
+    built: Built, tmp_path: Path
+) -> None:
+    """A row whose id, output and anchors are hostile, with its frames kept in the frame store only."""
+    base = next(e for e in built.examples if e.frames and e.cited_anchors)
+    hostile_anchor = base.cited_anchors[0].model_copy(update={"content": "</td><img src=x onerror=alert(2)>"})
+    ex = base.model_copy(
+        update={
+            "example_id": BAD_ID,
+            "output_json": json.dumps({"answer": "</pre><script>alert(3)</script>"}),
+            "cited_anchors": [hostile_anchor, *base.cited_anchors[1:]],
+        }
+    )
+    root = tmp_path / "ds"
+    sink = ParquetSink(ParquetSinkConfig(root=root, writer_id="w1", embed_frames=False), built.frames).open()
+    sink.add([ex])
+    sink.flush()
+    server = make_server(root, AuditConfig(port=0), built.frames)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        listing = get(server.url)[2].decode()
+        page = get(server.url + "example?" + urllib.parse.urlencode({"id": BAD_ID}))[2].decode()
+        frame = get(server.url + "frame?" + urllib.parse.urlencode({"id": BAD_ID, "n": 0}))
+    finally:
+        server.shutdown()
+        server.server_close()
+    for text in (listing, page):
+        assert "<script>" not in text and "<img src=x" not in text
+    assert "&lt;/td&gt;&lt;img src=x onerror=alert(2)&gt;" in page
+    assert "&lt;/pre&gt;&lt;script&gt;alert(3)&lt;/script&gt;" in page
+    assert html.escape(urllib.parse.urlencode({"id": BAD_ID}), quote=True) in listing
+    assert frame[0] == 200 and hashlib.sha256(frame[2]).hexdigest() == base.frames[0].sha256
+
+
+def test_tailor_audit_serves_on_loopback(built: Built, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAILOR_")}
+    env |= {"PYTHONPATH": str(REPO), "TAILOR_DATA_DIR": str(tmp_path / "data")}
+    cmd = [sys.executable, "-m", "app.cli", "audit", str(built.root), "--port", "0"]
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith(f"serving {len(built.examples)} examples on http://127.0.0.1:"), line
+        status, _, body = get(line.split(" on ", 1)[1].strip())
+        assert status == 200 and built.examples[0].example_id in body.decode()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
