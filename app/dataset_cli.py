@@ -33,6 +33,31 @@ def card(dataset_dir: Path, name: str | None) -> None:
         fail(exc)
         return
     click.echo(f"wrote {path}")
+    from streaming.sinks.upgrade import old_parts
+
+    old = old_parts(dataset_dir)
+    if old:
+        click.echo(
+            f"tailor: {len(old)} part files are of an older sink schema; datasets.load_dataset cannot mix them "
+            "with newer ones: run `tailor dataset upgrade` first",
+            err=True,
+        )
+
+
+@dataset.command("upgrade")
+@click.argument("dataset_dir", type=_DIR)
+def upgrade(dataset_dir: Path) -> None:
+    """Rewrite DATASET_DIR's part files of an older sink schema in the current one (new columns null), so
+    `datasets` can load every family."""
+    from streaming.sinks.upgrade import upgrade_dataset
+
+    settings_or_exit()
+    try:
+        result = upgrade_dataset(dataset_dir)
+    except (TailorError, OSError, ValueError) as exc:
+        fail(exc)
+        return
+    click.echo(f"upgraded {len(result.upgraded)} part files; {result.current} were current")
 
 
 @dataset.command("push")

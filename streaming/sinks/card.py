@@ -163,6 +163,12 @@ def body(stats: CardStats, name: str) -> list[str]:
             [(d, r, lic, n) for (d, r, lic), n in sorted(stats.recordings.items())],
         ),
     ]
+    if stats.old_parts:
+        out += [
+            f"**{stats.old_parts} part files are of an older sink schema**: `datasets` cannot load a family "
+            "whose files have different columns; `tailor dataset upgrade DIR` rewrites them.",
+            "",
+        ]
     if UNKNOWN_LICENCE in stats.licences:
         out += ["**Some recordings have no recorded licence** (`tailor replay --licence` sets one).", ""]
     return out

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from streaming.sinks.reader import iter_stored
+from streaming.sinks.upgrade import old_parts
 
 UNKNOWN_LICENCE = "unknown"
 
@@ -37,6 +38,7 @@ class CardStats:
     frame_errors: Counter[str] = field(default_factory=Counter)
     first_created: float | None = None
     last_created: float | None = None
+    old_parts: int = 0  # part files of an older sink schema (datasets cannot mix them with newer ones)
 
     @property
     def licences(self) -> list[str]:
@@ -71,6 +73,7 @@ def collect(root: Path) -> CardStats:
         first, last = stats.first_created, stats.last_created
         stats.first_created = ex.created_at if first is None else min(first, ex.created_at)
         stats.last_created = ex.created_at if last is None else max(last, ex.created_at)
+    stats.old_parts = len(old_parts(root))
     stats.rewards = {
         name: RewardStats(len(v), statistics.fmean(v), min(v), max(v)) for name, v in sorted(terms.items())
     }

@@ -14,6 +14,7 @@ import html
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
+import pyarrow.parquet as pq
 import pytest
 import yaml
 from PIL import Image
@@ -44,8 +46,12 @@ from core.records import Example, GuiStep
 from core.window import ClosedWindow
 from streaming.replay.licences import with_licence
 from streaming.replay.licences_config import LicenceConfig
+from streaming.sinks.card import write_card
+from streaming.sinks.layout import list_parts
 from streaming.sinks.parquet_sink import ParquetSink
 from streaming.sinks.parquet_sink_config import ParquetSinkConfig
+from streaming.sinks.reader import read_examples
+from streaming.sinks.upgrade import old_parts
 from tests.agents.tasks.helpers import AITW, BRIDGE, anchor_set, need, records
 
 REPO = Path(__file__).resolve().parents[3]
@@ -275,3 +281,34 @@ def test_tailor_audit_serves_on_loopback(built: Built, tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_upgrade_lets_datasets_load_a_family_whose_files_span_sink_schemas(
+    built: Built, tmp_path: Path
+) -> None:
+    """A schema-3 part file (no recording / licence) beside a schema-4 one of the same family: `datasets`
+    refuses the mix; the card says so; `tailor dataset upgrade` rewrites the old file and it loads."""
+    root = tmp_path / "ds"
+    shutil.copytree(built.root, root)
+    (root / "README.md").unlink(missing_ok=True)
+    family = "world_model_sample"
+    part = next(p.path for p in list_parts(root) if f"task_family={family}/" in str(p.path))
+    table = pq.read_table(part, partitioning=None)
+    old = table.drop_columns(["recording", "licence"])
+    old = old.replace_schema_metadata({**old.schema.metadata, b"tailor.sink_schema_version": b"3"})
+    pq.write_table(old.slice(0, 1), part.with_name("part-old-00000000.parquet"))
+    pq.write_table(table.slice(1), part)
+    write_card(root)
+    with pytest.raises(datasets.exceptions.DatasetGenerationError):
+        load(root, family, tmp_path / "hf1")
+    assert "1 part files are of an older sink schema" in (root / "README.md").read_text()
+
+    proc = tailor(tmp_path, "dataset", "upgrade", str(root))
+    assert proc.returncode == 0 and "upgraded 1 part files" in proc.stdout, proc.stderr
+    ds = load(root, family, tmp_path / "hf2")
+    assert sorted(ds["example_id"]) == sorted(e.example_id for e in built.examples if e.task_family == family)
+    assert old_parts(root) == [] and {r["licence"] for r in ds} == {
+        None,
+        "CC-BY-4.0 (BridgeData V2, Walke et al.)",
+    }
+    assert sorted(e.example_id for e in read_examples(root)) == sorted(e.example_id for e in built.examples)
