@@ -176,7 +176,7 @@ def example_provenance(family: TaskFamily, ctx: SynthesisContext, floor: float) 
     """What an accepted example carries so its row trains and audits without Kafka: the prompt the backends
     send (`family.chat_messages(ctx)`, the same call they make), the intent's words, the family's schema
     version (a hash, so a changed output model shows without anyone bumping a number), the anchor set's
-    hash, the validators it passed and the reward floor it cleared."""
+    hash, the validators it passed, the reward floor it cleared, and the recording it came from with its licence."""
     return {
         "prompt_json": json.dumps(family.chat_messages(ctx), ensure_ascii=False),
         "intent_text": ctx.spec.text or None,
@@ -184,6 +184,8 @@ def example_provenance(family: TaskFamily, ctx: SynthesisContext, floor: float) 
         "anchor_set_sha256": hashlib.sha256(ctx.anchors.to_bytes()).hexdigest(),
         "validators": [type(v).__name__ for v in family.validators()],
         "min_reward": floor,
+        "recording": ctx.anchors.recording,
+        "licence": ctx.anchors.licence,
     }
 
 

@@ -12,7 +12,9 @@ import click
 from app.bench_cli import bench
 from app.cli_common import fail as _fail
 from app.cli_common import settings_or_exit as _settings
+from app.dataset_cli import audit, dataset
 from app.export_command import export
+from app.feedback_cli import feedback
 
 if TYPE_CHECKING:
     from agents.vllm_server import VllmServerError
@@ -128,6 +130,12 @@ def status(dead_letters: int) -> None:
     help="A TOML file naming which ROS bag topics are cameras, state, action and instruction "
     "(docs/formats/rosbag.md); without it standard messages map by type.",
 )
+@click.option(
+    "--licence",
+    default=None,
+    help="Licence of the recordings (SPDX id or terms), carried into each example's provenance; "
+    "unset: known samples get theirs, others none.",
+)
 def replay(
     paths: tuple[Path, ...],
     kind: str | None,
@@ -136,6 +144,7 @@ def replay(
     segment_seconds: float,
     no_progress: bool,
     mapping: Path | None,
+    licence: str | None,
 ) -> None:
     """Publish recorded files (video, GUI trajectories, robot episodes, ROS bags) as live streams."""
     from streaming.replay.runner import replay as run_replay
@@ -152,6 +161,7 @@ def replay(
             segment_seconds=segment_seconds,
             progress=not no_progress,
             mapping=mapping,
+            licence=licence,
         )
         result = run_replay(settings, config)
     except (NoBrokerError, ValueError) as exc:
@@ -320,6 +330,9 @@ def config_show(as_json: bool) -> None:
 
 main.add_command(bench)
 main.add_command(export)
+main.add_command(dataset)
+main.add_command(audit)
+main.add_command(feedback)
 
 
 if __name__ == "__main__":

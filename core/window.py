@@ -21,3 +21,10 @@ class ClosedWindow:
     @property
     def window_id(self) -> str:
         return f"{self.domain}:{self.key}:{self.seq}"
+
+    def provenance(self) -> tuple[str | None, str | None]:
+        """(recording, licence) of the window: the first record's `source` and `licence` that are set (one
+        key is one recording, so its records agree)."""
+        source = next((r.source for r in self.records if getattr(r, "source", None)), None)
+        licence = next((r.licence for r in self.records if getattr(r, "licence", None)), None)
+        return source, licence

@@ -91,6 +91,7 @@ class AnchorEmitter(WindowCloser, Stage):
                     scale=kf.scale,
                 )
             )
+        recording, licence = window.provenance()
         return AnchorSet(
             window_id=window.window_id,
             domain=window.domain,  # type: ignore[arg-type]
@@ -107,5 +108,7 @@ class AnchorEmitter(WindowCloser, Stage):
             key_frames=refs,
             anchors=facts.anchors,
             instruction=facts.instruction,
+            recording=recording,
+            licence=licence,
             created_at=time.time(),
         )

@@ -45,6 +45,12 @@ def too_deep(data: bytes, limit: int) -> bool:
     return data.count(b"[") + data.count(b"{") > limit and json_depth(data, limit) > limit
 
 
+def is_none(value: object) -> bool:
+    """`Field(exclude_if=is_none)`: an optional field added to a record after it shipped stays off the wire
+    while unset, so records without it serialise (and hash) exactly as before it existed."""
+    return value is None
+
+
 class TailorRecord(BaseModel):
     """One record type per topic. Subclasses declare `schema_version: Literal[N] = N`."""
 

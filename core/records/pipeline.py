@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.records.base import TailorRecord
+from core.records.base import TailorRecord, is_none
 from core.records.media import SHA256_PATTERN
 from core.records.raw import ID_PATTERN, BBox
 
@@ -89,6 +89,15 @@ class AnchorSet(TailorRecord):
     key_frames: list[FrameRef] = Field(default_factory=list)
     anchors: list[Anchor] = Field(default_factory=list)
     instruction: str | None = Field(default=None, max_length=10_000)
+    recording: str | None = Field(
+        default=None,
+        exclude_if=is_none,
+        max_length=500,
+        description="The source recording (the raw records' `source`).",
+    )
+    licence: str | None = Field(
+        default=None, exclude_if=is_none, max_length=200, description="The recording's licence or terms."
+    )
     created_at: float
 
 
@@ -144,6 +153,18 @@ class Example(TailorRecord):
     )
     min_reward: float | None = Field(
         default=None, description="The r_total floor the example cleared when it was accepted."
+    )
+    recording: str | None = Field(
+        default=None,
+        exclude_if=is_none,
+        max_length=500,
+        description="The source recording the window came from (sink schema 4).",
+    )
+    licence: str | None = Field(
+        default=None,
+        exclude_if=is_none,
+        max_length=200,
+        description="The source recording's licence or terms (sink schema 4).",
     )
 
 

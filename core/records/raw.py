@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.records.base import TailorRecord
+from core.records.base import TailorRecord, is_none
 from core.records.media import MediaRef
 
 ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.:@+=-]{0,199}$"  # no slashes: ids become file names
@@ -26,6 +26,12 @@ class VideoSegment(TailorRecord):
     codec: str | None = Field(default=None, max_length=50, description="Codec name, e.g. h264, vp8.")
     fps: float | None = Field(default=None, gt=0, description="Nominal frame rate.")
     source: str | None = Field(default=None, max_length=500, description="Original file or camera name.")
+    licence: str | None = Field(
+        default=None,
+        exclude_if=is_none,
+        max_length=200,
+        description="Licence or terms of the recording (SPDX id where one exists).",
+    )
     is_last: bool = Field(default=False, description="True on the final segment of the stream.")
 
 
@@ -92,6 +98,12 @@ class GuiStep(TailorRecord):
     instruction: str | None = Field(default=None, max_length=10_000, description="Task instruction.")
     is_last: bool = Field(default=False, description="True on the final step of the session.")
     source: str | None = Field(default=None, max_length=500, description="Dataset or recorder name.")
+    licence: str | None = Field(
+        default=None,
+        exclude_if=is_none,
+        max_length=200,
+        description="Licence or terms of the recording (SPDX id where one exists).",
+    )
 
 
 class RobotStep(TailorRecord):
@@ -114,3 +126,9 @@ class RobotStep(TailorRecord):
     is_first: bool = Field(default=False, description="True on the first step of the episode.")
     is_last: bool = Field(default=False, description="True on the final step of the episode.")
     source: str | None = Field(default=None, max_length=500, description="Dataset or robot name.")
+    licence: str | None = Field(
+        default=None,
+        exclude_if=is_none,
+        max_length=200,
+        description="Licence or terms of the recording (SPDX id where one exists).",
+    )

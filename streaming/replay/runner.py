@@ -20,6 +20,8 @@ from streaming.app import blob_store
 from streaming.producer import TailorProducer
 from streaming.replay.base import ReplayError, ReplayEvent, ReplaySource
 from streaming.replay.detect import open_sources
+from streaming.replay.licences import with_licence
+from streaming.replay.licences_config import LicenceConfig
 from streaming.replay.rosbag_config import load_mapping
 from streaming.replay.runner_config import ReplayConfig
 from streaming.replay.source_config import ReplaySourceConfig
@@ -121,6 +123,7 @@ def replay(settings: TailorSettings, config: ReplayConfig) -> ReplayResult:
     failed: dict[int, Skipped] = {}
     started = time.monotonic()
     published = 0
+    licences = LicenceConfig(licence=config.licence)
     progress = _progress(config.progress)
     task = progress.add_task("replay", total=None) if progress else None
     with TailorProducer.connect(settings.kafka_bootstrap, settings, settings) as producer:
@@ -137,7 +140,7 @@ def replay(settings: TailorSettings, config: ReplayConfig) -> ReplayResult:
                         delay = clock0 + ev.at_s / config.rate - time.monotonic()
                         if delay > 0:
                             time.sleep(delay)
-                    producer.send(ev.record)
+                    producer.send(with_licence(ev.record, licences))
                     published += 1
                     if progress and task is not None:
                         progress.update(task, advance=1, description=f"replay {ev.key}")

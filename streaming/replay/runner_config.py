@@ -34,3 +34,9 @@ class ReplayConfig(BaseModel):
         "(streaming.replay.rosbag_config.RosbagMapping); unset: the defaults for standard messages.",
     )
     progress: bool = Field(default=True, description="Show a progress bar.")
+    licence: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Licence of every replayed recording; unset: the known recordings' table "
+        "(streaming.replay.licences_config), else none.",
+    )

@@ -22,8 +22,9 @@ from core.records import Anchor, Example, FrameRef, SourceSpan
 
 # 2 (7 Dec): image_frames, the key frames the model saw. 3 (7 Dec): self-contained rows (prompt, intent text,
 # family schema hash, anchor set hash, cited anchors in full, validators passed, reward floor), so exports
-# and audits need no broker. Part files of 1 and 2 read and compact beside 3 (`conform`, `row_example`).
-SINK_SCHEMA_VERSION = 3
+# and audits need no broker. Part files of 1 to 3 read and compact beside 4 (`conform`, `row_example`).
+# 4 (7 Dec): recording and licence of the source recording (dataset cards list them).
+SINK_SCHEMA_VERSION = 4
 SCHEMA_VERSION_KEY = b"tailor.sink_schema_version"
 HF_METADATA_KEY = b"huggingface"
 
@@ -80,6 +81,8 @@ _COLUMNS: list[tuple[str, pa.DataType, dict[str, Any]]] = [
     ("cited_anchors_json", pa.string(), _STR),
     ("validators_passed", pa.list_(pa.string()), {"feature": _STR, "_type": "List"}),
     ("min_reward", pa.float64(), _F64),
+    ("recording", pa.string(), _STR),
+    ("licence", pa.string(), _STR),
     (
         "frames",
         pa.list_(pa.struct([("bytes", pa.binary()), ("path", pa.string())])),
@@ -172,6 +175,8 @@ def example_row(example: Example, cells: list[FrameCell]) -> dict[str, Any]:
         "cited_anchors_json": json.dumps([a.model_dump(mode="json") for a in example.cited_anchors]),
         "validators_passed": list(example.validators),
         "min_reward": example.min_reward,
+        "recording": example.recording,
+        "licence": example.licence,
         "frames": [{"bytes": c.data, "path": frame_path(c.ref)} for c in cells if c.data is not None],
         "frame_refs": [
             {
@@ -233,6 +238,8 @@ def row_example(row: dict[str, Any]) -> Example:
         cited_anchors=[Anchor.model_validate(a) for a in json.loads(row.get("cited_anchors_json") or "[]")],
         validators=list(row.get("validators_passed") or []),
         min_reward=row.get("min_reward"),
+        recording=row.get("recording"),  # sink schema 4
+        licence=row.get("licence"),
     )
 
 

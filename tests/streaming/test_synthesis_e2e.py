@@ -68,6 +68,8 @@ def test_robot_intent_yields_grounded_examples_in_topic_and_parquet(
         assert stored.validators and stored.family_schema_sha256 and stored.anchor_set_sha256
         prompt = json.loads(stored.prompt_json or "[]")
         assert [m["role"] for m in prompt][0] == "system" and prompt[-1]["role"] == "user"
+        # sink schema 4: the recording and its licence, stamped by replay, carried through the live worker
+        assert stored.recording == bridge.name and (stored.licence or "").startswith("CC-BY-4.0")
 
     # export them for SFT with the CLI: prompts from the rows (no topic read for schema-3 rows)
     out = tmp_path / "sft.jsonl"

@@ -23,6 +23,8 @@ from core.limits_config import LimitsConfig
 from core.records import Anchor, AnchorSet, FrameRef, MediaRef, SourceSpan, TailorRecord
 from core.window import ClosedWindow
 from streaming.replay.detect import open_sources
+from streaming.replay.licences import with_licence
+from streaming.replay.licences_config import LicenceConfig
 
 REPO = Path(__file__).resolve().parents[3]
 SHARED = REPO / ".." / "shared"
@@ -53,7 +55,8 @@ def records(path: Path, kind: str) -> dict[str, list[TailorRecord]]:
     out: dict[str, list[TailorRecord]] = {}
     for source in open_sources([need(path)], kind, lambda d, t, w, h: MediaRef.inline(d, t, w, h), limits):
         for event in source.events(0.0, 1.0):
-            out.setdefault(event.key, []).append(event.record)
+            record = with_licence(event.record, LicenceConfig())  # as `tailor replay` stamps it
+            out.setdefault(event.key, []).append(record)
     return out
 
 
@@ -84,6 +87,7 @@ def anchor_set(
         refs.append(
             FrameRef(frame_index=kf.frame_index, timestamp=kf.timestamp, uri=ref.uri, sha256=ref.sha256)
         )
+    recording, licence = window.provenance()
     return AnchorSet(
         window_id=window.window_id,
         domain=domain,
@@ -100,6 +104,8 @@ def anchor_set(
         key_frames=refs,
         anchors=facts.anchors,
         instruction=facts.instruction,
+        recording=recording,
+        licence=licence,
         created_at=time.time(),
     )
 

@@ -1,0 +1,314 @@
+"""`tailor dataset card`, `tailor dataset push` and `tailor audit` on a dataset written by the real sink from real windows
+(two Bridge episodes, the AITW episode; the rules backend's outputs judged by the families' validators):
+the card's YAML parses, `datasets.load_dataset(DIR, name=family)` loads every config with its images,
+source recordings and their licences (stamped as `tailor replay` stamps them) are listed, hostile intent
+text is escaped; a push to a local folder copies the same files (and mirrors deletions), and a push to
+the hub with no hub reachable fails with one clear line; the audit page, read over HTTP (no real browser is
+driven: Chromium is not installed here), shows an example's key frames and cited anchors and escapes
+hostile text."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import datasets
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from PIL import Image
+
+from agents.anchoring_steps import GuiAnchoring, RobotAnchoring
+from agents.extractors.gui.pipeline import GuiExpertPipeline
+from agents.extractors.gui.pipeline_config import GuiPipelineConfig
+from agents.extractors.robot.pipeline import RobotExpertPipeline
+from agents.synthesis.base import Generation
+from agents.synthesis_step import judge
+from agents.tasks.base import SynthesisContext, TaskSpec, registry
+from app.audit_config import AuditConfig
+from app.audit_server import make_server
+from core.blobstore import BlobStore
+from core.limits_config import LimitsConfig
+from core.records import Example, GuiStep
+from core.window import ClosedWindow
+from streaming.replay.licences import with_licence
+from streaming.replay.licences_config import LicenceConfig
+from streaming.sinks.card import write_card
+from streaming.sinks.layout import list_parts
+from streaming.sinks.parquet_sink import ParquetSink
+from streaming.sinks.parquet_sink_config import ParquetSinkConfig
+from streaming.sinks.reader import read_examples
+from streaming.sinks.upgrade import old_parts
+from tests.agents.tasks.helpers import AITW, BRIDGE, anchor_set, need, records
+
+REPO = Path(__file__).resolve().parents[3]
+HOSTILE = 'gui data <script>alert("x")</script> | `code` ![img](http://evil)'
+
+
+@dataclass(frozen=True)
+class Built:
+    root: Path
+    examples: list[Example]
+    frames: BlobStore
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    need(BRIDGE)
+    need(AITW)
+    tmp = tmp_path_factory.mktemp("card")
+    frames = BlobStore.for_dir(tmp / "frames")
+    robot = RobotAnchoring(frames, LimitsConfig(), RobotExpertPipeline.default())
+    gui = GuiAnchoring(frames, LimitsConfig(), GuiExpertPipeline.default(GuiPipelineConfig(ocr=False)))
+    windows = [
+        anchor_set(robot, frames, "robot", k, r) for k, r in list(records(BRIDGE, "robot").items())[:2]
+    ]
+    windows += [anchor_set(gui, frames, "gui", k, r) for k, r in records(AITW, "gui").items()]
+    examples: list[Example] = []
+    for window in windows:
+        for name, family in registry().items():
+            if window.domain not in family.domains:
+                continue
+            text = HOSTILE if window.domain == "gui" else "robot next steps"
+            ctx = SynthesisContext(window, TaskSpec(name, intent_id=f"i-{window.domain}", text=text))
+            rule = family.rule_output(ctx)
+            if rule is not None:
+                step = judge(family, ctx, Generation(texts=[rule.model_dump_json()], model="rules"))
+                examples += step.accepted
+    root = tmp / "ds"
+    sink = ParquetSink(ParquetSinkConfig(root=root, writer_id="w1"), frames).open()
+    assert sink.add(examples) == len(examples) > 4
+    sink.flush()
+    return Built(root, examples, frames)
+
+
+def tailor(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAILOR_")}
+    env |= {"PYTHONPATH": str(REPO), "TAILOR_DATA_DIR": str(tmp / "data"), "HF_HUB_OFFLINE": "1"}
+    cmd = [sys.executable, "-m", "app.cli", *args]
+    return subprocess.run(cmd, env=env, cwd=tmp, capture_output=True, text=True, timeout=120)
+
+
+def card_meta(path: Path) -> tuple[dict, str]:  # type: ignore[type-arg]
+    text = path.read_text()
+    assert text.startswith("---\n")
+    header, body = text[4:].split("\n---\n", 1)
+    return yaml.safe_load(header), body
+
+
+def load(root: Path, family: str, cache: Path) -> datasets.Dataset:
+    return datasets.load_dataset(str(root), name=family, split="train", cache_dir=str(cache))
+
+
+def test_card_loads_by_config_and_names_recordings_and_licences(built: Built, tmp_path: Path) -> None:
+    proc = tailor(tmp_path, "dataset", "card", str(built.root), "--name", "Robot and GUI <demo>")
+    assert proc.returncode == 0, proc.stderr
+    meta, body = card_meta(built.root / "README.md")
+    families = sorted({e.task_family for e in built.examples})
+    assert [c["config_name"] for c in meta["configs"]] == families
+    assert meta["license"] == ["apache-2.0", "cc-by-4.0"]  # AITW and BridgeData V2
+    for family in families:
+        ds = load(built.root, family, tmp_path / "hf")
+        want = {e.example_id for e in built.examples if e.task_family == family}
+        assert set(ds["example_id"]) == want and set(ds["task_family"]) == {family}
+        cited = [e for e in built.examples if e.task_family == family and e.frames]
+        if cited:
+            row = next(r for r in ds if r["example_id"] == cited[0].example_id)
+            assert len(row["frames"]) == len(cited[0].frames) and isinstance(row["frames"][0], Image.Image)
+    # counts by family and domain, recordings with their licences, no raw hostile text
+    robot = sum(1 for e in built.examples if e.window_id.startswith("robot:"))
+    assert f"| robot | {robot} |" in body
+    assert (
+        "| robot | bridge_dataset-train.tfrecord-00000-of-00001 | CC-BY-4.0 (BridgeData V2, Walke et al.) |"
+        in body
+    )
+    assert "| gui | aitw | Apache-2.0 (Android in the Wild" in body
+    assert (
+        "<script>" not in body
+        and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &#124; &#96;code&#96;" in body
+    )
+    assert "# Robot and GUI &lt;demo&gt;" in body and "| r_total |" in body
+
+
+def test_push_to_a_local_folder_mirrors_the_dataset_and_the_hub_refuses_offline(
+    built: Built, tmp_path: Path
+) -> None:
+    target = tmp_path / "repo"
+    stale = target / "task_family=old/date=2020-01-01/part-x-00000000.parquet"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"compacted away")
+    proc = tailor(tmp_path, "dataset", "push", str(built.root), f"file://{target}")
+    assert proc.returncode == 0, proc.stderr
+    assert "removed 1 stale part files" in proc.stdout and not stale.exists()
+    pushed = sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file())
+    source = sorted(str(p.relative_to(built.root)) for p in built.root.rglob("*") if p.is_file())
+    assert pushed == source and "README.md" in pushed
+    meta, _ = card_meta(target / "README.md")
+    first = meta["configs"][0]["config_name"]
+    assert len(load(target, first, tmp_path / "hf")) == sum(e.task_family == first for e in built.examples)
+    # a hub repository id with no hub reachable: one line, exit 1, nothing half-done locally
+    proc = tailor(tmp_path, "dataset", "push", str(built.root), "someone/tailor-demo")
+    assert proc.returncode == 1 and "hub_offline" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_replay_stamps_known_and_given_licences_and_windows_carry_them() -> None:
+    steps = records(need(AITW), "gui")
+    first: GuiStep = next(iter(steps.values()))[0]  # type: ignore[assignment]
+    assert first.source == "aitw" and first.licence is not None and first.licence.startswith("Apache-2.0")
+    bare = first.model_copy(update={"licence": None})
+    assert with_licence(bare, LicenceConfig(licence="CC0-1.0")).licence == "CC0-1.0"  # type: ignore[attr-defined]
+    unknown = bare.model_copy(update={"source": "my-own-recording"})
+    assert with_licence(unknown, LicenceConfig()).licence is None  # type: ignore[attr-defined]
+    window = ClosedWindow("gui", "k", 0, "tailor.raw.gui", 0, 0, 1, [unknown, first])
+    assert window.provenance() == ("my-own-recording", first.licence)
+
+
+# --- the audit page (`tailor audit`): served over HTTP and read back; no real browser is driven here ---
+
+BAD_ID = "x'><script>alert(1)</script>"
+
+
+def get(url: str) -> tuple[int, dict[str, str], bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()
+
+
+@pytest.fixture(scope="module")
+def audit_url(built: Built) -> Iterator[str]:
+    server = make_server(built.root, AuditConfig(port=0), built.frames)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.url
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_audit_page_shows_an_example_beside_its_frames_and_anchors(built: Built, audit_url: str) -> None:
+    status, headers, body = get(audit_url)
+    page = body.decode()
+    assert status == 200 and "default-src 'none'" in headers["Content-Security-Policy"]
+    assert all(html.escape(e.example_id, quote=True) in page for e in built.examples)
+    assert "<script>" not in page and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+    _, _, body = get(audit_url + "?family=tutorial")
+    tutorial = {e.example_id for e in built.examples if e.task_family == "tutorial"}
+    assert sum(e.example_id in body.decode() for e in built.examples) == len(tutorial) > 0
+
+    ex = max(built.examples, key=lambda e: (len(e.frames), len(e.cited_anchors)))
+    assert ex.frames and ex.cited_anchors
+    status, _, body = get(audit_url + "example?" + urllib.parse.urlencode({"id": ex.example_id}))
+    page = body.decode()
+    assert status == 200 and "<script>" not in page
+    for n, ref in enumerate(ex.frames):
+        src = html.escape("/frame?" + urllib.parse.urlencode({"id": ex.example_id, "n": n}), quote=True)
+        assert f"<img src='{src}'" in page and f"frame index {ref.frame_index}," in page
+        status, headers, data = get(audit_url.rstrip("/") + html.unescape(src))
+        assert status == 200 and headers["Content-Type"].startswith("image/")
+        assert hashlib.sha256(data).hexdigest() == ref.sha256
+        Image.open(io.BytesIO(data)).verify()
+    for anchor in ex.cited_anchors:
+        assert f"<td>{html.escape(anchor.anchor_id)}</td><td>{html.escape(anchor.type)}</td>" in page
+    assert page.count("class='tick'") == len(ex.cited_anchors)  # on the timeline
+    src = ex.source
+    assert f"{src.topic} partition {src.partition} offsets {src.first_offset}-{src.last_offset}" in page
+    assert "r_total" in page and "rules / base" in page and html.escape(ex.licence or "") in page
+    assert get(audit_url + "example?id=nope")[0] == 404
+    assert get(audit_url + "frame?" + urllib.parse.urlencode({"id": ex.example_id, "n": 99}))[0] == 404
+
+
+def test_the_audit_page_escapes_hostile_rows_and_reads_referenced_frames_from_the_store(
+    built: Built, tmp_path: Path
+) -> None:
+    """A row whose id, output and anchors are hostile, with its frames kept in the frame store only."""
+    base = next(e for e in built.examples if e.frames and e.cited_anchors)
+    hostile_anchor = base.cited_anchors[0].model_copy(update={"content": "</td><img src=x onerror=alert(2)>"})
+    ex = base.model_copy(
+        update={
+            "example_id": BAD_ID,
+            "output_json": json.dumps({"answer": "</pre><script>alert(3)</script>"}),
+            "cited_anchors": [hostile_anchor, *base.cited_anchors[1:]],
+        }
+    )
+    root = tmp_path / "ds"
+    sink = ParquetSink(ParquetSinkConfig(root=root, writer_id="w1", embed_frames=False), built.frames).open()
+    sink.add([ex])
+    sink.flush()
+    server = make_server(root, AuditConfig(port=0), built.frames)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        listing = get(server.url)[2].decode()
+        page = get(server.url + "example?" + urllib.parse.urlencode({"id": BAD_ID}))[2].decode()
+        frame = get(server.url + "frame?" + urllib.parse.urlencode({"id": BAD_ID, "n": 0}))
+    finally:
+        server.shutdown()
+        server.server_close()
+    for text in (listing, page):
+        assert "<script>" not in text and "<img src=x" not in text
+    assert "&lt;/td&gt;&lt;img src=x onerror=alert(2)&gt;" in page
+    assert "&lt;/pre&gt;&lt;script&gt;alert(3)&lt;/script&gt;" in page
+    assert html.escape(urllib.parse.urlencode({"id": BAD_ID}), quote=True) in listing
+    assert frame[0] == 200 and hashlib.sha256(frame[2]).hexdigest() == base.frames[0].sha256
+
+
+def test_tailor_audit_serves_on_loopback(built: Built, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAILOR_")}
+    env |= {"PYTHONPATH": str(REPO), "TAILOR_DATA_DIR": str(tmp_path / "data")}
+    cmd = [sys.executable, "-m", "app.cli", "audit", str(built.root), "--port", "0"]
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith(f"serving {len(built.examples)} examples on http://127.0.0.1:"), line
+        status, _, body = get(line.split(" on ", 1)[1].strip())
+        assert status == 200 and built.examples[0].example_id in body.decode()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_upgrade_lets_datasets_load_a_family_whose_files_span_sink_schemas(
+    built: Built, tmp_path: Path
+) -> None:
+    """A schema-3 part file (no recording / licence) beside a schema-4 one of the same family: `datasets`
+    refuses the mix; the card says so; `tailor dataset upgrade` rewrites the old file and it loads."""
+    root = tmp_path / "ds"
+    shutil.copytree(built.root, root)
+    (root / "README.md").unlink(missing_ok=True)
+    family = "world_model_sample"
+    part = next(p.path for p in list_parts(root) if f"task_family={family}/" in str(p.path))
+    table = pq.read_table(part, partitioning=None)
+    old = table.drop_columns(["recording", "licence"])
+    old = old.replace_schema_metadata({**old.schema.metadata, b"tailor.sink_schema_version": b"3"})
+    pq.write_table(old.slice(0, 1), part.with_name("part-old-00000000.parquet"))
+    pq.write_table(table.slice(1), part)
+    write_card(root)
+    with pytest.raises(datasets.exceptions.DatasetGenerationError):
+        load(root, family, tmp_path / "hf1")
+    assert "1 part files are of an older sink schema" in (root / "README.md").read_text()
+
+    proc = tailor(tmp_path, "dataset", "upgrade", str(root))
+    assert proc.returncode == 0 and "upgraded 1 part files" in proc.stdout, proc.stderr
+    ds = load(root, family, tmp_path / "hf2")
+    assert sorted(ds["example_id"]) == sorted(e.example_id for e in built.examples if e.task_family == family)
+    assert old_parts(root) == [] and {r["licence"] for r in ds} == {
+        None,
+        "CC-BY-4.0 (BridgeData V2, Walke et al.)",
+    }
+    assert sorted(e.example_id for e in read_examples(root)) == sorted(e.example_id for e in built.examples)
