@@ -51,6 +51,11 @@ def is_none(value: object) -> bool:
     return value is None
 
 
+def is_one(value: object) -> bool:
+    """`Field(exclude_if=is_one)`: like `is_none`, for a scale added later whose old meaning was 1."""
+    return value == 1
+
+
 class TailorRecord(BaseModel):
     """One record type per topic. Subclasses declare `schema_version: Literal[N] = N`."""
 

@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.records.base import TailorRecord, is_none
+from core.records.base import TailorRecord, is_none, is_one
 from core.records.media import SHA256_PATTERN
 from core.records.raw import ID_PATTERN, BBox
 
@@ -52,13 +52,20 @@ class FrameRef(_Part):
     # Video key frames are stored downscaled (frame_max_side) while anchors keep the decoded frame's pixels:
     # a box or point times `scale` lands on the stored image. Robot and GUI frames are stored as sent (1.0).
     width: int | None = Field(
-        default=None, ge=1, description="Stored image width, pixels (None: not recorded)."
+        default=None, exclude_if=is_none, ge=1, description="Stored image width, pixels (None: not recorded)."
     )
     height: int | None = Field(
-        default=None, ge=1, description="Stored image height, pixels (None: not recorded)."
+        default=None,
+        exclude_if=is_none,
+        ge=1,
+        description="Stored image height, pixels (None: not recorded).",
     )
     scale: float = Field(
-        default=1.0, gt=0, le=1e4, description="Stored image pixels per anchor pixel (bbox and point fields)."
+        default=1.0,
+        exclude_if=is_one,
+        gt=0,
+        le=1e4,
+        description="Stored image pixels per anchor pixel (bbox and point fields).",
     )
 
 

@@ -68,10 +68,16 @@ class OcrExtractor(VideoExpert):
         }
         before = window.rgb(sorted({f - 1 for f in firsts.values() if f > 0}))
         anchors: list[Anchor] = []
+        appeared: dict[tuple[int, str], int] = {}  # one appearance seen on two key frames is one anchor
         for p in positions:
             for i, (text, score, box) in enumerate(lines[p]):
                 first = firsts[(p, i)]
                 if first > 0 and not self.reads(before[first - 1], box, text):
+                    seen = appeared.get((first, squash(text)))
+                    if seen is not None:  # the later key frame is more evidence of the same event
+                        evidence = sorted({*anchors[seen].evidence_frames, int(window.indices[p])})
+                        anchors[seen] = anchors[seen].model_copy(update={"evidence_frames": evidence})
+                        continue
                     anchor = self.anchor(
                         window,
                         first,
@@ -84,6 +90,7 @@ class OcrExtractor(VideoExpert):
                     evidence = sorted(
                         {int(window.indices[first - 1]), anchor.frame_index, int(window.indices[p])}
                     )
+                    appeared[(first, squash(text))] = len(anchors)
                     anchors.append(anchor.model_copy(update={"evidence_frames": evidence}))
                 else:
                     anchors.append(self.anchor(window, p, value=score, content=text, bbox=box, suffix=str(i)))
