@@ -43,6 +43,7 @@ from streaming.kafka_config import KafkaConfig
 from streaming.lag_monitor_config import LagMonitorConfig
 from streaming.trainer_config import TrainerConfig
 from streaming.windows_config import WindowsConfig
+from trainer.signing_config import SigningConfig
 
 ENV_PREFIX = "TAILOR_"
 NESTED_DELIMITER = "__"
@@ -167,6 +168,7 @@ class TailorSettings(
     LagMonitorConfig,
     HeartbeatConfig,
     TrainerConfig,
+    SigningConfig,
     BaseSettings,
 ):
     """All settings: every flat field is `TAILOR_<FIELD>` in the environment, every field of the nested groups

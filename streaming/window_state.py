@@ -39,7 +39,7 @@ class Header:
     last_closed_offset: int = (
         -1
     )  # newest source offset in a closed window: a redelivery at or below it is skipped
-    bytes: int = 0  # state bytes of the open window's entries (closes it at `window_max_key_bytes`)
+    state_bytes: int = 0  # state bytes of the open window's entries (closes it at `window_max_key_bytes`)
 
     def dumps(self) -> bytes:
         return json.dumps(self.__dict__).encode()  # flat fields: no recursive asdict per event

@@ -224,7 +224,7 @@ class Windower(RecordHandler):
                 "window_state_full", f"{len(entry)} bytes more would take window state past {cap} ({total})"
             )
         self.state.put_item(pos.partition, ad.domain, key, hdr.seq, index, entry)
-        hdr.bytes += len(entry)
+        hdr.state_bytes += len(entry)
         now = time.time()
         if hdr.count == 0:
             hdr.first_offset, hdr.first_time, hdr.first_index = pos.offset, ad.stream_time(record), index
@@ -242,7 +242,7 @@ class Windower(RecordHandler):
         self.metrics.stage_in.labels(self.stage).inc()
         if self._full(hdr, key):
             await self.close_window(key, "size")
-        elif hdr.bytes >= self.config.window_max_key_bytes:
+        elif hdr.state_bytes >= self.config.window_max_key_bytes:
             await self.close_window(key, "bytes")
         elif ad.is_last(record) and self.config.window_grace_s == 0:
             await self.close_window(key, "final")

@@ -193,6 +193,12 @@ class ModelUpdate(TailorRecord):
     trained_on: list[str] = Field(default_factory=list, description="Example ids used for training.")
     rollback_of: str | None = None
     created_at: float
+    seq: int | None = Field(
+        default=None,
+        ge=1,
+        description="The model store's announcement number (`updates/<seq>.json`, signed with the manifest "
+        "when the trainer has a key): workers apply updates in this order, never by created_at.",
+    )
 
 
 class DeadLetter(TailorRecord):

@@ -53,5 +53,6 @@ class GuiWindow:
         if ref is None:
             return None
         return self._images.get(
-            index, lambda: decode_image(media_bytes(ref, self.blobs, self.limits), self.limits, ref.media_type)
+            index,
+            lambda: decode_image(media_bytes(ref, self.blobs, self.limits), self.limits, ref.media_type),
         )

@@ -125,5 +125,7 @@ def test_a_window_keeps_at_most_its_decoded_bytes_budget_and_loses_no_anchor() -
     anchors = ScreenChangeExtractor()(bounded)
     held = sum(img.width * img.height * 3 for img in bounded._images.values() if img is not None)
     assert 0 < held <= budget
-    assert [a.model_dump() for a in anchors] == [a.model_dump() for a in ScreenChangeExtractor()(window(steps))]
+    assert [a.model_dump() for a in anchors] == [
+        a.model_dump() for a in ScreenChangeExtractor()(window(steps))
+    ]
     assert len(anchors) == 7 and bounded.screenshot(7) is not None
