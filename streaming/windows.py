@@ -37,6 +37,7 @@ from core.blobstore import BlobStore
 from core.dlq import SourcePosition
 from core.metrics import TailorMetrics
 from core.records import GuiStep, MediaRef, RecordError, RobotStep, TailorRecord, VideoSegment
+from core.tenancy import scoped_key
 from core.window import ClosedWindow
 from streaming.ingest import RecordHandler
 from streaming.window_state import ChangeLog, Header, WindowState
@@ -202,7 +203,8 @@ class Windower(RecordHandler):
 
     async def handle(self, record: TailorRecord, pos: SourcePosition) -> None:
         ad = self.adapter
-        key, index = ad.key(record), ad.index(record)
+        # a tenant's keys are its own: another producer's ids cannot reach (or make late) its windows
+        key, index = scoped_key(getattr(record, "tenant", None), ad.key(record)), ad.index(record)
         if self._redelivered(key, index, pos):
             log.debug(
                 "%s %s index %d at offset %d is already in the window state",

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.records.base import TailorRecord
 from core.records.media import SHA256_PATTERN
-from core.records.raw import ID_PATTERN, BBox
+from core.records.raw import ID_PATTERN, WINDOW_KEY_PATTERN, BBox
 
 Domain = Literal["video", "gui", "robot"]
 
@@ -72,7 +72,10 @@ class AnchorSet(TailorRecord):
     schema_version: Literal[1] = 1
     window_id: str = Field(max_length=300)
     domain: Domain
-    key: str = Field(pattern=ID_PATTERN, description="Stream, session or episode id.")
+    key: str = Field(
+        pattern=WINDOW_KEY_PATTERN,
+        description="Stream, session or episode id (`<tenant>~<id>` for a tenant's records).",
+    )
     span: SourceSpan
     num_frames: int = Field(ge=0, description="Frames or steps in the window.")
     key_frames: list[FrameRef] = Field(default_factory=list)

@@ -10,6 +10,19 @@ from core.records.base import TailorRecord
 from core.records.media import MediaRef
 
 ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.:@+=-]{0,199}$"  # no slashes: ids become file names
+TENANT_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
+# a window key: an id, or `<tenant>~<id>` for a tenant's records (`~` is in no id, so namespaces never meet)
+WINDOW_KEY_PATTERN = r"^([A-Za-z0-9_][A-Za-z0-9_.-]{0,63}~)?[A-Za-z0-9_][A-Za-z0-9_.:@+=-]{0,199}$"
+
+
+def tenant_field() -> str | None:
+    return Field(  # type: ignore[no-any-return]
+        default=None,
+        pattern=TENANT_PATTERN,
+        description="The producer's tenant: its keys are windowed apart from every other tenant's "
+        "(`<tenant>~<key>`). None: the default tenant. Proved by an HMAC header where the worker holds "
+        "tenant keys (docs/deploy.md, Tenancy).",
+    )
 
 
 class VideoSegment(TailorRecord):
@@ -26,6 +39,7 @@ class VideoSegment(TailorRecord):
     codec: str | None = Field(default=None, max_length=50, description="Codec name, e.g. h264, vp8.")
     fps: float | None = Field(default=None, gt=0, description="Nominal frame rate.")
     source: str | None = Field(default=None, max_length=500, description="Original file or camera name.")
+    tenant: str | None = tenant_field()
     is_last: bool = Field(default=False, description="True on the final segment of the stream.")
 
 
@@ -92,6 +106,7 @@ class GuiStep(TailorRecord):
     instruction: str | None = Field(default=None, max_length=10_000, description="Task instruction.")
     is_last: bool = Field(default=False, description="True on the final step of the session.")
     source: str | None = Field(default=None, max_length=500, description="Dataset or recorder name.")
+    tenant: str | None = tenant_field()
 
 
 class RobotStep(TailorRecord):
@@ -114,3 +129,4 @@ class RobotStep(TailorRecord):
     is_first: bool = Field(default=False, description="True on the first step of the episode.")
     is_last: bool = Field(default=False, description="True on the final step of the episode.")
     source: str | None = Field(default=None, max_length=500, description="Dataset or robot name.")
+    tenant: str | None = tenant_field()
