@@ -209,26 +209,22 @@ class ModelStore:
         fs, path = self.fs()
         fs.makedirs(f"{path}/{UPDATES}", exist_ok=True)
         seq = len(self.update_names()) + 1
-        if not self.is_local():
-            announced = update.model_copy(update={"seq": seq})
-            data = announced.to_bytes()
-            signature = self.keys.sign(data)
-            if signature is not None:
-                fs.pipe_file(f"{path}/{UPDATES}/{seq:08d}.json{SIG_SUFFIX}", signature)
-            fs.pipe_file(f"{path}/{UPDATES}/{seq:08d}.json", data)
-            return announced
+        local = self.is_local()
         for _ in range(100):  # exclusive create: concurrent announcers take distinct sequence numbers
             announced = update.model_copy(update={"seq": seq})
             data = announced.to_bytes()
             signature = self.keys.sign(data)
-            name = Path(path) / UPDATES / f"{seq:08d}.json"
+            name = f"{path}/{UPDATES}/{seq:08d}.json"
             try:
                 # the signature claims the number first, so an announcement is never seen unsigned
-                if signature is not None:
-                    with open(name.with_name(name.name + SIG_SUFFIX), "xb") as fh:
-                        fh.write(signature)
-                with open(name, "xb") as fh:
-                    fh.write(data)
+                for target, body in ((name + SIG_SUFFIX, signature), (name, data)):
+                    if body is None:
+                        continue
+                    if local:
+                        with open(target, "xb") as fh:
+                            fh.write(body)
+                    else:  # remote roots: one publisher at a time
+                        fs.pipe_file(target, body)
                 return announced
             except FileExistsError:
                 seq += 1
