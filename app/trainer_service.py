@@ -285,6 +285,7 @@ def run_train_once(settings: TailorSettings, work_dir: Path | None = None, evalu
     (default `quality_evaluator(settings)`; callers running several rounds pass one `trainer.gate.remembered`
     scorer, so the current weights, the previous round's candidate, are not generated again)."""
     from trainer.round import run_round
+    from trainer.signing import UpdateKeys
     from trainer.store import ModelStore
 
     assert settings.kafka_bootstrap
@@ -306,7 +307,7 @@ def run_train_once(settings: TailorSettings, work_dir: Path | None = None, evalu
         len(rows),
         len(snap.feedback),
     )
-    store = ModelStore(model_store_root(settings))
+    store = ModelStore(model_store_root(settings), keys=UpdateKeys.from_config(settings))
     result = run_round(
         groups,
         snap.feedback,
@@ -325,10 +326,11 @@ def run_train_once(settings: TailorSettings, work_dir: Path | None = None, evalu
 
 
 def rollback(settings: TailorSettings, version: str) -> Any:
+    from trainer.signing import UpdateKeys
     from trainer.store import ModelStore
 
     assert settings.kafka_bootstrap
-    update = ModelStore(model_store_root(settings)).rollback(version)
+    update = ModelStore(model_store_root(settings), keys=UpdateKeys.from_config(settings)).rollback(version)
     with TailorProducer.connect(settings.kafka_bootstrap, settings, settings) as producer:
         producer.send(update)
     return update
@@ -366,13 +368,14 @@ def run_trainer_service(settings: TailorSettings) -> int:
 
     from core.metrics import TailorMetrics, serve_metrics
     from trainer.gate import remembered
+    from trainer.signing import UpdateKeys
     from trainer.store import ModelStore
 
     registry = CollectorRegistry()
     metrics = TailorMetrics(registry)
     serve_metrics(registry, settings.metrics_host, settings.metrics_port)
     metrics.up.set(1)
-    store = ModelStore(model_store_root(settings))
+    store = ModelStore(model_store_root(settings), keys=UpdateKeys.from_config(settings))
     evaluate = remembered(
         quality_evaluator(settings)
     )  # the current weights were scored as last round's candidate

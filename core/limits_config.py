@@ -28,6 +28,14 @@ class LimitsConfig(BaseModel):
     max_image_pixels: int = Field(
         default=4096 * 8192, gt=0, description="Largest screenshot or camera image (width x height)."
     )
+    max_window_decoded_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        gt=0,
+        description="Decoded pixels (width x height x channels) a GUI or robot window keeps cached while its "
+        "experts run; past it the least recently used images are dropped and decoded again if asked for, "
+        "so a window of large screenshots costs at most this (plus the image being decoded), not one "
+        "decoded image per step.",
+    )
     max_vector_len: int = Field(default=256, gt=0, description="Longest state / action vector accepted.")
     max_text_chars: int = Field(default=2_000_000, gt=0, description="Longest text field (HTML included).")
     dlq_payload_bytes: int = Field(

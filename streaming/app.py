@@ -106,7 +106,7 @@ def register_synthesis(
 
     by_name = {f.name: f for f in families(settings.tasks)}
     chooser = synthesis.chooser if settings.intent_model_enabled else None
-    book = IntentBook(IntentParser(by_name, chooser, settings.default_budget))
+    book = IntentBook(IntentParser(by_name, chooser, settings.default_budget), settings.intents_max_active)
     tailor.synthesis = register_synthesis_stage(
         tailor.faust_app, settings, synthesis.backend, by_name, book, tailor.metrics, dlq
     )
@@ -141,6 +141,7 @@ def register_ingest(
         dlq=dlq,
         handlers=handlers,
         worker_id=settings.worker_id,
+        tenancy=settings,
     )
     topic = tailor.faust_app.topic(spec.name, key_serializer="raw", value_serializer="raw")
     tailor.faust_app.agent(topic, name=f"tailor.{stage.name}")(stage.agent)

@@ -9,16 +9,20 @@ from __future__ import annotations
 import asyncio
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from core.dlq import SourcePosition
 from core.limits_config import LimitsConfig
 from core.metrics import TailorMetrics
-from core.records import TailorRecord
+from core.records import RecordError, TailorRecord
+from core.tenancy import TENANT_HEADER, header, mac_ok
 from streaming.ingest_checks import RecordCheck
 from streaming.stage import DeadLetterSink, Source, Stage
+from streaming.tenancy_config import TenancyConfig
 from streaming.topics import TopicSpec
+
+Headers = Sequence[tuple[str, bytes | None]]
 
 
 class RecordHandler(ABC):
@@ -41,8 +45,10 @@ class IngestStage(Stage):
         dlq: DeadLetterSink,
         handlers: Sequence[RecordHandler],
         worker_id: str,
+        tenancy: TenancyConfig | None = None,
     ) -> None:
         super().__init__(metrics, dlq, worker_id, limits.dlq_payload_bytes, limits.decode_timeout_s)
+        self.tenancy = tenancy or TenancyConfig()
         self.spec = spec
         self.checks = checks
         self.limits = limits
@@ -52,16 +58,33 @@ class IngestStage(Stage):
     def name(self) -> str:
         return f"ingest_{self.spec.role}"
 
-    def _parse_and_check(self, value: bytes | None) -> TailorRecord:
+    def _parse_and_check(self, value: bytes | None, headers: Headers | None = None) -> TailorRecord:
         record = self.spec.record.from_bytes(
             value, max_bytes=self.limits.max_message_bytes, max_depth=self.limits.max_json_depth
         )
+        self._check_tenant(record, value or b"", headers)
         for check in self.checks:
             check.check(record)
         return record
 
+    def _check_tenant(self, record: TailorRecord, value: bytes, headers: Headers | None) -> None:
+        """A record's tenant is proved by its MAC where the worker holds tenant keys (core/tenancy.py)."""
+        tenant = getattr(record, "tenant", None)
+        cfg = self.tenancy
+        if tenant is None:
+            if cfg.tenant_required:
+                raise RecordError("tenant_missing", "raw records must name their tenant here")
+            return
+        if not cfg.tenant_keys:
+            return  # tenants as namespaces of cooperating producers only
+        secret = cfg.tenant_keys.get(tenant)
+        if secret is None:
+            raise RecordError("unknown_tenant", f"tenant {tenant!r} has no key on this worker")
+        if not mac_ok(secret.get_secret_value().encode(), value, header(headers, TENANT_HEADER)):
+            raise RecordError("tenant_unverified", f"no valid {TENANT_HEADER} header for tenant {tenant!r}")
+
     async def process(
-        self, key: bytes | None, value: bytes | None, pos: SourcePosition
+        self, key: bytes | None, value: bytes | None, pos: SourcePosition, headers: Headers | None = None
     ) -> TailorRecord | None:
         """Process one message; return the record when it was accepted."""
         started = time.perf_counter()
@@ -70,7 +93,7 @@ class IngestStage(Stage):
         stage = self.name  # a handler's failure is labelled with the handler
         try:
             record = await asyncio.wait_for(
-                asyncio.to_thread(self._parse_and_check, value), timeout=self.limits.decode_timeout_s
+                asyncio.to_thread(self._parse_and_check, value, headers), timeout=self.limits.decode_timeout_s
             )
             for handler in self.handlers:
                 stage = type(handler).__name__
@@ -87,4 +110,8 @@ class IngestStage(Stage):
         """Faust agent body: one event at a time, with its source position."""
         async for event in stream.events():
             msg = event.message
-            await self.process(event.key, event.value, SourcePosition(msg.topic, msg.partition, msg.offset))
+            pos = SourcePosition(msg.topic, msg.partition, msg.offset)
+            raw = msg.headers or ()
+            await self.process(
+                event.key, event.value, pos, list(raw.items() if isinstance(raw, Mapping) else raw)
+            )

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from agents.intents import IntentError, IntentParser, ParsedIntent
+from agents.intents_config import IntentsConfig
 from agents.tasks.base import TaskSpec
 from core.dlq import SourcePosition
 from core.records import Intent, RecordError
@@ -20,8 +21,9 @@ OnBad = Callable[[str, str, SourcePosition, bytes | None, bytes | None], Awaitab
 
 
 class IntentBook:
-    def __init__(self, parser: IntentParser) -> None:
+    def __init__(self, parser: IntentParser, max_active: int = IntentsConfig().intents_max_active) -> None:
         self.parser = parser
+        self.max_active = max_active
         self.intents: dict[str, ParsedIntent] = {}
         self.produced: dict[
             tuple[str, str], int
@@ -31,6 +33,11 @@ class IntentBook:
         if not intent.active:
             self.intents.pop(intent.intent_id, None)
             return None
+        if intent.intent_id not in self.intents and len(self.intents) >= self.max_active:
+            # checked before parsing: a flood of intents costs neither model calls nor synthesis
+            raise RecordError(
+                "too_many_intents", f"{len(self.intents)} active intents (cap {self.max_active}); retire some"
+            )
         parsed = await self.parser.parse(intent)
         self.intents[intent.intent_id] = parsed
         log.info(

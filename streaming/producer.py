@@ -25,6 +25,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from core.records import TailorRecord
+from core.tenancy import TENANT_HEADER, tenant_mac
 from core.topics_config import TopicsConfig
 from streaming.kafka_clients import kafka_python_kwargs
 from streaming.kafka_config import KafkaConfig
@@ -64,9 +65,10 @@ def mend_idempotent_reset(producer: Any) -> bool:
 
 
 class TailorProducer:
-    def __init__(self, producer: Any, topics: TopicsConfig) -> None:
+    def __init__(self, producer: Any, topics: TopicsConfig, tenant_key: bytes | None = None) -> None:
         self.producer = producer
         self.topics = topics
+        self.tenant_key = tenant_key  # records naming a tenant get its MAC header (core/tenancy.py)
         self._pending: list[Any] = []
 
     @classmethod
@@ -75,6 +77,7 @@ class TailorProducer:
         bootstrap: str,
         kafka: KafkaConfig | None = None,
         topics: TopicsConfig | None = None,
+        tenant_key: bytes | None = None,
         **producer_kwargs: Any,
     ) -> Self:
         from kafka import KafkaProducer
@@ -94,14 +97,19 @@ class TailorProducer:
         kwargs.update(producer_kwargs)
         producer = KafkaProducer(**kwargs)
         mend_idempotent_reset(producer)
-        return cls(producer, topics or TopicsConfig())
+        return cls(producer, topics or TopicsConfig(), tenant_key)
 
     def send(self, record: TailorRecord, timestamp: float | None = None) -> Any:
         spec = spec_for(self.topics, type(record))
+        value = record.to_bytes()
+        headers = None
+        if self.tenant_key is not None and getattr(record, "tenant", None) is not None:
+            headers = [(TENANT_HEADER, tenant_mac(self.tenant_key, value))]
         future = self.producer.send(
             spec.name,
             key=record_key(spec, record),
-            value=record.to_bytes(),
+            value=value,
+            headers=headers,
             timestamp_ms=int(timestamp * 1000) if timestamp is not None else None,
         )
         self._pending.append(future)

@@ -2,7 +2,12 @@
 since every worker must take every update) and hand each announced version to the synthesis backend
 after verifying its hash. Examples are tagged with the weights version in use. A bad or refused update goes
 down the synthesis stage's failure path (it is that stage's backend the weights were for), so it is
-dead-lettered like any record and the follower goes on."""
+dead-lettered like any record and the follower goes on.
+
+Order is the model store's: an update carries the sequence number of its announcement in the store
+(`ModelUpdate.seq`), is checked against that announcement (signed, when the trainer has a key and the
+worker `model_verify_key_file`), and one at or below the sequence in use is refused as `stale_update`. The
+record's `created_at` decides nothing, so whoever can write the topic cannot pin an old version."""
 
 from __future__ import annotations
 
@@ -25,11 +30,15 @@ def model_store_root(settings: TailorSettings) -> str:
 
 
 class Reloads:
-    """Applies updates in announcement order; a refused update leaves the current weights in use."""
+    """Applies updates in the store's announcement order; a refused update leaves the current weights in use."""
 
     def __init__(
         self, settings: TailorSettings, backend: Any, metrics: TailorMetrics, failures: Stage
     ) -> None:
+        from trainer.signing import UpdateKeys
+
+        self.keys = UpdateKeys.from_config(settings)  # a bad key file stops the worker at start
+        self.seq: int | None = None  # store sequence of the update in use
         self.settings = settings
         self.backend = backend
         self.metrics = metrics
@@ -41,8 +50,13 @@ class Reloads:
         from trainer.store import ModelStore
         from trainer.weights import WeightsError
 
-        store = ModelStore(model_store_root(self.settings))
+        store = ModelStore(model_store_root(self.settings), keys=self.keys)
         source = Source(pos, update.version.encode(), raw)
+        if update.seq is not None and self.seq is not None and update.seq <= self.seq:
+            detail = f"{update.version} is announcement {update.seq}; {self.current} ({self.seq}) is newer"
+            log.warning("refused model update %s: %s", update.version, detail)
+            await self.failures.fail("stale_update", detail, source)
+            return False
         try:
             await asyncio.to_thread(apply_update, update, store, self.backend)
         except WeightsError as exc:  # trainer's refusal: the weights in use stay
@@ -57,6 +71,7 @@ class Reloads:
         self.metrics.model_version.labels("base").set(0)
         self.metrics.model_version.labels(update.version).set(1)
         self.current = update.version
+        self.seq = update.seq if update.seq is not None else self.seq
         log.info(
             "synthesis now uses weights %s%s",
             update.version,
@@ -98,9 +113,10 @@ async def follow_updates(settings: TailorSettings, reloads: Reloads) -> None:
                         backlog.append(parsed)
                     if msg.offset + 1 >= hws[(tp.topic, tp.partition)]:
                         pending.discard(tp)
-        if backlog:
-            update, pos, raw = max(backlog, key=lambda b: b[0].created_at)
-            await reloads.apply(update, pos, raw)
+        # the newest that verifies: a forged record with a high seq is refused, not a reason to keep the base
+        for update, pos, raw in newest_first(backlog):
+            if await reloads.apply(update, pos, raw):
+                break
         while True:
             for msgs in (await consumer.getmany(timeout_ms=1000)).values():
                 for msg in msgs:
@@ -109,6 +125,14 @@ async def follow_updates(settings: TailorSettings, reloads: Reloads) -> None:
                         await reloads.apply(*parsed)
     finally:
         await consumer.stop()
+
+
+def newest_first(
+    backlog: list[tuple[ModelUpdate, SourcePosition, bytes | None]],
+) -> list[tuple[ModelUpdate, SourcePosition, bytes | None]]:
+    """Updates after catching up, newest first in the store's order (`seq`); created_at decides only among
+    updates of a trainer from before sequences, which any sequenced update outranks."""
+    return sorted(backlog, key=lambda b: (b[0].seq or 0, b[0].created_at), reverse=True)
 
 
 async def _parse(msg: Any, reloads: Reloads) -> tuple[ModelUpdate, SourcePosition, bytes | None] | None:

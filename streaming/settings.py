@@ -41,8 +41,10 @@ from streaming.app_config import AppConfig
 from streaming.broker_config import BrokerConfig
 from streaming.kafka_config import KafkaConfig
 from streaming.lag_monitor_config import LagMonitorConfig
+from streaming.tenancy_config import TenancyConfig
 from streaming.trainer_config import TrainerConfig
 from streaming.windows_config import WindowsConfig
+from trainer.signing_config import SigningConfig
 
 ENV_PREFIX = "TAILOR_"
 NESTED_DELIMITER = "__"
@@ -167,6 +169,8 @@ class TailorSettings(
     LagMonitorConfig,
     HeartbeatConfig,
     TrainerConfig,
+    SigningConfig,
+    TenancyConfig,
     BaseSettings,
 ):
     """All settings: every flat field is `TAILOR_<FIELD>` in the environment, every field of the nested groups

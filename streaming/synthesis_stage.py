@@ -80,7 +80,13 @@ class SynthesisStage(Stage):
             if family.rule_output(ctx) is None:  # not enough anchors for this family
                 continue
             jobs.append((family, ctx))
-        return jobs
+        cap = self.settings.intents_max_jobs_per_window
+        if len(jobs) > cap:  # the oldest intents' jobs stay: later intents cannot push them out
+            log.warning(
+                "window %s: %d synthesis jobs, %d over the cap", anchors.window_id, len(jobs), len(jobs) - cap
+            )
+            self.metrics.stage_dropped.labels(self.name, "intent_jobs_cap").inc(len(jobs) - cap)
+        return jobs[:cap]
 
     async def window_images(self, ctx: SynthesisContext) -> tuple[WindowImage, ...]:
         """The window's key frames as prompt images when the model takes images, else none."""

@@ -39,6 +39,7 @@ class Header:
     last_closed_offset: int = (
         -1
     )  # newest source offset in a closed window: a redelivery at or below it is skipped
+    state_bytes: int = 0  # state bytes of the open window's entries (closes it at `window_max_key_bytes`)
 
     def dumps(self) -> bytes:
         return json.dumps(self.__dict__).encode()  # flat fields: no recursive asdict per event
@@ -82,6 +83,7 @@ class WindowState:
         self._items: dict[Name, dict[int, set[bytes]]] = {}
         self._open: dict[str, set[str]] = {}
         self._finished: dict[str, dict[str, None]] = {}  # insertion order: oldest finished first
+        self._item_bytes = 0  # bytes of every item entry held (all keys, open or being closed)
 
     @staticmethod
     def header_key(domain: str, key: str) -> bytes:
@@ -102,6 +104,7 @@ class WindowState:
 
     def _rebuild(self) -> None:
         self._headers, self._items, self._open, self._finished = {}, {}, {}, {}
+        self._item_bytes = 0
         headers: list[tuple[Name, Header]] = []
         for k, v in list(self.data.items()):
             parsed = _parse(k)
@@ -112,6 +115,7 @@ class WindowState:
                 headers.append((name, Header.loads(v)))
             else:
                 self._items.setdefault(name, {}).setdefault(seq, set()).add(k)
+                self._item_bytes += len(v)
         for name, hdr in sorted(headers, key=lambda nh: nh[1].last_seen_wall):
             self._index_header(name, hdr)
 
@@ -170,6 +174,11 @@ class WindowState:
         self._sync()
         return [k for (d, k) in list(self._items) if d == domain]
 
+    def item_bytes(self) -> int:
+        """Bytes of all item entries in the state (what a restart restores from the changelog)."""
+        self._sync()
+        return self._item_bytes
+
     def key_count(self, domain: str) -> int:
         self._sync()
         return sum(1 for d, _k in self._headers if d == domain)
@@ -178,9 +187,11 @@ class WindowState:
 
     def put(self, partition: int, k: bytes, v: bytes) -> None:
         self._sync()
+        parsed = _parse(k)
+        if parsed is not None and parsed[0] == "i":
+            self._item_bytes += len(v) - len(self.data.get(k, b""))
         self.data[k] = v
         self.changelog.record(partition, k, v)
-        parsed = _parse(k)
         if parsed is None:
             return
         kind, name, seq = parsed
@@ -200,6 +211,7 @@ class WindowState:
     def put_item(self, partition: int, domain: str, key: str, seq: int, index: int, v: bytes) -> None:
         self._sync()
         k = self.item_key(domain, key, seq, index)
+        self._item_bytes += len(v) - len(self.data.get(k, b""))  # a re-applied item replaces its copy
         self.data[k] = v
         self.changelog.record(partition, k, v)
         self._items.setdefault((domain, key), {}).setdefault(seq, set()).add(k)
@@ -208,9 +220,11 @@ class WindowState:
         self._sync()
         if k not in self.data:
             return
+        parsed = _parse(k)
+        if parsed is not None and parsed[0] == "i":
+            self._item_bytes -= len(self.data[k])
         del self.data[k]
         self.changelog.record(partition, k, None)
-        parsed = _parse(k)
         if parsed is None:
             return
         kind, name, seq = parsed

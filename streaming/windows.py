@@ -2,7 +2,9 @@
 
 Policy (also in docs/windows.md):
 - size: a window holds at most `window_max_items` steps/segments (video: `window_video_seconds` of
-  stream time); a full window closes at once and the next item opens a new one (tumbling).
+  stream time) and `window_max_key_bytes` of state entries; a full window closes at once and the next
+  item opens a new one (tumbling). An item that would take all open windows past
+  `window_max_state_bytes` is dead-lettered (`window_state_full`).
 - session end: a step with `is_last` closes the window after `window_grace_s`; a key idle for
   `window_gap_s` (+ grace) closes too (checked every `window_sweep_interval_s`).
 - late events: an item whose index is at or below the last index of an already-closed window of its
@@ -35,6 +37,7 @@ from core.blobstore import BlobStore
 from core.dlq import SourcePosition
 from core.metrics import TailorMetrics
 from core.records import GuiStep, MediaRef, RecordError, RobotStep, TailorRecord, VideoSegment
+from core.tenancy import scoped_key
 from core.window import ClosedWindow
 from streaming.ingest import RecordHandler
 from streaming.window_state import ChangeLog, Header, WindowState
@@ -200,7 +203,8 @@ class Windower(RecordHandler):
 
     async def handle(self, record: TailorRecord, pos: SourcePosition) -> None:
         ad = self.adapter
-        key, index = ad.key(record), ad.index(record)
+        # a tenant's keys are its own: another producer's ids cannot reach (or make late) its windows
+        key, index = scoped_key(getattr(record, "tenant", None), ad.key(record)), ad.index(record)
         if self._redelivered(key, index, pos):
             log.debug(
                 "%s %s index %d at offset %d is already in the window state",
@@ -216,7 +220,13 @@ class Windower(RecordHandler):
         # from here to the header write there is no await: a sweep cannot interleave
         hdr = self._check_order(key, index, pos.offset) or Header(partition=pos.partition, topic=pos.topic)
         entry = b'{"offset": %d, "record": %s}' % (pos.offset, spilled.model_dump_json().encode())
+        total, cap = self.state.item_bytes(), self.config.window_max_state_bytes
+        if total + len(entry) > cap:
+            raise RecordError(
+                "window_state_full", f"{len(entry)} bytes more would take window state past {cap} ({total})"
+            )
         self.state.put_item(pos.partition, ad.domain, key, hdr.seq, index, entry)
+        hdr.state_bytes += len(entry)
         now = time.time()
         if hdr.count == 0:
             hdr.first_offset, hdr.first_time, hdr.first_index = pos.offset, ad.stream_time(record), index
@@ -234,6 +244,8 @@ class Windower(RecordHandler):
         self.metrics.stage_in.labels(self.stage).inc()
         if self._full(hdr, key):
             await self.close_window(key, "size")
+        elif hdr.state_bytes >= self.config.window_max_key_bytes:
+            await self.close_window(key, "bytes")
         elif ad.is_last(record) and self.config.window_grace_s == 0:
             await self.close_window(key, "final")
 

@@ -14,6 +14,20 @@ class WindowsConfig(BaseModel):
     window_video_seconds: float = Field(
         default=10.0, gt=0, description="Video windows close once their segments span this many seconds."
     )
+    window_max_key_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        gt=0,
+        description="State bytes of one key's open window (its stored step entries, e.g. GUI html and "
+        "accessibility text); a window reaching it closes like a full one (reason `bytes`) and the next "
+        "item opens a new one, so nothing is lost (the last item may take it past by one message).",
+    )
+    window_max_state_bytes: int = Field(
+        default=1024 * 1024 * 1024,
+        gt=0,
+        description="State bytes of all open windows of the worker together (what the changelog restores at "
+        "a restart); an item that would take the total past it is dead-lettered with reason "
+        "`window_state_full` until closes free room.",
+    )
     window_gap_s: float = Field(
         default=5.0,
         gt=0,

@@ -95,6 +95,10 @@ def settings_env(s: TailorSettings) -> dict[str, str]:
         env["TAILOR_VLLM_API_KEY"] = s.vllm_api_key.get_secret_value()
     if s.kafka_sasl_password is not None:
         env["TAILOR_KAFKA_SASL_PASSWORD"] = s.kafka_sasl_password.get_secret_value()
+    if s.tenant_keys:
+        import json
+
+        env["TAILOR_TENANT_KEYS"] = json.dumps({t: k.get_secret_value() for t, k in s.tenant_keys.items()})
     return env
 
 

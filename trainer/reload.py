@@ -1,7 +1,9 @@
 """Hot reload: a published `ModelUpdate` → verified weights → a running synthesis backend takes them up.
 
-`apply_update` resolves the update through the store (which verifies every hash and refuses pickle-format
-files), then hands the local folder to the backend's reloader:
+`apply_update` takes the store's own announcement of the update (its signature checked when a verify key is
+set), resolves it through the store (which verifies the manifest's signature, every hash and refuses
+pickle-format files), checks every adapter field that changes shapes (trainer/adapter_check.py), then hands
+the local folder to the backend's reloader:
 
 - `HfBackend`: `backend.reload(adapter_dir, version)`; the next generation loads base + adapter.
 - `VllmBackend`: `POST {url}/v1/load_lora_adapter {"lora_name": version, "lora_path": dir}` (skipped when the
@@ -13,7 +15,6 @@ Only LoRA updates are hot-reloaded (a full fine-tune is a new model for a new se
 
 from __future__ import annotations
 
-import json
 import logging
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -26,9 +27,10 @@ from agents.synthesis.hf_backend import HfBackend
 from agents.synthesis.vllm_backend import VllmBackend
 from agents.synthesis.vllm_backend_config import auth_headers
 from core.records import ModelUpdate
+from trainer.adapter_check import check_adapter
 from trainer.reload_config import ReloadConfig
 from trainer.store import ModelStore
-from trainer.weights import ADAPTER_CONFIG, WeightsError
+from trainer.weights import WeightsError
 
 log = logging.getLogger(__name__)
 
@@ -91,12 +93,10 @@ def served_models(client: httpx.Client) -> set[str]:
 RELOADERS: tuple[type[Reloader], ...] = (HfReloader, VllmReloader)
 
 
-def adapter_rank(adapter_dir: Path) -> int:
-    try:
-        config = json.loads((adapter_dir / ADAPTER_CONFIG).read_text(encoding="utf-8"))
-        return int(config["r"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise WeightsError("bad_adapter_config", f"{adapter_dir / ADAPTER_CONFIG}: {exc}") from None
+def backend_base_model(backend: SynthesisBackend) -> str | None:
+    """The folder name of the base model a backend runs, where it says (transformers); None otherwise."""
+    model_dir = getattr(getattr(backend, "config", None), "model_dir", None)
+    return model_dir.name if isinstance(model_dir, Path) else None
 
 
 def apply_update(
@@ -111,10 +111,9 @@ def apply_update(
     reloader = next((r(cfg) for r in RELOADERS if isinstance(backend, r.backend_type)), None)
     if reloader is None:
         raise WeightsError("unsupported_backend", f"backend {type(backend).__name__} cannot take weights")
+    update = store.announced(update)  # the store's own (signed) announcement, not the topic's word
     adapter_dir = store.resolve(update)
-    rank = adapter_rank(adapter_dir)
-    if rank > cfg.max_lora_rank:
-        raise WeightsError("rank_too_large", f"{update.version} has LoRA rank {rank} > {cfg.max_lora_rank}")
+    check_adapter(adapter_dir, backend_base_model(backend), cfg)
     reloader.apply(backend, adapter_dir, update)
     log.info("backend %s now uses %s (%s)", backend.name, update.version, adapter_dir)
     return adapter_dir

@@ -14,3 +14,9 @@ class ReloadConfig(BaseModel):
     max_lora_rank: int = Field(
         default=16, gt=0, description="Refuse adapters of a larger rank than the server was started with."
     )
+    allowed_target_modules: tuple[str, ...] = Field(
+        default=("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
+        min_length=1,
+        description="Modules an adapter may target (the linear layers the backends serve LoRA on); an adapter "
+        "with a tensor of any other module is refused (`unsupported_adapter`).",
+    )

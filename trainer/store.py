@@ -5,8 +5,9 @@ Layout:
     <root>/v<N>/adapter_model.safetensors + adapter_config.json   (kind lora)
     <root>/v<N>/model.safetensors + config.json + tokenizer files  (kind full)
     <root>/v<N>/manifest.json     version, kind, base model, sha256 of every file, the weights sha256
-    <root>/updates/<seq>.json     every announced ModelUpdate, in order (publications and rollbacks);
-                                  `current()` is the last one
+    <root>/v<N>/manifest.json.sig Ed25519 signature of the manifest (with a signing key; trainer/signing.py)
+    <root>/updates/<seq>.json     every announced ModelUpdate, in order (publications and rollbacks), with
+                                  its own `seq`; `current()` is the last one (+ `<seq>.json.sig`)
 
 `ModelUpdate.sha256` is the SHA-256 of the bytes of the one weights file: `adapter_model.safetensors`
 (lora) or `model.safetensors` (full). `resolve` checks it and the sha256 of every other listed file
@@ -15,6 +16,11 @@ file not in the manifest (unexpected_file), a pickle-format file (.bin, .pt, ...
 weights file that is not safetensors. Versions are numbered from the highest existing one; on a local
 root a version folder appears atomically (rename of a finished staging folder), so two publishers never
 share a number. Remote roots assume one publisher at a time.
+
+With a verify key (`UpdateKeys.verify`), `manifest()` and `announced()` refuse a file without a
+signature (unsigned_update) or with one that does not verify (bad_signature); `announced()` takes a
+ModelUpdate from the topic only as a pointer to the store's announcement of that `seq`, which must
+match it (announcement_mismatch), so the topic cannot order or alter what the store announced.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import fsspec
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.records import ModelUpdate
+from trainer.signing import SIG_SUFFIX, UpdateKeys
 from trainer.store_config import StoreConfig
 from trainer.weights import (
     ADAPTER_CONFIG,
@@ -48,6 +55,7 @@ from trainer.weights import (
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+MANIFEST_SIG = MANIFEST + SIG_SUFFIX
 UPDATES = "updates"
 _VERSION = re.compile(r"^v([1-9][0-9]{0,8})$")
 _CHUNK = 4 << 20
@@ -92,9 +100,12 @@ def local_files(folder: Path, kind: str) -> list[Path]:
 
 
 class ModelStore:
-    def __init__(self, root: Path | str, config: StoreConfig | None = None) -> None:
+    def __init__(
+        self, root: Path | str, config: StoreConfig | None = None, keys: UpdateKeys | None = None
+    ) -> None:
         self.root = root
         self.config = config or StoreConfig()
+        self.keys = keys or UpdateKeys()
 
     # -- locations ---------------------------------------------------------------------------------------
     def fs(self) -> tuple[Any, str]:
@@ -153,8 +164,7 @@ class ModelStore:
             ),
         )
         manifest = self.manifest(version)
-        update = self.update_from(manifest, rollback_of)
-        self.announce(update)
+        update = self.announce(self.update_from(manifest, rollback_of))
         log.info(
             "published %s (%s, sha256 %s…) to %s", version, kind, manifest.sha256[:12], self.uri(version)
         )
@@ -166,6 +176,7 @@ class ModelStore:
         for _ in range(100):
             version = f"v{max(self.versions(), default=0) + 1}"
             manifest = make(version).model_dump_json(indent=2).encode()
+            signature = self.keys.sign(manifest)
             if self.is_local():
                 staging = Path(path) / f".staging-{uuid.uuid4().hex}"
                 staging.mkdir(parents=True)
@@ -173,6 +184,8 @@ class ModelStore:
                     for p in files:
                         shutil.copyfile(p, staging / p.name)
                     (staging / MANIFEST).write_bytes(manifest)
+                    if signature is not None:
+                        (staging / MANIFEST_SIG).write_bytes(signature)
                     os.rename(staging, Path(path) / version)  # fails if another publisher took the number
                     return version
                 except OSError as exc:
@@ -186,24 +199,76 @@ class ModelStore:
                 for p in files:
                     fs.put_file(str(p), f"{target}/{p.name}")
                 fs.pipe_file(f"{target}/{MANIFEST}", manifest)
+                if signature is not None:
+                    fs.pipe_file(f"{target}/{MANIFEST_SIG}", signature)
                 return version
         raise WeightsError("store_write_failed", "no free version number after 100 tries")
 
-    def announce(self, update: ModelUpdate) -> None:
+    def announce(self, update: ModelUpdate) -> ModelUpdate:
+        """Write `update` as the next announcement (signed with a signing key); return it with its `seq`."""
         fs, path = self.fs()
         fs.makedirs(f"{path}/{UPDATES}", exist_ok=True)
         seq = len(self.update_names()) + 1
-        if not self.is_local():
-            fs.pipe_file(f"{path}/{UPDATES}/{seq:08d}.json", update.to_bytes())
-            return
+        local = self.is_local()
         for _ in range(100):  # exclusive create: concurrent announcers take distinct sequence numbers
+            announced = update.model_copy(update={"seq": seq})
+            data = announced.to_bytes()
+            signature = self.keys.sign(data)
+            name = f"{path}/{UPDATES}/{seq:08d}.json"
             try:
-                with open(Path(path) / UPDATES / f"{seq:08d}.json", "xb") as fh:
-                    fh.write(update.to_bytes())
-                return
+                # the signature claims the number first, so an announcement is never seen unsigned
+                for target, body in ((name + SIG_SUFFIX, signature), (name, data)):
+                    if body is None:
+                        continue
+                    if local:
+                        with open(target, "xb") as fh:
+                            fh.write(body)
+                    else:  # remote roots: one publisher at a time
+                        fs.pipe_file(target, body)
+                return announced
             except FileExistsError:
                 seq += 1
         raise WeightsError("store_write_failed", "no free update sequence number after 100 tries")
+
+    def announced(self, update: ModelUpdate) -> ModelUpdate:
+        """The store's announcement that `update` (from the topic) points at by its `seq`, its signature
+        checked; WeightsError when it is missing, unsigned, badly signed or says something else."""
+        if update.seq is None:
+            if self.keys.verify is not None:
+                raise WeightsError("unsigned_update", f"{update.version}: no store sequence to verify")
+            return update  # an update of a trainer from before sequences: taken as it is
+        fs, path = self.fs()
+        target = f"{path}/{UPDATES}/{update.seq:08d}.json"
+        try:
+            if fs.size(target) > self.config.max_manifest_bytes:
+                raise WeightsError(
+                    "bad_manifest", f"{self.uri(UPDATES, f'{update.seq:08d}.json')} is too large"
+                )
+            data = fs.cat_file(target)
+        except (FileNotFoundError, OSError) as exc:
+            raise WeightsError("unknown_update", f"announcement {update.seq}: {exc}") from None
+        self.keys.check(data, self.signature(target), f"announcement {update.seq}")
+        try:
+            stored = ModelUpdate.from_bytes(data)
+        except Exception as exc:
+            raise WeightsError("bad_manifest", f"announcement {update.seq}: {exc}"[:300]) from None
+        if stored != update:
+            raise WeightsError(
+                "announcement_mismatch",
+                f"update {update.version} seq {update.seq} is not what the store announced "
+                f"({stored.version}, sha256 {stored.sha256[:12]}…)",
+            )
+        return stored
+
+    def signature(self, target: str) -> bytes | None:
+        """The signature file beside `target` (None when there is none)."""
+        fs, _ = self.fs()
+        try:
+            if fs.size(target + SIG_SUFFIX) > 4096:
+                return b"?"  # not a signature: fails verification
+            return bytes(fs.cat_file(target + SIG_SUFFIX))
+        except (FileNotFoundError, OSError):
+            return None
 
     def update_from(self, manifest: VersionManifest, rollback_of: str | None) -> ModelUpdate:
         return ModelUpdate(
@@ -251,7 +316,9 @@ class ModelStore:
         try:
             if fs.size(target) > self.config.max_manifest_bytes:
                 raise WeightsError("bad_manifest", f"{self.uri(version, MANIFEST)} is too large")
-            manifest = VersionManifest.model_validate_json(fs.cat_file(target))
+            raw = fs.cat_file(target)
+            self.keys.check(raw, self.signature(target), f"{version}/{MANIFEST}")
+            manifest = VersionManifest.model_validate_json(raw)
         except (FileNotFoundError, OSError) as exc:
             raise WeightsError("unknown_version", f"{self.uri(version)}: {exc}") from None
         except ValidationError as exc:
@@ -268,7 +335,7 @@ class ModelStore:
         manifest = self.manifest(version)
         update = self.update_from(manifest, current.version if current is not None else None)
         self.resolve(update)
-        self.announce(update)
+        update = self.announce(update)
         log.warning("rolled back to %s (was %s)", version, update.rollback_of)
         return update
 
@@ -285,8 +352,12 @@ class ModelStore:
                 "hash_mismatch",
                 f"{update.version}: update says {update.sha256[:12]}…, manifest says {manifest.sha256[:12]}…",
             )
-        if update.kind != manifest.kind:
-            raise WeightsError("bad_manifest", f"{update.version}: kind {update.kind} vs {manifest.kind}")
+        if update.kind != manifest.kind or update.base_model != manifest.base_model:
+            raise WeightsError(
+                "bad_manifest",
+                f"{update.version}: {update.kind} on {update.base_model!r} vs the manifest's "
+                f"{manifest.kind} on {manifest.base_model!r}",
+            )
         if self.is_local():
             folder = Path(self.fs()[1]) / update.version
         else:
@@ -319,7 +390,7 @@ class ModelStore:
             raise WeightsError(
                 "unsafe_format", f"{version}/{name} is a pickle-format file; refusing the version"
             )
-        if name != MANIFEST and name not in manifest.files:
+        if name not in (MANIFEST, MANIFEST_SIG) and name not in manifest.files:
             raise WeightsError("unexpected_file", f"{version}/{name} is not in the manifest")
 
     def verify(self, folder: Path, manifest: VersionManifest) -> None:

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.records.base import TailorRecord, is_none, is_one
 from core.records.media import SHA256_PATTERN
-from core.records.raw import ID_PATTERN, BBox
+from core.records.raw import ID_PATTERN, WINDOW_KEY_PATTERN, BBox
 
 Domain = Literal["video", "gui", "robot"]
 
@@ -90,7 +90,10 @@ class AnchorSet(TailorRecord):
     schema_version: Literal[1] = 1
     window_id: str = Field(max_length=300)
     domain: Domain
-    key: str = Field(pattern=ID_PATTERN, description="Stream, session or episode id.")
+    key: str = Field(
+        pattern=WINDOW_KEY_PATTERN,
+        description="Stream, session or episode id (`<tenant>~<id>` for a tenant's records).",
+    )
     span: SourceSpan
     num_frames: int = Field(ge=0, description="Frames or steps in the window.")
     key_frames: list[FrameRef] = Field(default_factory=list)
@@ -232,6 +235,12 @@ class ModelUpdate(TailorRecord):
     trained_on: list[str] = Field(default_factory=list, description="Example ids used for training.")
     rollback_of: str | None = None
     created_at: float
+    seq: int | None = Field(
+        default=None,
+        ge=1,
+        description="The model store's announcement number (`updates/<seq>.json`, signed with the manifest "
+        "when the trainer has a key): workers apply updates in this order, never by created_at.",
+    )
 
 
 class DeadLetter(TailorRecord):

@@ -10,6 +10,20 @@ from core.records.base import TailorRecord, is_none
 from core.records.media import MediaRef
 
 ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.:@+=-]{0,199}$"  # no slashes: ids become file names
+TENANT_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
+# a window key: an id, or `<tenant>~<id>` for a tenant's records (`~` is in no id, so namespaces never meet)
+WINDOW_KEY_PATTERN = r"^([A-Za-z0-9_][A-Za-z0-9_.-]{0,63}~)?[A-Za-z0-9_][A-Za-z0-9_.:@+=-]{0,199}$"
+
+
+def tenant_field() -> str | None:
+    return Field(  # type: ignore[no-any-return]
+        default=None,
+        exclude_if=is_none,  # records of the default tenant serialise as before tenants existed
+        pattern=TENANT_PATTERN,
+        description="The producer's tenant: its keys are windowed apart from every other tenant's "
+        "(`<tenant>~<key>`). None: the default tenant. Proved by an HMAC header where the worker holds "
+        "tenant keys (docs/deploy.md, Tenancy).",
+    )
 
 
 class VideoSegment(TailorRecord):
@@ -32,6 +46,7 @@ class VideoSegment(TailorRecord):
         max_length=200,
         description="Licence or terms of the recording (SPDX id where one exists).",
     )
+    tenant: str | None = tenant_field()
     is_last: bool = Field(default=False, description="True on the final segment of the stream.")
 
 
@@ -104,6 +119,7 @@ class GuiStep(TailorRecord):
         max_length=200,
         description="Licence or terms of the recording (SPDX id where one exists).",
     )
+    tenant: str | None = tenant_field()
 
 
 class RobotStep(TailorRecord):
@@ -132,3 +148,4 @@ class RobotStep(TailorRecord):
         max_length=200,
         description="Licence or terms of the recording (SPDX id where one exists).",
     )
+    tenant: str | None = tenant_field()

@@ -12,9 +12,9 @@ from prometheus_client import CollectorRegistry
 from core.blobstore import BlobStore
 from core.dlq import SourcePosition
 from core.metrics import TailorMetrics
-from core.records import MediaRef, RecordError, RobotStep
+from core.records import GuiAction, GuiStep, MediaRef, RecordError, RobotStep
 from core.window import ClosedWindow
-from streaming.windows import ChangeLog, RobotKeys, WindowCloser, Windower, WindowState
+from streaming.windows import ChangeLog, GuiKeys, RobotKeys, WindowCloser, Windower, WindowState
 from streaming.windows_config import WindowsConfig
 from tests.media_helpers import jpeg_bytes
 
@@ -207,3 +207,57 @@ def test_a_close_in_progress_does_not_hold_up_other_keys(tmp_path: Path) -> None
 
     asyncio.run(run())
     assert [c.key for c in closer.windows] == ["a"]
+
+
+def gui_step(i: int, text_chars: int) -> GuiStep:
+    return GuiStep(
+        session_id="s",
+        step_index=i,
+        timestamp=100.0 + i,
+        action=GuiAction(type="click", x=1, y=1),
+        html="<p>" + "h" * text_chars + "</p>",
+        accessibility="a" * text_chars,
+    )
+
+
+def test_state_bytes_are_bounded_per_key_by_closing_and_in_total_by_a_dead_letter(tmp_path: Path) -> None:
+    """Issue 20 item 3: GUI steps with huge html/accessibility were stored whole, a window of 200 of
+    them at ~0.74 GiB per key. A key's open window now closes at `window_max_key_bytes` (nothing lost),
+    and the state of all windows together stays under `window_max_state_bytes` (the item that would pass
+    it is dead-lettered as window_state_full)."""
+    closer = Collect()
+    store: dict[bytes, bytes] = {}
+    w = Windower(
+        GuiKeys(),
+        WindowState(store, ListChangeLog()),
+        closer,
+        WindowsConfig(window_max_key_bytes=250_000, window_max_state_bytes=1_000_000),
+        BlobStore.for_dir(tmp_path / "blobs"),
+        TailorMetrics(CollectorRegistry()),
+    )
+
+    reasons: list[str] = []
+
+    async def run() -> None:
+        for i in range(9):  # ~100 kB entries: a window closes at its third
+            await w.handle(gui_step(i, 50_000), SourcePosition("raw.gui", 0, i))
+        await w.drain()
+        assert [len(c.records) for c in closer.windows] == [3, 3, 3]
+        assert {c.reason for c in closer.windows} == {"bytes"}
+        assert [s.step_index for c in closer.windows for s in c.records] == list(range(9))
+        assert w.state.item_bytes() == 0 and not [k for k in store if k.startswith(b"i|")]
+        # closes that fail keep their items: the total cap refuses what would not fit, with a reason
+        w.closer = Collect(fail=True)
+        for i in range(9, 30):
+            try:
+                await w.handle(gui_step(i, 50_000), SourcePosition("raw.gui", 0, i))
+            except RecordError as exc:
+                reasons.append(exc.reason)
+        await w.drain()
+
+    asyncio.run(run())
+    assert reasons and set(reasons) == {"window_state_full"}
+    assert 900_000 < w.state.item_bytes() <= 1_000_000
+    assert sum(len(v) for k, v in store.items() if k.startswith(b"i|")) == w.state.item_bytes()
+    # the total is rebuilt from the map after a restart
+    assert WindowState(dict(store), ListChangeLog()).item_bytes() == w.state.item_bytes()

@@ -57,7 +57,8 @@ def test_hf_backend_takes_up_the_published_adapter(
     forged = update.model_copy(update={"sha256": "0" * 64})
     with pytest.raises(WeightsError) as err:
         apply_update(forged, dpo_round.store, backend)
-    assert err.value.reason == "hash_mismatch" and backend.weights_version is None
+    # the record on the topic says another hash than the store announced: refused before any file is read
+    assert err.value.reason == "announcement_mismatch" and backend.weights_version is None
 
     folder = apply_update(update, dpo_round.store, backend)
     assert folder == dpo_round.store.resolve(update)

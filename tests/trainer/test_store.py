@@ -9,9 +9,15 @@ import pickle
 import shutil
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from core.records import ModelUpdate
+from trainer.adapter_check import check_adapter
+from trainer.reload_config import ReloadConfig
+from trainer.signing import UpdateKeys
+from trainer.signing_config import SigningConfig
 from trainer.store import ModelStore
 from trainer.store_config import StoreConfig
 from trainer.weights import ADAPTER_CONFIG, ADAPTER_WEIGHTS, WeightsError
@@ -187,3 +193,113 @@ def test_fsspec_memory_store_downloads_and_verifies(adapters: list[Path], tmp_pa
     with pytest.raises(WeightsError) as err:
         ModelStore(root, StoreConfig(cache_dir=tmp_path / "cache3")).resolve(u1)
     assert err.value.reason == "unsafe_format"
+
+
+@pytest.fixture(scope="module")
+def key_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    from trainer.signing import write_keypair
+
+    return write_keypair(tmp_path_factory.mktemp("keys"))
+
+
+def keys(signing: Path | None = None, verify: Path | None = None) -> UpdateKeys:
+    return UpdateKeys.from_config(SigningConfig(model_signing_key_file=signing, model_verify_key_file=verify))
+
+
+def test_signed_manifests_and_announcements_verify_and_forgeries_are_refused(
+    adapters: list[Path], tmp_path: Path, key_files: tuple[Path, Path]
+) -> None:
+    """Issue 20 item 6: whoever could write the store (or the topic) could swap in consistent weights and
+    manifest hashes, and a record's own created_at ordered the updates. Now the trainer signs each manifest
+    and announcement (Ed25519) and a worker with the public key refuses what is unsigned or badly signed,
+    and takes the store's announcement of the update's `seq` as the truth."""
+    private, public = key_files
+    trainer = ModelStore(tmp_path / "store", keys=keys(signing=private))
+    worker = ModelStore(tmp_path / "store", keys=keys(verify=public))
+    u1 = trainer.publish(adapters[0], "tiny", {}, ["e1"])
+    u2 = trainer.publish(adapters[1], "tiny", {}, ["e2"])
+    assert (u1.seq, u2.seq) == (1, 2)
+    assert worker.announced(u2) == u2 and worker.resolve(worker.announced(u2)).is_dir()
+    assert sorted(p.name for p in (tmp_path / "store" / "v1").iterdir()) == [
+        ADAPTER_CONFIG,
+        ADAPTER_WEIGHTS,
+        "manifest.json",
+        "manifest.json.sig",
+    ]
+
+    def refused(fn: Any, update: ModelUpdate) -> str:
+        with pytest.raises(WeightsError) as err:
+            fn(update)
+        return err.value.reason
+
+    # the topic cannot alter or reorder: a record must be the store's announcement of its seq
+    pinned = u1.model_copy(update={"created_at": u1.created_at + 1e6})
+    assert refused(worker.announced, pinned) == "announcement_mismatch"
+    assert refused(worker.announced, u1.model_copy(update={"seq": 2})) == "announcement_mismatch"
+    assert refused(worker.announced, u1.model_copy(update={"seq": 99})) == "unknown_update"
+    assert refused(worker.announced, u1.model_copy(update={"seq": None})) == "unsigned_update"
+
+    # consistent forgery of weights and manifest (what hashes alone accept): the signature refuses it
+    folder = tmp_path / "store" / "v2"
+    shutil.copy2(adapters[0] / ADAPTER_WEIGHTS, folder / ADAPTER_WEIGHTS)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["sha256"] = manifest["files"][ADAPTER_WEIGHTS] = sha(folder / ADAPTER_WEIGHTS)
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    forged = u2.model_copy(update={"sha256": manifest["sha256"]})
+    assert ModelStore(tmp_path / "store").resolve(forged).is_dir()  # no key: hashes alone pass it
+    assert refused(worker.resolve, forged) == "bad_signature"
+    (folder / "manifest.json.sig").unlink()
+    assert refused(worker.resolve, forged) == "unsigned_update"
+    # an announcement rewritten in the store
+    ann = tmp_path / "store" / "updates" / "00000001.json"
+    ann.write_bytes(pinned.model_copy(update={"seq": 1}).to_bytes())
+    assert refused(worker.announced, pinned.model_copy(update={"seq": 1})) == "bad_signature"
+
+    # a store written without a key: every update is unsigned for a worker that holds one
+    plain = ModelStore(tmp_path / "plain")
+    u = plain.publish(adapters[0], "tiny", {}, [])
+    strict = ModelStore(tmp_path / "plain", keys=keys(verify=public))
+    assert refused(strict.announced, u) == "unsigned_update"
+    assert refused(strict.resolve, u) == "unsigned_update"
+    assert plain.rollback("v1").seq == 2  # without keys the store works as before, with sequences
+
+
+def test_adapter_fields_that_change_shapes_are_all_checked(adapters: list[Path], tmp_path: Path) -> None:
+    """Issue 20 item 6: only `r` was checked; modules_to_save, DoRA, bias, target modules, rank patterns and
+    the base model change the weights a backend must load, and the tensors must agree with the config."""
+    cfg = ReloadConfig()
+    assert check_adapter(adapters[0], None, cfg) == 4
+
+    def variant(**fields: Any) -> str:
+        folder = tmp_path / uuid.uuid4().hex
+        shutil.copytree(adapters[0], folder)
+        config = json.loads((folder / ADAPTER_CONFIG).read_text())
+        config.update(fields)
+        (folder / ADAPTER_CONFIG).write_text(json.dumps(config))
+        with pytest.raises(WeightsError) as err:
+            check_adapter(folder, None, cfg)
+        return err.value.reason
+
+    assert variant(r=64) == "rank_too_large"
+    assert variant(r=8) == "bad_adapter_config"  # the tensors have rank 4
+    assert variant(rank_pattern={"q_proj": 64}) == "rank_too_large"
+    assert variant(modules_to_save=["lm_head"]) == "unsupported_adapter"
+    assert variant(use_dora=True) == "unsupported_adapter"
+    assert variant(bias="all") == "unsupported_adapter"
+    assert variant(target_modules=["q_proj", "embed_tokens"]) == "unsupported_adapter"
+    assert variant(lora_alpha=float("nan")) == "bad_adapter_config"
+    assert variant(peft_type="PREFIX_TUNING") == "unsupported_adapter"
+    config = json.loads((adapters[0] / ADAPTER_CONFIG).read_text())
+    trained_on = Path(config["base_model_name_or_path"]).name
+    assert check_adapter(adapters[0], trained_on, cfg) == 4
+    with pytest.raises(WeightsError) as err:
+        check_adapter(adapters[0], "another-model", cfg)
+    assert err.value.reason == "base_model_mismatch"
+    # a regex target_modules (vision adapters) is judged by the tensors it produced
+    regex = tmp_path / "regex"
+    shutil.copytree(adapters[0], regex)
+    (regex / ADAPTER_CONFIG).write_text(json.dumps({**config, "target_modules": r".*\.(q_proj|v_proj)"}))
+    assert check_adapter(regex, None, cfg) == 4
+    with pytest.raises(WeightsError) as err:
+        check_adapter(regex, None, ReloadConfig(allowed_target_modules=("q_proj", "k_proj")))
+    assert err.value.reason == "unsupported_adapter" and "v_proj" in err.value.detail

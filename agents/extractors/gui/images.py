@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
 
 import numpy as np
 from PIL import Image
@@ -62,6 +64,45 @@ def decode_image(data: bytes, limits: LimitsConfig, media_type: str | None = Non
         raise RecordError("resolution_too_large", str(exc)) from None
     except Exception as exc:  # Pillow raises many exception types for bad bytes
         raise RecordError("corrupt_media", f"{type(exc).__name__}: {exc}"[:300]) from None
+
+
+def decoded_size(image: Image.Image | None) -> int:
+    """Bytes of a decoded image's pixels (0 for None)."""
+    return 0 if image is None else image.width * image.height * len(image.getbands())
+
+
+class DecodedImages:
+    """The decoded images of one window, at most `budget` bytes of pixels held.
+
+    Experts ask for the same step's image more than once (screen change, then target OCR), so images are
+    kept; but a window of large screenshots must not hold one decoded image per step (a flat 4096x8192
+    PNG is ~114 KiB on the wire, 96 MiB decoded). Past the budget the least recently used images are
+    dropped and decoded again if asked for: memory is bounded, nothing is lost, the cost is a re-decode."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.bytes = 0
+        self.decodes = 0
+        self._images: OrderedDict[Hashable, Image.Image | None] = OrderedDict()
+
+    def get(self, key: Hashable, decode: Callable[[], Image.Image | None]) -> Image.Image | None:
+        if key in self._images:
+            self._images.move_to_end(key)
+            return self._images[key]
+        image = decode()
+        self.decodes += 1
+        self._images[key] = image
+        self.bytes += decoded_size(image)
+        while self.bytes > self.budget and len(self._images) > 1:
+            _old, dropped = self._images.popitem(last=False)
+            self.bytes -= decoded_size(dropped)
+        return image
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._images
+
+    def values(self) -> Iterator[Image.Image | None]:
+        return iter(list(self._images.values()))
 
 
 def gray_thumbnail(image: Image.Image, size: int) -> np.ndarray:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
-from agents.extractors.gui.images import decode_image, media_bytes
+from agents.extractors.gui.images import DecodedImages, decode_image, media_bytes
 from agents.extractors.step_order import ordered_steps
 from core.blobstore import BlobStore
 from core.limits_config import LimitsConfig
@@ -25,9 +25,10 @@ class GuiWindow:
     steps: list[GuiStep]
     blobs: BlobStore | None = None
     limits: LimitsConfig = field(default_factory=LimitsConfig)
-    _images: dict[int, Image.Image | None] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
+    _images: DecodedImages = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._images = DecodedImages(self.limits.max_window_decoded_bytes)
 
     @classmethod
     def of(
@@ -46,12 +47,12 @@ class GuiWindow:
         return next((s.instruction for s in self.steps if s.instruction), None)
 
     def screenshot(self, index: int) -> Image.Image | None:
-        """The decoded RGB screenshot of step `index` (None when the step has none); cached."""
-        if index not in self._images:
-            ref = self.steps[index].screenshot
-            if ref is None:
-                self._images[index] = None
-            else:
-                data = media_bytes(ref, self.blobs, self.limits)
-                self._images[index] = decode_image(data, self.limits, ref.media_type)
-        return self._images[index]
+        """The decoded RGB screenshot of step `index` (None when the step has none); cached within the
+        window's decoded-bytes budget (`max_window_decoded_bytes`)."""
+        ref = self.steps[index].screenshot
+        if ref is None:
+            return None
+        return self._images.get(
+            index,
+            lambda: decode_image(media_bytes(ref, self.blobs, self.limits), self.limits, ref.media_type),
+        )

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
-from agents.extractors.gui.images import decode_image, media_bytes
+from agents.extractors.gui.images import DecodedImages, decode_image, media_bytes
 from agents.extractors.step_order import ordered_steps
 from core.blobstore import BlobStore
 from core.limits_config import LimitsConfig
@@ -26,9 +26,10 @@ class RobotWindow:
     steps: list[RobotStep]
     blobs: BlobStore | None = None
     limits: LimitsConfig = field(default_factory=LimitsConfig)
-    _frames: dict[tuple[int, str], Image.Image] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
+    _frames: DecodedImages = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._frames = DecodedImages(self.limits.max_window_decoded_bytes)
 
     @classmethod
     def of(
@@ -55,11 +56,12 @@ class RobotWindow:
         return sorted({name for s in self.steps for name in s.cameras})
 
     def camera_frame(self, index: int, camera: str) -> Image.Image | None:
-        """The decoded RGB frame of `camera` at step `index` (None when that step lacks it); cached."""
+        """The decoded RGB frame of `camera` at step `index` (None when that step lacks it); cached within
+        the window's decoded-bytes budget (`max_window_decoded_bytes`)."""
         ref = self.steps[index].cameras.get(camera)
         if ref is None:
             return None
-        if (index, camera) not in self._frames:
-            data = media_bytes(ref, self.blobs, self.limits)
-            self._frames[(index, camera)] = decode_image(data, self.limits, ref.media_type)
-        return self._frames[(index, camera)]
+        return self._frames.get(
+            (index, camera),
+            lambda: decode_image(media_bytes(ref, self.blobs, self.limits), self.limits, ref.media_type),
+        )

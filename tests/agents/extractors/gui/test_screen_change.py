@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 
 import pytest
+from PIL import Image
 
 from agents.extractors.base import ExtractorError
 from agents.extractors.gui.expert_pipeline import ExpertPipeline
@@ -103,3 +105,27 @@ def test_window_checks_its_steps(aitw_pngs: list[bytes]) -> None:
     assert dup.value.reason == "duplicate_step"
     w = GuiWindow.of([step(2, HOME), step(0, HOME)])
     assert [s.step_index for s in w.steps] == [0, 2]
+
+
+def flat_png(width: int, height: int, shade: int) -> bytes:
+    """A one-colour PNG: a few KiB on the wire, width x height x 3 bytes decoded (the issue-20 probe)."""
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), (shade, shade, shade)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_a_window_keeps_at_most_its_decoded_bytes_budget_and_loses_no_anchor() -> None:
+    """Issue 20 item 3: every decoded screenshot used to stay cached for the window's life (a flat
+    4096x8192 PNG costs 96 MiB decoded), so memory grew with the step count; now the cache holds at most
+    `max_window_decoded_bytes` and re-decodes what it dropped, with the same anchors."""
+    shots = [flat_png(1024, 2048, 40 * (i % 5)) for i in range(8)]  # 6 MiB decoded each
+    steps = [step(i, HOME, screenshot=png_ref(b)) for i, b in enumerate(shots)]
+    budget = 13 * 1024 * 1024  # two decoded screenshots
+    bounded = GuiWindow.of(steps, limits=LimitsConfig(max_window_decoded_bytes=budget))
+    anchors = ScreenChangeExtractor()(bounded)
+    held = sum(img.width * img.height * 3 for img in bounded._images.values() if img is not None)
+    assert 0 < held <= budget
+    assert [a.model_dump() for a in anchors] == [
+        a.model_dump() for a in ScreenChangeExtractor()(window(steps))
+    ]
+    assert len(anchors) == 7 and bounded.screenshot(7) is not None

@@ -130,3 +130,29 @@ def test_key_frames_move_to_the_nearest_step_with_a_camera(
 def test_thin_keeps_ends() -> None:
     assert thin(list(range(10)), 3) == [0, 4, 9]
     assert thin([1, 2], 5) == [1, 2]
+
+
+def test_camera_frames_are_cached_within_the_window_decoded_bytes_budget() -> None:
+    """Issue 20 item 3, robot side: every decoded camera frame used to stay cached for the window's life."""
+    from core.limits_config import LimitsConfig
+    from core.records import RobotStep
+    from tests.agents.extractors.gui.test_screen_change import flat_png
+
+    frames = [flat_png(1024, 1024, 30 * i) for i in range(6)]  # 3 MiB decoded each
+    steps = [
+        RobotStep(
+            episode_id="ep",
+            step_index=i,
+            timestamp=float(i),
+            state=[0.0],
+            cameras={"wrist": MediaRef.inline(b, "image/png")},
+        )
+        for i, b in enumerate(frames)
+    ]
+    budget = 7 * 1024 * 1024  # two frames
+    win = RobotWindow.of(steps, limits=LimitsConfig(max_window_decoded_bytes=budget))
+    shades = [win.camera_frame(i, "wrist").getpixel((0, 0)) for i in range(6)]  # type: ignore[union-attr]
+    assert shades == [(30 * i,) * 3 for i in range(6)]
+    held = sum(img.width * img.height * 3 for img in win._frames.values() if img is not None)
+    assert 0 < held <= budget
+    assert win.camera_frame(0, "wrist").getpixel((0, 0)) == (0, 0, 0)  # type: ignore[union-attr]  # decoded again
