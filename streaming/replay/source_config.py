@@ -13,6 +13,13 @@ class ReplaySourceConfig(BaseModel):
         gt=0,
         description="Target video segment length in seconds; cut at the first key frame at or after it.",
     )
+    max_gop_s: float | None = Field(
+        default=8.0,
+        gt=0,
+        description="A video whose key frames are further apart than this is re-encoded (H.264) into "
+        "segments of segment_s, so video windows keep their size; None: always cut at the source's key "
+        "frames (stream copy), and a window may overrun its length by one key-frame interval.",
+    )
     robot_fps: float = Field(
         default=10.0, gt=0, description="Nominal control rate of robot recordings that carry no timestamps."
     )

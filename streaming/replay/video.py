@@ -25,6 +25,9 @@ import av
 from core.records import VideoSegment
 from streaming.replay.base import ReplayError, ReplayEvent, ReplaySource, wall_time
 from streaming.replay.checks import Deadline, sanitize_id
+from streaming.replay.video_reencode import CODEC as REENCODED_CODEC
+from streaming.replay.video_reencode import MEDIA_TYPE as REENCODED_TYPE
+from streaming.replay.video_reencode import reencode
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +71,18 @@ class VideoFileSource(ReplaySource):
     def events(self, t0: float, rate: float) -> Iterator[ReplayEvent]:
         plan = self._plan()
         stream_id = sanitize_id(self.path.stem, "stream")
+        longest = max(c.duration_s for c in plan.cuts)
+        cap = self.config.max_gop_s
+        if cap is not None and longest > cap:
+            log.warning(
+                "%s: %.1f s without a key frame (max_gop_s %.1f): re-encoding into %.1f s segments",
+                self.path,
+                longest,
+                cap,
+                self.config.segment_s,
+            )
+            yield from self._reencoded(plan, stream_id, t0, rate)
+            return
         for seq, (cut, data) in enumerate(self._segments(plan)):
             media = self.media(data, plan.media_type, plan.width, plan.height)
             record = VideoSegment(
@@ -83,6 +98,30 @@ class VideoFileSource(ReplaySource):
                 is_last=seq == len(plan.cuts) - 1,
             )
             yield ReplayEvent(key=stream_id, record=record, at_s=cut.start_s)
+
+    def _reencoded(self, plan: _Plan, stream_id: str, t0: float, rate: float) -> Iterator[ReplayEvent]:
+        deadline = Deadline(self.limits.decode_timeout_s, f"re-encode {self.path.name}")
+        deadline.tick()
+        with self._open() as container:
+            segments = reencode(container, self.config.segment_s, deadline, str(self.path))
+            ahead = next(segments)
+            seq = 0
+            while ahead is not None:  # one segment ahead, so the last one is known as last
+                seg, ahead = ahead, next(segments, None)
+                record = VideoSegment(
+                    stream_id=stream_id,
+                    seq=seq,
+                    start_time=seg.start_s,
+                    duration_s=seg.duration_s,
+                    event_time=wall_time(t0, seg.start_s, rate),
+                    media=self.media(seg.data, REENCODED_TYPE, seg.width, seg.height),
+                    codec=REENCODED_CODEC,
+                    fps=plan.fps,
+                    source=self.path.name,
+                    is_last=ahead is None,
+                )
+                yield ReplayEvent(key=stream_id, record=record, at_s=seg.start_s)
+                seq += 1
 
     def _open(self) -> av.container.InputContainer:
         try:

@@ -249,3 +249,46 @@ def test_sparse_avi_is_whole_and_a_cut_one_is_still_truncated(data_dir: Path, tm
     with pytest.raises(ReplayError) as err:
         next(VideoFileSource(cut, MediaRef.inline, LimitsConfig()).events(0.0, 1.0))
     assert err.value.reason == "truncated_media" and "of 29.60s declared" in err.value.detail
+
+
+def _sparse_keys_mp4(path: Path, seconds: int = 12, fps: int = 10) -> Path:
+    """An H.264 mp4 with one key frame only (no scene-cut key frames), a moving gradient."""
+    import numpy as np
+
+    with av.open(str(path), mode="w") as out:
+        stream = out.add_stream(
+            "libx264", rate=fps, options={"g": "1000", "keyint_min": "1000", "sc_threshold": "0"}
+        )
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        for i in range(seconds * fps):
+            rgb = np.zeros((64, 96, 3), np.uint8)
+            rgb[:, :, 0] = (np.arange(96)[None, :] + 3 * i) % 256
+            rgb[:, :, 1] = (np.arange(64)[:, None] * 2 + i) % 256
+            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path
+
+
+def test_sparse_key_frames_are_re_encoded_into_segments_of_the_asked_length(tmp_path: Path) -> None:
+    """Issue 19.8: one key frame in 12 s used to make one 12 s segment (so a 10 s window became 12 s or
+    more); past max_gop_s the file is re-encoded and every segment is about segment_s long, decodes on its
+    own, and together they hold every frame, in order, without gaps."""
+    path = _sparse_keys_mp4(tmp_path / "sparse.mp4")
+    frames, keys = _source_info(path)
+    assert len(keys) == 1 and frames == 120
+    copied = _segments(path, max_gop_s=None)  # the old behaviour, still there when asked for
+    assert len(copied) == 1 and copied[0].record.duration_s == pytest.approx(12.0, abs=0.01)  # type: ignore[attr-defined]
+    events = _segments(path)
+    segs: list[VideoSegment] = [ev.record for ev in events]  # type: ignore[misc]
+    assert [s.seq for s in segs] == list(range(6)) and [s.is_last for s in segs] == [False] * 5 + [True]
+    assert all(s.duration_s == pytest.approx(2.0, abs=0.01) for s in segs)
+    assert [round(s.start_time, 3) for s in segs] == [0.0, 2.0, 4.0, 6.0, 8.0, 10.0]
+    total = 0
+    for seg in segs:
+        decoded = _decode(seg)  # from its own bytes
+        assert seg.codec == "h264" and seg.media.media_type == "video/x-matroska"
+        assert decoded[0].key_frame and decoded[0].time == pytest.approx(0.0, abs=1e-6)
+        total += len(decoded)
+    assert total == frames
