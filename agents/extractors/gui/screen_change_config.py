@@ -22,3 +22,20 @@ class ScreenChangeConfig(BaseModel):
     minor_change: float = Field(
         default=0.01, ge=0, le=1, description="Change below which the content says `none` (screen unchanged)."
     )
+    detail_size: int = Field(
+        default=256,
+        ge=16,
+        le=2048,
+        description="Width of the grayscale image (aspect kept) compared tile by tile for local edits.",
+    )
+    tile_size: int = Field(
+        default=8, ge=2, le=256, description="Side of one compared tile, in detail pixels."
+    )
+    local_change: float = Field(
+        default=0.08,
+        ge=0,
+        le=1,
+        description="A tile whose mean change reaches this is an edit: the pair is at least `minor` even when "
+        "the whole-screen change is below minor_change (typing over a selected line moved the 32 px "
+        "thumbnail by 0.006), and the anchor's bbox bounds the edited tiles.",
+    )

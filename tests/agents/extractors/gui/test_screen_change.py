@@ -7,7 +7,7 @@ import struct
 import zlib
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from agents.extractors.base import ExtractorError
 from agents.extractors.gui.expert_pipeline import ExpertPipeline
@@ -129,3 +129,37 @@ def test_a_window_keeps_at_most_its_decoded_bytes_budget_and_loses_no_anchor() -
         a.model_dump() for a in ScreenChangeExtractor()(window(steps))
     ]
     assert len(anchors) == 7 and bounded.screenshot(7) is not None
+
+
+def test_typing_over_a_selected_line_registers_as_an_edit_with_its_box(mind2web_jpg: bytes) -> None:
+    """Issue 19.7: on a real screenshot (Mind2Web, 1280 px wide), a line selected and then typed over changes
+    a field of ~200x20 px. The 32 px thumbnail moved by well under 0.01 ("none"); the tile comparison
+    calls it a minor change and bounds it."""
+    base = Image.open(io.BytesIO(mind2web_jpg)).convert("RGB")
+    field = (160, 300, 380, 322)  # a strip of the page's own pixels
+    selected = base.copy()
+    selected.paste((51, 144, 255), field)  # the selection highlight over the line
+    typed = base.copy()
+    ImageDraw.Draw(typed).rectangle(field, fill=(255, 255, 255))
+    ImageDraw.Draw(typed).text((field[0] + 4, field[1] + 4), "wedding photographers near me", fill=(0, 0, 0))
+
+    def jpeg(image: Image.Image) -> bytes:
+        out = io.BytesIO()
+        image.save(out, format="PNG")
+        return out.getvalue()
+
+    shots = [jpeg(base), jpeg(base), jpeg(selected), jpeg(typed)]
+    w = window([step(i, HOME, screenshot=png_ref(b)) for i, b in enumerate(shots)])
+    anchors = ScreenChangeExtractor()(w)
+    same, select, type_over = anchors
+    assert same.content == "none" and same.bbox is None
+    for edit in (select, type_over):
+        assert edit.value is not None and edit.value < 0.01  # what the whole-screen measure sees
+        assert edit.content == "minor", edit
+        assert edit.bbox is not None
+        box = edit.bbox
+        # the box covers the edited strip to within one tile (8 px of a 256 px wide image: 40 px here)
+        slack = 8 * base.width / 256
+        assert box.x <= field[0] and box.x + box.w >= field[2] - slack
+        assert box.y <= field[1] and box.y + box.h >= field[3] - slack
+        assert box.w * box.h < 0.05 * base.width * base.height
