@@ -130,3 +130,13 @@ async def _rules_examples(settings: TailorSettings) -> tuple[set[str], set[str]]
         ):
             await stage.emit(family, ctx, await stage.run_job(family, ctx))
     return made[settings.topic_examples], made[settings.topic_rejected]
+
+
+def log_lines(workers: Sequence[WorkerProcess], needles: set[str]) -> str:
+    """The lines of every worker's log that mention one of `needles` (for failure messages)."""
+    out = []
+    for w in workers:
+        out += [
+            f"{w.log_path.stem}: {line}" for line in w.log().splitlines() if any(n in line for n in needles)
+        ]
+    return "\n".join(sorted(out, key=lambda line: line.split(": ", 1)[1]))
