@@ -149,22 +149,27 @@ def bench_scale(
     json_path: Path | None,
 ) -> None:
     """Events/s of one consumer group with 1, 2, 3 workers on this machine, same run, ratio against 1."""
+    from pydantic import ValidationError
+
     from app.benchmarks import report_bench_scale
     from bench.scale_config import ScaleBenchConfig
 
     settings = _settings()
-    counts = tuple(int(n) for n in workers.split(",")) if workers else None
-    report_bench_scale(
-        ScaleBenchConfig.make(
+    try:
+        counts = tuple(int(n) for n in workers.split(",")) if workers else None
+        config = ScaleBenchConfig.make(
             quick,
             workers=counts,
             seconds=seconds,
             partitions=partitions,
             rounds=rounds,
             kafka_bootstrap=settings.kafka_bootstrap,
-        ),
-        json_path,
-    )
+        )
+    except ValidationError as exc:
+        raise click.BadParameter("; ".join(str(e["msg"]) for e in exc.errors())) from None
+    except ValueError as exc:  # --workers that are not integers
+        raise click.BadParameter(f"--workers {workers!r}: {exc}") from None
+    report_bench_scale(config, json_path)
 
 
 @bench.command("soak")
