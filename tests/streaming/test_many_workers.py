@@ -75,6 +75,10 @@ def differing(values: list[bytes]) -> dict[str, list[object]]:
     return {k: [d.get(k) for d in docs] for k in docs[0] if any(d.get(k) != docs[0][k] for d in docs)}
 
 
+def accepted(workers: list[WorkerProcess]) -> float:
+    return sum(metric_or_zero(w, "tailor_examples_total", result="accepted") for w in workers)
+
+
 def out_total(workers: list[WorkerProcess]) -> float:
     return sum(metric_or_zero(w, "tailor_records_out_total") for w in workers)
 
@@ -115,8 +119,7 @@ def test_a_growing_group_with_a_killed_worker_makes_every_example_once(
         assert wait_until(lambda: covers(workers, s.topic_raw_robot, PARTITIONS), 60), "3 workers never split"
         group_s = time.monotonic() - started
         replaying.start()
-        accepted = lambda: sum(metric_or_zero(w, "tailor_examples_total", result="accepted") for w in workers)  # noqa: E731
-        assert wait_until(lambda: accepted() >= 1, 60, 0.2)
+        assert wait_until(lambda: accepted(workers) >= 1, 60, 0.2)
         workers.append(start_worker(s.model_copy(update={"worker_id": "w4"}), tmp_path / "w4.log"))
         assert wait_until(lambda: covers(workers, s.topic_raw_robot, PARTITIONS), 60), (
             "w4 never got partitions"
