@@ -13,7 +13,7 @@ from typing import Any
 from agents.rewards import group_rewards
 from agents.synthesis.base import Generation, SynthesisBackend, SynthesisJob, WindowImage
 from agents.tasks.base import ParseError, SynthesisContext, TaskFamily, strip_fence
-from core.records import Example, RejectedExample
+from core.records import AnchorSet, Example, RejectedExample
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +172,14 @@ def canonical_sha256(obj: object) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+def anchor_set_sha256(anchors: AnchorSet) -> str:
+    """sha256 of the anchor set's content: its canonical JSON without `created_at`. A window closed twice
+    (its close cut short by a crash, or in flight when a rebalance took its partition) is published twice
+    with two creation times; both copies must name the same anchor set, so that the examples made of them
+    are the same example (one id, identical but for their own `created_at`)."""
+    return canonical_sha256(anchors.model_dump(mode="json", exclude={"created_at"}))
+
+
 def example_provenance(family: TaskFamily, ctx: SynthesisContext, floor: float) -> dict[str, Any]:
     """What an accepted example carries so its row trains and audits without Kafka: the prompt the backends
     send (`family.chat_messages(ctx)`, the same call they make), the intent's words, the family's schema
@@ -181,7 +189,7 @@ def example_provenance(family: TaskFamily, ctx: SynthesisContext, floor: float) 
         "prompt_json": json.dumps(family.chat_messages(ctx), ensure_ascii=False),
         "intent_text": ctx.spec.text or None,
         "family_schema_sha256": canonical_sha256(family.json_schema()),
-        "anchor_set_sha256": hashlib.sha256(ctx.anchors.to_bytes()).hexdigest(),
+        "anchor_set_sha256": anchor_set_sha256(ctx.anchors),
         "validators": [type(v).__name__ for v in family.validators()],
         "min_reward": floor,
         "recording": ctx.anchors.recording,

@@ -120,6 +120,58 @@ def bench_stream(seconds: float, json_path: Path | None) -> None:
     )
 
 
+@bench.command("scale")
+@click.option(
+    "--workers",
+    default=None,
+    help="Worker counts to measure, comma-separated, including 1 (the baseline); default 1,2,3 (--quick 1,2).",
+)
+@click.option("--seconds", type=float, default=None, help="Measured saturated phase per point (default 30).")
+@click.option("--partitions", type=int, default=None, help="Partitions of each point's topics (default 12).")
+@click.option(
+    "--rounds",
+    type=int,
+    default=None,
+    help="Measure each count this many times, alternating the order (1,2,3 then 3,2,1); medians count.",
+)
+@click.option(
+    "--quick", is_flag=True, help="A short run (1 and 2 workers, 8 s each): mechanics, not figures."
+)
+@click.option(
+    "--json", "json_path", type=click.Path(path_type=Path), default=None, help="Write the figures here."
+)
+def bench_scale(
+    workers: str | None,
+    seconds: float | None,
+    partitions: int | None,
+    rounds: int | None,
+    quick: bool,
+    json_path: Path | None,
+) -> None:
+    """Events/s of one consumer group with 1, 2, 3 workers on this machine, same run, ratio against 1."""
+    from pydantic import ValidationError
+
+    from app.benchmarks import report_bench_scale
+    from bench.scale_config import ScaleBenchConfig
+
+    settings = _settings()
+    try:
+        counts = tuple(int(n) for n in workers.split(",")) if workers else None
+        config = ScaleBenchConfig.make(
+            quick,
+            workers=counts,
+            seconds=seconds,
+            partitions=partitions,
+            rounds=rounds,
+            kafka_bootstrap=settings.kafka_bootstrap,
+        )
+    except ValidationError as exc:
+        raise click.BadParameter("; ".join(str(e["msg"]) for e in exc.errors())) from None
+    except ValueError as exc:  # --workers that are not integers
+        raise click.BadParameter(f"--workers {workers!r}: {exc}") from None
+    report_bench_scale(config, json_path)
+
+
 @bench.command("soak")
 @click.option("--minutes", type=float, default=5.0, show_default=True, help="How long to feed the worker.")
 @click.option("--rate", type=float, default=50.0, show_default=True, help="Events per second.")

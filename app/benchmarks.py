@@ -195,3 +195,41 @@ def print_learn(curve: dict[str, Any], out: Path) -> None:
             f"{gain['ci_low']:+.3f}..{gain['ci_high']:+.3f}, {gain['cases']} cases); "
             f"{out / 'learn.json'}, {out / 'learn.png'}"
         )
+
+
+def report_bench_scale(config: Any, json_path: Path | None) -> None:
+    """`tailor bench scale`: run it, one row per worker count (ratio against the 1-worker point)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from bench.scale import run_scale_bench
+
+    result = run_scale_bench(config)
+    table = Table(
+        title=f"tailor bench scale ({result['cpu_count']} cores, {result['partitions']} partitions, "
+        f"{result['seconds']:.0f} s saturated per point; load {result['load_avg_start'][0]})"
+    )
+    cols = ("round", "workers", "eps", "examples/s", "partitions", "events in", "RSS MiB", "load", "drained")
+    for col in cols:
+        table.add_column(col)
+    for p in result["points"]:
+        table.add_row(
+            str(p["round"]),
+            str(p["workers"]),
+            _fmt(p["eps"]),
+            _fmt(p["examples_per_s"]),
+            "/".join(map(str, p["partitions_per_worker"])),
+            "/".join(map(str, p["events_per_worker"])),
+            _fmt(p["rss_mb_total"]),
+            _fmt(p["load_avg"][0]),
+            str(p["drained"]),
+        )
+    console = Console(width=160)
+    console.print(table)
+    for n, eps in result["eps"].items():
+        console.print(
+            f"{n} worker(s): {eps:.1f} events/s (median of {result['rounds']}), ratio {result['ratio'][n]}"
+        )
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(result, indent=2, default=str))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import faust
@@ -108,25 +109,45 @@ def register_anchor_stage(
 
     @app.timer(settings.window_sweep_interval_s, name="tailor.window_sweep")
     async def sweep() -> None:
-        if app.should_stop or app.producer is None:
-            return
-        try:
-            if not started["at"]:
-                return  # no partitions assigned and recovered yet
-            if started.get("recover"):
-                # closes interrupted by a crash: once per assignment (it scans the whole state)
-                started["recover"] = 0.0
-                for windower in windowers.values():
-                    await windower.recover()
-            for windower in windowers.values():
-                await windower.sweep(active_since=started["at"])
-        except NotReady:
-            # shutting down or not started: the window keeps its items and closes on the next run
-            log.info("window sweep skipped: producer not ready")
-        except Exception:  # the timer must never crash the worker
-            log.exception("window sweep failed")
-            metrics.stage_dropped.labels("window_sweep", "internal_error").inc()
-        for windower in windowers.values():
-            metrics.open_windows.labels(windower.adapter.domain).set(windower.open_windows())
+        await sweep_windows(app, windowers.values(), started, metrics)
 
     return {role: [AfterRecovery(w, recovery)] for role, w in windowers.items()}
+
+
+async def sweep_windows(
+    app: Any, windowers: Iterable[Windower], started: dict[str, float], metrics: TailorMetrics
+) -> None:
+    """One tick of the window sweep: interrupted closes once per assignment, then idle and final windows.
+
+    Nothing closes while the group rebalances. Faust stops the flow as a rebalance begins and waits for the
+    events in flight (a synthesis batch, a sink flush) before the partitions are revoked: windows get no
+    items in that time, and closing them as idle would cut them in two (the rest of the key's items reach the
+    partition's next owner, which opens a second window). When the flow resumes every window gets a full
+    gap again."""
+    windowers = list(windowers)
+    if app.should_stop or app.producer is None:
+        return
+    try:
+        if getattr(app, "rebalancing", False):
+            started["paused"] = 1.0
+            return
+        if not started["at"]:
+            return  # no partitions assigned and recovered yet
+        if started.pop("paused", 0.0):
+            started["at"] = time.time()
+        if started.get("recover"):
+            # closes interrupted by a crash: once per assignment (it scans the whole state)
+            started["recover"] = 0.0
+            for windower in windowers:
+                await windower.recover()
+        for windower in windowers:
+            await windower.sweep(active_since=started["at"])
+    except NotReady:
+        # shutting down or not started: the window keeps its items and closes on the next run
+        log.info("window sweep skipped: producer not ready")
+    except Exception:  # the timer must never crash the worker
+        log.exception("window sweep failed")
+        metrics.stage_dropped.labels("window_sweep", "internal_error").inc()
+    finally:
+        for windower in windowers:
+            metrics.open_windows.labels(windower.adapter.domain).set(windower.open_windows())

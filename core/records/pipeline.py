@@ -153,7 +153,8 @@ class Example(TailorRecord):
     anchor_set_sha256: str | None = Field(
         default=None,
         pattern=SHA256_PATTERN,
-        description="sha256 of the serialised AnchorSet the example was built from (the window's anchor set id).",
+        description="sha256 of the AnchorSet the example was built from, as canonical JSON without its "
+        "created_at (the window's anchor set id: the same for every copy of the window).",
     )
     cited_anchors: list[Anchor] = Field(
         default_factory=list, max_length=10_000, description="The anchors named by anchor_ids, in full."

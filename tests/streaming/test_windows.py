@@ -261,3 +261,37 @@ def test_state_bytes_are_bounded_per_key_by_closing_and_in_total_by_a_dead_lette
     assert sum(len(v) for k, v in store.items() if k.startswith(b"i|")) == w.state.item_bytes()
     # the total is rebuilt from the map after a restart
     assert WindowState(dict(store), ListChangeLog()).item_bytes() == w.state.item_bytes()
+
+
+def test_no_window_closes_as_idle_while_the_group_rebalances(tmp_path: Path) -> None:
+    """A rebalance stops the flow first and revokes only after the events in flight are done: a window gets
+    no items in that time. Closed as idle then, it would be cut in two (the rest of the key reaches the
+    partition's next owner, which opens a second window). The sweep waits; when the flow resumes the window
+    gets a full gap again."""
+    from types import SimpleNamespace
+
+    from streaming.anchor_stage import sweep_windows
+
+    closer = Collect()
+    w, _store, _ = make(tmp_path, closer, window_gap_s=0.05, window_grace_s=0.0)
+    app = SimpleNamespace(should_stop=False, producer=object(), rebalancing=False)
+    metrics = TailorMetrics(CollectorRegistry())
+    started = {"at": time.time() - 60.0}
+
+    async def tick() -> list[int]:
+        await sweep_windows(app, [w], started, metrics)
+        await w.drain()
+        return [len(c.records) for c in closer.windows]
+
+    async def run() -> None:
+        for i in range(2):
+            await w.handle(step(i), pos(i))
+        app.rebalancing = True
+        await asyncio.sleep(0.1)  # idle past the gap, with the flow stopped
+        assert await tick() == [] and w.open_windows() == 1
+        app.rebalancing = False
+        assert await tick() == []  # the flow resumed just now: a fresh gap
+        await asyncio.sleep(0.1)
+        assert await tick() == [2]
+
+    asyncio.run(run())

@@ -232,3 +232,30 @@ def test_cited_anchors_and_key_frames(
     assert isinstance(sample, WorldModelSampleOutput)
     assert [k.frame_index for k in wm.cited_key_frames(wctx, sample)] == [46]
     assert any(p.description == "key frame of the shot" and p.frame == 46 for p in sample.motion_plan)
+
+
+def test_a_window_published_twice_makes_the_same_examples(
+    families: dict[str, TaskFamily], all_windows: list[AnchorSet], gui_windows: list[AnchorSet]
+) -> None:
+    """A window closed twice (a close cut short by a crash, or in flight when a rebalance took its partition)
+    is on the anchors topic twice, with two creation times. Both copies must make the same examples, equal
+    but for their own creation time (the dedupe promise of docs/reliability.md); the anchor set's hash in an
+    example's provenance used to cover `created_at`, so the copies differed (found by the many-worker test)."""
+    import asyncio
+
+    from agents.synthesis.rules_backend import RulesBackend
+    from agents.synthesis_step import synthesize_step
+
+    async def made(family: TaskFamily, ctx: SynthesisContext) -> dict[str, dict[str, object]]:
+        result = await synthesize_step(RulesBackend(), family, ctx, 2)
+        return {e.example_id: e.model_dump(exclude={"created_at"}) for e in result.accepted}
+
+    compared = 0
+    for family in families.values():
+        for window in [w for w in all_windows if family.applies(w)][:3]:
+            again = window.model_copy(update={"created_at": window.created_at + 7.5})
+            first = asyncio.run(made(family, context(family, window, gui_windows)))
+            second = asyncio.run(made(family, context(family, again, gui_windows)))
+            assert first and first == second, (family.name, window.window_id)
+            compared += len(first)
+    assert compared >= 10
