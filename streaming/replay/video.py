@@ -27,7 +27,7 @@ from streaming.replay.base import ReplayError, ReplayEvent, ReplaySource, wall_t
 from streaming.replay.checks import Deadline, sanitize_id
 from streaming.replay.video_reencode import CODEC as REENCODED_CODEC
 from streaming.replay.video_reencode import MEDIA_TYPE as REENCODED_TYPE
-from streaming.replay.video_reencode import reencode
+from streaming.replay.video_reencode import EncodedSegment, reencode
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class VideoFileSource(ReplaySource):
         deadline.tick()
         with self._open() as container:
             segments = reencode(container, self.config.segment_s, deadline, str(self.path))
-            ahead = next(segments)
+            ahead: EncodedSegment | None = next(segments)
             seq = 0
             while ahead is not None:  # one segment ahead, so the last one is known as last
                 seg, ahead = ahead, next(segments, None)
