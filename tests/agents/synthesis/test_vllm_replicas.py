@@ -31,6 +31,8 @@ VENV = REPO / ".venv-vllm"
 MODEL = REPO / ".cache/models/SmolLM2-135M-Instruct"
 SERVED = "smol"
 
+pytestmark = pytest.mark.slow  # two CPU servers: about 3 minutes to start on the shared 2-core machine
+
 
 @pytest.fixture(scope="module")
 def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
@@ -65,7 +67,7 @@ def backend(urls: list[str], **extra: Any) -> VllmBackend:
             url=urls[0],
             replica_urls=urls[1:],
             model=SERVED,
-            max_tokens=16,
+            max_tokens=8,
             temperature=0.0,
             structured=False,
             retries=3,
@@ -76,8 +78,11 @@ def backend(urls: list[str], **extra: Any) -> VllmBackend:
 
 
 def jobs(count: int) -> list[SynthesisJob]:
-    found = real_jobs(per_family=1)
-    return [SynthesisJob(*found[i % len(found)], n=1) for i in range(count)]
+    """Real windows of the benchmark's dev split, the shortest prompts first (CPU prefill is the cost here)."""
+    found = [SynthesisJob(f, ctx, n=1) for f, ctx in real_jobs(per_family=2)]
+    probe = VllmBackend(VllmBackendConfig(url="http://unused", model=SERVED))
+    found.sort(key=lambda j: len(str(probe.messages(j))))
+    return [found[i % 3] for i in range(count)]
 
 
 def successes(url: str) -> float:
@@ -111,9 +116,9 @@ def run(b: VllmBackend, batch: list[SynthesisJob]) -> tuple[list[Generation], di
 
 def test_requests_spread_over_both_replicas_within_their_bound(replicas: list[str]) -> None:
     before = {u: successes(u) for u in replicas}
-    _, pool = run(backend(replicas, concurrency=2), jobs(8))
+    _, pool = run(backend(replicas, concurrency=2), jobs(6))
     gained = {u: successes(u) - before[u] for u in replicas}
-    assert sum(gained.values()) == 8 and all(g >= 2 for g in gained.values()), gained
+    assert sum(gained.values()) == 6 and all(g >= 2 for g in gained.values()), gained
     assert all(r.peak_in_flight <= 2 for r in pool.values())
     assert all(r.taken_out == 0 for r in pool.values())
     print(f"requests per replica {gained}; peak in flight {[r.peak_in_flight for r in pool.values()]}")
@@ -121,15 +126,15 @@ def test_requests_spread_over_both_replicas_within_their_bound(replicas: list[st
 
 def test_a_dead_replica_is_taken_out_and_tried_again_later(replicas: list[str]) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
-    b = backend([replicas[0], dead], replica_cooldown_s=4.0)
+    b = backend([replicas[0], dead], replica_cooldown_s=15.0)
 
     async def scenario() -> dict[str, int]:
         try:
             seen = {}
-            ok(await b.synthesize_many(jobs(4)))  # the dead one is refused, its requests retried on the other
+            ok(await b.synthesize_many(jobs(2)))  # the dead one is refused, its request retried on the other
             down = b.pool().replicas[1]
             seen["taken_out"], seen["picks"] = down.taken_out, down.picks
-            ok(await b.synthesize_many(jobs(2)))  # within the cooldown: not asked at all
+            ok(await b.synthesize_many(jobs(1)))  # within the cooldown: not asked at all
             seen["picks_while_out"] = down.picks - seen["picks"]
             await asyncio.sleep(max(0.0, down.down_until - time.monotonic()) + 0.1)
             ok(await b.synthesize_many(jobs(2)))  # the cooldown has passed: asked again (and taken out again)
@@ -163,7 +168,7 @@ def test_hot_reload_reaches_every_replica_before_use(replicas: list[str], tmp_pa
     apply_update(update, store, both)
     assert all(version in served(u) for u in replicas)
     before = {u: successes(u) for u in replicas}
-    out, _ = run(both, jobs(4))
+    out, _ = run(both, jobs(2))
     assert {g.model for g in out} == {version} and {g.weights_version for g in out} == {version}
     assert all(successes(u) > before[u] for u in replicas)
 
@@ -171,6 +176,6 @@ def test_hot_reload_reaches_every_replica_before_use(replicas: list[str], tmp_pa
     resp = httpx.post(replicas[1] + "/v1/unload_lora_adapter", json={"lora_name": version}, timeout=30)
     assert resp.status_code == 200, resp.text
     assert version not in served(replicas[1])
-    out, _ = run(both, jobs(4))
+    out, _ = run(both, jobs(2))  # one request per replica (fewest assigned first)
     assert {g.model for g in out} == {version}
     assert version in served(replicas[1])
