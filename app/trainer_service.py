@@ -5,6 +5,7 @@ model store and announce on `tailor.model.updates`."""
 from __future__ import annotations
 
 import logging
+import signal
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -362,6 +363,10 @@ def describe_round(result: Any) -> str:
     return "; ".join(p for p in parts if p)
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def run_trainer_service(settings: TailorSettings) -> int:
     """Poll the topics; run a round every `train_every_pairs` new candidates or `train_every_s`, while this
     process holds the trainer lease (others wait as standbys). While no adapter is published, the round is the
@@ -382,6 +387,8 @@ def run_trainer_service(settings: TailorSettings) -> int:
         quality_evaluator(settings)
     )  # the current weights were scored as last round's candidate
     last_round, seen = 0.0, 0
+    # SIGTERM (a rolling update) unwinds like Ctrl-C, so the lease is handed over at once, not after expiry
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     lease = trainer_lease(settings).start()
     try:
         while True:

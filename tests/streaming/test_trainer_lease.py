@@ -61,6 +61,7 @@ def test_one_trainer_runs_rounds_and_a_standby_takes_over_a_killed_holder(
     argv = ("-m", "app.cli", "trainer")
     a = start_worker_process(live, tmp_path / "a.log", argv)
     b: WorkerProcess | None = None
+    c: WorkerProcess | None = None
     try:
         wait_for(lambda: a.metric(LEADER) == 1, 30, "the first trainer to take the lease")
         b = start_worker_process(live, tmp_path / "b.log", argv)
@@ -77,10 +78,19 @@ def test_one_trainer_runs_rounds_and_a_standby_takes_over_a_killed_holder(
         a.proc.wait()
         took = wait_for(lambda: b.metric(LEADER) == 1, 6 * SESSION_S, "the standby to take the lease")
         wait_for(lambda: b.metric(ROUNDS) >= 1, 60, "the new holder's round")
+        # a rolling update: SIGTERM makes the holder leave the group, so the next standby need not wait for expiry
+        c = start_worker_process(live, tmp_path / "c.log", argv)
+        time.sleep(SESSION_S)  # c joins as a standby
+        assert c.metric(LEADER) == 0
+        b.proc.terminate()
+        handover = wait_for(lambda: c.metric(LEADER) == 1, 6 * SESSION_S, "the lease after SIGTERM")
+        assert b.proc.wait(timeout=20) == 0
+        assert "revoked" in b.log()  # it gave the lease up on its way out (it never lost it before)
         print(
-            f"standby took the lease {took:.1f}s after SIGKILL of the holder (session timeout {SESSION_S}s)"
+            f"standby took the lease {took:.1f}s after SIGKILL of the holder, {handover:.1f}s after SIGTERM "
+            f"(session timeout {SESSION_S}s)"
         )
     finally:
-        for wp in (a, b):
+        for wp in (a, b, c):
             if wp is not None and wp.proc.poll() is None:
                 stop_worker_process(wp)
