@@ -121,6 +121,45 @@ def test_every_client_speaks_mtls_to_the_broker(
     print(f"{len(proxy.peers)} mTLS connections, all with the client certificate")
 
 
+def test_a_worker_runs_over_mtls(
+    mtls: tuple[str, MtlsProxy], pki: Pki, tmp_path: Path, shared_dir: Path
+) -> None:
+    """`tailor up` as a child process: Faust's own consumer, producer and changelog, the replay producer and
+    the intent publisher all go through the mTLS proxy, and examples come out."""
+    from core.records import Example
+    from streaming.intent_publish import IntentRequest, publish_intent
+    from streaming.replay.runner import replay
+    from streaming.replay.runner_config import ReplayConfig
+    from tests.conftest import start_worker_process, stop_worker_process
+    from tests.kafka_helpers import consume
+
+    bootstrap, proxy = mtls
+    s = tls_settings(
+        bootstrap,
+        pki,
+        tmp_path,
+        partitions=2,
+        window_grace_s=0.5,
+        window_gap_s=2.0,
+        window_sweep_interval_s=0.5,
+        synth_backend="rules",
+        synth_batch_window_s=0.3,
+        sink_flush_s=0.5,
+    )
+    before = len(proxy.peers)
+    worker = start_worker_process(s, tmp_path / "worker.log")
+    try:
+        publish_intent(s, IntentRequest(text="GUI action data", domain="gui", task="gui_action_extraction"))
+        replay(s, ReplayConfig(paths=[shared_dir / "data/gui/aitw"], rate=0, progress=False))
+        examples = [Example.from_bytes(m.value) for m in consume(s, s.topic_examples, timeout_s=90, idle_s=3)]
+        assert examples and {e.task_family for e in examples} == {"gui_action_extraction"}, worker.log()[
+            -3000:
+        ]
+    finally:
+        stop_worker_process(worker)
+    assert len(proxy.peers) > before and all("tailor-client" in p for p in proxy.peers)
+
+
 def test_a_wrong_ca_or_a_missing_client_certificate_is_refused(
     mtls: tuple[str, MtlsProxy], pki: Pki, tmp_path: Path
 ) -> None:
