@@ -114,7 +114,6 @@ class VllmBackend(SynthesisBackend):
         )
         if resp.status_code != 200 and "already" not in resp.text:
             return False
-        replica.adapters.add(self._model)
         log.warning("vLLM replica %s had lost adapter %s: loaded it again", replica.url, self._model)
         return True
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import httpx
 
@@ -40,7 +40,6 @@ class Replica:
     failures: int = 0  # consecutive
     taken_out: int = 0  # times taken out
     down_until: float = 0.0
-    adapters: set[str] = field(default_factory=set)  # adapter names this worker loaded here
 
     def up(self, now: float) -> bool:
         return self.down_until <= now
@@ -61,7 +60,7 @@ class ReplicaPool:
             Replica(u.rstrip("/"), make_client(u.rstrip("/")), asyncio.Semaphore(concurrency)) for u in urls
         ]
 
-    def pick(self, avoid: set[str] = frozenset()) -> Replica:  # type: ignore[assignment]
+    def pick(self, avoid: Collection[str] = ()) -> Replica:
         """The least-loaded replica that is up and not in `avoid`; else the one back soonest."""
         now = time.monotonic()
         candidates = [r for r in self.replicas if r.up(now) and r.url not in avoid] or [
@@ -74,12 +73,12 @@ class ReplicaPool:
         chosen.picks += 1
         return chosen
 
-    def any_up(self, avoid: set[str]) -> bool:
+    def any_up(self, avoid: Collection[str]) -> bool:
         now = time.monotonic()
         return any(r.up(now) and r.url not in avoid for r in self.replicas)
 
     @asynccontextmanager
-    async def slot(self, avoid: set[str] = frozenset()) -> AsyncIterator[Replica]:  # type: ignore[assignment]
+    async def slot(self, avoid: Collection[str] = ()) -> AsyncIterator[Replica]:
         replica = self.pick(avoid)
         replica.assigned += 1
         try:
