@@ -5,6 +5,7 @@ model store and announce on `tailor.model.updates`."""
 from __future__ import annotations
 
 import logging
+import signal
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -279,11 +280,14 @@ def round_config(settings: TailorSettings) -> Any:
     )
 
 
-def run_train_once(settings: TailorSettings, work_dir: Path | None = None, evaluate: Any = None) -> Any:
+def run_train_once(
+    settings: TailorSettings, work_dir: Path | None = None, evaluate: Any = None, may_publish: Any = None
+) -> Any:
     """One round of `settings.train_method` on the topics: train, gate on the heldout split, publish and
     announce (a ModelUpdate on the model-updates topic) when the gate accepts. `evaluate`: the gate's scorer
     (default `quality_evaluator(settings)`; callers running several rounds pass one `trainer.gate.remembered`
-    scorer, so the current weights, the previous round's candidate, are not generated again)."""
+    scorer, so the current weights, the previous round's candidate, are not generated again). `may_publish`:
+    the service's lease check, asked right before publication and before the announcement."""
     from trainer.round import run_round
     from trainer.signing import UpdateKeys
     from trainer.store import ModelStore
@@ -317,6 +321,7 @@ def run_train_once(settings: TailorSettings, work_dir: Path | None = None, evalu
         evaluate=evaluate or quality_evaluator(settings),
         config=round_config(settings),
         sft_rows=rows,
+        may_publish=may_publish,
     )
     if result.update is not None:
         with TailorProducer.connect(settings.kafka_bootstrap, settings, settings) as producer:
@@ -360,13 +365,18 @@ def describe_round(result: Any) -> str:
     return "; ".join(p for p in parts if p)
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def run_trainer_service(settings: TailorSettings) -> int:
-    """Poll the topics; run a round every `train_every_pairs` new candidates or `train_every_s`. While no
-    adapter is published, the round is the supervised warm start once `sft_min_examples` accepted examples
-    have arrived (before that, `train_method`)."""
+    """Poll the topics; run a round every `train_every_pairs` new candidates or `train_every_s`, while this
+    process holds the trainer lease (others wait as standbys). While no adapter is published, the round is the
+    supervised warm start once `sft_min_examples` accepted examples have arrived (before that, `train_method`)."""
     from prometheus_client import CollectorRegistry
 
     from core.metrics import TailorMetrics, serve_metrics
+    from streaming.lease import trainer_lease
     from trainer.gate import remembered
     from trainer.signing import UpdateKeys
     from trainer.store import ModelStore
@@ -380,8 +390,15 @@ def run_trainer_service(settings: TailorSettings) -> int:
         quality_evaluator(settings)
     )  # the current weights were scored as last round's candidate
     last_round, seen = 0.0, 0
+    # SIGTERM (a rolling update) unwinds like Ctrl-C, so the lease is handed over at once, not after expiry
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    lease = trainer_lease(settings).start()
     try:
         while True:
+            if not lease.wait(settings.train_poll_s):
+                metrics.trainer_leader.set(0)
+                continue
+            metrics.trainer_leader.set(1)
             accepted = len(read_topic(settings, settings.topic_examples, Example))
             snap_size = len(read_topic(settings, settings.topic_rejected, RejectedExample)) + accepted
             due = snap_size - seen >= settings.train_every_pairs or (
@@ -390,7 +407,7 @@ def run_trainer_service(settings: TailorSettings) -> int:
             if due:
                 warm = store.current() is None and accepted >= settings.sft_min_examples
                 round_settings = settings.model_copy(update={"train_method": "sft"}) if warm else settings
-                result = run_train_once(round_settings, evaluate=evaluate)
+                result = run_train_once(round_settings, evaluate=evaluate, may_publish=lease.held)
                 metrics.trainer_rounds.labels(result.method).inc()
                 if result.decision is not None:
                     metrics.trainer_gate.labels("accepted" if result.update else "refused").inc()
@@ -400,4 +417,6 @@ def run_trainer_service(settings: TailorSettings) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
+        lease.stop()
+        metrics.trainer_leader.set(0)
         metrics.up.set(0)

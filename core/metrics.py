@@ -133,6 +133,11 @@ class TailorMetrics:
             ["result"],
             registry=registry,
         )
+        self.trainer_leader = Gauge(
+            "tailor_trainer_leader",
+            "1 while this trainer holds the lease and may run rounds; 0 on a standby.",
+            registry=registry,
+        )
         self.model_version = Gauge(
             "tailor_model_version_info",
             "1 for the weights version the synthesis workers use.",

@@ -21,6 +21,12 @@ class TrainerConfig(BaseModel):
     train_poll_s: float = Field(
         default=30.0, gt=0, description="How often the service looks for new candidates."
     )
+    trainer_lease_topic: str = Field(
+        default="tailor.trainer.lease",
+        description="One-partition topic whose consumer group (`<app_id>-trainer-lease`) elects the one trainer "
+        "that runs rounds: the member assigned its partition holds the lease; a standby takes over when the holder "
+        "leaves or, killed or cut off, misses heartbeats for kafka_session_timeout_s.",
+    )
     train_max_steps: int = Field(default=8, gt=0, description="Optimizer steps per DPO/GRPO round.")
     sft_min_examples: int = Field(
         default=64,

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from core.ports import free_port
 from streaming.broker import EmbeddedBroker
@@ -91,11 +92,11 @@ def settings_env(s: TailorSettings) -> dict[str, str]:
 
             value = json.dumps(value)
         env[f"TAILOR_{name.upper()}"] = str(value)
-    if s.vllm_api_key is not None:
-        env["TAILOR_VLLM_API_KEY"] = s.vllm_api_key.get_secret_value()
-    if s.kafka_sasl_password is not None:
-        env["TAILOR_KAFKA_SASL_PASSWORD"] = s.kafka_sasl_password.get_secret_value()
-    if s.tenant_keys:
+    for name in type(s).model_fields:  # secrets dump as stars: pass their values
+        value = getattr(s, name)
+        if isinstance(value, SecretStr):
+            env[f"TAILOR_{name.upper()}"] = value.get_secret_value()
+    if s.tenant_keys:  # a dict of secrets, not a secret
         import json
 
         env["TAILOR_TENANT_KEYS"] = json.dumps({t: k.get_secret_value() for t, k in s.tenant_keys.items()})

@@ -6,9 +6,10 @@ pickle-format files), checks every adapter field that changes shapes (trainer/ad
 the local folder to the backend's reloader:
 
 - `HfBackend`: `backend.reload(adapter_dir, version)`; the next generation loads base + adapter.
-- `VllmBackend`: `POST {url}/v1/load_lora_adapter {"lora_name": version, "lora_path": dir}` (skipped when the
-  server already lists that name, e.g. on a rollback), then `backend.use_model(version, version)` so
-  requests name the adapter. The server must see `dir` (same machine or shared filesystem).
+- `VllmBackend`: `POST {url}/v1/load_lora_adapter {"lora_name": version, "lora_path": dir}` on every replica
+  (skipped where the server already lists that name, e.g. on a rollback), then, once all of them list it,
+  `backend.use_model(version, version, dir)` so requests name the adapter. The servers must see `dir` (same
+  machine or shared filesystem).
 
 Only LoRA updates are hot-reloaded (a full fine-tune is a new model for a new server).
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -56,14 +58,39 @@ class HfReloader(Reloader):
 
 
 class VllmReloader(Reloader):
+    """Loads the adapter on every replica of the backend (`VllmBackendConfig.urls`); the backend switches to it
+    only when all of them list it, so no request names an adapter a replica lacks. A replica that refuses or is
+    away fails the whole reload (the worker keeps the weights it had, the update is dead-lettered)."""
+
     backend_type = VllmBackend
 
     def apply(self, backend: Any, adapter_dir: Path, update: ModelUpdate) -> None:
-        base = str(backend.config.url).rstrip("/")
         timeout = httpx.Timeout(self.config.request_timeout_s, connect=5.0)
+        # the same key as the backend's requests: a server with --api-key refuses adapter loads without it
+        headers = auth_headers(backend.config.api_key)
+        with ThreadPoolExecutor(max_workers=len(backend.config.urls)) as pool:
+            errors = [
+                e
+                for e in pool.map(
+                    lambda url: self._load(url, timeout, headers, adapter_dir, update), backend.config.urls
+                )
+                if e
+            ]
+        if errors:
+            raise WeightsError("reload_failed", "; ".join(errors))
+        backend.use_model(update.version, update.version, str(adapter_dir))
+
+    def _load(
+        self,
+        url: str,
+        timeout: httpx.Timeout,
+        headers: dict[str, str],
+        adapter_dir: Path,
+        update: ModelUpdate,
+    ) -> str | None:
+        """Load on one server; the error text, or None when it lists the adapter."""
+        base = url.rstrip("/")
         try:
-            # the same key as the backend's requests: a server with --api-key refuses adapter loads without it
-            headers = auth_headers(backend.config.api_key)
             with httpx.Client(base_url=base, timeout=timeout, headers=headers) as client:
                 if update.version not in served_models(client):
                     resp = client.post(
@@ -71,17 +98,12 @@ class VllmReloader(Reloader):
                         json={"lora_name": update.version, "lora_path": str(adapter_dir)},
                     )
                     if resp.status_code != 200:
-                        raise WeightsError(
-                            "reload_failed",
-                            f"vLLM refused {update.version}: HTTP {resp.status_code} {resp.text[:300]}",
-                        )
+                        return f"vLLM at {base} refused {update.version}: HTTP {resp.status_code} {resp.text[:300]}"
                 if update.version not in served_models(client):
-                    raise WeightsError(
-                        "reload_failed", f"vLLM does not list {update.version} after loading it"
-                    )
+                    return f"vLLM at {base} does not list {update.version} after loading it"
         except httpx.HTTPError as exc:
-            raise WeightsError("reload_failed", f"vLLM at {base}: {type(exc).__name__}: {exc}") from None
-        backend.use_model(update.version, update.version)
+            return f"vLLM at {base}: {type(exc).__name__}: {exc}"
+        return None
 
 
 def served_models(client: httpx.Client) -> set[str]:

@@ -21,7 +21,7 @@ import logging
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,6 +83,7 @@ class RoundState:
     sft_rows: list[SftRow] = field(default_factory=list)
     current: ModelUpdate | None = None
     current_ref: WeightsRef | None = None
+    may_publish: Callable[[], bool] | None = None
 
     def stop(self, status: str, reason: str) -> None:
         self.result.status, self.result.reason = status, reason
@@ -192,6 +193,10 @@ class Publish(RoundStep):
         res, train = state.result, state.result.train
         if train is None:
             raise RuntimeError("Publish runs after Train")
+        if state.may_publish is not None and not state.may_publish():
+            # a trainer that lost its lease mid-round (evicted, cut off) must not publish beside the new holder
+            state.stop("skipped", "lease_lost: another trainer holds the lease")
+            return
         metrics = {
             "loss_start": train.loss_start or 0.0,
             "loss_end": train.loss_end or 0.0,
@@ -230,9 +235,11 @@ def run_round(
     evaluate: Evaluate,
     config: RoundConfig | None = None,
     sft_rows: Sequence[SftRow] = (),
+    may_publish: Callable[[], bool] | None = None,
 ) -> RoundResult:
     """One round; the result says whether a new version was published (and why not, otherwise).
-    `sft_rows`: the warm start's rows (method "sft"; built and checked by `trainer.sft.build_sft_data`)."""
+    `sft_rows`: the warm start's rows (method "sft"; built and checked by `trainer.sft.build_sft_data`).
+    `may_publish`: asked right before publication (the trainer service's lease); false skips the round."""
     cfg = config or RoundConfig()
     state = RoundState(
         list(groups),
@@ -244,6 +251,7 @@ def run_round(
         cfg,
         RoundResult(cfg.method),
         sft_rows=list(sft_rows),
+        may_publish=may_publish,
     )
     started = time.perf_counter()
     for step in STEPS:

@@ -75,6 +75,8 @@ def open_backend(
     backend = VllmBackend(
         VllmBackendConfig(
             url=url,
+            replica_urls=cfg.vllm_replica_urls if server is None else [],
+            replica_cooldown_s=cfg.vllm_replica_cooldown_s,
             model=cfg.vllm_model,
             api_key=cfg.vllm_api_key,
             concurrency=cfg.synth_concurrency,

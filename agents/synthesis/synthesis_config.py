@@ -41,6 +41,19 @@ class SynthesisConfig(BaseModel):
     vllm_model: str = Field(
         default="smollm2", description="Served model name at vllm_url (or of the started one)."
     )
+    vllm_replica_urls: list[str] = Field(
+        default_factory=list,
+        description="More vLLM servers of the same model beside vllm_url (a JSON list in the environment: "
+        '["http://vllm-1:8000","http://vllm-2:8000"]): the workers spread requests over all of them, '
+        "synth_concurrency in flight on each, take a failing one out for vllm_replica_cooldown_s and load every "
+        "new adapter on all of them before using it. The trainer's gate uses vllm_url only.",
+    )
+    vllm_replica_cooldown_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long a vLLM replica that failed a request is left out (doubled per failure in a row, "
+        "up to 8 times) before requests try it again.",
+    )
     vllm_api_key: SecretStr | None = Field(
         default=None,
         description="The key of a vLLM server started with --api-key (or VLLM_API_KEY): sent as a Bearer token "
@@ -93,7 +106,9 @@ class SynthesisConfig(BaseModel):
         description="Longest side, in pixels, of a key frame sent to the model (shrunk with its aspect kept).",
     )
     synth_candidates: int = Field(default=4, gt=0, le=16, description="Candidates per window and task (n).")
-    synth_concurrency: int = Field(default=16, gt=0, description="Model requests in flight.")
+    synth_concurrency: int = Field(
+        default=16, gt=0, description="Model requests in flight (per vLLM server with vllm_replica_urls)."
+    )
     synth_batch_size: int = Field(
         default=8, gt=0, description="Anchor sets gathered into one synthesis batch."
     )

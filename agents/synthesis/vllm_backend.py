@@ -1,6 +1,7 @@
 """vLLM's OpenAI-compatible server as the synthesis backend: JSON-schema structured outputs, n
 candidates per request, bounded concurrency so the server's continuous batching is used, request
-timeouts and bounded retries with exponential backoff."""
+timeouts and bounded retries with exponential backoff. Several servers of one model (`url` plus
+`replica_urls`) share the requests; a failing one is taken out for a while (agents/synthesis/vllm_replicas.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import httpx
 from agents.intents import FamilyChooser, chooser_messages, chooser_schema, parse_choice
 from agents.synthesis.base import BackendUnavailable, Generation, SynthesisBackend, SynthesisJob
 from agents.synthesis.vllm_backend_config import VllmBackendConfig, auth_headers
+from agents.synthesis.vllm_replicas import Replica, ReplicaPool
 from agents.synthesis.vllm_vision import detect_vision, fit_images
 from agents.tasks.constrained import to_regex, token_budget
 
@@ -62,11 +64,13 @@ class VllmBackend(SynthesisBackend):
     name = "vllm"
 
     def __init__(self, config: VllmBackendConfig) -> None:
-        super().__init__(config.concurrency)
+        # `concurrency` bounds each replica; the worker's own bound is their sum
+        super().__init__(config.concurrency * len(config.urls))
         self.config = config
-        self._client: httpx.AsyncClient | None = None
+        self._pool: ReplicaPool | None = None
         self._model = config.model
         self._weights_version: str | None = None
+        self._adapter_dir: str | None = None
         self._vision: bool | None = config.send_images
 
     async def takes_images(self) -> bool:
@@ -74,22 +78,44 @@ class VllmBackend(SynthesisBackend):
             self._vision = await detect_vision(self.client(), self.config.model, self.config.model_dir)
         return self._vision
 
-    def use_model(self, model: str, weights_version: str | None) -> None:
-        """Switch the served model name (e.g. to a hot-loaded LoRA adapter)."""
-        self._model, self._weights_version = model, weights_version
+    def use_model(self, model: str, weights_version: str | None, adapter_dir: str | None = None) -> None:
+        """Switch the served model name (e.g. to a hot-loaded LoRA adapter). `adapter_dir`: where the adapter
+        is, so a replica that lost it (restarted) is given it again instead of failing requests."""
+        self._model, self._weights_version, self._adapter_dir = model, weights_version, adapter_dir
 
     @property
     def weights_version(self) -> str | None:
         return self._weights_version
 
-    def client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(
-                base_url=self.config.url.rstrip("/"),
-                timeout=httpx.Timeout(self.config.request_timeout_s, connect=5.0),
-                headers=auth_headers(self.config.api_key),
+    def pool(self) -> ReplicaPool:
+        if self._pool is None:
+            self._pool = ReplicaPool(
+                self.config.urls,
+                lambda url: httpx.AsyncClient(
+                    base_url=url,
+                    timeout=httpx.Timeout(self.config.request_timeout_s, connect=5.0),
+                    headers=auth_headers(self.config.api_key),
+                ),
+                self.config.concurrency,
+                self.config.replica_cooldown_s,
             )
-        return self._client
+        return self._pool
+
+    def client(self) -> httpx.AsyncClient:
+        """A client of a replica that is up (for requests any replica answers alike: model info, tokenizing)."""
+        return self.pool().pick().client
+
+    async def _reload_adapter(self, replica: Replica) -> bool:
+        """Load the adapter in use on a replica that answered 404 for it (restarted since the reload)."""
+        if self._adapter_dir is None or self._model == self.config.model:
+            return False
+        resp = await replica.client.post(
+            "/v1/load_lora_adapter", json={"lora_name": self._model, "lora_path": self._adapter_dir}
+        )
+        if resp.status_code != 200 and "already" not in resp.text:
+            return False
+        log.warning("vLLM replica %s had lost adapter %s: loaded it again", replica.url, self._model)
+        return True
 
     def messages(self, job: SynthesisJob) -> list[dict[str, Any]]:
         """The family's chat messages (text only: `generate` adds the images that fit)."""
@@ -132,49 +158,71 @@ class VllmBackend(SynthesisBackend):
             shown = tuple(sorted(i.frame_index for i in kept))
         delay = self.config.backoff_s
         last = ""
+        pool, tried = self.pool(), set[str]()
         for attempt in range(self.config.retries + 1):
-            try:
-                resp = await self.client().post("/v1/chat/completions", json=body)
-                if resp.status_code < 500:
-                    resp.raise_for_status()
-                    data = resp.json()
-                    choices = data.get("choices", [])
-                    texts = [c["message"]["content"] or "" for c in choices]
-                    repaired = 0
-                    if self.config.structured:
-                        texts, repaired = escape_raw_controls(texts)
-                    usage = data.get("usage") or {}
-                    cut = sum(1 for c in choices if c.get("finish_reason") == "length")
-                    return Generation(
-                        texts=texts,
-                        model=self._model,
-                        weights_version=self._weights_version,
-                        prompt_sha256=prompt_hash(messages),
-                        completion_tokens=int(usage.get("completion_tokens", 0)),
-                        extra={
-                            "prompt_tokens": float(usage.get("prompt_tokens", 0)),
-                            "cut_at_max_tokens": float(cut),
-                            "control_chars_escaped": float(repaired),
-                        },
-                        image_frames=shown,
-                    )
-                last = f"HTTP {resp.status_code}: {resp.text[:200]}"
-            except httpx.HTTPStatusError as exc:  # 4xx: the request itself is wrong, retrying will not help
-                raise BackendUnavailable(
-                    "bad_request", f"{exc.response.status_code}: {exc.response.text[:300]}"
-                ) from None
-            except (httpx.TransportError, ValueError, KeyError) as exc:
-                last = f"{type(exc).__name__}: {exc}"
-            if attempt < self.config.retries:
+            async with pool.slot(avoid=tried) as replica:
+                try:
+                    resp = await replica.client.post("/v1/chat/completions", json=body)
+                    if resp.status_code == 404 and await self._reload_adapter(replica):
+                        resp = await replica.client.post("/v1/chat/completions", json=body)
+                    if resp.status_code < 500:
+                        resp.raise_for_status()
+                        generation = self._generation(resp.json(), messages, shown)
+                        pool.succeeded(replica)
+                        return generation
+                    last = f"{replica.url}: HTTP {resp.status_code}: {resp.text[:200]}"
+                    # 502-504: the server (or a proxy before it) is away; a 500 may be this request's own
+                    # (a grammar error), so it is retried elsewhere without taking the replica out
+                    away = resp.status_code != 500
+                except (
+                    httpx.HTTPStatusError
+                ) as exc:  # 4xx: the request itself is wrong, retrying will not help
+                    raise BackendUnavailable(
+                        "bad_request", f"{exc.response.status_code}: {exc.response.text[:300]}"
+                    ) from None
+                except httpx.TransportError as exc:  # refused, reset, timed out
+                    last, away = f"{replica.url}: {type(exc).__name__}: {exc}", True
+                except (ValueError, KeyError) as exc:
+                    last, away = f"{replica.url}: {type(exc).__name__}: {exc}", False
+                if away:
+                    pool.failed(replica, last)
+                tried.add(replica.url)
+            if attempt < self.config.retries and not pool.any_up(tried):
+                # no other replica to try now: back off before asking again
                 log.warning("vLLM request failed (%s); retry %d in %.1fs", last, attempt + 1, delay)
                 await asyncio.sleep(delay)
                 delay *= 2
+                tried.clear()
         raise BackendUnavailable("model_unavailable", last)
 
+    def _generation(
+        self, data: dict[str, Any], messages: list[dict[str, Any]], shown: tuple[int, ...]
+    ) -> Generation:
+        choices = data.get("choices", [])
+        texts = [c["message"]["content"] or "" for c in choices]
+        repaired = 0
+        if self.config.structured:
+            texts, repaired = escape_raw_controls(texts)
+        usage = data.get("usage") or {}
+        cut = sum(1 for c in choices if c.get("finish_reason") == "length")
+        return Generation(
+            texts=texts,
+            model=self._model,
+            weights_version=self._weights_version,
+            prompt_sha256=prompt_hash(messages),
+            completion_tokens=int(usage.get("completion_tokens", 0)),
+            extra={
+                "prompt_tokens": float(usage.get("prompt_tokens", 0)),
+                "cut_at_max_tokens": float(cut),
+                "control_chars_escaped": float(repaired),
+            },
+            image_frames=shown,
+        )
+
     async def close(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
 
 
 class VllmFamilyChooser(FamilyChooser):

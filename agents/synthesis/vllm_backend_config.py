@@ -14,11 +14,24 @@ def auth_headers(api_key: SecretStr | None) -> dict[str, str]:
 
 class VllmBackendConfig(BaseModel):
     url: str = Field(description="Base URL of the OpenAI-compatible server, e.g. http://127.0.0.1:8000.")
+    replica_urls: list[str] = Field(
+        default_factory=list,
+        description="More servers of the same model beside `url`; requests are spread over all of them "
+        "(agents/synthesis/vllm_replicas.py) and hot reload loads each adapter on every one.",
+    )
+    replica_cooldown_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="A replica that failed (refused, timed out, HTTP 502-504) is left out this long, doubled per "
+        "consecutive failure up to 8 times; then requests try it again.",
+    )
     model: str = Field(description="Served model name (or the LoRA adapter name of the weights in use).")
     api_key: SecretStr | None = Field(
         default=None, description="Bearer token for a server started with --api-key; None: no Authorization."
     )
-    concurrency: int = Field(default=16, gt=0, description="Requests in flight, so the server batches them.")
+    concurrency: int = Field(
+        default=16, gt=0, description="Requests in flight per server (replica), so each server batches them."
+    )
     max_tokens: int = Field(
         default=768,
         gt=0,
@@ -71,3 +84,8 @@ class VllmBackendConfig(BaseModel):
         description="Constrain decoding to the job's per-window JSON schema (vLLM structured_outputs, no free "
         "whitespace).",
     )
+
+    @property
+    def urls(self) -> list[str]:
+        """Every replica: `url` first."""
+        return [self.url, *(u for u in self.replica_urls if u.rstrip("/") != self.url.rstrip("/"))]

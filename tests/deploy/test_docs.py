@@ -14,7 +14,7 @@ from tests.deploy.deploy_files import scraped_names
 
 DOC = REPO / "docs/deploy.md"
 # exported by `tailor trainer`, not by the worker's registry
-TRAINER_METRICS = {"tailor_trainer_gate_total"}
+TRAINER_METRICS = {"tailor_trainer_gate_total", "tailor_trainer_leader"}
 
 
 def test_every_tailor_variable_in_the_guide_is_a_setting() -> None:
