@@ -80,7 +80,10 @@ def test_one_trainer_runs_rounds_and_a_standby_takes_over_a_killed_holder(
         wait_for(lambda: b.metric(ROUNDS) >= 1, 60, "the new holder's round")
         # a rolling update: SIGTERM makes the holder leave the group, so the next standby need not wait for expiry
         c = start_worker_process(live, tmp_path / "c.log", argv)
-        time.sleep(SESSION_S)  # c joins as a standby
+        # c is up (its loop reports 0) and has had time to join as a standby; on a busy machine the start
+        # alone can take longer than a session timeout, so wait for it rather than sleep a fixed time
+        wait_for(lambda: c.metric(LEADER) == 0, 60, "the third trainer to start as a standby")
+        time.sleep(2 * SESSION_S)
         assert c.metric(LEADER) == 0
         b.proc.terminate()
         handover = wait_for(lambda: c.metric(LEADER) == 1, 6 * SESSION_S, "the lease after SIGTERM")
