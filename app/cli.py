@@ -125,10 +125,11 @@ def status(dead_letters: int) -> None:
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 @click.option(
     "--mapping",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="A TOML file naming which ROS bag topics are cameras, state, action and instruction "
-    "(docs/formats/rosbag.md); without it standard messages map by type.",
+    help="A TOML file, or a preset (bridge, umi), naming which ROS bag topics, RLDS features or LeRobot "
+    "columns are cameras, state, action and instruction (docs/formats/mapping.md); without it each "
+    "format's defaults.",
 )
 @click.option(
     "--licence",
