@@ -125,10 +125,11 @@ def status(dead_letters: int) -> None:
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 @click.option(
     "--mapping",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="A TOML file naming which ROS bag topics are cameras, state, action and instruction "
-    "(docs/formats/rosbag.md); without it standard messages map by type.",
+    help="A TOML file, or a preset (bridge, umi), naming which ROS bag topics, RLDS features or LeRobot "
+    "columns are cameras, state, action and instruction (docs/formats/mapping.md); without it each "
+    "format's defaults.",
 )
 @click.option(
     "--licence",
@@ -237,17 +238,27 @@ def schemas(out: Path) -> None:
 @click.option(
     "--quick", is_flag=True, help="Bridge + Mind2Web and the robot intent only (a short run for tests)."
 )
-def demo(seconds: float, quick: bool) -> None:
+@click.option(
+    "--data",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("../shared"),
+    show_default=True,
+    help="Folder laid out like ../shared (data/robot, data/gui); recordings it lacks come from samples/.",
+)
+def demo(seconds: float, quick: bool, data: Path) -> None:
     """Run the main job on the embedded default with the bundled real samples."""
     from agents.vllm_server import VllmServerError
     from app.demo import run_demo
     from app.demo_config import DemoConfig
+    from app.demo_inputs import DemoInputsMissing
 
     settings = _settings()
     try:
-        code = run_demo(settings, DemoConfig(wait_seconds=seconds, quick=quick))
+        code = run_demo(settings, DemoConfig(wait_seconds=seconds, quick=quick, shared_dir=data))
     except VllmServerError as exc:
         _vllm_start_failed(exc, settings)
+    except DemoInputsMissing as exc:
+        _fail(exc)
     sys.exit(code)
 
 

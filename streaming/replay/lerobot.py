@@ -9,8 +9,9 @@ Layout (e.g. the UMI cup episode):
 
 Per row: timestamp from the table, state = observation.state, action = the `action` column or, when
 there is none, the state difference (see `lerobot_common`), gripper = gripper_width[0] when present,
-cameras = the video frame at the row's camera timestamp, JPEG-encoded. Episodes are replayed back to
-back in order of first appearance.
+cameras = the video frame at the row's camera timestamp, JPEG-encoded, named by column. Episodes are
+replayed back to back in order of first appearance. `config.lerobot` (mapping_config.LeRobotMapping,
+`--mapping`) renames any of these columns.
 """
 
 from __future__ import annotations
@@ -26,12 +27,16 @@ import pyarrow.compute as pc
 from core.records import RobotStep
 from streaming.replay.base import ReplayError, ReplayEvent, ReplaySource
 from streaming.replay.checks import finite_scalar, read_json, sanitize_id
-from streaming.replay.lerobot_common import diff_actions, episode_drafts, scalars, vectors, video_cameras
+from streaming.replay.lerobot_common import (
+    episode_drafts,
+    mapped_gripper,
+    scalars,
+    states_actions,
+    video_cameras,
+)
 from streaming.replay.robot_steps import RobotStepDraft, emit_episode
 
 log = logging.getLogger(__name__)
-
-STATE = "observation.state"
 
 
 class LeRobotArrowSource(ReplaySource):
@@ -55,23 +60,44 @@ class LeRobotArrowSource(ReplaySource):
             else self.config.robot_fps
         )
         table = self._table()
-        if STATE not in table.column_names or "episode_index" not in table.column_names:
-            raise ReplayError("schema_mismatch", f"{self.path}: needs {STATE} and episode_index columns")
-        camera_columns = [
+        m = self.config.lerobot
+        if m.episode_index not in table.column_names:
+            raise ReplayError("schema_mismatch", f"{self.path}: needs an {m.episode_index} column")
+        camera_columns = self._camera_columns(table)
+        episodes = table.column(m.episode_index).to_pylist()
+        order = list(dict.fromkeys(episodes))
+        start_s = 0.0
+        for episode in order:
+            rows = table.filter(pc.equal(table.column(m.episode_index), episode))
+            episode_id = sanitize_id(f"{self.path.name}:{episode}", "episode")
+            try:
+                drafts = self._episode(episode_id, rows, camera_columns, start_s)
+            except ReplayError as exc:
+                if exc.reason != "mapping_mismatch":
+                    raise
+                raise ReplayError(exc.reason, f"{self.path} {episode_id}: {exc.detail}") from None
+            yield from emit_episode(drafts, t0, rate)
+            start_s = drafts[-1].at_s + 1.0 / fps
+
+    def _camera_columns(self, table: pa.Table) -> dict[str, str]:
+        """Camera name -> {path, timestamp} column: the mapping's, else every such column by its name."""
+        videos = [
             name
             for name in table.column_names
             if pa.types.is_struct(table.schema.field(name).type)
             and {"path", "timestamp"} <= {f.name for f in table.schema.field(name).type}
         ]
-        episodes = table.column("episode_index").to_pylist()
-        order = list(dict.fromkeys(episodes))
-        start_s = 0.0
-        for episode in order:
-            rows = table.filter(pc.equal(table.column("episode_index"), episode))
-            episode_id = sanitize_id(f"{self.path.name}:{episode}", "episode")
-            drafts = self._episode(episode_id, rows, camera_columns, start_s)
-            yield from emit_episode(drafts, t0, rate)
-            start_s = drafts[-1].at_s + 1.0 / fps
+        mapped = self.config.lerobot.cameras
+        if mapped is None:
+            return {name: name for name in videos}
+        wrong = [column for column in mapped.values() if column not in videos]
+        if wrong:
+            raise ReplayError(
+                "mapping_mismatch",
+                f"{self.path}: cameras name {', '.join(wrong)}, not video columns (those are: "
+                f"{', '.join(videos) or 'none'})",
+            )
+        return dict(mapped)
 
     def _table(self) -> pa.Table:
         tables = []
@@ -89,16 +115,18 @@ class LeRobotArrowSource(ReplaySource):
             raise ReplayError("schema_mismatch", f"{self.path}: arrow files disagree: {exc}") from None
 
     def _episode(
-        self, episode_id: str, rows: pa.Table, camera_columns: list[str], start_s: float
+        self, episode_id: str, rows: pa.Table, camera_columns: dict[str, str], start_s: float
     ) -> list[RobotStepDraft]:
-        states = vectors(rows, STATE)
-        actions = vectors(rows, "action") if "action" in rows.column_names else diff_actions(states)
-        gripper = scalars(rows, "gripper_width") if "gripper_width" in rows.column_names else None
-        timestamps = scalars(rows, "timestamp") if "timestamp" in rows.column_names else None
+        m = self.config.lerobot
+        states, actions = states_actions(rows, m)
+        gripper = mapped_gripper(rows, m, states, actions)
+        if gripper is None and m.gripper_index is None and "gripper_width" in rows.column_names:
+            gripper = scalars(rows, "gripper_width")
+        timestamps = scalars(rows, m.timestamp) if m.timestamp in rows.column_names else None
         if timestamps is None:
             timestamps = [i / self.config.robot_fps for i in range(rows.num_rows)]
         videos: dict[str, tuple[Path, list[float]]] = {}
-        for column in camera_columns:
+        for name, column in camera_columns.items():
             refs = rows.column(column).to_pylist()
             if any(r is None or not r.get("path") for r in refs):
                 raise ReplayError("schema_mismatch", f"{episode_id}: {column} has rows without a video")
@@ -112,9 +140,9 @@ class LeRobotArrowSource(ReplaySource):
                 raise ReplayError(
                     "path_outside_dataset", f"{episode_id}: {column} points outside the dataset"
                 )
-            videos[column] = (video, [finite_scalar(r["timestamp"], f"{column}.timestamp") for r in refs])
+            videos[name] = (video, [finite_scalar(r["timestamp"], f"{column}.timestamp") for r in refs])
         cameras = video_cameras(videos, self.media, self.config, self.limits)
-        frame_index = scalars(rows, "frame_index") if "frame_index" in rows.column_names else None
+        frame_index = scalars(rows, m.frame_index) if m.frame_index in rows.column_names else None
         return episode_drafts(
             episode_id=episode_id,
             timestamps=timestamps,

@@ -17,6 +17,7 @@ from core.records import MediaRef
 from streaming.replay.base import ReplayError
 from streaming.replay.checks import check_increasing, finite_scalar, finite_vector
 from streaming.replay.frames import jpeg_frames_at
+from streaming.replay.mapping_config import LeRobotMapping
 from streaming.replay.robot_steps import RobotStepDraft
 from streaming.replay.source_config import ReplaySourceConfig
 
@@ -52,6 +53,47 @@ def diff_actions(states: np.ndarray) -> np.ndarray:
     if len(states) > 1:
         actions[:-1] = states[1:] - states[:-1]
     return actions
+
+
+def concat_vectors(table: pa.Table, names: list[str], mapped: bool) -> np.ndarray:
+    """Columns side by side as one (n, d) array; a missing column is the mapping's error when it named it."""
+    missing = [name for name in names if name not in table.column_names]
+    if missing:
+        raise ReplayError(
+            "mapping_mismatch" if mapped else "schema_mismatch",
+            f"no column {', '.join(missing)} (columns: {', '.join(table.column_names)})",
+        )
+    parts = [vectors(table, name) for name in names]
+    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+
+
+def states_actions(rows: pa.Table, m: LeRobotMapping) -> tuple[np.ndarray, np.ndarray]:
+    """State and action per row as the mapping says; no action column: the state difference."""
+    states = concat_vectors(rows, m.state, "state" in m.model_fields_set)
+    if m.action is not None:
+        actions = concat_vectors(rows, m.action, True)
+    elif "action" in rows.column_names:
+        actions = vectors(rows, "action")
+    else:
+        actions = diff_actions(states)
+    return states, actions
+
+
+def mapped_gripper(
+    rows: pa.Table, m: LeRobotMapping, states: np.ndarray, actions: np.ndarray
+) -> list[float] | None:
+    """The gripper the mapping names (a column, or a channel of the action / state); None when it names none."""
+    if m.gripper_column is not None:
+        return [float(v) for v in concat_vectors(rows, [m.gripper_column], True)[:, 0]]
+    if m.gripper_index is None:
+        return None
+    values = actions if m.gripper_of == "action" else states
+    if not -values.shape[1] <= m.gripper_index < values.shape[1]:
+        raise ReplayError(
+            "mapping_mismatch",
+            f"gripper_index {m.gripper_index} is outside the {values.shape[1]} {m.gripper_of} channels",
+        )
+    return [float(v) for v in values[:, m.gripper_index]]
 
 
 def video_cameras(

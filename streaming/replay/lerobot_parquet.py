@@ -11,6 +11,7 @@ Per row: state = observation.state, action = action (or the state difference whe
 instruction = the row's task (task_index) or the episode's first task, cameras = the frame at
 `from_timestamp + timestamp` of each video feature (JPEG) and the bytes of each image feature, gripper =
 the action (else state) channel whose name contains "gripper". Episodes are replayed back to back.
+`config.lerobot` (mapping_config.LeRobotMapping, `--mapping`) renames any of these columns and keys.
 """
 
 from __future__ import annotations
@@ -28,12 +29,17 @@ import pyarrow.parquet as pq
 from core.records import MediaRef, RobotStep
 from streaming.replay.base import ReplayError, ReplayEvent, ReplaySource
 from streaming.replay.checks import image_size, read_bytes, read_json, sanitize_id
-from streaming.replay.lerobot_common import diff_actions, episode_drafts, scalars, vectors, video_cameras
+from streaming.replay.lerobot_common import (
+    episode_drafts,
+    mapped_gripper,
+    scalars,
+    states_actions,
+    video_cameras,
+)
 from streaming.replay.robot_steps import RobotStepDraft, emit_episode
 
 log = logging.getLogger(__name__)
 
-STATE = "observation.state"
 V2_VIDEO_PATH = "videos/chunk-{episode_chunk:03d}/{video_key}/episode_{episode_index:06d}.mp4"
 V3_VIDEO_PATH = "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4"
 _META_MAX_BYTES = 256 << 20
@@ -59,16 +65,23 @@ class LeRobotParquetSource(ReplaySource):
         files = sorted((self.path / "data").rglob("*.parquet"))
         if not files:
             raise ReplayError("empty_dataset", f"{self.path}/data holds no parquet files")
+        cameras = self._camera_keys(info)
+        column = self.config.lerobot.episode_index
         start_s = 0.0
         for file in files:
             table = _read_parquet(file)
-            if "episode_index" not in table.column_names:
-                raise ReplayError("schema_mismatch", f"{file}: no episode_index column")
-            for episode in dict.fromkeys(table.column("episode_index").to_pylist()):
-                rows = table.filter(pc.equal(table.column("episode_index"), episode))
-                drafts = self._episode(
-                    info, int(episode), rows, tasks, episodes.get(int(episode), {}), start_s
-                )
+            if column not in table.column_names:
+                raise ReplayError("schema_mismatch", f"{file}: no {column} column")
+            for episode in dict.fromkeys(table.column(column).to_pylist()):
+                rows = table.filter(pc.equal(table.column(column), episode))
+                try:
+                    drafts = self._episode(
+                        info, int(episode), rows, tasks, episodes.get(int(episode), {}), start_s, cameras
+                    )
+                except ReplayError as exc:
+                    if exc.reason != "mapping_mismatch":
+                        raise
+                    raise ReplayError(exc.reason, f"{file} episode {episode}: {exc.detail}") from None
                 yield from emit_episode(drafts, t0, rate)
                 start_s = drafts[-1].at_s + 1.0 / fps
 
@@ -80,22 +93,26 @@ class LeRobotParquetSource(ReplaySource):
         tasks: dict[int, str],
         meta: dict[str, Any],
         start_s: float,
+        camera_keys: dict[str, tuple[str, str]],
     ) -> list[RobotStepDraft]:
+        m = self.config.lerobot
         features: dict[str, Any] = info["features"]
         episode_id = sanitize_id(f"{self.path.name}:{episode}", "episode")
-        states = vectors(rows, STATE)
-        actions = vectors(rows, "action") if "action" in rows.column_names else diff_actions(states)
-        state_names = _names(features.get(STATE), states.shape[1])
-        action_names = _names(features.get("action"), actions.shape[1])
-        timestamps = scalars(rows, "timestamp")
-        cameras = self._video_frames(info, episode, meta, timestamps)
-        for key, spec in features.items():
-            if isinstance(spec, dict) and spec.get("dtype") == "image" and key in rows.column_names:
-                cameras[key] = self._images(rows, key, episode_id)
-        gripper = _channel(actions, action_names) or _channel(states, state_names)
+        states, actions = states_actions(rows, m)
+        state_names = _joined_names(features, m.state, states.shape[1])
+        action_names = _joined_names(features, m.action or ["action"], actions.shape[1])
+        timestamps = scalars(rows, m.timestamp)
+        videos = {name: key for name, (key, dtype) in camera_keys.items() if dtype == "video"}
+        cameras = self._video_frames(info, episode, meta, timestamps, videos)
+        for name, (key, dtype) in camera_keys.items():
+            if dtype == "image" and key in rows.column_names:
+                cameras[name] = self._images(rows, key, episode_id)
+        gripper = mapped_gripper(rows, m, states, actions)
+        if gripper is None:
+            gripper = _channel(actions, action_names) or _channel(states, state_names)
         instruction = None
-        if "task_index" in rows.column_names:
-            instruction = tasks.get(int(rows.column("task_index")[0].as_py()))
+        if m.task_index in rows.column_names:
+            instruction = tasks.get(int(rows.column(m.task_index)[0].as_py()))
         if instruction is None and meta.get("tasks"):
             instruction = str(meta["tasks"][0])
         return episode_drafts(
@@ -107,23 +124,45 @@ class LeRobotParquetSource(ReplaySource):
             start_s=start_s,
             limits=self.limits,
             gripper=gripper,
-            frame_index=scalars(rows, "frame_index") if "frame_index" in rows.column_names else None,
+            frame_index=scalars(rows, m.frame_index) if m.frame_index in rows.column_names else None,
             instruction=instruction,
             state_names=state_names,
             action_names=action_names,
             source=self.path.name,
         )
 
+    def _camera_keys(self, info: dict[str, Any]) -> dict[str, tuple[str, str]]:
+        """Camera name -> (feature key, "video" | "image"): the mapping's, else every such feature by key."""
+        kinds = {
+            key: spec["dtype"]
+            for key, spec in info["features"].items()
+            if isinstance(spec, dict) and spec.get("dtype") in ("video", "image")
+        }
+        mapped = self.config.lerobot.cameras
+        if mapped is None:
+            return {key: (key, dtype) for key, dtype in kinds.items()}
+        wrong = [key for key in mapped.values() if key not in kinds]
+        if wrong:
+            raise ReplayError(
+                "mapping_mismatch",
+                f"{self.path}: cameras name {', '.join(wrong)}, not video or image features of "
+                f"meta/info.json (those are: {', '.join(kinds) or 'none'})",
+            )
+        return {name: (key, kinds[key]) for name, key in mapped.items()}
+
     def _video_frames(
-        self, info: dict[str, Any], episode: int, meta: dict[str, Any], timestamps: list[float]
+        self,
+        info: dict[str, Any],
+        episode: int,
+        meta: dict[str, Any],
+        timestamps: list[float],
+        video_keys: dict[str, str],
     ) -> dict[str, list[MediaRef]]:
         v3 = str(info.get("codebase_version", "")).startswith("v3")
         template = str(info.get("video_path") or (V3_VIDEO_PATH if v3 else V2_VIDEO_PATH))
         chunks_size = int(info.get("chunks_size") or 1000)
         videos: dict[str, tuple[Path, list[float]]] = {}
-        for key, spec in info["features"].items():
-            if not isinstance(spec, dict) or spec.get("dtype") != "video":
-                continue
+        for name, key in video_keys.items():
             fields = {
                 "video_key": key,
                 "episode_index": episode,
@@ -137,7 +176,7 @@ class LeRobotParquetSource(ReplaySource):
                 raise ReplayError("schema_mismatch", f"video_path {template!r}: {exc}") from None
             path = self._inside(relative)
             offset = float(meta.get(f"videos/{key}/from_timestamp", 0.0))
-            videos[key] = (path, [offset + t for t in timestamps])
+            videos[name] = (path, [offset + t for t in timestamps])
         return video_cameras(videos, self.media, self.config, self.limits)
 
     def _images(self, rows: pa.Table, key: str, episode_id: str) -> list[MediaRef]:
@@ -235,6 +274,21 @@ def _names(spec: Any, width: int) -> list[str] | None:
     if isinstance(names, list) and len(names) == width and all(isinstance(n, str) for n in names):
         return names
     return None
+
+
+def _joined_names(features: dict[str, Any], keys: list[str], width: int) -> list[str] | None:
+    """Channel names of columns laid side by side; None unless every column has names that fit."""
+    if len(keys) == 1:
+        return _names(features.get(keys[0]), width)
+    out: list[str] = []
+    for key in keys:
+        spec = features.get(key)
+        shape = spec.get("shape") if isinstance(spec, dict) else None
+        part = _names(spec, int(shape[0])) if isinstance(shape, list) and len(shape) == 1 else None
+        if part is None:
+            return None
+        out.extend(part)
+    return out if len(out) == width else None
 
 
 def _channel(values: Any, names: list[str] | None) -> list[float] | None:

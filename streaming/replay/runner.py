@@ -22,9 +22,8 @@ from streaming.replay.base import ReplayError, ReplayEvent, ReplaySource
 from streaming.replay.detect import open_sources
 from streaming.replay.licences import with_licence
 from streaming.replay.licences_config import LicenceConfig
-from streaming.replay.rosbag_config import load_mapping
+from streaming.replay.mapping import load_replay_mapping
 from streaming.replay.runner_config import ReplayConfig
-from streaming.replay.source_config import ReplaySourceConfig
 from streaming.settings import TailorSettings
 from streaming.topics import ensure_topics, spec_for
 
@@ -109,7 +108,7 @@ def _guarded(
 def replay(settings: TailorSettings, config: ReplayConfig) -> ReplayResult:
     assert settings.kafka_bootstrap is not None
     ensure_topics(settings, settings, settings.kafka_bootstrap)
-    source_config = ReplaySourceConfig(rosbag=load_mapping(config.mapping)) if config.mapping else None
+    source_config = load_replay_mapping(config.mapping) if config.mapping else None
     refused: list[tuple[Path, ReplayError]] = []
     sources = open_sources(
         config.paths,

@@ -30,8 +30,9 @@ class ReplayConfig(BaseModel):
     segment_seconds: float = Field(default=2.0, gt=0, description="Video segment length in seconds.")
     mapping: Path | None = Field(
         default=None,
-        description="TOML file saying which ROS bag topics are cameras, state, action, instruction "
-        "(streaming.replay.rosbag_config.RosbagMapping); unset: the defaults for standard messages.",
+        description="TOML file, or a preset name (`bridge`, `umi`), saying which ROS bag topics, RLDS "
+        "features or LeRobot columns are cameras, state, action, instruction (streaming.replay.mapping); "
+        "unset: each reader's defaults.",
     )
     progress: bool = Field(default=True, description="Show a progress bar.")
     licence: str | None = Field(

@@ -1,9 +1,10 @@
-"""Settings of the replay readers (segment length, nominal rates, image encoding, record caps, bag topics)."""
+"""Settings of the replay readers (segment length, nominal rates, image encoding, record caps, field mappings)."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from streaming.replay.mapping_config import LeRobotMapping, RldsMapping
 from streaming.replay.rosbag_config import RosbagMapping
 
 
@@ -44,4 +45,12 @@ class ReplaySourceConfig(BaseModel):
     rosbag: RosbagMapping = Field(
         default_factory=RosbagMapping,
         description="Which topics of a ROS bag are cameras, state, action and instruction (`--mapping`).",
+    )
+    rlds: RldsMapping = Field(
+        default_factory=RldsMapping,
+        description="Which RLDS TFRecord features are cameras, state, action, gripper and instruction.",
+    )
+    lerobot: LeRobotMapping = Field(
+        default_factory=LeRobotMapping,
+        description="Which LeRobot columns and video keys are cameras, state, action and gripper.",
     )
