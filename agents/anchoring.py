@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from core.blobstore import BlobStore
 from core.limits_config import LimitsConfig
-from core.records import Anchor, MediaRef
+from core.records import Anchor, FrameRef, MediaRef
 from core.window import ClosedWindow
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,20 @@ class KeyFrame:
     width: int | None = None  # of the stored image, when the expert knows it
     height: int | None = None
     scale: float = 1.0  # stored image pixels per anchor pixel (FrameRef.scale)
+
+    def store(self, frames: BlobStore) -> FrameRef:
+        """Put the frame in the frame store; its reference, with the stored size and scale."""
+        ref = frames.put(self.data, self.media_type)
+        assert ref.uri is not None and ref.sha256 is not None
+        return FrameRef(
+            frame_index=self.frame_index,
+            timestamp=self.timestamp,
+            uri=ref.uri,
+            sha256=ref.sha256,
+            width=self.width,
+            height=self.height,
+            scale=self.scale,
+        )
 
 
 @dataclass(frozen=True)

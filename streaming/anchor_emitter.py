@@ -12,7 +12,7 @@ from agents.extractors.base import ExtractorError, budget_overruns
 from core.blobstore import BlobStore
 from core.dlq import SourcePosition
 from core.metrics import TailorMetrics
-from core.records import AnchorSet, FrameRef, SourceSpan
+from core.records import AnchorSet, SourceSpan
 from core.window import ClosedWindow
 from streaming.stage import DeadLetterSink, Source, Stage
 from streaming.windows import WindowCloser
@@ -76,21 +76,7 @@ class AnchorEmitter(WindowCloser, Stage):
             facts = self.anchoring.facts(window)
         for expert in overruns:
             self.metrics.extraction_overruns.labels(expert).inc()
-        refs = []
-        for kf in facts.key_frames[: self.max_key_frames]:
-            ref = self.frames.put(kf.data, kf.media_type)
-            assert ref.uri is not None and ref.sha256 is not None
-            refs.append(
-                FrameRef(
-                    frame_index=kf.frame_index,
-                    timestamp=kf.timestamp,
-                    uri=ref.uri,
-                    sha256=ref.sha256,
-                    width=kf.width,
-                    height=kf.height,
-                    scale=kf.scale,
-                )
-            )
+        refs = [kf.store(self.frames) for kf in facts.key_frames[: self.max_key_frames]]
         recording, licence = window.provenance()
         return AnchorSet(
             window_id=window.window_id,

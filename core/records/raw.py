@@ -15,6 +15,15 @@ TENANT_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
 WINDOW_KEY_PATTERN = r"^([A-Za-z0-9_][A-Za-z0-9_.-]{0,63}~)?[A-Za-z0-9_][A-Za-z0-9_.:@+=-]{0,199}$"
 
 
+def licence_field() -> str | None:
+    return Field(  # type: ignore[no-any-return]
+        default=None,
+        exclude_if=is_none,  # records without one serialise as before licences were carried
+        max_length=200,
+        description="Licence or terms of the recording (SPDX id where one exists).",
+    )
+
+
 def tenant_field() -> str | None:
     return Field(  # type: ignore[no-any-return]
         default=None,
@@ -40,12 +49,7 @@ class VideoSegment(TailorRecord):
     codec: str | None = Field(default=None, max_length=50, description="Codec name, e.g. h264, vp8.")
     fps: float | None = Field(default=None, gt=0, description="Nominal frame rate.")
     source: str | None = Field(default=None, max_length=500, description="Original file or camera name.")
-    licence: str | None = Field(
-        default=None,
-        exclude_if=is_none,
-        max_length=200,
-        description="Licence or terms of the recording (SPDX id where one exists).",
-    )
+    licence: str | None = licence_field()
     tenant: str | None = tenant_field()
     is_last: bool = Field(default=False, description="True on the final segment of the stream.")
 
@@ -113,12 +117,7 @@ class GuiStep(TailorRecord):
     instruction: str | None = Field(default=None, max_length=10_000, description="Task instruction.")
     is_last: bool = Field(default=False, description="True on the final step of the session.")
     source: str | None = Field(default=None, max_length=500, description="Dataset or recorder name.")
-    licence: str | None = Field(
-        default=None,
-        exclude_if=is_none,
-        max_length=200,
-        description="Licence or terms of the recording (SPDX id where one exists).",
-    )
+    licence: str | None = licence_field()
     tenant: str | None = tenant_field()
 
 
@@ -142,10 +141,5 @@ class RobotStep(TailorRecord):
     is_first: bool = Field(default=False, description="True on the first step of the episode.")
     is_last: bool = Field(default=False, description="True on the final step of the episode.")
     source: str | None = Field(default=None, max_length=500, description="Dataset or robot name.")
-    licence: str | None = Field(
-        default=None,
-        exclude_if=is_none,
-        max_length=200,
-        description="Licence or terms of the recording (SPDX id where one exists).",
-    )
+    licence: str | None = licence_field()
     tenant: str | None = tenant_field()
