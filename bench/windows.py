@@ -12,7 +12,7 @@ import logging
 from functools import cached_property
 from typing import TypeVar
 
-from agents.anchoring import WindowAnchoring
+from agents.anchoring import WindowAnchoring, store_key_frames
 from agents.anchoring_steps import GuiAnchoring, RobotAnchoring
 from agents.anchoring_video import VideoAnchoring
 from agents.extractors.gui.pipeline import GuiExpertPipeline
@@ -23,7 +23,7 @@ from bench.case import WindowSelection
 from bench.sources import SourceRef, resolve
 from core.blobstore import BlobStore
 from core.limits_config import LimitsConfig
-from core.records import AnchorSet, FrameRef, MediaRef, SourceSpan, TailorRecord
+from core.records import AnchorSet, MediaRef, SourceSpan, TailorRecord
 from core.window import ClosedWindow
 from streaming.replay.detect import open_sources
 from streaming.replay.source_config import ReplaySourceConfig
@@ -132,13 +132,7 @@ class WindowAnchorer:
             records=recs,
         )
         facts = self.steps()[domain].facts(window)
-        refs = []
-        for kf in facts.key_frames[: self.config.max_key_frames]:
-            ref = self.frames.put(kf.data, kf.media_type)
-            assert ref.uri is not None and ref.sha256 is not None
-            refs.append(
-                FrameRef(frame_index=kf.frame_index, timestamp=kf.timestamp, uri=ref.uri, sha256=ref.sha256)
-            )
+        refs = store_key_frames(facts, self.frames, self.config.max_key_frames)
         return AnchorSet(
             window_id=window_id(domain, key, first, len(recs)),
             domain=domain,  # type: ignore[arg-type]

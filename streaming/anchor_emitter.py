@@ -7,12 +7,12 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-from agents.anchoring import WindowAnchoring
+from agents.anchoring import WindowAnchoring, store_key_frames
 from agents.extractors.base import ExtractorError
 from core.blobstore import BlobStore
 from core.dlq import SourcePosition
 from core.metrics import TailorMetrics
-from core.records import AnchorSet, FrameRef, SourceSpan
+from core.records import AnchorSet, SourceSpan
 from core.window import ClosedWindow
 from streaming.stage import DeadLetterSink, Source, Stage
 from streaming.windows import WindowCloser
@@ -73,13 +73,7 @@ class AnchorEmitter(WindowCloser, Stage):
 
     def build(self, window: ClosedWindow) -> AnchorSet:
         facts = self.anchoring.facts(window)
-        refs = []
-        for kf in facts.key_frames[: self.max_key_frames]:
-            ref = self.frames.put(kf.data, kf.media_type)
-            assert ref.uri is not None and ref.sha256 is not None
-            refs.append(
-                FrameRef(frame_index=kf.frame_index, timestamp=kf.timestamp, uri=ref.uri, sha256=ref.sha256)
-            )
+        refs = store_key_frames(facts, self.frames, self.max_key_frames)
         return AnchorSet(
             window_id=window.window_id,
             domain=window.domain,  # type: ignore[arg-type]

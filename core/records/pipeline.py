@@ -49,6 +49,11 @@ class FrameRef(_Part):
     timestamp: float = Field(description="Stream time of the frame, seconds.")
     uri: str = Field(max_length=2048, description="Content-addressed URI in the frame store.")
     sha256: str = Field(pattern=SHA256_PATTERN)
+    role: Literal["key_frame", "cited"] = Field(
+        default="key_frame",
+        description="key_frame: a key frame of the window; cited: stored only because an example of the "
+        "window cites it (a world-model sample's conditioning frames), so its row carries the image.",
+    )
 
 
 class Anchor(_Part):

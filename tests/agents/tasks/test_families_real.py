@@ -111,7 +111,9 @@ def test_tutorial_steps_follow_the_gui_actions(
     assert out.title == aitw.instruction
     video = family.rule_output(SynthesisContext(bikes, TaskSpec("tutorial")))
     assert isinstance(video, TutorialOutput)
-    assert [s.frame for s in video.steps] == sorted(kf.frame_index for kf in bikes.key_frames)
+    assert [s.frame for s in video.steps] == sorted(
+        k.frame_index for k in bikes.key_frames if k.role == "key_frame"
+    )
     assert "scene cut" in video.steps[1].text
 
 
@@ -225,10 +227,13 @@ def test_cited_anchors_and_key_frames(
     resumed = next(s for s in of_type(umi_windows[0], "subtask") if s.frame_index == out.recovery[0])
     assert resumed.anchor_id in ids  # the recovery starts where the next subtask starts
     assert isinstance(out, RobotFaultRecoveryOutput)
-    assert [k.frame_index for k in family.cited_key_frames(ctx, out)] == [0, 2]
+    assert [k.frame_index for k in family.cited_key_frames(ctx, out)] == [0, 2, 24]  # 24: stored for a sample
     wm = families["world_model_sample"]
     wctx = SynthesisContext(bikes, TaskSpec(wm.name))
     sample = wm.rule_output(wctx)
     assert isinstance(sample, WorldModelSampleOutput)
-    assert [k.frame_index for k in wm.cited_key_frames(wctx, sample)] == [46]
+    # every frame the sample cites is stored (the anchor stage stores them), so its row carries them all
+    cited = sorted({c.frame for c in sample.frame_cites()})
+    assert len(cited) >= 8 and [k.frame_index for k in wm.cited_key_frames(wctx, sample)] == cited
     assert any(p.description == "key frame of the shot" and p.frame == 46 for p in sample.motion_plan)
+    assert {k.role for k in bikes.key_frames if k.frame_index in cited} == {"key_frame", "cited"}
