@@ -91,6 +91,13 @@ class TailorMetrics:
             ["task_family", "result"],
             registry=registry,
         )
+        self.family_skips = Counter(
+            "tailor_family_skips_total",
+            "Windows a task family an intent asked for produced nothing for, by family and reason (what the "
+            "window lacked, e.g. no_stall; the latest are on the skips topic and in `tailor status`).",
+            ["task_family", "reason"],
+            registry=registry,
+        )
         self.validator_failures = Counter(
             "tailor_validator_failures_total",
             "Validator rejections, by task family and reason.",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import faust
@@ -23,7 +24,7 @@ from agents.tasks.base import SynthesisContext, TaskFamily
 from core.blobstore import BlobStore
 from core.dlq import SourcePosition
 from core.metrics import TailorMetrics
-from core.records import AnchorSet
+from core.records import AnchorSet, FamilySkip
 from streaming.distractors import DistractorPool
 from streaming.intent_book import IntentBook, watch_intents
 from streaming.settings import TailorSettings
@@ -69,17 +70,42 @@ class SynthesisStage(Stage):
         return "synthesis"
 
     def jobs(
-        self, anchors: AnchorSet, distractors: tuple[AnchorSet, ...]
+        self,
+        anchors: AnchorSet,
+        distractors: tuple[AnchorSet, ...],
+        skips: list[FamilySkip] | None = None,
     ) -> list[tuple[TaskFamily, SynthesisContext]]:
+        """The window's synthesis jobs. A family that gets nothing from the window is not silent: it is
+        counted by reason, and (given `skips`) noted once per family with every intent that asked."""
         jobs = []
+        skipped: dict[str, tuple[TaskFamily, list[str]]] = {}  # family -> (family, the intents that asked)
         for spec in self.book.specs_for(anchors.domain):
             family = self.families.get(spec.task_family)
             if family is None or anchors.domain not in family.domains:
                 continue
             ctx = SynthesisContext(anchors, spec, distractors)
-            if family.rule_output(ctx) is None:  # not enough anchors for this family
+            if family.rule_output(ctx) is None:  # the window lacks what this family is built on
+                asked = skipped.setdefault(family.name, (family, []))[1]
+                if spec.intent_id and spec.intent_id not in asked:
+                    asked.append(spec.intent_id)
                 continue
             jobs.append((family, ctx))
+        for family, asked in skipped.values():
+            reason, detail = family.lacks
+            self.metrics.family_skips.labels(family.name, reason).inc()
+            if skips is not None:
+                skips.append(
+                    FamilySkip(
+                        window_id=anchors.window_id,
+                        domain=anchors.domain,
+                        task_family=family.name,
+                        intent_ids=asked,
+                        reason=reason,
+                        detail=detail,
+                        worker=self.settings.worker_id,
+                        created_at=time.time(),
+                    )
+                )
         return jobs
 
     async def window_images(self, ctx: SynthesisContext) -> tuple[WindowImage, ...]:
@@ -148,7 +174,11 @@ class SynthesisStage(Stage):
         """One anchors message → its synthesis jobs (RecordError when it is not an anchor set)."""
         anchors = AnchorSet.from_bytes(value, max_bytes=self.settings.max_message_bytes)
         self.metrics.records_in.labels(pos.topic).inc()
-        return self.jobs(anchors, await self.pool.before(pos, anchors, len(value or b"")))
+        skips: list[FamilySkip] = []
+        jobs = self.jobs(anchors, await self.pool.before(pos, anchors, len(value or b"")), skips)
+        for note in skips:
+            await self.publish(self.settings.topic_skips, note.window_id, note.to_bytes())
+        return jobs
 
     async def emit(self, family: TaskFamily, ctx: SynthesisContext, result: StepResult) -> None:
         m = self.metrics

@@ -74,6 +74,7 @@ def unit_text(unit: Unit, domain: str, instruction: str | None) -> str:
 
 class NextSubtaskFamily(TaskFamily):
     name = "next_subtask"
+    lacks = ("no_next_subtask", "no subtask boundary with a subtask after it")
     domains = ("robot", "gui")
     output_model = NextSubtaskOutput
     target_types = ("subtask", "gui_action")

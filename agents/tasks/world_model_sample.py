@@ -17,6 +17,7 @@ from agents.tasks.base import (
     TaskFamily,
     TaskOutput,
     TaskPart,
+    TaskSpec,
     Validator,
     checked,
 )

@@ -167,6 +167,21 @@ class RejectedExample(TailorRecord):
     created_at: float
 
 
+class FamilySkip(TailorRecord):
+    """A task family an intent asked for that produced nothing for a window, and why (topic `tailor.skips`)."""
+
+    RECORD_NAME: ClassVar[str] = "FamilySkip"
+    schema_version: Literal[1] = 1
+    window_id: str = Field(max_length=300)
+    domain: Domain
+    task_family: str = Field(max_length=64)
+    intent_ids: list[str] = Field(default_factory=list, description="The intents that asked for it.")
+    reason: str = Field(max_length=100, description="Short label, also the metric's reason label.")
+    detail: str = Field(max_length=2000, description="What the window lacked, in words.")
+    worker: str = Field(max_length=200)
+    created_at: float
+
+
 class Feedback(TailorRecord):
     """Downstream results (topic `tailor.feedback`)."""
 

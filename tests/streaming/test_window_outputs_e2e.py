@@ -1,0 +1,143 @@
+"""What a window's outputs look like to a user, through one live worker (rules backend) on the real broker.
+
+One worker and one replay serve the whole module: the intents are published first, then the UMI episode
+(two 200-step windows with stalls, the second grasps, lifts and releases) and the 25 Bridge episodes (one
+10-step window each, never stalling) are replayed once; each test checks one property of what came out.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from core.records import AnchorSet, Example, FamilySkip
+from streaming.intent_publish import IntentRequest, derived_id, publish_intent
+from streaming.replay.runner import replay
+from streaming.replay.runner_config import ReplayConfig
+from streaming.settings import TailorSettings
+from tests.conftest import (
+    REPO,
+    WorkerProcess,
+    settings_env,
+    start_worker_process,
+    stop_worker_process,
+    topic_env,
+)
+from tests.kafka_helpers import consume
+
+WORLD_MODEL = "world model samples from my robot"
+RECOVERY = "robot failure recovery examples"
+WINDOWS = 27  # 2 UMI + 25 Bridge
+
+
+@dataclass
+class Live:
+    settings: TailorSettings
+    worker: WorkerProcess
+    anchors: list[AnchorSet]
+    examples: list[Example]
+
+
+@pytest.fixture(scope="module")
+def live(kafka_bootstrap: str, shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    tmp = tmp_path_factory.mktemp("window_outputs")
+    prefix = f"t{uuid.uuid4().hex[:8]}"
+    overrides = {k.removeprefix("TAILOR_").lower(): v for k, v in topic_env(prefix).items()}
+    settings = TailorSettings(
+        kafka_bootstrap=kafka_bootstrap,
+        app_id=f"{prefix}-app",
+        data_dir=tmp / "data",
+        partitions=2,
+        window_grace_s=0.5,
+        window_gap_s=2.0,
+        window_sweep_interval_s=0.5,
+        synth_backend="rules",
+        synth_batch_window_s=0.3,
+        sink_flush_s=0.5,
+        **overrides,
+    )
+    worker = start_worker_process(settings, tmp / "worker.log")
+    try:
+        publish_intent(settings, IntentRequest(text=WORLD_MODEL, domain="robot", task="world_model_sample"))
+        publish_intent(settings, IntentRequest(text=RECOVERY, domain="robot"))
+        robot = shared_dir / "data/robot"
+        umi, bridge = (
+            robot / "umi_cup_in_the_wild",
+            robot / "bridge/bridge_dataset-train.tfrecord-00000-of-00001",
+        )
+        replay(settings, ReplayConfig(paths=[umi, bridge], kind="robot", rate=0, progress=False))
+        anchors = [
+            AnchorSet.from_bytes(m.value)
+            for m in consume(settings, settings.topic_anchors, count=WINDOWS, timeout_s=120)
+        ]
+        examples = [
+            Example.from_bytes(m.value)
+            for m in consume(settings, settings.topic_examples, timeout_s=60, idle_s=5)
+        ]
+        yield Live(settings, worker, anchors, examples)
+    finally:
+        stop_worker_process(worker)
+
+
+def parquet_rows(root: Path, n: int, timeout: float = 60) -> list[dict[str, object]]:
+    deadline = time.monotonic() + timeout
+    rows: list[dict[str, object]] = []
+    while time.monotonic() < deadline:
+        rows = [r for p in sorted(root.rglob("*.parquet")) for r in pq.read_table(p).to_pylist()]
+        if len(rows) >= n:
+            break
+        time.sleep(0.5)
+    return rows
+
+
+def test_world_model_rows_carry_every_frame_they_cite(live: Live) -> None:
+    samples = [e for e in live.examples if e.task_family == "world_model_sample"]
+    assert len(samples) == WINDOWS  # one per window
+    rows = parquet_rows(live.settings.data_dir / "examples", len(live.examples))
+    by_id = {r["example_id"]: r for r in rows}
+    for ex in samples:
+        out = json.loads(ex.output_json)
+        cited = {*out["segment"], *out["frames"], *(s["frame"] for s in out["motion_plan"])}
+        row = by_id[ex.example_id]
+        refs = row["frame_refs"]
+        assert isinstance(refs, list) and {f["frame_index"] for f in refs} == cited, ex.window_id
+        assert all(f["embedded"] for f in refs) and len(row["frames"]) == len(cited)  # type: ignore[arg-type]
+    # the stored frames a sample cites beyond the window's key frames are marked as such
+    roles = {k.role for a in live.anchors for k in a.key_frames}
+    assert roles == {"key_frame", "cited"}
+
+
+def test_a_family_that_makes_nothing_of_a_window_says_why(live: Live) -> None:
+    # the recovery intent: the UMI windows stall (examples), the Bridge episodes never do (noted skips)
+    stalled = {a.window_id for a in live.anchors if any(x.type == "stall" for x in a.anchors)}
+    calm = {a.window_id for a in live.anchors} - stalled
+    assert len(stalled) == 2 and len(calm) == 25
+    assert {e.window_id for e in live.examples if e.task_family == "robot_fault_recovery"} == stalled
+    s = live.settings
+    notes = [FamilySkip.from_bytes(m.value) for m in consume(s, s.topic_skips, timeout_s=30, idle_s=2)]
+    recovery = [n for n in notes if n.task_family == "robot_fault_recovery"]
+    want = derived_id(IntentRequest(text=RECOVERY, domain="robot"))
+    assert {n.window_id for n in recovery} == calm and len(recovery) == len(calm)
+    assert {(n.reason, tuple(n.intent_ids)) for n in recovery} == {("no_stall", (want,))}
+    metric = live.worker.metric
+    assert metric("tailor_family_skips_total", task_family="robot_fault_recovery", reason="no_stall") == 25
+    out = subprocess.run(
+        [sys.executable, "-m", "app.cli", "status"],
+        env=settings_env(s),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    line = next(x for x in out.stdout.splitlines() if "robot_fault_recovery" in x)
+    assert "no_stall" in line and want in line
