@@ -211,6 +211,25 @@ def intents(list_families: bool) -> None:
 
 
 @main.command()
+@click.option(
+    "--window", "window_id", default=None, help="One window's anchors and key frames, by window id."
+)
+@click.option("--stream", default=None, help="Every window of one stream, session or episode (its key).")
+def anchors(window_id: str | None, stream: str | None) -> None:
+    """Show windows' anchors and key frames from the anchors topic (all windows: one line each)."""
+    from app.anchors_cli import show_anchors
+    from streaming.runtime import NoBrokerError, resolve_bootstrap
+
+    try:
+        settings = resolve_bootstrap(_settings())
+    except NoBrokerError as exc:
+        _fail(exc)
+    if show_anchors(settings, window_id, stream) == 0:
+        click.echo("tailor: no window on the anchors topic matches", err=True)
+        sys.exit(1)
+
+
+@main.command()
 @click.option("--out", type=click.Path(path_type=Path), default=Path("docs"), show_default=True)
 def schemas(out: Path) -> None:
     """Write the JSON Schemas of every record and the AsyncAPI document."""

@@ -88,6 +88,17 @@ def live(kafka_bootstrap: str, shared_dir: Path, tmp_path_factory: pytest.TempPa
         stop_worker_process(worker)
 
 
+def cli(settings: TailorSettings, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        env=settings_env(settings),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def parquet_rows(root: Path, n: int, timeout: float = 60) -> list[dict[str, object]]:
     deadline = time.monotonic() + timeout
     rows: list[dict[str, object]] = []
@@ -130,14 +141,26 @@ def test_a_family_that_makes_nothing_of_a_window_says_why(live: Live) -> None:
     assert {(n.reason, tuple(n.intent_ids)) for n in recovery} == {("no_stall", (want,))}
     metric = live.worker.metric
     assert metric("tailor_family_skips_total", task_family="robot_fault_recovery", reason="no_stall") == 25
-    out = subprocess.run(
-        [sys.executable, "-m", "app.cli", "status"],
-        env=settings_env(s),
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    out = cli(s, "status")
     assert out.returncode == 0, out.stderr
     line = next(x for x in out.stdout.splitlines() if "robot_fault_recovery" in x)
     assert "no_stall" in line and want in line
+
+
+def test_tailor_anchors_shows_a_windows_anchors_and_key_frames(live: Live) -> None:
+    umi = sorted((a for a in live.anchors if a.num_frames == 200), key=lambda a: a.window_id)
+    out = cli(live.settings, "anchors", "--stream", umi[0].key)
+    assert out.returncode == 0, out.stderr
+    assert all(a.window_id in out.stdout for a in umi) and out.stdout.count("Anchors") == 2
+    one = cli(live.settings, "anchors", "--window", umi[1].window_id)
+    assert one.returncode == 0, one.stderr
+    assert umi[1].window_id in one.stdout and umi[0].window_id not in one.stdout
+    for x in umi[1].anchors:  # every anchor, by id
+        assert x.anchor_id in one.stdout
+    frames = one.stdout.split("Key frames", 1)[1]
+    rows = [line.split("│")[1:4] for line in frames.splitlines() if line.count("│") >= 4]
+    assert [(int(f), r.strip()) for f, _t, r in rows] == [(k.frame_index, k.role) for k in umi[1].key_frames]
+    summary = cli(live.settings, "anchors")
+    assert summary.returncode == 0 and all(a.window_id in summary.stdout for a in live.anchors)
+    missing = cli(live.settings, "anchors", "--window", "robot:nothing:0")
+    assert missing.returncode == 1 and "no window" in missing.stderr
