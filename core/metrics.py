@@ -87,7 +87,8 @@ class TailorMetrics:
         self.examples = Counter(
             "tailor_examples_total",
             "Candidate examples judged, by task family and result (accepted|rejected|duplicate: a repeat of "
-            "another candidate of its group, not emitted).",
+            "another candidate of its group, not emitted|merged: accepted content another intent's job already "
+            "produced for the window, emitted once with both intents in intent_ids).",
             ["task_family", "result"],
             registry=registry,
         )

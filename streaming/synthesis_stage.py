@@ -19,7 +19,7 @@ import faust
 from agents.synthesis.base import BackendUnavailable, SynthesisBackend, WindowImage
 from agents.synthesis.frames import FrameUnavailable, load_images
 from agents.synthesis.rules_backend import RulesBackend
-from agents.synthesis_step import StepResult, synthesize_step
+from agents.synthesis_step import StepResult, merge_intents, synthesize_step
 from agents.tasks.base import SynthesisContext, TaskFamily
 from core.blobstore import BlobStore
 from core.dlq import SourcePosition
@@ -164,9 +164,12 @@ class SynthesisStage(Stage):
                 for family, ctx, source in work
             )
         )
-        for (family, ctx, _source), result in zip(work, results, strict=True):
-            if result is not None:
-                await self.emit(family, ctx, result)
+        done = [
+            (family, ctx, r) for (family, ctx, _source), r in zip(work, results, strict=True) if r is not None
+        ]
+        # intents that map to one family get one example of the same content, naming them all
+        for (family, ctx, _), result in zip(done, merge_intents([r for _, _, r in done]), strict=True):
+            await self.emit(family, ctx, result)
 
     async def jobs_of(
         self, value: bytes | None, pos: SourcePosition
@@ -195,7 +198,11 @@ class SynthesisStage(Stage):
         m.examples.labels(family.name, "rejected").inc(len(result.rejected))
         if result.duplicates:
             m.examples.labels(family.name, "duplicate").inc(result.duplicates)
-        self.book.count(ctx.spec, len(result.accepted))
+        if result.merged:
+            m.examples.labels(family.name, "merged").inc(result.merged)
+        self.book.count(
+            ctx.spec, len(result.accepted) + result.merged
+        )  # a shared example counts for each intent
 
     async def dead_letter(
         self, reason: str, detail: str, pos: SourcePosition, key: bytes | None, value: bytes | None

@@ -98,6 +98,12 @@ class Example(TailorRecord):
     )
     window_id: str = Field(max_length=300)
     intent_id: str | None = None
+    intent_ids: list[str] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="Every intent whose job produced this same content for the window (intent_id is the first); "
+        "intents that map to one family share one example instead of each getting a copy.",
+    )
     source: SourceSpan
     anchor_ids: list[str] = Field(default_factory=list)
     frames: list[FrameRef] = Field(default_factory=list)
@@ -154,6 +160,12 @@ class RejectedExample(TailorRecord):
     raw_output: str = Field(default="", max_length=200_000)
     model: str = Field(default="rules", max_length=300)
     intent_id: str | None = None
+    intent_ids: list[str] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="Every intent whose job produced this same content for the window (intent_id is the first); "
+        "intents that map to one family share one example instead of each getting a copy.",
+    )
     weights_version: str | None = None
     prompt_sha256: str | None = Field(default=None, pattern=SHA256_PATTERN)
     image_frames: list[int] = Field(

@@ -23,7 +23,7 @@ from core.records import Anchor, Example, FrameRef, SourceSpan
 # 2 (7 Dec): image_frames, the key frames the model saw. 3 (7 Dec): self-contained rows (prompt, intent text,
 # family schema hash, anchor set hash, cited anchors in full, validators passed, reward floor), so exports
 # and audits need no broker. Part files of 1 and 2 read and compact beside 3 (`conform`, `row_example`).
-SINK_SCHEMA_VERSION = 3
+SINK_SCHEMA_VERSION = 4
 SCHEMA_VERSION_KEY = b"tailor.sink_schema_version"
 HF_METADATA_KEY = b"huggingface"
 
@@ -80,6 +80,8 @@ _COLUMNS: list[tuple[str, pa.DataType, dict[str, Any]]] = [
     ("cited_anchors_json", pa.string(), _STR),
     ("validators_passed", pa.list_(pa.string()), {"feature": _STR, "_type": "List"}),
     ("min_reward", pa.float64(), _F64),
+    # sink schema 4: every intent that asked for this content (older rows: null, read as [intent_id])
+    ("intent_ids", pa.list_(pa.string()), {"feature": _STR, "_type": "List"}),
     (
         "frames",
         pa.list_(pa.struct([("bytes", pa.binary()), ("path", pa.string())])),
@@ -172,6 +174,7 @@ def example_row(example: Example, cells: list[FrameCell]) -> dict[str, Any]:
         "cited_anchors_json": json.dumps([a.model_dump(mode="json") for a in example.cited_anchors]),
         "validators_passed": list(example.validators),
         "min_reward": example.min_reward,
+        "intent_ids": list(example.intent_ids),
         "frames": [{"bytes": c.data, "path": frame_path(c.ref)} for c in cells if c.data is not None],
         "frame_refs": [
             {
@@ -233,7 +236,17 @@ def row_example(row: dict[str, Any]) -> Example:
         cited_anchors=[Anchor.model_validate(a) for a in json.loads(row.get("cited_anchors_json") or "[]")],
         validators=list(row.get("validators_passed") or []),
         min_reward=row.get("min_reward"),
+        # sink schema 4; an older row names only the one intent it was made for
+        intent_ids=_intent_ids(row),
     )
+
+
+def _intent_ids(row: dict[str, Any]) -> list[str]:
+    """The row's intent_ids; a row older than sink schema 4 (none, or null) names the one intent it was made for."""
+    ids = row.get("intent_ids")
+    if ids is None:
+        return [row["intent_id"]] if row["intent_id"] else []
+    return list(ids)
 
 
 def row_frame_errors(row: dict[str, Any]) -> list[str]:
@@ -244,7 +257,7 @@ def estimated_bytes(row: dict[str, Any]) -> int:
     """Uncompressed size of a row (an upper bound of its share of a part file, near enough)."""
     size = 256 + len(row["output_json"]) + len(row["example_id"]) + len(row["window_id"])
     size += len(row["prompt_json"] or "") + len(row["intent_text"] or "") + len(row["cited_anchors_json"])
-    size += sum(len(a) + 8 for a in row["anchor_ids"]) + 24 * len(row["rewards"])
+    size += sum(len(a) + 8 for a in [*row["anchor_ids"], *row["intent_ids"]]) + 24 * len(row["rewards"])
     size += sum(len(f["bytes"]) + len(f["path"]) for f in row["frames"])
     size += sum(len(f["uri"]) + 100 for f in row["frame_refs"])
     return size

@@ -111,7 +111,9 @@ def test_tailor_intent_shows_the_families_the_worker_parses(
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    shown = re.search(r"^(i-\w+) \[active\] .* -> ([a-z_, ]+) \(domain=.*, by ([a-z+]+)\)", proc.stdout, re.MULTILINE)
+    shown = re.search(
+        r"^(i-\w+) \[active\] .* -> ([a-z_, ]+) \(domain=.*, by ([a-z+]+)\)", proc.stdout, re.MULTILINE
+    )
     assert shown, proc.stdout
     intent_id, families_shown, by = shown.groups()
     parsed = re.compile(rf"intent {intent_id} \(([a-z+]+)\): ([a-z_, ]+)")

@@ -35,6 +35,7 @@ from tests.conftest import (
 from tests.kafka_helpers import consume
 
 WORLD_MODEL = "world model samples from my robot"
+GENERATION = "video generation samples of the arm"  # the same family as WORLD_MODEL, in other words
 RECOVERY = "robot failure recovery examples"
 WINDOWS = 27  # 2 UMI + 25 Bridge
 
@@ -67,8 +68,8 @@ def live(kafka_bootstrap: str, shared_dir: Path, tmp_path_factory: pytest.TempPa
     )
     worker = start_worker_process(settings, tmp / "worker.log")
     try:
-        publish_intent(settings, IntentRequest(text=WORLD_MODEL, domain="robot", task="world_model_sample"))
-        publish_intent(settings, IntentRequest(text=RECOVERY, domain="robot"))
+        for text in (WORLD_MODEL, GENERATION, RECOVERY):
+            publish_intent(settings, IntentRequest(text=text, domain="robot"))
         robot = shared_dir / "data/robot"
         umi, bridge = (
             robot / "umi_cup_in_the_wild",
@@ -164,3 +165,34 @@ def test_tailor_anchors_shows_a_windows_anchors_and_key_frames(live: Live) -> No
     assert summary.returncode == 0 and all(a.window_id in summary.stdout for a in live.anchors)
     missing = cli(live.settings, "anchors", "--window", "robot:nothing:0")
     assert missing.returncode == 1 and "no window" in missing.stderr
+
+
+def test_intents_that_map_to_one_family_share_one_example(live: Live) -> None:
+    asked = {derived_id(IntentRequest(text=t, domain="robot")) for t in (WORLD_MODEL, GENERATION)}
+    samples = [e for e in live.examples if e.task_family == "world_model_sample"]
+    # one example per window, not one per intent, naming both intents
+    assert len(samples) == len({e.window_id for e in samples}) == WINDOWS
+    assert all(set(e.intent_ids) == asked and e.intent_id in asked for e in samples)
+    rows = parquet_rows(live.settings.data_dir / "examples", len(live.examples))
+    wm = [r for r in rows if r["task_family"] == "world_model_sample"]
+    assert len(wm) == WINDOWS and all(set(r["intent_ids"]) == asked for r in wm)  # type: ignore[arg-type]
+    assert (
+        live.worker.metric("tailor_examples_total", task_family="world_model_sample", result="merged")
+        == WINDOWS
+    )
+    # an export filtered by either intent finds them
+    for intent in asked:
+        out = cli(
+            live.settings,
+            "export",
+            "--format",
+            "sft",
+            "--family",
+            "world_model_sample",
+            "--intent",
+            intent,
+            "--out",
+            str(live.settings.data_dir / f"{intent}.jsonl"),
+        )
+        assert out.returncode == 0, out.stderr
+        assert len((live.settings.data_dir / f"{intent}.jsonl").read_text().splitlines()) == WINDOWS
