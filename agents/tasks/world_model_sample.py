@@ -23,8 +23,8 @@ from agents.tasks.base import (
 )
 from agents.tasks.base_config import PromptConfig
 from agents.tasks.constrained import fixed, obj, seq, text
-from agents.tasks.next_subtask import ROBOT_PHASES
 from agents.tasks.prompting import family_prompt
+from agents.tasks.robot_phases import phase_label
 from agents.tasks.validators import FrameInRange
 from agents.tasks.world_model_sample_config import WorldModelSampleConfig
 from core.records import Anchor, AnchorSet
@@ -145,7 +145,7 @@ class WorldModelSample(TaskFamily):
         start = seg.frame_index
         end = min(span_end(seg), start + cfg.max_segment_frames - 1)
         frames = self.conditioning_frames(a, start, end)
-        label = ROBOT_PHASES.get(seg.content, seg.content) if a.domain == "robot" else f"{seg.content} motion"
+        label = phase_label(seg.content, a.instruction) if a.domain == "robot" else f"{seg.content} motion"
         plan = [PlanStep(frame=start, description=f"{label} begins"[:200])]
         inside = [e for e in events(a) if start < e.frame_index <= end]
         shots = (

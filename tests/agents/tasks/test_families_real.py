@@ -237,3 +237,30 @@ def test_cited_anchors_and_key_frames(
     assert len(cited) >= 8 and [k.frame_index for k in wm.cited_key_frames(wctx, sample)] == cited
     assert any(p.description == "key frame of the shot" and p.frame == 46 for p in sample.motion_plan)
     assert {k.role for k in bikes.key_frames if k.frame_index in cited} == {"key_frame", "cited"}
+
+
+def test_robot_subtask_words_come_from_the_instruction(
+    families: dict[str, TaskFamily], robot_windows: list[AnchorSet]
+) -> None:
+    """Bridge episodes turn a lever, put a carrot on a plate, put a cup into a sink: the grasped phase is named
+    by the instruction's verb and object, never the fixed "carry the grasped object"."""
+    family, wm = families["next_subtask"], families["world_model_sample"]
+    seen: dict[str, set[str]] = {}
+    for window in robot_windows:
+        if not window.instruction:
+            continue
+        for fam in (family, wm):
+            out = fam.rule_output(SynthesisContext(window, TaskSpec(fam.name)))
+            if out is None:
+                continue
+            text = out.next_subtask.text if isinstance(out, NextSubtaskOutput) else out.prompt
+            assert "grasped object" not in text and "toward the object" not in text, (
+                window.instruction,
+                text,
+            )
+            assert fam.validate(SynthesisContext(window, TaskSpec(fam.name)), out) == [], text
+            if isinstance(out, NextSubtaskOutput):
+                seen.setdefault(window.instruction, set()).add(text.split(" (task:")[0])
+    assert seen["turn lever vertical to front"] == {"turn lever vertical to front"}
+    assert seen["put carrot on plate"] == {"carry carrot to plate"}
+    assert seen["put cup from counter or drying rack into sink"] == {"carry cup to sink"}
