@@ -19,7 +19,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from core.records import AnchorSet, Example, FamilySkip
+from core.records import AnchorSet, DeadLetter, Example, FamilySkip
 from streaming.intent_publish import IntentRequest, derived_id, publish_intent
 from streaming.replay.runner import replay
 from streaming.replay.runner_config import ReplayConfig
@@ -37,6 +37,7 @@ from tests.kafka_helpers import consume
 WORLD_MODEL = "world model samples from my robot"
 GENERATION = "video generation samples of the arm"  # the same family as WORLD_MODEL, in other words
 RECOVERY = "robot failure recovery examples"
+LATER = "next subtask data from my robot"  # published after the windows closed (tailor reprocess)
 WINDOWS = 27  # 2 UMI + 25 Bridge
 
 
@@ -196,3 +197,33 @@ def test_intents_that_map_to_one_family_share_one_example(live: Live) -> None:
         )
         assert out.returncode == 0, out.stderr
         assert len((live.settings.data_dir / f"{intent}.jsonl").read_text().splitlines()) == WINDOWS
+
+
+def test_new_intents_apply_to_stored_windows_with_tailor_reprocess(live: Live, shared_dir: Path) -> None:
+    """Runs last: it publishes an intent and replays Bridge again."""
+    s = live.settings
+    bridge = shared_dir / "data/robot/bridge/bridge_dataset-train.tfrecord-00000-of-00001"
+    # replaying a recording again does not window it again: late events, labelled with the user's stage name
+    again = replay(s, ReplayConfig(paths=[bridge], kind="robot", rate=0, progress=False))
+    letters = [
+        DeadLetter.from_bytes(m.value) for m in consume(s, s.topic_dlq, count=again.published, timeout_s=60)
+    ]
+    assert len(letters) == again.published == 250
+    assert {(d.reason, d.stage) for d in letters} == {("late_event", "window_robot")}
+    assert "tailor reprocess" in letters[0].detail
+    # a new intent reaches the stored windows through tailor reprocess, and the worker's sink writes them
+    publish_intent(s, IntentRequest(text=LATER, domain="robot"))
+    later = derived_id(IntentRequest(text=LATER, domain="robot"))
+    out = cli(s, "reprocess", "--intent", later)
+    assert out.returncode == 0, out.stderr
+    assert f"reprocessed {WINDOWS} window(s) for {later}" in out.stdout
+    made = [Example.from_bytes(m.value) for m in consume(s, s.topic_examples, timeout_s=30, idle_s=3)]
+    subtasks = [e for e in made if e.task_family == "next_subtask"]
+    assert len(subtasks) >= 12 and {tuple(e.intent_ids) for e in subtasks} == {(later,)}
+    assert {e.window_id for e in subtasks} <= {a.window_id for a in live.anchors}
+    rows = parquet_rows(s.data_dir / "examples", len(live.examples) + len(subtasks))
+    assert sorted(r["example_id"] for r in rows if r["task_family"] == "next_subtask") == sorted(
+        e.example_id for e in subtasks
+    )
+    # only the new intent ran: nothing else was published again
+    assert len(made) == len(live.examples) + len(subtasks)
