@@ -100,10 +100,11 @@ def test_tailor_intent_shows_the_families_the_worker_parses(
     settings: TailorSettings, worker: WorkerProcess
 ) -> None:
     # the worker asks the served model to add families (intent_model_enabled); the CLI must show that parse,
-    # not the rules' alone (the rules give only tutorial for this request)
+    # not the rules' alone: the rules give only tutorial for this request, SmolLM2 (temperature 0) adds
+    # gui_action_extraction, so a CLI that showed the rules' parse printed "-> tutorial ... by rules"
     text = "how to open an editor and type text"
     proc = subprocess.run(
-        [sys.executable, "-m", "app.cli", "intent", text],
+        [sys.executable, "-m", "app.cli", "intent", text, "--domain", "gui"],
         env=settings_env(settings),
         cwd=REPO,
         capture_output=True,
@@ -122,3 +123,4 @@ def test_tailor_intent_shows_the_families_the_worker_parses(
         time.sleep(0.5)
     assert found, worker.log()[-2000:]
     assert (found.group(1), found.group(2).strip()) == (by, families_shown.strip())
+    assert by == "rules+model" and families_shown.startswith("tutorial, ")
