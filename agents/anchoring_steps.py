@@ -23,22 +23,26 @@ class RobotAnchoring(WindowAnchoring):
         steps: list[RobotStep] = window.records
         win = RobotWindow.of(steps, self.blobs, self.limits)
         anchors = self.pipeline.run(win)
-        frames = []
+        start, end = win.steps[0].timestamp, win.steps[-1].timestamp
+        chosen: dict[int, str] = {}  # frame -> camera
+        keys = {a.frame_index for a in anchors if a.type == "key_frame" and key_frame_camera(a)}
+        cameras = [c for a in anchors if a.type == "key_frame" and (c := key_frame_camera(a))]
+        for i in self.cited_frames("robot", anchors, len(win), start, end, win.instruction):
+            camera = next((c for c in cameras if c in win.steps[i].cameras), None)
+            camera = camera or next(iter(sorted(win.steps[i].cameras)), None)
+            if camera is not None:
+                chosen[i] = camera
         for anchor in anchors:
             camera = key_frame_camera(anchor) if anchor.type == "key_frame" else None
-            ref = win.steps[anchor.frame_index].cameras.get(camera) if camera else None
+            if camera and anchor.frame_index not in chosen:
+                chosen[anchor.frame_index] = camera
+        frames = []
+        for i, camera in chosen.items():
+            ref = win.steps[i].cameras.get(camera)
             if ref is not None:
-                frames.append(
-                    KeyFrame(
-                        anchor.frame_index,
-                        win.steps[anchor.frame_index].timestamp,
-                        self.media(ref),
-                        ref.media_type,
-                    )
-                )
-        return WindowFacts(
-            anchors, frames, len(win), win.steps[0].timestamp, win.steps[-1].timestamp, win.instruction
-        )
+                role = "key_frame" if i in keys else "cited"
+                frames.append(KeyFrame(i, win.steps[i].timestamp, self.media(ref), ref.media_type, role))
+        return WindowFacts(anchors, frames, len(win), start, end, win.instruction)
 
 
 class GuiAnchoring(WindowAnchoring):

@@ -117,13 +117,30 @@ class VideoAnchoring(WindowAnchoring):
             media_type=types[0] if len(parts) == 1 else JOINED_TYPE,
         )
         ocr = self.ocr and looks_like_screen(video)
-        extraction = VideoExpertPipeline.from_config(self.config.model_copy(update={"ocr_enabled": ocr})).run(
-            video
-        )
-        frames = [
-            KeyFrame(k.frame_index, k.timestamp, k.data, k.media_type, k.width, k.height, k.scale)
-            for k in extraction.key_frames
-        ]
+        pipeline = VideoExpertPipeline.from_config(self.config.model_copy(update={"ocr_enabled": ocr}))
+        extraction = pipeline.run(video)
         end = segments[-1].start_time + segments[-1].duration_s
         num_frames = int(video.indices[-1]) + 1 if len(video) else 0
+        # the frames a world-model sample will cite come first, so the per-window cap keeps them
+        cited = self.cited_frames("video", extraction.anchors, num_frames, start, end, None)
+        images = pipeline.encode_frames(extraction.window, cited) if cited else []
+        keys = {k.frame_index for k in extraction.key_frames}
+        images += [k for k in extraction.key_frames if k.frame_index not in {i.frame_index for i in images}]
+        frames = [
+            KeyFrame(
+                k.frame_index,
+                k.timestamp,
+                k.data,
+                k.media_type,
+                _role(k.frame_index in keys),
+                k.width,
+                k.height,
+                k.scale,
+            )
+            for k in images
+        ]
         return WindowFacts(extraction.anchors, frames, num_frames, start, end, None)
+
+
+def _role(is_key_frame: bool) -> str:
+    return "key_frame" if is_key_frame else "cited"

@@ -87,6 +87,7 @@ class ParsedIntent:
     intent: Intent
     specs: list[TaskSpec]
     parsed_by: str  # explicit | rules | rules+model
+    model_error: str | None = None  # the chooser was asked and failed (the rules stand alone)
 
 
 class FamilyChooser(ABC):
@@ -160,7 +161,7 @@ class IntentParser:
             proposed = await self.chooser.choose(intent.text, domain, options)
         except Exception as exc:  # the model is optional: rules stand on their own
             log.info("intent model unavailable (%s); rules only", exc)
-            return parsed
+            return ParsedIntent(parsed.intent, parsed.specs, parsed.parsed_by, f"{type(exc).__name__}: {exc}")
         have = {s.task_family for s in parsed.specs}
         extra = [n for n in dict.fromkeys(proposed) if n in options and n not in have]
         if not extra:

@@ -7,7 +7,7 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from agents.rewards import group_rewards
@@ -28,20 +28,19 @@ def canonical_content(text: str) -> str:
         return body
 
 
-def example_id(
-    window_id: str, intent_id: str | None, family: str, model: str, weights_version: str | None, text: str
-) -> str:
-    """The id of one candidate: sha256 of the window, intent, family, the model that wrote it
+def example_id(window_id: str, family: str, model: str, weights_version: str | None, text: str) -> str:
+    """The id of one candidate: sha256 of the window, family, the model that wrote it
     (`Generation.model`: "rules", "smollm2", "hf:..."), its weights version and the sha256 of its canonical
     content.
 
     Deterministic: the same generation judged again (a redelivered window, a retry) gives the same ids, so the
-    idempotent sink writes it once. Different makers never share an id: the rules backend's example and a
+    idempotent sink writes it once. The intent is not part of the id: two intents that map to one family and
+    get the same content for a window share one example (`merge_intents`), listing both in `intent_ids`. Different makers never share an id: the rules backend's example and a
     model's example for the same window, intent and family are both kept. The candidate's slot is not part of
     the id, so two candidates of one group whose canonical content is the same get one id and are written
     once."""
     content = hashlib.sha256(canonical_content(text).encode()).hexdigest()
-    key = "|".join((window_id, intent_id or "-", family, model, weights_version or "base", content))
+    key = "|".join((window_id, family, model, weights_version or "base", content))
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
@@ -53,6 +52,49 @@ class StepResult:
     duplicates: int = (
         0  # candidates whose canonical content repeated an earlier one of the group (not emitted)
     )
+    merged: int = (
+        0  # accepted examples identical to another intent's for the window: one example, both intents
+    )
+
+
+def merge_intents(results: list[StepResult]) -> list[StepResult]:
+    """The step results of one batch with content shared across intents emitted once: an example (accepted or
+    rejected) whose id an earlier job of the batch already produced is dropped from its own result and its
+    intent is added to the earlier one's `intent_ids`. The same window, family and model writing the same
+    content for two intents gives one example that names both."""
+    owner: dict[str, tuple[int, int, bool]] = {}  # example id -> (result, position, accepted?)
+    accepted = [list(r.accepted) for r in results]
+    rejected = [list(r.rejected) for r in results]
+    merged = [0] * len(results)
+    keep_a: list[list[bool]] = [[True] * len(r.accepted) for r in results]
+    keep_r: list[list[bool]] = [[True] * len(r.rejected) for r in results]
+    for i in range(len(results)):
+        lists: tuple[tuple[bool, list[Any], list[bool]], ...] = (
+            (True, accepted[i], keep_a[i]),
+            (False, rejected[i], keep_r[i]),
+        )
+        for kind, items, keep in lists:
+            for j, ex in enumerate(items):
+                first = owner.get(ex.example_id)
+                if first is None:
+                    owner[ex.example_id] = (i, j, kind)
+                    continue
+                keep[j] = False
+                merged[i] += kind
+                fi, fj, fkind = first
+                target: list[Any] = accepted[fi] if fkind else rejected[fi]
+                have = target[fj]
+                asked = [*have.intent_ids, *(x for x in ex.intent_ids if x not in have.intent_ids)]
+                target[fj] = have.model_copy(update={"intent_ids": asked})
+    return [
+        replace(
+            r,
+            accepted=[e for e, k in zip(accepted[i], keep_a[i], strict=True) if k],
+            rejected=[e for e, k in zip(rejected[i], keep_r[i], strict=True) if k],
+            merged=merged[i],
+        )
+        for i, r in enumerate(results)
+    ]
 
 
 def judge(
@@ -71,11 +113,10 @@ def judge(
     now = time.time()
     seen: set[str] = set()
     duplicates = 0
+    asked = [ctx.spec.intent_id] if ctx.spec.intent_id else []
     provenance: dict[str, Any] | None = None
     for i, text in enumerate(gen.texts):
-        ex_id = example_id(
-            anchors.window_id, ctx.spec.intent_id, family.name, gen.model, gen.weights_version, text
-        )
+        ex_id = example_id(anchors.window_id, family.name, gen.model, gen.weights_version, text)
         if ex_id in seen:
             duplicates += 1
             continue
@@ -94,6 +135,7 @@ def judge(
                     raw_output=text[:200_000],
                     model=gen.model,
                     intent_id=ctx.spec.intent_id,
+                    intent_ids=asked,
                     weights_version=gen.weights_version,
                     prompt_sha256=gen.prompt_sha256,
                     image_frames=list(gen.image_frames),
@@ -114,6 +156,7 @@ def judge(
                     raw_output=text[:200_000],
                     model=gen.model,
                     intent_id=ctx.spec.intent_id,
+                    intent_ids=asked,
                     weights_version=gen.weights_version,
                     prompt_sha256=gen.prompt_sha256,
                     image_frames=list(gen.image_frames),
@@ -134,6 +177,7 @@ def judge(
                     raw_output=text[:200_000],
                     model=gen.model,
                     intent_id=ctx.spec.intent_id,
+                    intent_ids=asked,
                     prompt_sha256=gen.prompt_sha256,
                     weights_version=gen.weights_version,
                     image_frames=list(gen.image_frames),
@@ -152,6 +196,7 @@ def judge(
                 output_json=output.model_dump_json(),
                 window_id=anchors.window_id,
                 intent_id=ctx.spec.intent_id,
+                intent_ids=asked,
                 source=anchors.span,
                 anchor_ids=cited,
                 frames=family.cited_key_frames(ctx, output),

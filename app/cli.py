@@ -222,6 +222,51 @@ def intents(list_families: bool) -> None:
 
 
 @main.command()
+@click.option(
+    "--window", "window_id", default=None, help="One window's anchors and key frames, by window id."
+)
+@click.option("--stream", default=None, help="Every window of one stream, session or episode (its key).")
+def anchors(window_id: str | None, stream: str | None) -> None:
+    """Show windows' anchors and key frames from the anchors topic (all windows: one line each)."""
+    from app.anchors_cli import show_anchors
+    from streaming.runtime import NoBrokerError, resolve_bootstrap
+
+    try:
+        settings = resolve_bootstrap(_settings())
+    except NoBrokerError as exc:
+        _fail(exc)
+    if show_anchors(settings, window_id, stream) == 0:
+        click.echo("tailor: no window on the anchors topic matches", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.option(
+    "--intent", "intent_ids", multiple=True, help="Only this intent (repeatable; default: every active one)."
+)
+@click.option("--window", "window_id", default=None, help="Only this window (by window id).")
+@click.option("--stream", default=None, help="Only the windows of this stream, session or episode (its key).")
+def reprocess(intent_ids: tuple[str, ...], window_id: str | None, stream: str | None) -> None:
+    """Apply intents to the windows already on the anchors topic, without replaying their recordings."""
+    import asyncio
+
+    from streaming.reprocess import ReprocessError, reprocess_async
+    from streaming.runtime import NoBrokerError, resolve_bootstrap
+
+    try:
+        settings = resolve_bootstrap(_settings())
+        result = asyncio.run(reprocess_async(settings, list(intent_ids) or None, window_id, stream))
+    except (NoBrokerError, ReprocessError) as exc:
+        _fail(exc)
+    p = result.published
+    click.echo(
+        f"reprocessed {result.windows} window(s) for {', '.join(result.intents)} in {result.seconds:.1f} s: "
+        f"{p[settings.topic_examples]} example(s), {p[settings.topic_rejected]} rejected, "
+        f"{p[settings.topic_skips]} family skip(s), {p[settings.topic_dlq]} dead letter(s)"
+    )
+
+
+@main.command()
 @click.option("--out", type=click.Path(path_type=Path), default=Path("docs"), show_default=True)
 def schemas(out: Path) -> None:
     """Write the JSON Schemas of every record and the AsyncAPI document."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from agents.tasks.catalog import families
-from streaming.intent_publish import latest_intents, rules_parser
+from streaming.intent_publish import latest_intents, parse_as_worker
 from streaming.settings import TailorSettings
 
 
@@ -22,12 +22,11 @@ def show_intents(settings: TailorSettings, list_families: bool) -> None:
             table.add_row(f.name, ", ".join(f.domains))
         console.print(table)
         return
-    parser = rules_parser(settings)
     table = Table(title="Active intents")
     for col in ("id", "text", "domain", "task families", "budget", "parsed by"):
         table.add_column(col)
     for intent in latest_intents(settings):
-        parsed = asyncio.run(parser.parse(intent))
+        parsed = asyncio.run(parse_as_worker(settings, intent)).parsed
         table.add_row(
             intent.intent_id,
             intent.text,

@@ -12,13 +12,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
-from core.records import DeadLetter, Example, RecordError, TailorRecord
+from core.records import DeadLetter, Example, FamilySkip, RecordError, TailorRecord
 from streaming.highwaters import fetch_highwaters
 from streaming.kafka_clients import aiokafka_kwargs, kafka_python_kwargs
 from streaming.settings import TailorSettings
 from streaming.topics import topic_specs
 
 if TYPE_CHECKING:
+    from rich.table import Table
     from rich.text import Text
 
 
@@ -52,6 +53,7 @@ class Status:
     groups: list[GroupLag]
     dead_letters: list[DeadLetter]
     models: list[ModelUse] = field(default_factory=list)
+    skips: list[FamilySkip] = field(default_factory=list)  # the latest windows a family produced nothing for
 
 
 def model_use(examples: list[Example]) -> list[ModelUse]:
@@ -144,13 +146,21 @@ def _group_name(group: object) -> str:
 def collect_status(settings: TailorSettings, dead_letters: int = 10, examples: int = 200) -> Status:
     names = [spec.name for spec in topic_specs(settings)]
 
-    async def gather() -> tuple[dict[tuple[str, int], int], list[DeadLetter], list[Example]]:
+    async def gather() -> tuple[
+        dict[tuple[str, int], int], list[DeadLetter], list[Example], list[FamilySkip]
+    ]:
         hws = await fetch_highwaters(settings, names)
         letters = await latest_dead_letters(settings, dead_letters)
-        return hws, letters, await latest_records(settings, settings.topic_examples, Example, examples)
+        recent = await latest_records(settings, settings.topic_examples, Example, examples)
+        return (
+            hws,
+            letters,
+            recent,
+            await latest_records(settings, settings.topic_skips, FamilySkip, examples),
+        )
 
-    hws, letters, recent = asyncio.run(gather())
-    return Status(hws, group_lags(settings, hws), letters, model_use(recent))
+    hws, letters, recent, skips = asyncio.run(gather())
+    return Status(hws, group_lags(settings, hws), letters, model_use(recent), skips)
 
 
 def _plain(value: object) -> Text:
@@ -201,3 +211,23 @@ def render_status(status: Status) -> None:
         per = f"{m.images / m.examples:.1f}" if m.examples else "-"
         models.add_row(_plain(m.model), _plain(m.weights_version), str(m.examples), str(m.with_images), per)
     console.print(models)
+    console.print(skips_table(status.skips))
+
+
+def skips_table(skips: list[FamilySkip]) -> Table:
+    """Families an intent asked for that produced nothing, by family and reason, over the latest windows."""
+    from rich.table import Table
+
+    table = Table(title="Families that produced nothing (latest windows), and why")
+    for col in ("family", "reason", "windows", "intents", "latest window", "detail"):
+        table.add_column(col)
+    groups: dict[tuple[str, str], list[FamilySkip]] = {}
+    for s in skips:
+        groups.setdefault((s.task_family, s.reason), []).append(s)
+    for (family, reason), group in sorted(groups.items()):
+        intents = sorted({i for s in group for i in s.intent_ids})
+        last = group[-1]
+        table.add_row(
+            *map(_plain, (family, reason, len(group), ", ".join(intents), last.window_id, last.detail[:80]))
+        )
+    return table

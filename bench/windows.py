@@ -12,7 +12,7 @@ import logging
 from functools import cached_property
 from typing import TypeVar
 
-from agents.anchoring import WindowAnchoring
+from agents.anchoring import WindowAnchoring, store_key_frames
 from agents.anchoring_steps import GuiAnchoring, RobotAnchoring
 from agents.anchoring_video import VideoAnchoring
 from agents.extractors.gui.pipeline import GuiExpertPipeline
@@ -132,7 +132,7 @@ class WindowAnchorer:
             records=recs,
         )
         facts = self.steps()[domain].facts(window)
-        refs = [kf.store(self.frames) for kf in facts.key_frames[: self.config.max_key_frames]]
+        refs = store_key_frames(facts, self.frames, self.config.max_key_frames)
         return AnchorSet(
             window_id=window_id(domain, key, first, len(recs)),
             domain=domain,  # type: ignore[arg-type]

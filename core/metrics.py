@@ -94,8 +94,16 @@ class TailorMetrics:
         self.examples = Counter(
             "tailor_examples_total",
             "Candidate examples judged, by task family and result (accepted|rejected|duplicate: a repeat of "
-            "another candidate of its group, not emitted).",
+            "another candidate of its group, not emitted|merged: accepted content another intent's job already "
+            "produced for the window, emitted once with both intents in intent_ids).",
             ["task_family", "result"],
+            registry=registry,
+        )
+        self.family_skips = Counter(
+            "tailor_family_skips_total",
+            "Windows a task family an intent asked for produced nothing for, by family and reason (what the "
+            "window lacked, e.g. no_stall; the latest are on the skips topic and in `tailor status`).",
+            ["task_family", "reason"],
             registry=registry,
         )
         self.validator_failures = Counter(

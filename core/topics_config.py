@@ -17,6 +17,9 @@ class TopicsConfig(BaseModel):
     )
     topic_feedback: str = Field(default="tailor.feedback", description="Downstream feedback.")
     topic_model_updates: str = Field(default="tailor.model.updates", description="Published weights.")
+    topic_skips: str = Field(
+        default="tailor.skips", description="Task families that produced nothing for a window, and why."
+    )
     topic_dlq: str = Field(default="tailor.dlq", description="Dead letters: input that failed, with reason.")
     partitions: int = Field(default=4, gt=0, le=1024, description="Partitions for topics created at start.")
     replication_factor: int = Field(default=1, gt=0, description="Replication factor for created topics.")

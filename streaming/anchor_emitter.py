@@ -7,7 +7,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-from agents.anchoring import WindowAnchoring
+from agents.anchoring import WindowAnchoring, store_key_frames
 from agents.extractors.base import ExtractorError, budget_overruns
 from core.blobstore import BlobStore
 from core.dlq import SourcePosition
@@ -76,7 +76,7 @@ class AnchorEmitter(WindowCloser, Stage):
             facts = self.anchoring.facts(window)
         for expert in overruns:
             self.metrics.extraction_overruns.labels(expert).inc()
-        refs = [kf.store(self.frames) for kf in facts.key_frames[: self.max_key_frames]]
+        refs = store_key_frames(facts, self.frames, self.max_key_frames)
         recording, licence = window.provenance()
         return AnchorSet(
             window_id=window.window_id,

@@ -39,6 +39,10 @@ class AfterRecovery(RecordHandler):
         await self.recovery.ready(pos.partition)
         await self.inner.handle(record, pos)
 
+    @property
+    def stage(self) -> str:
+        return self.inner.stage  # waiting for recovery is not a stage a user knows: the windowing it guards
+
 
 def frame_store(settings: TailorSettings) -> BlobStore:
     root = settings.frame_store_uri or (settings.data_dir / "frames").resolve().as_uri()

@@ -98,15 +98,17 @@ def create_app(
 def register_synthesis(
     tailor: TailorApp, settings: TailorSettings, synthesis: BackendHandle, dlq: DeadLetterSink
 ) -> None:
-    from agents.intents import IntentParser
     from agents.tasks.catalog import families
     from streaming.intent_book import IntentBook
+    from streaming.intent_publish import intent_parser
     from streaming.sink_stage import register_sink_stage
     from streaming.synthesis_stage import register_synthesis_stage
 
     by_name = {f.name: f for f in families(settings.tasks)}
     chooser = synthesis.chooser if settings.intent_model_enabled else None
-    book = IntentBook(IntentParser(by_name, chooser, settings.default_budget), settings.intents_max_active)
+    book = IntentBook(
+        intent_parser(settings, chooser), settings.intents_max_active
+    )  # the parser `tailor intent` previews with
     tailor.synthesis = register_synthesis_stage(
         tailor.faust_app, settings, synthesis.backend, by_name, book, tailor.metrics, dlq
     )

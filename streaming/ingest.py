@@ -32,6 +32,13 @@ class RecordHandler(ABC):
     async def handle(self, record: TailorRecord, pos: SourcePosition) -> None:
         """Take one valid record. Raise RecordError to dead-letter it with a reason."""
 
+    @property
+    def stage(self) -> str:
+        """The stage a failure here is labelled with in dead letters, metrics and `tailor status`: the user's
+        name for it (the pipeline stages of the README: ingest, window, anchors, synthesis, sink), never a
+        class name."""
+        return "ingest"
+
 
 class IngestStage(Stage):
     timeout_reason = "decode_timeout"
@@ -90,13 +97,13 @@ class IngestStage(Stage):
         started = time.perf_counter()
         self.metrics.records_in.labels(pos.topic).inc()
         self.metrics.stage_in.labels(self.name).inc()
-        stage = self.name  # a handler's failure is labelled with the handler
+        stage = self.name  # a handler's failure is labelled with the handler's stage
         try:
             record = await asyncio.wait_for(
                 asyncio.to_thread(self._parse_and_check, value, headers), timeout=self.limits.decode_timeout_s
             )
             for handler in self.handlers:
-                stage = type(handler).__name__
+                stage = handler.stage
                 await handler.handle(record, pos)
         except Exception as exc:
             await self.failed(exc, Source(pos, key, value), stage=stage)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
+from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agents.intents import IntentParser, ParsedIntent
+from agents.intents import FamilyChooser, IntentParser, ParsedIntent
 from agents.tasks.catalog import families
 from core.records import Intent
 from streaming.producer import TailorProducer
@@ -30,8 +32,42 @@ def derived_id(req: IntentRequest) -> str:
     return "i-" + hashlib.sha256(f"{req.text}|{req.domain}|{req.task}".encode()).hexdigest()[:12]
 
 
+def intent_parser(settings: TailorSettings, chooser: FamilyChooser | None = None) -> IntentParser:
+    """The one way a parser of intents is built: the worker's intent book and the CLI's preview use it."""
+    return IntentParser({f.name: f for f in families(settings.tasks)}, chooser, settings.default_budget)
+
+
 def rules_parser(settings: TailorSettings) -> IntentParser:
-    return IntentParser({f.name: f for f in families(settings.tasks)}, None, settings.default_budget)
+    return intent_parser(settings, None)
+
+
+@dataclass(frozen=True)
+class Preview:
+    parsed: ParsedIntent
+    note: str | None  # why the worker's parse may still differ (its model could not be asked from here)
+
+
+async def parse_as_worker(settings: TailorSettings, intent: Intent) -> Preview:
+    """`intent` parsed as a worker with these settings parses it (`IntentBook.apply`): the same parser, with
+    the served model as family chooser when the worker would ask one."""
+    if not (settings.intent_model_enabled and settings.synth_backend == "vllm"):
+        return Preview(await rules_parser(settings).parse(intent), None)
+    if settings.vllm_url is None:
+        why = "the worker starts its own vLLM server, which may add families; set TAILOR_VLLM_URL to ask it here"
+        return Preview(await rules_parser(settings).parse(intent), why)
+    from agents.synthesis.factory import vllm_backend
+    from agents.synthesis.vllm_backend import VllmFamilyChooser
+
+    backend = vllm_backend(settings, settings.vllm_url)
+    try:
+        chooser = VllmFamilyChooser(backend, settings.intent_model_timeout_s)
+        parsed = await intent_parser(settings, chooser).parse(intent)
+    finally:
+        await backend.close()
+    note: str | None = None
+    if parsed.model_error is not None:
+        note = f"the model at {settings.vllm_url} did not answer ({parsed.model_error[:200]}); a worker that reaches it may add families"
+    return Preview(parsed, note)
 
 
 def publish_intent(settings: TailorSettings, req: IntentRequest) -> str:
@@ -45,11 +81,14 @@ def publish_intent(settings: TailorSettings, req: IntentRequest) -> str:
         created_at=time.time(),
         active=req.active,
     )
-    parsed = rules_parser(settings).parse_rules(intent)  # refuse an unknown task before publishing
+    rules = rules_parser(settings).parse_rules(intent)  # refuse an unknown task before publishing
+    preview = asyncio.run(parse_as_worker(settings, intent)) if intent.active else None
     ensure_topics(settings, settings, settings.kafka_bootstrap)
     with TailorProducer.connect(settings.kafka_bootstrap, settings, settings) as producer:
         producer.send(intent)
-    return describe(parsed)
+    if preview is None:  # retired: no worker parses it any more
+        return describe(rules)
+    return describe(preview.parsed) + (f"\n  note: {preview.note}" if preview.note else "")
 
 
 def describe(parsed: ParsedIntent) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import faust
@@ -18,12 +19,12 @@ import faust
 from agents.synthesis.base import BackendUnavailable, SynthesisBackend, WindowImage
 from agents.synthesis.frames import FrameUnavailable, load_images
 from agents.synthesis.rules_backend import RulesBackend
-from agents.synthesis_step import StepResult, synthesize_step
+from agents.synthesis_step import StepResult, merge_intents, synthesize_step
 from agents.tasks.base import SynthesisContext, TaskFamily
 from core.blobstore import BlobStore
 from core.dlq import SourcePosition
 from core.metrics import TailorMetrics
-from core.records import AnchorSet
+from core.records import AnchorSet, FamilySkip
 from streaming.distractors import DistractorPool
 from streaming.intent_book import IntentBook, watch_intents
 from streaming.settings import TailorSettings
@@ -69,17 +70,42 @@ class SynthesisStage(Stage):
         return "synthesis"
 
     def jobs(
-        self, anchors: AnchorSet, distractors: tuple[AnchorSet, ...]
+        self,
+        anchors: AnchorSet,
+        distractors: tuple[AnchorSet, ...],
+        skips: list[FamilySkip] | None = None,
     ) -> list[tuple[TaskFamily, SynthesisContext]]:
+        """The window's synthesis jobs. A family that gets nothing from the window is not silent: it is
+        counted by reason, and (given `skips`) noted once per family with every intent that asked."""
         jobs = []
+        skipped: dict[str, tuple[TaskFamily, list[str]]] = {}  # family -> (family, the intents that asked)
         for spec in self.book.specs_for(anchors.domain):
             family = self.families.get(spec.task_family)
             if family is None or anchors.domain not in family.domains:
                 continue
             ctx = SynthesisContext(anchors, spec, distractors)
-            if family.rule_output(ctx) is None:  # not enough anchors for this family
+            if family.rule_output(ctx) is None:  # the window lacks what this family is built on
+                asked = skipped.setdefault(family.name, (family, []))[1]
+                if spec.intent_id and spec.intent_id not in asked:
+                    asked.append(spec.intent_id)
                 continue
             jobs.append((family, ctx))
+        for family, asked in skipped.values():
+            reason, detail = family.lacks
+            self.metrics.family_skips.labels(family.name, reason).inc()
+            if skips is not None:
+                skips.append(
+                    FamilySkip(
+                        window_id=anchors.window_id,
+                        domain=anchors.domain,
+                        task_family=family.name,
+                        intent_ids=asked,
+                        reason=reason,
+                        detail=detail,
+                        worker=self.settings.worker_id,
+                        created_at=time.time(),
+                    )
+                )
         cap = self.settings.intents_max_jobs_per_window
         if len(jobs) > cap:  # the oldest intents' jobs stay: later intents cannot push them out
             log.warning(
@@ -144,9 +170,12 @@ class SynthesisStage(Stage):
                 for family, ctx, source in work
             )
         )
-        for (family, ctx, _source), result in zip(work, results, strict=True):
-            if result is not None:
-                await self.emit(family, ctx, result)
+        done = [
+            (family, ctx, r) for (family, ctx, _source), r in zip(work, results, strict=True) if r is not None
+        ]
+        # intents that map to one family get one example of the same content, naming them all
+        for (family, ctx, _), result in zip(done, merge_intents([r for _, _, r in done]), strict=True):
+            await self.emit(family, ctx, result)
 
     async def jobs_of(
         self, value: bytes | None, pos: SourcePosition
@@ -154,7 +183,11 @@ class SynthesisStage(Stage):
         """One anchors message → its synthesis jobs (RecordError when it is not an anchor set)."""
         anchors = AnchorSet.from_bytes(value, max_bytes=self.settings.max_message_bytes)
         self.metrics.records_in.labels(pos.topic).inc()
-        return self.jobs(anchors, await self.pool.before(pos, anchors, len(value or b"")))
+        skips: list[FamilySkip] = []
+        jobs = self.jobs(anchors, await self.pool.before(pos, anchors, len(value or b"")), skips)
+        for note in skips:
+            await self.publish(self.settings.topic_skips, note.window_id, note.to_bytes())
+        return jobs
 
     async def emit(self, family: TaskFamily, ctx: SynthesisContext, result: StepResult) -> None:
         m = self.metrics
@@ -171,7 +204,11 @@ class SynthesisStage(Stage):
         m.examples.labels(family.name, "rejected").inc(len(result.rejected))
         if result.duplicates:
             m.examples.labels(family.name, "duplicate").inc(result.duplicates)
-        self.book.count(ctx.spec, len(result.accepted))
+        if result.merged:
+            m.examples.labels(family.name, "merged").inc(result.merged)
+        self.book.count(
+            ctx.spec, len(result.accepted) + result.merged
+        )  # a shared example counts for each intent
 
     async def dead_letter(
         self, reason: str, detail: str, pos: SourcePosition, key: bytes | None, value: bytes | None

@@ -9,6 +9,7 @@ from core.records import (
     AnchorSet,
     DeadLetter,
     Example,
+    FamilySkip,
     Feedback,
     GuiStep,
     Intent,
@@ -53,6 +54,7 @@ def topic_specs(cfg: TopicsConfig) -> list[TopicSpec]:
         ),
         TopicSpec("feedback", cfg.topic_feedback, Feedback, "feedback_id", description="Downstream feedback"),
         TopicSpec("model_updates", cfg.topic_model_updates, ModelUpdate, "version", description="Weights"),
+        TopicSpec("skips", cfg.topic_skips, FamilySkip, "window_id", description="Families with no output"),
         TopicSpec("dlq", cfg.topic_dlq, DeadLetter, "source_topic", description="Dead letters"),
     ]
 

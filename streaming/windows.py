@@ -274,7 +274,10 @@ class Windower(RecordHandler):
             return None
         if index <= hdr.last_closed_index:
             raise RecordError(
-                "late_event", f"{ad.domain} {key} index {index} <= closed index {hdr.last_closed_index}"
+                "late_event",
+                f"{ad.domain} {key} item {index} arrived after its window closed (items up to "
+                f"{hdr.last_closed_index} are windowed); a recording replayed again is not windowed again: "
+                "`tailor reprocess` applies new intents to the stored windows",
             )
         # the same message stored while its header change was lost in a crash is applied again, not refused
         if (

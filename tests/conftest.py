@@ -59,6 +59,7 @@ def topic_env(prefix: str) -> dict[str, str]:
         "FEEDBACK": "feedback",
         "MODEL_UPDATES": "model.updates",
         "DLQ": "dlq",
+        "SKIPS": "skips",
     }
     return {f"TAILOR_TOPIC_{k}": f"{prefix}.{v}" for k, v in names.items()}
 

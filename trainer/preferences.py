@@ -161,10 +161,7 @@ def build_group(
     cand_ids = (
         list(ids)
         if ids is not None
-        else [
-            example_id(ctx.anchors.window_id, ctx.spec.intent_id, family.name, model, weights_version, t)
-            for t in texts
-        ]
+        else [example_id(ctx.anchors.window_id, family.name, model, weights_version, t) for t in texts]
     )
     return CandidateGroup(family, ctx, tuple(Candidate(i, t, r) for i, t, r in zip(cand_ids, texts, terms)))
 

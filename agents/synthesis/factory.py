@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agents.intents import FamilyChooser
 from agents.synthesis.base import SynthesisBackend
 from agents.synthesis.synthesis_config import BUILTIN_BACKENDS, SynthesisConfig
 from core import plugins
+
+if TYPE_CHECKING:
+    from agents.synthesis.vllm_backend import VllmBackend
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +54,7 @@ def open_backend(
             ),
             None,
         )
-    from agents.synthesis.vllm_backend import VllmBackend, VllmFamilyChooser
-    from agents.synthesis.vllm_backend_config import VllmBackendConfig
+    from agents.synthesis.vllm_backend import VllmFamilyChooser
 
     server = None
     url = cfg.vllm_url
@@ -72,10 +74,20 @@ def open_backend(
         )
         url = server.start()
         log.info("started vLLM on %s", url)
-    backend = VllmBackend(
+    backend = vllm_backend(cfg, url, own_server=server is not None)
+    chooser = VllmFamilyChooser(backend, intent_timeout_s) if use_model_for_intents else None
+    return BackendHandle(backend, chooser, server)
+
+
+def vllm_backend(cfg: SynthesisConfig, url: str, own_server: bool = False) -> VllmBackend:
+    """The vLLM backend of these settings on `url` (the worker's, and the CLI's intent preview's)."""
+    from agents.synthesis.vllm_backend import VllmBackend
+    from agents.synthesis.vllm_backend_config import VllmBackendConfig
+
+    return VllmBackend(
         VllmBackendConfig(
             url=url,
-            replica_urls=cfg.vllm_replica_urls if server is None else [],
+            replica_urls=[] if own_server else cfg.vllm_replica_urls,  # its own server is the only replica
             replica_cooldown_s=cfg.vllm_replica_cooldown_s,
             model=cfg.vllm_model,
             api_key=cfg.vllm_api_key,
@@ -85,13 +97,11 @@ def open_backend(
             request_timeout_s=cfg.synth_request_timeout_s,
             retries=cfg.synth_retries,
             send_images=cfg.vllm_vision,
-            model_dir=cfg.model_dir if server is not None else None,
+            model_dir=cfg.model_dir if own_server else None,
             seeded_sampling=cfg.synth_seeded_sampling,
             frequency_penalty=cfg.synth_frequency_penalty,
         )
     )
-    chooser = VllmFamilyChooser(backend, intent_timeout_s) if use_model_for_intents else None
-    return BackendHandle(backend, chooser, server)
 
 
 def plugin_backend(cfg: SynthesisConfig) -> SynthesisBackend:

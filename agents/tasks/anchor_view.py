@@ -63,8 +63,9 @@ def anchored_frames(anchors: AnchorSet) -> set[int]:
 
 
 def key_frame_indices(anchors: AnchorSet) -> list[int]:
-    """Key frames of the window: stored frames plus `key_frame` anchors, sorted, unique."""
-    frames = {kf.frame_index for kf in anchors.key_frames}
+    """Key frames of the window: stored key frames (not frames stored only because an example cites them)
+    plus `key_frame` anchors, sorted, unique."""
+    frames = {kf.frame_index for kf in anchors.key_frames if kf.role == "key_frame"}
     frames.update(a.frame_index for a in anchors.anchors if a.type == "key_frame")
     return sorted(f for f in frames if f < max(1, anchors.num_frames))
 

@@ -150,6 +150,11 @@ class TaskFamily(ABC):
     # output should also cover them all (a tutorial or an action list) rather than pick some (a question).
     target_types: ClassVar[tuple[str, ...]] = ()
     covers_targets: ClassVar[bool] = False
+    # why a window gives this family nothing (rule_output is None): a reason label and the words for it
+    lacks: ClassVar[tuple[str, str]] = (
+        "not_enough_anchors",
+        "the window has too few anchors for this family",
+    )
 
     def __init__(self, prompt_config: PromptConfig | None = None) -> None:
         self.prompt_config = prompt_config or PromptConfig()

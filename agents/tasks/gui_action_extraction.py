@@ -100,6 +100,7 @@ class GuiActionExtractionOutput(TaskOutput):
 
 class GuiActionExtraction(TaskFamily):
     name = "gui_action_extraction"
+    lacks = ("no_actions", "no GUI action with a frame before the window ends")
     domains = ("gui",)
     output_model = GuiActionExtractionOutput
     target_types = ("gui_action",)

@@ -91,6 +91,7 @@ class GuiTaskReconstructionOutput(TaskOutput):
 
 class GuiTaskReconstruction(TaskFamily):
     name = "gui_task_reconstruction"
+    lacks = ("too_few_actions", "no GUI actions to cut into fragments")
     domains = ("gui",)
     output_model = GuiTaskReconstructionOutput
     target_types = ("gui_action", "subtask")

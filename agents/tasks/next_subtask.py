@@ -21,16 +21,11 @@ from agents.tasks.base import (
 )
 from agents.tasks.constrained import fixed, obj, text
 from agents.tasks.prompting import family_prompt
+from agents.tasks.robot_phases import GENERIC, phase_label
 from agents.tasks.segments import Unit, step_units
 from agents.tasks.validators import FramesAnchored, FramesInWindow, RangeAfter, RangesPositive
 
-ROBOT_PHASES = {
-    "reach": "reach toward the object",
-    "carry": "carry the grasped object",
-    "release": "release the object and move away",
-    "pause": "pause without moving",
-    "move": "move the arm",
-}
+ROBOT_PHASES = GENERIC  # the words without an instruction (robot_phases.phase_label has the task's words)
 
 
 class NextSubtask(TaskPart):
@@ -68,12 +63,13 @@ class NextSubtaskOutput(TaskOutput):
 def unit_text(unit: Unit, domain: str, instruction: str | None) -> str:
     if domain != "robot":
         return unit.text
-    text = ROBOT_PHASES.get(unit.text, unit.text)
+    text = phase_label(unit.text, instruction)  # the instruction's verb and object, not a fixed phrase
     return f"{text} (task: {instruction})" if instruction else text
 
 
 class NextSubtaskFamily(TaskFamily):
     name = "next_subtask"
+    lacks = ("no_next_subtask", "no subtask boundary with a subtask after it")
     domains = ("robot", "gui")
     output_model = NextSubtaskOutput
     target_types = ("subtask", "gui_action")

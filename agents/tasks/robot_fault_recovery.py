@@ -84,6 +84,7 @@ class FreezeOnStall(Validator):
 
 class RobotFaultRecovery(TaskFamily):
     name = "robot_fault_recovery"
+    lacks = ("no_stall", "no stall anchor: the robot never stalled in this window")
     domains = ("robot",)
     output_model = RobotFaultRecoveryOutput
     target_types = ("stall",)

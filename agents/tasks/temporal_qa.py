@@ -76,6 +76,7 @@ def _first_after(found: list[Anchor], first: Anchor) -> Anchor | None:
 
 class TemporalQa(TaskFamily):
     name = "temporal_qa"
+    lacks = ("too_few_events", "no event anchor to ask about, or a one-frame window")
     domains = ("video", "robot", "gui")
     output_model = TemporalQaOutput
     target_types = EVENT_TYPES

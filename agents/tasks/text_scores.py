@@ -86,9 +86,13 @@ def anchor_texts(anchor: Anchor) -> list[str]:
 
 
 def window_fact_texts(anchors: AnchorSet) -> list[str]:
+    from agents.tasks.robot_phases import phase_label
+
     out = [anchors.instruction] if anchors.instruction else []
     for a in anchors.anchors:
         out.extend(anchor_texts(a))
+        if a.type == "subtask" and anchors.domain == "robot":  # the words the families use for it
+            out.append(phase_label(a.content, anchors.instruction))
     return out
 
 

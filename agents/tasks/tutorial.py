@@ -90,6 +90,10 @@ def video_steps(a: AnchorSet) -> list[TutorialStep]:
 
 class Tutorial(TaskFamily):
     name = "tutorial"
+    lacks = (
+        "too_few_steps",
+        "fewer than two steps (GUI actions, or shots of a video: a one-shot video has one)",
+    )
     domains = ("gui", "video")
     output_model = TutorialOutput
     covers_targets = True

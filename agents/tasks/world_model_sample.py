@@ -17,13 +17,14 @@ from agents.tasks.base import (
     TaskFamily,
     TaskOutput,
     TaskPart,
+    TaskSpec,
     Validator,
     checked,
 )
 from agents.tasks.base_config import PromptConfig
 from agents.tasks.constrained import fixed, obj, seq, text
-from agents.tasks.next_subtask import ROBOT_PHASES
 from agents.tasks.prompting import family_prompt
+from agents.tasks.robot_phases import phase_label
 from agents.tasks.validators import FrameInRange
 from agents.tasks.world_model_sample_config import WorldModelSampleConfig
 from core.records import Anchor, AnchorSet
@@ -74,6 +75,7 @@ def stalled(a: AnchorSet, start: int, end: int) -> int:
 
 class WorldModelSample(TaskFamily):
     name = "world_model_sample"
+    lacks = ("no_motion_segment", "no motion, subtask or lift span long enough to sample")
     domains = ("video", "robot")
     output_model = WorldModelSampleOutput
     target_types = (
@@ -142,9 +144,8 @@ class WorldModelSample(TaskFamily):
         cfg = self.config
         start = seg.frame_index
         end = min(span_end(seg), start + cfg.max_segment_frames - 1)
-        k = min(cfg.sample_frames, end - start + 1)
-        frames = sorted({round(start + i * (end - start) / (k - 1)) for i in range(k)})
-        label = ROBOT_PHASES.get(seg.content, seg.content) if a.domain == "robot" else f"{seg.content} motion"
+        frames = self.conditioning_frames(a, start, end)
+        label = phase_label(seg.content, a.instruction) if a.domain == "robot" else f"{seg.content} motion"
         plan = [PlanStep(frame=start, description=f"{label} begins"[:200])]
         inside = [e for e in events(a) if start < e.frame_index <= end]
         shots = (
@@ -157,7 +158,11 @@ class WorldModelSample(TaskFamily):
             + [(k.frame_index, "key frame of the shot") for k in shots]
         )
         plan += [PlanStep(frame=f, description=text[:200]) for f, text in marks[: cfg.max_plan_steps - 2]]
-        if end in anchored_frames(a) and end > plan[-1].frame:
+        # frames stored only because a sample cites them are not facts about the window
+        facts = anchored_frames(
+            a.model_copy(update={"key_frames": [k for k in a.key_frames if k.role != "cited"]})
+        )
+        if end in facts and end > plan[-1].frame:
             plan.append(PlanStep(frame=end, description=f"{label} ends"[:200]))
         seconds = max(0.0, self._time(a, end) - self._time(a, start))
         subject = "A robot arm" if a.domain == "robot" else "A video shot"
@@ -170,6 +175,28 @@ class WorldModelSample(TaskFamily):
         return WorldModelSampleOutput(
             segment=(start, end), frames=frames, prompt=prompt[:600], motion_plan=plan
         )
+
+    def conditioning_frames(self, a: AnchorSet, start: int, end: int) -> list[int]:
+        """Frames to condition on: the window's stored key frames inside the segment when it has two or more
+        (the anchor stage stores them for this purpose, so the row carries their images), else frames
+        sampled evenly over the segment."""
+        k = self.config.sample_frames
+        stored = sorted({kf.frame_index for kf in a.key_frames if start <= kf.frame_index <= end})
+        if len(stored) >= 2:
+            return (
+                stored
+                if len(stored) <= k
+                else sorted({stored[round(i * (len(stored) - 1) / (k - 1))] for i in range(k)})
+            )
+        k = min(k, end - start + 1)
+        return sorted({round(start + i * (end - start) / (k - 1)) for i in range(k)})
+
+    def frames_to_store(self, a: AnchorSet) -> list[int]:
+        """The frames a sample of this window would cite (segment ends, conditioning frames, plan frames),
+        computed on the window's anchors before its key frames are chosen: the anchor stage stores an image
+        of each, so a world-model row carries the frames it cites."""
+        out = self.rule_output(SynthesisContext(a, TaskSpec(task_family=self.name), ()))
+        return [] if out is None else sorted({c.frame for c in out.frame_cites()})
 
     def window_schema(self, ctx: SynthesisContext) -> dict[str, Any] | None:
         """The most motion-rich anchored segment, its sampled frames and the anchored plan frames; the model

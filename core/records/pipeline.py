@@ -49,6 +49,11 @@ class FrameRef(_Part):
     timestamp: float = Field(description="Stream time of the frame, seconds.")
     uri: str = Field(max_length=2048, description="Content-addressed URI in the frame store.")
     sha256: str = Field(pattern=SHA256_PATTERN)
+    role: Literal["key_frame", "cited"] = Field(
+        default="key_frame",
+        description="key_frame: a key frame of the window; cited: stored only because an example of the "
+        "window cites it (a world-model sample's conditioning frames), so its row carries the image.",
+    )
     # Video key frames are stored downscaled (frame_max_side) while anchors keep the decoded frame's pixels:
     # a box or point times `scale` lands on the stored image. Robot and GUI frames are stored as sent (1.0).
     width: int | None = Field(
@@ -123,6 +128,12 @@ class Example(TailorRecord):
     )
     window_id: str = Field(max_length=300)
     intent_id: str | None = None
+    intent_ids: list[str] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="Every intent whose job produced this same content for the window (intent_id is the first); "
+        "intents that map to one family share one example instead of each getting a copy.",
+    )
     source: SourceSpan
     anchor_ids: list[str] = Field(default_factory=list)
     frames: list[FrameRef] = Field(default_factory=list)
@@ -192,6 +203,12 @@ class RejectedExample(TailorRecord):
     raw_output: str = Field(default="", max_length=200_000)
     model: str = Field(default="rules", max_length=300)
     intent_id: str | None = None
+    intent_ids: list[str] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="Every intent whose job produced this same content for the window (intent_id is the first); "
+        "intents that map to one family share one example instead of each getting a copy.",
+    )
     weights_version: str | None = None
     prompt_sha256: str | None = Field(default=None, pattern=SHA256_PATTERN)
     image_frames: list[int] = Field(
@@ -202,6 +219,21 @@ class RejectedExample(TailorRecord):
     rewards: dict[str, float] = Field(
         default_factory=dict, description="Reward terms (rejected outputs score too)."
     )
+    created_at: float
+
+
+class FamilySkip(TailorRecord):
+    """A task family an intent asked for that produced nothing for a window, and why (topic `tailor.skips`)."""
+
+    RECORD_NAME: ClassVar[str] = "FamilySkip"
+    schema_version: Literal[1] = 1
+    window_id: str = Field(max_length=300)
+    domain: Domain
+    task_family: str = Field(max_length=64)
+    intent_ids: list[str] = Field(default_factory=list, description="The intents that asked for it.")
+    reason: str = Field(max_length=100, description="Short label, also the metric's reason label.")
+    detail: str = Field(max_length=2000, description="What the window lacked, in words.")
+    worker: str = Field(max_length=200)
     created_at: float
 
 

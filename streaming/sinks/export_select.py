@@ -11,7 +11,8 @@ def filtered_by(example: Example, config: ExportConfig) -> str | None:
     """The name of the first filter that leaves `example` out, or None when it is selected."""
     if config.task_families is not None and example.task_family not in config.task_families:
         return "task_family"
-    if config.intent_ids is not None and (example.intent_id or "") not in config.intent_ids:
+    asked = example.intent_ids or [example.intent_id or ""]  # an example shared by intents matches each
+    if config.intent_ids is not None and not set(asked) & set(config.intent_ids):
         return "intent"
     version = example.weights_version or BASE_WEIGHTS
     if config.weights_versions is not None and version not in config.weights_versions:

@@ -22,9 +22,10 @@ from core.records import Anchor, Example, FrameRef, SourceSpan
 
 # 2 (7 Dec): image_frames, the key frames the model saw. 3 (7 Dec): self-contained rows (prompt, intent text,
 # family schema hash, anchor set hash, cited anchors in full, validators passed, reward floor), so exports
-# and audits need no broker. Part files of 1 to 3 read and compact beside 4 (`conform`, `row_example`).
+# and audits need no broker. Part files of 1 to 4 read and compact beside 5 (`conform`, `row_example`).
 # 4 (7 Dec): recording and licence of the source recording (dataset cards list them).
-SINK_SCHEMA_VERSION = 4
+# 5 (7 Dec): intent_ids, every intent that asked for the content (one row per distinct content).
+SINK_SCHEMA_VERSION = 5
 SCHEMA_VERSION_KEY = b"tailor.sink_schema_version"
 HF_METADATA_KEY = b"huggingface"
 
@@ -83,6 +84,8 @@ _COLUMNS: list[tuple[str, pa.DataType, dict[str, Any]]] = [
     ("min_reward", pa.float64(), _F64),
     ("recording", pa.string(), _STR),
     ("licence", pa.string(), _STR),
+    # sink schema 5: every intent that asked for this content (older rows: null, read as [intent_id])
+    ("intent_ids", pa.list_(pa.string()), {"feature": _STR, "_type": "List"}),
     (
         "frames",
         pa.list_(pa.struct([("bytes", pa.binary()), ("path", pa.string())])),
@@ -177,6 +180,7 @@ def example_row(example: Example, cells: list[FrameCell]) -> dict[str, Any]:
         "min_reward": example.min_reward,
         "recording": example.recording,
         "licence": example.licence,
+        "intent_ids": list(example.intent_ids),
         "frames": [{"bytes": c.data, "path": frame_path(c.ref)} for c in cells if c.data is not None],
         "frame_refs": [
             {
@@ -240,7 +244,17 @@ def row_example(row: dict[str, Any]) -> Example:
         min_reward=row.get("min_reward"),
         recording=row.get("recording"),  # sink schema 4
         licence=row.get("licence"),
+        # sink schema 5; an older row names only the one intent it was made for
+        intent_ids=_intent_ids(row),
     )
+
+
+def _intent_ids(row: dict[str, Any]) -> list[str]:
+    """The row's intent_ids; a row older than sink schema 5 (none, or null) names the one intent it was made for."""
+    ids = row.get("intent_ids")
+    if ids is None:
+        return [row["intent_id"]] if row["intent_id"] else []
+    return list(ids)
 
 
 def row_frame_errors(row: dict[str, Any]) -> list[str]:
@@ -251,7 +265,7 @@ def estimated_bytes(row: dict[str, Any]) -> int:
     """Uncompressed size of a row (an upper bound of its share of a part file, near enough)."""
     size = 256 + len(row["output_json"]) + len(row["example_id"]) + len(row["window_id"])
     size += len(row["prompt_json"] or "") + len(row["intent_text"] or "") + len(row["cited_anchors_json"])
-    size += sum(len(a) + 8 for a in row["anchor_ids"]) + 24 * len(row["rewards"])
+    size += sum(len(a) + 8 for a in [*row["anchor_ids"], *row["intent_ids"]]) + 24 * len(row["rewards"])
     size += sum(len(f["bytes"]) + len(f["path"]) for f in row["frames"])
     size += sum(len(f["uri"]) + 100 for f in row["frame_refs"])
     return size

@@ -11,6 +11,7 @@ from core.records import (
     BBox,
     DeadLetter,
     Example,
+    FamilySkip,
     Feedback,
     GuiAction,
     GuiStep,
@@ -108,6 +109,16 @@ def samples() -> list[TailorRecord]:
             sha256=H,
             created_at=NOW,
         ),
+        FamilySkip(
+            window_id="robot:ep-1:0",
+            domain="robot",
+            task_family="robot_fault_recovery",
+            intent_ids=["i-1"],
+            reason="no_stall",
+            detail="no stall anchor",
+            worker="w0",
+            created_at=NOW,
+        ),
         DeadLetter(
             reason="corrupt_media",
             detail="x",
@@ -126,7 +137,7 @@ def samples() -> list[TailorRecord]:
 
 def test_every_topic_has_one_record_type_with_a_schema_version() -> None:
     specs = topic_specs(TailorSettings())
-    assert len({s.name for s in specs}) == len(specs) == 10
+    assert len({s.name for s in specs}) == len(specs) == 11
     for spec in specs:
         assert spec.record.model_fields["schema_version"].default == 1
     assert [s.name for s in specs if s.compacted] == ["tailor.intents"]

@@ -3,6 +3,9 @@ a live worker, from replay to the examples topic, the rejected topic and the Par
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +18,7 @@ from streaming.intent_publish import IntentRequest, publish_intent
 from streaming.replay.runner import replay
 from streaming.replay.runner_config import ReplayConfig
 from streaming.settings import TailorSettings
-from tests.conftest import REPO
+from tests.conftest import REPO, WorkerProcess, settings_env
 from tests.kafka_helpers import consume
 from tests.streaming.test_synthesis_e2e import parquet_ids
 
@@ -91,3 +94,33 @@ def test_vllm_backend_from_replay_to_topics_and_parquet(
         e.example_id for e in accepted
     )  # malformed output never reaches the sink
     assert worker.metric("tailor_synthesis_tokens_total", backend="vllm") > 0
+
+
+def test_tailor_intent_shows_the_families_the_worker_parses(
+    settings: TailorSettings, worker: WorkerProcess
+) -> None:
+    # the worker asks the served model to add families (intent_model_enabled); the CLI must show that parse,
+    # not the rules' alone: the rules give only tutorial for this request, SmolLM2 (temperature 0) adds
+    # gui_action_extraction, so a CLI that showed the rules' parse printed "-> tutorial ... by rules"
+    text = "how to open an editor and type text"
+    proc = subprocess.run(
+        [sys.executable, "-m", "app.cli", "intent", text, "--domain", "gui"],
+        env=settings_env(settings),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    shown = re.search(
+        r"^(i-\w+) \[active\] .* -> ([a-z_, ]+) \(domain=.*, by ([a-z+]+)\)", proc.stdout, re.MULTILINE
+    )
+    assert shown, proc.stdout
+    intent_id, families_shown, by = shown.groups()
+    parsed = re.compile(rf"intent {intent_id} \(([a-z+]+)\): ([a-z_, ]+)")
+    deadline = time.monotonic() + 60
+    while (found := parsed.search(worker.log())) is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert found, worker.log()[-2000:]
+    assert (found.group(1), found.group(2).strip()) == (by, families_shown.strip())
+    assert by == "rules+model" and families_shown.startswith("tutorial, ")

@@ -133,7 +133,7 @@ def test_candidate_ids_match_the_synthesis_step_ids(
     texts = [rule_text(family, window), PROSE, PROSE + "!"]
     group = build_group(family, ctx, texts, weights_version="v3", model="smollm2")
     assert [c.candidate_id for c in group.candidates] == [
-        example_id(window.window_id, "i9", family.name, "smollm2", "v3", t) for t in texts
+        example_id(window.window_id, family.name, "smollm2", "v3", t) for t in texts
     ]
     # the trainer's join: the ids the synthesis step publishes are the group's candidate ids
     step = judge(family, ctx, Generation(texts=texts, model="smollm2", weights_version="v3"))

@@ -138,8 +138,13 @@ class VideoExpertPipeline:
         return VideoExtraction(window=window, anchors=anchors, key_frames=key_frames, seconds=seconds)
 
     def encode_key_frames(self, window: VideoWindow) -> list[KeyFrameImage]:
-        assert self.encoder is not None
-        positions = [window.position_of(a.frame_index) for a in window.anchors_of("key_frame")]
+        return self.encode_frames(window, [a.frame_index for a in window.anchors_of("key_frame")])
+
+    def encode_frames(self, window: VideoWindow, frame_indices: list[int]) -> list[KeyFrameImage]:
+        """Images of these frames (each snapped to the analysis frame at or before it), once per frame."""
+        if self.encoder is None:
+            return []
+        positions = [window.position_of(i) for i in frame_indices]
         images = window.rgb(positions)
         out = []
         for position in dict.fromkeys(positions):

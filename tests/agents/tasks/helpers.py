@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.anchoring import WindowAnchoring
+from agents.anchoring import WindowAnchoring, store_key_frames
 from agents.anchoring_steps import GuiAnchoring, RobotAnchoring
 from agents.anchoring_video import VideoAnchoring
 from agents.extractors.gui.pipeline import GuiExpertPipeline
@@ -80,13 +80,7 @@ def anchor_set(
         records=recs,
     )
     facts = anchoring.facts(window)
-    refs = []
-    for kf in facts.key_frames[:16]:
-        ref = frames.put(kf.data, kf.media_type)
-        assert ref.uri is not None and ref.sha256 is not None
-        refs.append(
-            FrameRef(frame_index=kf.frame_index, timestamp=kf.timestamp, uri=ref.uri, sha256=ref.sha256)
-        )
+    refs = store_key_frames(facts, frames, 16)
     recording, licence = window.provenance()
     return AnchorSet(
         window_id=window.window_id,

@@ -111,7 +111,9 @@ def test_tutorial_steps_follow_the_gui_actions(
     assert out.title == aitw.instruction
     video = family.rule_output(SynthesisContext(bikes, TaskSpec("tutorial")))
     assert isinstance(video, TutorialOutput)
-    assert [s.frame for s in video.steps] == sorted(kf.frame_index for kf in bikes.key_frames)
+    assert [s.frame for s in video.steps] == sorted(
+        k.frame_index for k in bikes.key_frames if k.role == "key_frame"
+    )
     assert "scene cut" in video.steps[1].text
 
 
@@ -225,13 +227,43 @@ def test_cited_anchors_and_key_frames(
     resumed = next(s for s in of_type(umi_windows[0], "subtask") if s.frame_index == out.recovery[0])
     assert resumed.anchor_id in ids  # the recovery starts where the next subtask starts
     assert isinstance(out, RobotFaultRecoveryOutput)
-    assert [k.frame_index for k in family.cited_key_frames(ctx, out)] == [0, 2]
+    assert [k.frame_index for k in family.cited_key_frames(ctx, out)] == [0, 2, 24]  # 24: stored for a sample
     wm = families["world_model_sample"]
     wctx = SynthesisContext(bikes, TaskSpec(wm.name))
     sample = wm.rule_output(wctx)
     assert isinstance(sample, WorldModelSampleOutput)
-    assert [k.frame_index for k in wm.cited_key_frames(wctx, sample)] == [46]
+    # every frame the sample cites is stored (the anchor stage stores them), so its row carries them all
+    cited = sorted({c.frame for c in sample.frame_cites()})
+    assert len(cited) >= 8 and [k.frame_index for k in wm.cited_key_frames(wctx, sample)] == cited
     assert any(p.description == "key frame of the shot" and p.frame == 46 for p in sample.motion_plan)
+    assert {k.role for k in bikes.key_frames if k.frame_index in cited} == {"key_frame", "cited"}
+
+
+def test_robot_subtask_words_come_from_the_instruction(
+    families: dict[str, TaskFamily], robot_windows: list[AnchorSet]
+) -> None:
+    """Bridge episodes turn a lever, put a carrot on a plate, put a cup into a sink: the grasped phase is named
+    by the instruction's verb and object, never the fixed "carry the grasped object"."""
+    family, wm = families["next_subtask"], families["world_model_sample"]
+    seen: dict[str, set[str]] = {}
+    for window in robot_windows:
+        if not window.instruction:
+            continue
+        for fam in (family, wm):
+            out = fam.rule_output(SynthesisContext(window, TaskSpec(fam.name)))
+            if out is None:
+                continue
+            text = out.next_subtask.text if isinstance(out, NextSubtaskOutput) else out.prompt
+            assert "grasped object" not in text and "toward the object" not in text, (
+                window.instruction,
+                text,
+            )
+            assert fam.validate(SynthesisContext(window, TaskSpec(fam.name)), out) == [], text
+            if isinstance(out, NextSubtaskOutput):
+                seen.setdefault(window.instruction, set()).add(text.split(" (task:")[0])
+    assert seen["turn lever vertical to front"] == {"turn lever vertical to front"}
+    assert seen["put carrot on plate"] == {"carry carrot to plate"}
+    assert seen["put cup from counter or drying rack into sink"] == {"carry cup to sink"}
 
 
 def test_a_window_published_twice_makes_the_same_examples(

@@ -138,7 +138,7 @@ def test_part_files_of_sink_schemas_1_and_2_read_and_compact_with_schema_3(
     new = ParquetSink(ParquetSinkConfig(root=root, writer_id="w2"), frame_store).open()
     new.add([full])
     new.flush()
-    assert pq.read_schema(list_parts(root)[-1].path).metadata[b"tailor.sink_schema_version"] == b"4"
+    assert pq.read_schema(list_parts(root)[-1].path).metadata[b"tailor.sink_schema_version"] == b"5"
 
     examples = {e.example_id: e for e in read_examples(root)}
     assert len(examples) == 9 and examples["qa-0061"] == full  # every schema-3 field round-trips
