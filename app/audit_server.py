@@ -1,4 +1,4 @@
-"""`tailor audit DATASET_DIR`: a small read-only web page over a Parquet dataset (stdlib http.server).
+"""`tailor ui DATASET_DIR` (alias `tailor audit`): a small read-only web page over a Parquet dataset (stdlib http.server).
 
     /                  the examples, newest first, filtered by family, domain, intent, weights version
     /example?id=ID     one example: output, the key frames it cites, its cited anchors on the window's

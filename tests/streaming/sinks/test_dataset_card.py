@@ -1,4 +1,4 @@
-"""`tailor dataset card`, `tailor dataset push` and `tailor audit` on a dataset written by the real sink from real windows
+"""`tailor dataset card`, `tailor dataset push` and `tailor ui` on a dataset written by the real sink from real windows
 (two Bridge episodes, the AITW episode; the rules backend's outputs judged by the families' validators):
 the card's YAML parses, `datasets.load_dataset(DIR, name=family)` loads every config with its images,
 source recordings and their licences (stamped as `tailor replay` stamps them) are listed, hostile intent
@@ -176,7 +176,7 @@ def test_replay_stamps_known_and_given_licences_and_windows_carry_them() -> None
     assert window.provenance() == ("my-own-recording", first.licence)
 
 
-# --- the audit page (`tailor audit`): served over HTTP and read back; no real browser is driven here ---
+# --- the audit page (`tailor ui`): served over HTTP and read back; no real browser is driven here ---
 
 BAD_ID = "x'><script>alert(1)</script>"
 
@@ -265,10 +265,13 @@ def test_the_audit_page_escapes_hostile_rows_and_reads_referenced_frames_from_th
     assert frame[0] == 200 and hashlib.sha256(frame[2]).hexdigest() == base.frames[0].sha256
 
 
-def test_tailor_audit_serves_on_loopback(built: Built, tmp_path: Path) -> None:
+def test_tailor_ui_serves_on_loopback(built: Built, tmp_path: Path) -> None:
+    from app.cli import main
+
+    assert main.commands["audit"].callback is main.commands["ui"].callback  # the first name still works
     env = {k: v for k, v in os.environ.items() if not k.startswith("TAILOR_")}
     env |= {"PYTHONPATH": str(REPO), "TAILOR_DATA_DIR": str(tmp_path / "data")}
-    cmd = [sys.executable, "-m", "app.cli", "audit", str(built.root), "--port", "0"]
+    cmd = [sys.executable, "-m", "app.cli", "ui", str(built.root), "--port", "0"]
     proc = subprocess.Popen(
         cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
