@@ -66,6 +66,8 @@ class AuditHandler(BaseHTTPRequestHandler):
                     self.send(HTTPStatus.OK, frame.data, frame.media_type)
             else:
                 self.html(HTTPStatus.NOT_FOUND, not_found(f"page {url.path!r}"))
+        except ConnectionError:  # the client went away mid-answer (a browser dropping a favicon request)
+            log.debug("audit client %s left during %s", self.address_string(), url.path)
         except Exception:  # a page that cannot be built: log it, answer 500, keep serving
             log.exception("audit page %s failed", url.path)
             self.html(HTTPStatus.INTERNAL_SERVER_ERROR, "<p>internal error (see the server log)</p>")
