@@ -1,4 +1,4 @@
-"""Settings of `tailor audit`: where the read-only audit page listens and how much it shows."""
+"""Settings of `tailor ui` (alias `tailor audit`): where the read-only audit page listens and how much it shows."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`tailor audit DATASET_DIR`: a small read-only web page over a Parquet dataset (stdlib http.server).
+"""`tailor ui DATASET_DIR` (alias `tailor audit`): a small read-only web page over a Parquet dataset (stdlib http.server).
 
     /                  the examples, newest first, filtered by family, domain, intent, weights version
     /example?id=ID     one example: output, the key frames it cites, its cited anchors on the window's
@@ -66,6 +66,8 @@ class AuditHandler(BaseHTTPRequestHandler):
                     self.send(HTTPStatus.OK, frame.data, frame.media_type)
             else:
                 self.html(HTTPStatus.NOT_FOUND, not_found(f"page {url.path!r}"))
+        except ConnectionError:  # the client went away mid-answer (a browser dropping a favicon request)
+            log.debug("audit client %s left during %s", self.address_string(), url.path)
         except Exception:  # a page that cannot be built: log it, answer 500, keep serving
             log.exception("audit page %s failed", url.path)
             self.html(HTTPStatus.INTERNAL_SERVER_ERROR, "<p>internal error (see the server log)</p>")

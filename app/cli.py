@@ -12,7 +12,7 @@ import click
 from app.bench_cli import bench
 from app.cli_common import fail as _fail
 from app.cli_common import settings_or_exit as _settings
-from app.dataset_cli import audit, dataset
+from app.dataset_cli import audit, dataset, ui
 from app.export_command import export
 from app.feedback_cli import feedback
 
@@ -387,6 +387,7 @@ def config_show(as_json: bool) -> None:
 main.add_command(bench)
 main.add_command(export)
 main.add_command(dataset)
+main.add_command(ui)
 main.add_command(audit)
 main.add_command(feedback)
 

@@ -1,7 +1,9 @@
-"""`tailor dataset card|push`: describe a Parquet dataset with a Hugging Face dataset card, and push it."""
+"""`tailor dataset card|push|upgrade`: describe a Parquet dataset with a Hugging Face dataset card, and push it;
+`tailor ui` (alias `tailor audit`): browse it in a read-only web page."""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import click
@@ -80,11 +82,11 @@ def push(dataset_dir: Path, repo: str, public: bool, revision: str | None) -> No
     click.echo(f"pushed {len(result.files)} files to {result.target}{removed}")
 
 
-@click.command()
+@click.command("ui")
 @click.argument("dataset_dir", type=_DIR)
 @click.option("--host", default=None, help=field_help(AuditConfig, "host"))
 @click.option("--port", type=int, default=None, help=field_help(AuditConfig, "port"))
-def audit(dataset_dir: Path, host: str | None, port: int | None) -> None:
+def ui(dataset_dir: Path, host: str | None, port: int | None) -> None:
     """Serve a read-only audit page over DATASET_DIR: each example beside the key frames and anchors it
     cites (frames not embedded in the rows come from the frame store)."""
     from app.audit_server import make_server
@@ -104,3 +106,8 @@ def audit(dataset_dir: Path, host: str | None, port: int | None) -> None:
         pass
     finally:
         server.server_close()
+
+
+# `tailor audit`: the command's first name, kept so scripts that use it keep working (hidden from --help)
+audit = copy.copy(ui)
+audit.name, audit.hidden = "audit", True

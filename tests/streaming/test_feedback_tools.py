@@ -1,7 +1,8 @@
 """Feedback tools against the real broker: `tailor feedback` sends records the trainer's intake reads and
 its feedback readers accept; malformed feedback is refused with one line and nothing is sent; a real short
 TRL fine-tune (SFTTrainer, a tiny random llama with SmolLM2's real tokenizer) on examples exported from a
-sink-written dataset reports its eval metrics through `TailorFeedbackCallback`, naming the examples."""
+sink-written dataset reports its eval metrics and each batch's training loss through `TailorFeedbackCallback`,
+naming the examples (the eval set's; the batch's)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ from app.trainer_service import read_feedback
 from core.blobstore import BlobStore
 from core.limits_config import LimitsConfig
 from core.records import Feedback
-from streaming.feedback_callback import TailorFeedbackCallback, dataset_example_ids
+from streaming.feedback_batches import BatchIds
+from streaming.feedback_callback import ID_COLUMNS, TailorFeedbackCallback, dataset_example_ids
 from streaming.feedback_publish import FeedbackSender
 from streaming.settings import TailorSettings
 from streaming.sinks.exports import export_dataset
@@ -99,7 +101,7 @@ def test_the_cli_sends_what_the_trainer_accepts_and_refuses_malformed_feedback(
     assert consume(settings, settings.topic_dlq, timeout_s=3) == []  # and none of them was malformed
 
 
-def test_a_trl_fine_tune_reports_its_eval_metrics_with_the_example_ids(
+def test_a_trl_fine_tune_reports_its_eval_metrics_and_batch_losses_with_the_example_ids(
     settings: TailorSettings, tmp_path: Path
 ) -> None:
     need(BRIDGE)
@@ -148,16 +150,17 @@ def test_a_trl_fine_tune_reports_its_eval_metrics_with_the_example_ids(
     callback = TailorFeedbackCallback.from_dataset(data, send=sender.send, source="sft-job", run="run-1")
     args = SFTConfig(
         output_dir=str(tmp_path / "out"),
-        max_steps=1,
-        per_device_train_batch_size=2,
+        max_steps=2,
+        per_device_train_batch_size=1,  # one example a step: each logged loss names one example
         per_device_eval_batch_size=4,
         eval_strategy="steps",
-        eval_steps=1,
+        eval_steps=2,
         max_length=128,  # cheap: loss over the first tokens (the mechanics are the point, not the model)
         report_to=[],
         save_strategy="no",
         use_cpu=True,
         logging_steps=1,
+        remove_unused_columns=False,  # the ids reach the collator; the callback strips them there
     )
     trainer = SFTTrainer(
         model=AutoModelForCausalLM.from_config(tiny),
@@ -171,7 +174,7 @@ def test_a_trl_fine_tune_reports_its_eval_metrics_with_the_example_ids(
         trainer.train()
     finally:
         sender.close()
-    assert callback.sent >= 1 and callback.failed == 0
+    assert callback.sent >= 3 and callback.failed == 0
     got = accepted_by_the_trainer(settings, callback.sent)
     by_metric = {fb.metric: fb for fb in got}
     assert "eval_loss" in by_metric and "eval_runtime" not in by_metric
@@ -179,6 +182,12 @@ def test_a_trl_fine_tune_reports_its_eval_metrics_with_the_example_ids(
     assert loss.kind == "batch_metric" and loss.source == "sft-job" and loss.value is not None
     assert sorted(loss.example_ids) == sorted(e.example_id for e in examples)
     assert loss.value > 0  # a random model's cross-entropy
+
+    # per-batch training losses, each naming the one example its batch held (both trained, once each)
+    train = [fb for fb in got if fb.metric == "loss"]
+    assert len(train) == 2 and all(len(fb.example_ids) == 1 for fb in train)
+    assert sorted(fb.example_ids[0] for fb in train) == sorted(data.select(range(2))["example_id"])
+    assert all(fb.value is not None and fb.value > 0 for fb in train)
 
 
 def test_the_callback_reads_the_ids_of_every_export_format() -> None:
@@ -190,3 +199,28 @@ def test_the_callback_reads_the_ids_of_every_export_format() -> None:
     assert dataset_example_ids(grpo) == ["b", "c", "a"]
     with pytest.raises(ValueError, match="no example ids"):
         TailorFeedbackCallback.from_dataset([{"messages": []}], send=print)
+
+
+def test_batch_ids_are_stripped_at_collation_and_credited_as_batches_are_trained() -> None:
+    """A loader collating ahead (as accelerate's does) still credits each trained batch with its own ids;
+    the rows the inner collator gets carry no id column."""
+    from torch.utils.data import DataLoader
+
+    rows = [{"x": n, "example_id": f"e{n}"} for n in range(5)] + [{"x": 9, "example_ids": ["g1", "e0"]}]
+    seen: list[list[dict[str, object]]] = []
+    loader = DataLoader(rows, batch_size=2, collate_fn=lambda b: seen.append(b) or [r["x"] for r in b])  # type: ignore[func-returns-value]
+    batches = BatchIds(ID_COLUMNS)
+    batches.install(loader, num_workers=0)
+    it = iter(loader)
+    assert next(it) == [0, 1] and next(it) == [2, 3]  # two collated before any is trained
+    assert all(set(r) == {"x"} for b in seen for r in b)
+    batches.trained()
+    assert batches.take() == ["e0", "e1"]
+    batches.trained()  # a gradient-accumulation step: two micro-batches
+    assert next(it) == [4, 9]
+    batches.trained()
+    assert batches.take() == ["e2", "e3", "e4", "g1", "e0"]
+    assert batches.take() == []
+    workers = BatchIds(ID_COLUMNS)
+    workers.install(DataLoader(rows), num_workers=2)
+    assert workers.problem is not None and "dataloader_num_workers" in workers.problem

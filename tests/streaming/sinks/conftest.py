@@ -14,6 +14,8 @@ from PIL import Image
 
 from core.blobstore import BlobStore
 from core.records import FrameRef
+from tests.apt_helpers import apt_binaries
+from tests.webdriver import ChromeDriver
 
 REPO = Path(__file__).resolve().parents[3]
 SHARED = REPO / ".." / "shared"
@@ -78,3 +80,12 @@ def hf_cache(tmp_path: Path) -> Iterator[str]:
     path = tmp_path / "hf-cache"
     path.mkdir()
     yield str(path)
+
+
+@pytest.fixture(scope="session")
+def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromeDriver]:
+    """Debian's headless `chromium` behind its `chromedriver` (both installed with apt-get when missing)."""
+    found = apt_binaries(["chromium", "chromium-driver"], ["chromium", "chromedriver"])
+    driver = ChromeDriver(found["chromedriver"], found["chromium"], tmp_path_factory.mktemp("chromium"))
+    yield driver
+    driver.close()

@@ -1,10 +1,10 @@
-"""`tailor dataset card`, `tailor dataset push` and `tailor audit` on a dataset written by the real sink from real windows
+"""`tailor dataset card`, `tailor dataset push` and `tailor ui` on a dataset written by the real sink from real windows
 (two Bridge episodes, the AITW episode; the rules backend's outputs judged by the families' validators):
 the card's YAML parses, `datasets.load_dataset(DIR, name=family)` loads every config with its images,
 source recordings and their licences (stamped as `tailor replay` stamps them) are listed, hostile intent
 text is escaped; a push to a local folder copies the same files (and mirrors deletions), and a push to
-the hub with no hub reachable fails with one clear line; the audit page, read over HTTP (no real browser is
-driven: Chromium is not installed here), shows an example's key frames and cited anchors and escapes
+the hub with no hub reachable fails with one clear line; the audit page (`tailor ui`), read over HTTP and in
+headless Chromium driven over WebDriver, shows an example's key frames and cited anchors and escapes
 hostile text."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -39,6 +40,7 @@ from agents.synthesis.base import Generation
 from agents.synthesis_step import judge
 from agents.tasks.base import SynthesisContext, TaskSpec, registry
 from app.audit_config import AuditConfig
+from app.audit_pages import example_link
 from app.audit_server import make_server
 from core.blobstore import BlobStore
 from core.limits_config import LimitsConfig
@@ -53,6 +55,7 @@ from streaming.sinks.parquet_sink_config import ParquetSinkConfig
 from streaming.sinks.reader import read_examples
 from streaming.sinks.upgrade import old_parts
 from tests.agents.tasks.helpers import AITW, BRIDGE, anchor_set, need, records
+from tests.webdriver import ChromeDriver
 
 REPO = Path(__file__).resolve().parents[3]
 HOSTILE = 'gui data <script>alert("x")</script> | `code` ![img](http://evil)'
@@ -176,7 +179,7 @@ def test_replay_stamps_known_and_given_licences_and_windows_carry_them() -> None
     assert window.provenance() == ("my-own-recording", first.licence)
 
 
-# --- the audit page (`tailor audit`): served over HTTP and read back; no real browser is driven here ---
+# --- the audit page (`tailor ui`): served over HTTP, read back and shown in a real browser ---
 
 BAD_ID = "x'><script>alert(1)</script>"
 
@@ -231,6 +234,49 @@ def test_the_audit_page_shows_an_example_beside_its_frames_and_anchors(built: Bu
     assert get(audit_url + "frame?" + urllib.parse.urlencode({"id": ex.example_id, "n": 99}))[0] == 404
 
 
+def test_an_example_page_in_a_real_browser_shows_its_frames_and_anchors(
+    built: Built, audit_url: str, chromium: ChromeDriver, tmp_path: Path
+) -> None:
+    """Headless Chromium over WebDriver: the list links the example; its page shows every key frame decoded
+    (naturalWidth > 0) with its frame index, and its cited anchors in the table and on the time line."""
+    ex = max(built.examples, key=lambda e: (len(e.frames), len(e.cited_anchors)))
+    with chromium.session() as browser:
+        browser.get(audit_url)
+        [link] = browser.find_all(f"a[href='{example_link(ex.example_id)}']")
+        browser.click(link)
+        assert browser.current_url() == audit_url.rstrip("/") + example_link(ex.example_id)
+        deadline = time.monotonic() + 20
+        while not all(browser.script("return Array.from(document.images).map(i => i.complete)")):
+            assert time.monotonic() < deadline, "the key frames did not finish loading"
+            time.sleep(0.05)
+        images = browser.script("return Array.from(document.images).map(i => [i.naturalWidth, i.alt])")
+        served = [
+            get(audit_url + "frame?" + urllib.parse.urlencode({"id": ex.example_id, "n": n}))[2]
+            for n in range(len(ex.frames))
+        ]
+        want = [
+            [Image.open(io.BytesIO(data)).width, f"key frame {f.frame_index}"]
+            for data, f in zip(served, ex.frames)
+        ]
+        assert images == want and all(w > 0 for w, _ in images)
+        captions = [browser.text(e) for e in browser.find_all("figcaption")]
+        assert [c.split(",")[0] for c in captions] == [f"frame index {f.frame_index}" for f in ex.frames]
+        listed = [browser.text(e) for e in browser.find_all(".timeline + table tr td:first-child")]
+        assert listed == [a.anchor_id for a in ex.cited_anchors]
+        ticks = browser.script(
+            "return Array.from(document.querySelectorAll('.timeline .tick:not(.frame)'))"
+            ".map(t => [t.textContent, t.getBoundingClientRect().height > 0])"
+        )
+        assert ticks == [[a.type, True] for a in ex.cited_anchors]
+        shot = browser.screenshot()
+    assert shot.startswith(b"\x89PNG\r\n\x1a\n") and Image.open(io.BytesIO(shot)).width == 1280
+    (tmp_path / "audit_example.png").write_bytes(shot)
+    if os.environ.get("TAILOR_TEST_ARTIFACTS"):
+        out = Path(os.environ["TAILOR_TEST_ARTIFACTS"])
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "audit_example.png").write_bytes(shot)
+
+
 def test_the_audit_page_escapes_hostile_rows_and_reads_referenced_frames_from_the_store(
     built: Built, tmp_path: Path
 ) -> None:
@@ -265,10 +311,13 @@ def test_the_audit_page_escapes_hostile_rows_and_reads_referenced_frames_from_th
     assert frame[0] == 200 and hashlib.sha256(frame[2]).hexdigest() == base.frames[0].sha256
 
 
-def test_tailor_audit_serves_on_loopback(built: Built, tmp_path: Path) -> None:
+def test_tailor_ui_serves_on_loopback(built: Built, tmp_path: Path) -> None:
+    from app.cli import main
+
+    assert main.commands["audit"].callback is main.commands["ui"].callback  # the first name still works
     env = {k: v for k, v in os.environ.items() if not k.startswith("TAILOR_")}
     env |= {"PYTHONPATH": str(REPO), "TAILOR_DATA_DIR": str(tmp_path / "data")}
-    cmd = [sys.executable, "-m", "app.cli", "audit", str(built.root), "--port", "0"]
+    cmd = [sys.executable, "-m", "app.cli", "ui", str(built.root), "--port", "0"]
     proc = subprocess.Popen(
         cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
