@@ -30,6 +30,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from agents.anchoring_config import AnchoringConfig
+from agents.anchoring_pool_config import AnchoringPoolConfig
 from agents.extractors.pipelines_config import ExtractorsConfig
 from agents.intents_config import IntentsConfig
 from agents.synthesis.synthesis_config import SynthesisConfig
@@ -164,6 +165,7 @@ class TailorSettings(
     BrokerConfig,
     WindowsConfig,
     AnchoringConfig,
+    AnchoringPoolConfig,
     SynthesisConfig,
     IntentsConfig,
     LagMonitorConfig,

@@ -39,6 +39,7 @@ from core.metrics import TailorMetrics
 from core.records import GuiStep, MediaRef, RecordError, RobotStep, TailorRecord, VideoSegment
 from core.tenancy import scoped_key
 from core.window import ClosedWindow
+from streaming.decode_ledger import ledger_key
 from streaming.ingest import RecordHandler
 from streaming.window_state import ChangeLog, Header, WindowState
 from streaming.windows_config import WindowsConfig
@@ -348,6 +349,7 @@ class Windower(RecordHandler):
             self._slots().release()
         for k in item_keys:
             self.state.delete(partition, k)
+        self.state.delete(partition, ledger_key(window.window_id))  # its decoding is settled with its items
         self.metrics.stage_out.labels(self.stage).inc()
 
     async def drain(self) -> None:
