@@ -20,6 +20,7 @@ from core.metrics import TailorMetrics
 from core.records import AnchorSet, FrameRef, SourceSpan
 from core.window import ClosedWindow
 from streaming.decode_ledger import POISON, DecodeLedger
+from streaming.executors import in_stage
 from streaming.stage import DeadLetterSink, Source, Stage
 from streaming.windows import WindowCloser
 
@@ -92,7 +93,7 @@ class AnchorEmitter(WindowCloser, Stage):
         # the pool kills its process at timeout_s; this wait is only a backstop past it
         limit = self.extract_timeout_s + (5.0 if self.pool is not None else 0.0)
         try:
-            anchor_set = await asyncio.wait_for(asyncio.to_thread(self.build, window), timeout=limit)
+            anchor_set = await asyncio.wait_for(in_stage("anchors", self.build, window), timeout=limit)
         except DecoderKilled as exc:
             if self.ledger is not None:
                 self.ledger.killed(

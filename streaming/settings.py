@@ -40,6 +40,7 @@ from core.limits_config import LimitsConfig
 from core.topics_config import TopicsConfig
 from streaming.app_config import AppConfig
 from streaming.broker_config import BrokerConfig
+from streaming.executors_config import ExecutorsConfig
 from streaming.kafka_config import KafkaConfig
 from streaming.lag_monitor_config import LagMonitorConfig
 from streaming.tenancy_config import TenancyConfig
@@ -166,6 +167,7 @@ class TailorSettings(
     WindowsConfig,
     AnchoringConfig,
     AnchoringPoolConfig,
+    ExecutorsConfig,
     SynthesisConfig,
     IntentsConfig,
     LagMonitorConfig,

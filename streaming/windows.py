@@ -40,6 +40,7 @@ from core.records import GuiStep, MediaRef, RecordError, RobotStep, TailorRecord
 from core.tenancy import scoped_key
 from core.window import ClosedWindow
 from streaming.decode_ledger import ledger_key
+from streaming.executors import in_stage
 from streaming.ingest import RecordHandler
 from streaming.window_state import ChangeLog, Header, WindowState
 from streaming.windows_config import WindowsConfig
@@ -217,7 +218,7 @@ class Windower(RecordHandler):
             self.metrics.stage_dropped.labels(self.stage, "redelivered").inc()
             return
         self._check_order(key, index, pos.offset)  # cheap early answer, before any media is moved
-        spilled = await asyncio.to_thread(ad.spill, record, self.blobs) if ad.has_inline(record) else record
+        spilled = await in_stage("windows", ad.spill, record, self.blobs) if ad.has_inline(record) else record
         # from here to the header write there is no await: a sweep cannot interleave
         hdr = self._check_order(key, index, pos.offset) or Header(partition=pos.partition, topic=pos.topic)
         entry = b'{"offset": %d, "record": %s}' % (pos.offset, spilled.model_dump_json().encode())
