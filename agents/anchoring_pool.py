@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 POOL_NAME = "anchoring_pool"  # the `extractor` of the refusals below
 _HEADER = struct.Struct("<I")
+_TAKEN = b"taken"  # a child's first answer to a window: it is alive and decoding it
+HAND_OVER_S = 30.0  # time for a child to take a window (a fresh one starts first: seconds on a busy machine)
 _PRELOAD = ["agents.anchoring_video", "agents.anchoring_steps", "agents.anchoring_pool"]
 
 
@@ -133,6 +135,7 @@ def _serve(conn: Any, anchorings: Mapping[str, WindowAnchoring], memory_bytes: i
             window: ClosedWindow = conn.recv()  # from the worker, which this child trusts
         except EOFError:
             return
+        conn.send_bytes(_TAKEN)
         try:
             with budget_overruns() as overruns:
                 facts = anchorings[window.domain].facts(window)
@@ -186,8 +189,7 @@ class AnchoringPool:
             if child is None or not child.proc.is_alive():
                 child = self._start()
             self.windows += 1
-            child.tasks += 1
-            child.conn.send(window)
+            child = self._hand_over(child, window)
             if not child.conn.poll(timeout_s):
                 child.kill()
                 child = None
@@ -212,6 +214,22 @@ class AnchoringPool:
                 child.kill()
                 child = None
             self._idle.put(child)
+
+    def _hand_over(self, child: _Child, window: ClosedWindow) -> _Child:
+        """The child that took the window (it says so before it starts): one that died while idle (the OOM
+        killer, a signal) is replaced, and the window, which did not kill it, goes to the new one."""
+        for _ in range(2):
+            child.tasks += 1
+            try:
+                child.conn.send(window)
+                if child.conn.poll(HAND_OVER_S) and child.conn.recv_bytes() == _TAKEN:
+                    return child
+            except (EOFError, OSError):
+                pass
+            child.kill()
+            child = self._start()
+        child.kill()
+        raise DecoderKilled("decoder_crashed", "decoder processes died before they took the window")
 
     def _start(self) -> _Child:
         self.started += 1

@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from agents.anchoring import WindowAnchoring, WindowFacts
-from agents.anchoring_pool import AnchoringPool, DecoderKilled
+from agents.anchoring_pool import HAND_OVER_S, AnchoringPool, DecoderKilled
 from agents.extractors.base import ExtractorError, budget_overruns
 from core.blobstore import BlobStore
 from core.dlq import SourcePosition
@@ -90,8 +90,9 @@ class AnchorEmitter(WindowCloser, Stage):
             if refused is not None:
                 await self.fail(POISON, f"{about}: {refused}", source, stage=stage)
                 return None
-        # the pool kills its process at timeout_s; this wait is only a backstop past it
-        limit = self.extract_timeout_s + (5.0 if self.pool is not None else 0.0)
+        # the pool kills its process at timeout_s (after up to HAND_OVER_S for a fresh one to start and take
+        # the window); this wait is only a backstop past that
+        limit = self.extract_timeout_s + (HAND_OVER_S + 5.0 if self.pool is not None else 0.0)
         try:
             anchor_set = await asyncio.wait_for(in_stage("anchors", self.build, window), timeout=limit)
         except DecoderKilled as exc:

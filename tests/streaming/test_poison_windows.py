@@ -208,6 +208,9 @@ def test_a_decoder_past_its_time_or_killed_is_stopped_and_replaced(blobs: BlobSt
             pool.facts(slow, 30.0)
         assert info.value.reason == "decoder_crashed" and "-9" in info.value.detail
         assert pool.facts(window("after", media.small), 30.0)[0].num_frames == 20
-        assert pool.started == 3
+        (pid,) = pool.pids()
+        os.kill(pid, signal.SIGKILL)  # and one killed while idle: the next window gets a fresh decoder
+        assert pool.facts(window("idle", media.small), 30.0)[0].num_frames == 20
+        assert pool.started == 4
     finally:
         pool.close()
