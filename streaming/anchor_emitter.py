@@ -1,5 +1,9 @@
 """The anchor stage's plumbing around one domain's `WindowAnchoring`: thread offload, timeout, frame store,
-emission, metrics; a window that cannot be anchored goes down the failure path every stage shares."""
+emission, metrics; a window that cannot be anchored goes down the failure path every stage shares.
+
+With a pool (agents/anchoring_pool.py) the window's media are decoded and its experts run in a decoder
+process, which the pool kills at the timeout; a window that killed its decoder is remembered in the
+ledger (streaming/decode_ledger.py) and dead-lettered, then and after any restart, as poison."""
 
 from __future__ import annotations
 
@@ -7,13 +11,16 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-from agents.anchoring import WindowAnchoring, store_key_frames
+from agents.anchoring import WindowAnchoring, WindowFacts, store_key_frames
+from agents.anchoring_pool import HAND_OVER_S, AnchoringPool, DecoderKilled
 from agents.extractors.base import ExtractorError, budget_overruns
 from core.blobstore import BlobStore
 from core.dlq import SourcePosition
 from core.metrics import TailorMetrics
 from core.records import AnchorSet, SourceSpan
 from core.window import ClosedWindow
+from streaming.decode_ledger import POISON, DecodeLedger
+from streaming.executors import in_stage
 from streaming.stage import DeadLetterSink, Source, Stage
 from streaming.windows import WindowCloser
 
@@ -34,6 +41,8 @@ class AnchorEmitter(WindowCloser, Stage):
         timeout_s: float,
         max_key_frames: int,
         worker_id: str,
+        pool: AnchoringPool | None = None,
+        ledger: DecodeLedger | None = None,
     ) -> None:
         # a window's letter carries its id, not its records (they are on the raw topic at its offsets)
         super().__init__(metrics, dlq, worker_id, payload_cap=1024, timeout_s=timeout_s)
@@ -41,6 +50,9 @@ class AnchorEmitter(WindowCloser, Stage):
         self.frames = frames
         self.send = send
         self.max_key_frames = max_key_frames
+        self.extract_timeout_s = timeout_s
+        self.pool = pool
+        self.ledger = ledger
 
     @property
     def name(self) -> str:
@@ -55,8 +67,7 @@ class AnchorEmitter(WindowCloser, Stage):
             window.key.encode(),
             window.window_id.encode(),
         )
-        work = asyncio.wait_for(asyncio.to_thread(self.build, window), timeout=self.timeout_s)
-        anchor_set = await self.guarded(work, source, stage=stage, about=f"window {window.window_id}")
+        anchor_set = await self._anchor(window, source, stage)
         if anchor_set is None:
             return
         await self.send(anchor_set)
@@ -71,9 +82,44 @@ class AnchorEmitter(WindowCloser, Stage):
             extra={"topic": window.topic, "partition": window.partition, "offset": window.first_offset},
         )
 
-    def build(self, window: ClosedWindow) -> AnchorSet:
+    async def _anchor(self, window: ClosedWindow, source: Source, stage: str) -> AnchorSet | None:
+        """The window's AnchorSet, or None once it went down the failure path."""
+        about = f"window {window.window_id}"
+        if self.ledger is not None:
+            refused = self.ledger.begin(window)
+            if refused is not None:
+                await self.fail(POISON, f"{about}: {refused}", source, stage=stage)
+                return None
+        # the pool kills its process at timeout_s (after up to HAND_OVER_S for a fresh one to start and take
+        # the window); this wait is only a backstop past that
+        limit = self.extract_timeout_s + (HAND_OVER_S + 5.0 if self.pool is not None else 0.0)
+        try:
+            anchor_set = await asyncio.wait_for(in_stage("anchors", self.build, window), timeout=limit)
+        except DecoderKilled as exc:
+            if self.ledger is not None:
+                self.ledger.killed(
+                    window, exc.reason
+                )  # before the letter: a restart must not decode it again
+            await self.failed(exc, source, stage=stage, about=about)
+            return None
+        except Exception as exc:
+            if self.ledger is not None:
+                self.ledger.finished(window)
+            await self.failed(exc, source, stage=stage, about=about)
+            return None
+        if self.ledger is not None:
+            self.ledger.finished(window)
+        return anchor_set
+
+    def _facts(self, window: ClosedWindow) -> tuple[WindowFacts, list[str]]:
+        if self.pool is not None:
+            return self.pool.facts(window, self.extract_timeout_s)
         with budget_overruns() as overruns:  # this thread runs the whole window's experts
             facts = self.anchoring.facts(window)
+        return facts, overruns
+
+    def build(self, window: ClosedWindow) -> AnchorSet:
+        facts, overruns = self._facts(window)
         for expert in overruns:
             self.metrics.extraction_overruns.labels(expert).inc()
         refs = store_key_frames(facts, self.frames, self.max_key_frames)

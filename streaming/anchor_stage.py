@@ -11,6 +11,7 @@ import faust
 from faust.exceptions import NotReady
 
 from agents.anchoring import WindowAnchoring
+from agents.anchoring_pool import AnchoringPool
 from agents.anchoring_steps import GuiAnchoring, RobotAnchoring
 from agents.extractors.gui.pipeline import GuiExpertPipeline
 from agents.extractors.robot.pipeline import RobotExpertPipeline
@@ -19,6 +20,7 @@ from core.dlq import SourcePosition
 from core.metrics import TailorMetrics
 from core.records import AnchorSet, TailorRecord
 from streaming.anchor_emitter import AnchorEmitter
+from streaming.decode_ledger import DecodeLedger
 from streaming.ingest import RecordHandler
 from streaming.settings import TailorSettings
 from streaming.stage import DeadLetterSink
@@ -98,7 +100,12 @@ def register_anchor_stage(
 
     frames = frame_store(settings)
     windowers: dict[str, Windower] = {}
-    for role, (adapter, anchoring) in anchorings(settings, blobs).items():
+    domains = anchorings(settings, blobs)
+    pool = None
+    if settings.window_decode_processes:  # one pool for the three domains: at most that many decoders
+        pool = AnchoringPool({a.domain: anchoring for a, anchoring in domains.values()}, settings)
+    ledger = DecodeLedger(state, settings.window_decode_attempts)
+    for role, (adapter, anchoring) in domains.items():
         emitter = AnchorEmitter(
             anchoring,
             frames,
@@ -108,6 +115,8 @@ def register_anchor_stage(
             settings.window_extract_timeout_s,
             settings.max_key_frames,
             settings.worker_id,
+            pool=pool,
+            ledger=ledger,
         )
         windowers[role] = Windower(adapter, state, emitter, settings, blobs, metrics, ready=is_ready)
 

@@ -12,6 +12,7 @@ from agents.synthesis.factory import BackendHandle
 from core.blobstore import BlobStore
 from core.metrics import TailorMetrics
 from core.records import DeadLetter
+from streaming import executors
 from streaming.faust_transport import TailorFaustApp
 from streaming.ingest import IngestStage, RecordHandler
 from streaming.ingest_checks import checks_for
@@ -79,6 +80,7 @@ def create_app(
         datadir=str(settings.data_dir / "faust"),
     )
     app.fetch_max_wait_ms = settings.kafka_fetch_max_wait_ms
+    executors.configure(settings.stage_threads)  # each stage's own thread pool (before any stage runs)
     app.shutdown_timeout_s = settings.shutdown_timeout_s
     blobs = blob_store(settings)
     tailor = TailorApp(app, metrics, blobs)

@@ -17,6 +17,7 @@ from core.limits_config import LimitsConfig
 from core.metrics import TailorMetrics
 from core.records import RecordError, TailorRecord
 from core.tenancy import TENANT_HEADER, header, mac_ok
+from streaming.executors import in_stage
 from streaming.ingest_checks import RecordCheck
 from streaming.stage import DeadLetterSink, Source, Stage
 from streaming.tenancy_config import TenancyConfig
@@ -100,7 +101,8 @@ class IngestStage(Stage):
         stage = self.name  # a handler's failure is labelled with the handler's stage
         try:
             record = await asyncio.wait_for(
-                asyncio.to_thread(self._parse_and_check, value, headers), timeout=self.limits.decode_timeout_s
+                in_stage("ingest", self._parse_and_check, value, headers),
+                timeout=self.limits.decode_timeout_s,
             )
             for handler in self.handlers:
                 stage = handler.stage

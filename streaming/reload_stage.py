@@ -18,6 +18,7 @@ from typing import Any
 from core.dlq import SourcePosition
 from core.metrics import TailorMetrics
 from core.records import ModelUpdate
+from streaming.executors import in_stage
 from streaming.kafka_clients import aiokafka_kwargs
 from streaming.settings import TailorSettings
 from streaming.stage import Source, Stage
@@ -58,7 +59,7 @@ class Reloads:
             await self.failures.fail("stale_update", detail, source)
             return False
         try:
-            await asyncio.to_thread(apply_update, update, store, self.backend)
+            await in_stage("reload", apply_update, update, store, self.backend)
         except WeightsError as exc:  # trainer's refusal: the weights in use stay
             log.warning("refused model update %s: %s", update.version, exc)
             await self.failures.fail(exc.reason, exc.detail, source)

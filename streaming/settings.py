@@ -30,6 +30,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from agents.anchoring_config import AnchoringConfig
+from agents.anchoring_pool_config import AnchoringPoolConfig
 from agents.extractors.pipelines_config import ExtractorsConfig
 from agents.intents_config import IntentsConfig
 from agents.synthesis.synthesis_config import SynthesisConfig
@@ -39,6 +40,7 @@ from core.limits_config import LimitsConfig
 from core.topics_config import TopicsConfig
 from streaming.app_config import AppConfig
 from streaming.broker_config import BrokerConfig
+from streaming.executors_config import ExecutorsConfig
 from streaming.kafka_config import KafkaConfig
 from streaming.lag_monitor_config import LagMonitorConfig
 from streaming.tenancy_config import TenancyConfig
@@ -164,6 +166,8 @@ class TailorSettings(
     BrokerConfig,
     WindowsConfig,
     AnchoringConfig,
+    AnchoringPoolConfig,
+    ExecutorsConfig,
     SynthesisConfig,
     IntentsConfig,
     LagMonitorConfig,

@@ -4,7 +4,6 @@ named by `sink_plugins` (entry points of `tailor.sinks`, docs/extending.md) get 
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import faust
@@ -13,6 +12,7 @@ from core import plugins
 from core.dlq import SourcePosition
 from core.metrics import TailorMetrics
 from core.records import Example
+from streaming.executors import in_stage
 from streaming.settings import TailorSettings
 from streaming.sinks.base import ExampleSink
 from streaming.sinks.parquet_sink import ParquetSink
@@ -53,9 +53,9 @@ class SinkStage(Stage):
 
     async def write(self, events: list[Any]) -> None:
         if not self.opened:
-            await asyncio.to_thread(self.sink.open)
+            await in_stage("sink", self.sink.open)
             for extra in self.extra:
-                await asyncio.to_thread(extra.open)
+                await in_stage("sink", extra.open)
             self.opened = True
         batch = []
         for event in events:
@@ -64,13 +64,13 @@ class SinkStage(Stage):
             example = await self.guarded(self.decode(event.value), source)
             if example is not None:
                 batch.append(example)
-        added = await asyncio.to_thread(self.sink.add, batch)
-        await asyncio.to_thread(self.sink.flush)  # on disk before these events are acknowledged
+        added = await in_stage("sink", self.sink.add, batch)
+        await in_stage("sink", self.sink.flush)  # on disk before these events are acknowledged
         self.metrics.sink_rows.inc(added)
         self.metrics.sink_duplicates.inc(len(batch) - added)
         for extra in self.extra:  # a failure raises like the Parquet sink's: the batch is not acknowledged
-            await asyncio.to_thread(extra.add, batch)
-            await asyncio.to_thread(extra.flush)
+            await in_stage("sink", extra.add, batch)
+            await in_stage("sink", extra.flush)
 
 
 def plugin_sinks(settings: TailorSettings) -> list[ExampleSink]:

@@ -26,6 +26,7 @@ from core.dlq import SourcePosition
 from core.metrics import TailorMetrics
 from core.records import AnchorSet, FamilySkip
 from streaming.distractors import DistractorPool
+from streaming.executors import in_stage
 from streaming.intent_book import IntentBook, watch_intents
 from streaming.settings import TailorSettings
 from streaming.stage import DeadLetterSink, Source, Stage
@@ -123,8 +124,14 @@ class SynthesisStage(Stage):
         if window not in self.images:
             while len(self.images) >= IMAGE_CACHE:  # the oldest window's images go first
                 self.images.pop(next(iter(self.images)))
-            work = asyncio.to_thread(
-                load_images, ctx.anchors, self.frames, s.synth_max_images, s.synth_image_max_side, s
+            work = in_stage(
+                "synthesis",
+                load_images,
+                ctx.anchors,
+                self.frames,
+                s.synth_max_images,
+                s.synth_image_max_side,
+                s,
             )
             self.images[window] = asyncio.ensure_future(work)
         return await asyncio.shield(self.images[window])

@@ -39,6 +39,8 @@ from core.metrics import TailorMetrics
 from core.records import GuiStep, MediaRef, RecordError, RobotStep, TailorRecord, VideoSegment
 from core.tenancy import scoped_key
 from core.window import ClosedWindow
+from streaming.decode_ledger import ledger_key
+from streaming.executors import in_stage
 from streaming.ingest import RecordHandler
 from streaming.window_state import ChangeLog, Header, WindowState
 from streaming.windows_config import WindowsConfig
@@ -216,7 +218,7 @@ class Windower(RecordHandler):
             self.metrics.stage_dropped.labels(self.stage, "redelivered").inc()
             return
         self._check_order(key, index, pos.offset)  # cheap early answer, before any media is moved
-        spilled = await asyncio.to_thread(ad.spill, record, self.blobs) if ad.has_inline(record) else record
+        spilled = await in_stage("windows", ad.spill, record, self.blobs) if ad.has_inline(record) else record
         # from here to the header write there is no await: a sweep cannot interleave
         hdr = self._check_order(key, index, pos.offset) or Header(partition=pos.partition, topic=pos.topic)
         entry = b'{"offset": %d, "record": %s}' % (pos.offset, spilled.model_dump_json().encode())
@@ -351,6 +353,7 @@ class Windower(RecordHandler):
             self._slots().release()
         for k in item_keys:
             self.state.delete(partition, k)
+        self.state.delete(partition, ledger_key(window.window_id))  # its decoding is settled with its items
         self.metrics.stage_out.labels(self.stage).inc()
 
     async def drain(self) -> None:

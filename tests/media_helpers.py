@@ -45,3 +45,18 @@ def png_header_bomb(width: int = 100_000, height: int = 100_000) -> bytes:
         + chunk(b"IDAT", zlib.compress(b"\x00" * 10))
         + chunk(b"IEND", b"")
     )
+
+
+def mjpeg_mkv_bytes(frames: int = 2, width: int = 3840, height: int = 2160, fps: int = 1) -> bytes:
+    """Motion-JPEG in Matroska: large frames that encode in a fraction of the time H.264 takes."""
+    buf = io.BytesIO()
+    with av.open(buf, mode="w", format="matroska") as out:
+        stream = out.add_stream("mjpeg", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuvj420p"
+        for i in range(frames):
+            arr = np.full((height, width, 3), (i * 40) % 255, dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return buf.getvalue()

@@ -168,6 +168,8 @@ class VideoDecoder:
                 raise VideoDecodeError("decode_timeout", f"decoding passed {cfg.timeout_s:g} s")
             try:
                 frames = packet.decode()
+            except MemoryError:  # no bad packet: the process is out of memory (its decoder pool's limit)
+                raise
             except av.error.FFmpegError as exc:
                 # a new in-band frame size over the cap fails inside FFmpeg (max_pixels, set on the codec
                 # context) before it allocates; the context keeps the size it refused, so say which
