@@ -82,20 +82,22 @@ def window(stream: str, ref: MediaRef, segments: int = 1) -> ClosedWindow:
     return ClosedWindow("video", stream, 0, TOPIC, 0, 0, segments - 1, records)
 
 
-def vm_size(pid: int) -> int:
+def vm_peak(pid: int) -> int:
+    """The process's largest address space so far (VmPeak): a small window's decode at its height, decoder
+    threads' stacks and a re-decode of cited frames included (the size after it leaves those out)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmSize:"):
+        if line.startswith("VmPeak:"):
             return int(line.split()[1]) * 1024
-    raise AssertionError("no VmSize")
+    raise AssertionError("no VmPeak")
 
 
 def tight_limit_mb(anchoring: VideoAnchoring, media: Media) -> int:
-    """A decoder's address space after a small window, plus 24 MiB: room for 64x48 frames, not for 4K."""
+    """A decoder's peak address space on a small window, plus 24 MiB: room for 64x48 frames, not for 4K."""
     probe = AnchoringPool({"video": anchoring}, AnchoringPoolConfig(window_decode_processes=1))
     try:
         probe.facts(window("probe", media.small), 30.0)
         (pid,) = probe.pids()
-        return vm_size(pid) // 2**20 + 24
+        return vm_peak(pid) // 2**20 + 24
     finally:
         probe.close()
 
