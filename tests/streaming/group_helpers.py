@@ -109,7 +109,9 @@ async def _rules_examples(settings: TailorSettings) -> tuple[set[str], set[str]]
     book = IntentBook(IntentParser(by_name, None, settings.default_budget))
     for msg in await read_messages_async(settings, settings.topic_intents):
         await book.apply(Intent.from_bytes(msg.value))
-    made: dict[str, set[str]] = {settings.topic_examples: set(), settings.topic_rejected: set()}
+    made: dict[str, set[str]] = {
+        t: set() for t in (settings.topic_examples, settings.topic_rejected, settings.topic_skips)
+    }
 
     async def publish(topic: str, key: str, value: bytes) -> None:
         made[topic].add(key)
