@@ -56,6 +56,10 @@ def concat_segments(
                     if not src.streams.video:
                         raise VideoDecodeError("no_video_stream", "segment has no video stream")
                     istream = src.streams.video[0]
+                    if istream.codec_context is None:
+                        # A damaged header can name a codec id FFmpeg has no decoder for: nothing to
+                        # copy the stream from (PyAV raises a bare ValueError), and nothing could decode it.
+                        raise VideoDecodeError("unsupported_codec", "no decoder for a segment's video stream")
                     if ostream is None:
                         ostream = out.add_stream_from_template(istream)
                         tb = istream.time_base or Fraction(1, 90000)

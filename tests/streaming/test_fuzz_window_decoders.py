@@ -87,6 +87,18 @@ def test_every_container_decodes_whole(containers: Containers, anchoring: VideoA
     assert facts.num_frames > 0 and facts.anchors
 
 
+def test_a_segment_naming_an_unknown_codec_is_refused_when_joined(
+    containers: Containers, anchoring: VideoAnchoring
+) -> None:
+    """Found by the fuzzer below in CI: one flipped byte in Matroska's CodecID (V_MPEG4/ISO/AVC → V^MPEG4…)
+    leaves a video stream without a codec, and joining it raised a bare ValueError out of PyAV."""
+    unknown = containers["matroska"].replace(b"V_MPEG4/ISO/AVC", b"V^MPEG4/ISO/AVC", 1)
+    assert unknown != containers["matroska"]
+    with pytest.raises(ExtractorError) as err:
+        anchoring.facts(window([(unknown, "video/x-matroska"), (containers["h264"], "video/h264")]))
+    assert err.value.reason == "unsupported_codec"
+
+
 def window(parts: list[tuple[bytes, str]]) -> ClosedWindow:
     segments = [
         VideoSegment(

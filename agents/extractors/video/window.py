@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,8 @@ class FrameSource:
                     found.update(self._decode_by_pts(container, stream, targets, started))
             else:
                 found.update(self._decode_by_count(container, stream, positions, started))
+        except av.error.FFmpegError as exc:  # a seek or demux on bytes the first decode read past
+            raise VideoDecodeError("corrupt_media", f"re-decode: {type(exc).__name__}: {exc}") from None
         finally:
             container.close()
         lost = [p for p in positions if p not in found]
@@ -93,7 +96,7 @@ class FrameSource:
         wanted = {int(self.pts[p]): p for p in targets}
         last = max(wanted)
         found: dict[int, np.ndarray] = {}
-        for seen, frame in enumerate(container.decode(stream)):
+        for seen, frame in enumerate(self._frames(container, stream)):
             self._check_frame(frame, seen, started)
             if frame.pts in wanted:
                 found[wanted[frame.pts]] = frame.to_ndarray(format="rgb24")
@@ -106,13 +109,31 @@ class FrameSource:
     ) -> dict[int, np.ndarray]:
         wanted = set(targets)
         found: dict[int, np.ndarray] = {}
-        for position, frame in enumerate(container.decode(stream)):
+        for position, frame in enumerate(self._frames(container, stream)):
             self._check_frame(frame, position, started)
             if position in wanted:
                 found[position] = frame.to_ndarray(format="rgb24")
                 if len(found) == len(wanted):
                     break
         return found
+
+    def _frames(self, container: Any, stream: Any) -> Iterator[av.VideoFrame]:
+        """Decoded frames, skipping packets that fail as the first decode did (up to the same count):
+        a damaged packet the first decode stepped over must not stop the re-decode before its frames."""
+        errors = 0
+        for packet in container.demux(stream):
+            try:
+                frames = packet.decode()
+            except MemoryError:
+                raise
+            except av.error.FFmpegError as exc:
+                errors += 1
+                if errors > self.config.max_decode_errors:
+                    raise VideoDecodeError(
+                        "corrupt_media", f"{errors} packets failed to re-decode: {exc}"
+                    ) from None
+                continue
+            yield from frames
 
     def _check_frame(self, frame: av.VideoFrame, seen: int, started: float) -> None:
         """The first decode's guards, before a frame is converted: a re-decode reads the same bytes, so it
