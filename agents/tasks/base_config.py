@@ -23,9 +23,11 @@ class PromptConfig(BaseModel):
         default=400, gt=0, description="The user's intent text is cut to this length."
     )
     include_worked_example: bool = Field(
-        default=True,
+        default=False,
         description="Show the family's worked example (a dev-split reference, agents/tasks/worked_examples.json) in "
-        "the prompt; kept in the server's prefix cache (the same for every window of a family and domain).",
+        "the prompt; kept in the server's prefix cache (the same for every window of a family and domain). Off "
+        "since 7 Dec: base SmolLM2-135M copied the example's recording into other windows' answers (the GNOME "
+        "'Displays' window in Big Buck Bunny questions); the rule draft (include_rule_draft) scored higher.",
     )
     worked_example_turns: bool = Field(
         default=False,
@@ -35,12 +37,12 @@ class PromptConfig(BaseModel):
         "S_accepted on dev from 0.468 to 0.383 and on heldout from 0.615 to 0.480 (next_subtask looped).",
     )
     include_rule_draft: bool = Field(
-        default=False,
+        default=True,
         description="Append the rule baseline's JSON as a draft the model may improve (costs prompt tokens). "
-        "Measured 7 Dec with base SmolLM2-135M through vLLM, without the worked example: dev S_accepted 0.455 "
-        "-> 0.588 (56 cases), heldout 0.580 -> 0.671 (25 cases, paired 95 % CI -0.086..+0.272): it fixes the "
-        "cases where the model copied the worked example of another recording, and lowers robot temporal_qa "
-        "(0.89 -> 0.79, the rules' own answers). Off until the trainer's warm start is measured with it.",
+        "Measured 7 Dec with base SmolLM2-135M through vLLM, against the worked example: dev S_accepted 0.455 "
+        "-> 0.588 (56 cases; chosen there), heldout 0.580 -> 0.671 (25 cases, paired 95 % CI -0.086..+0.272): "
+        "it fixes the cases where the model copied the worked example of another recording, and lowers robot "
+        "temporal_qa (0.89 -> 0.79, the rules' own answers).",
     )
     max_output_chars: int = Field(
         default=100_000, gt=0, description="Longer model outputs are rejected as output_too_large."
