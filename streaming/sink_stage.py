@@ -2,7 +2,7 @@
 (a batch is acknowledged only after its rows are on disk), idempotent by example id. The plug-in sinks
 named by `sink_plugins` (entry points of `tailor.sinks`, docs/extending.md) get each batch after it.
 With `sink_rejected` on, a second stage of the same kind writes the rejected topic to the dataset's
-`rejected/` table (streaming/sinks/rejected.py), so the audit page shows refused candidates and why."""
+`__rejected/` table (streaming/sinks/rejected.py), so the audit page shows refused candidates and why."""
 
 from __future__ import annotations
 

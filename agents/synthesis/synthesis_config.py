@@ -162,7 +162,7 @@ class SynthesisConfig(BaseModel):
     sink_flush_s: float = Field(default=2.0, gt=0, description="Longest time examples wait before a flush.")
     sink_rejected: bool = Field(
         default=True,
-        description="Also write the rejected candidates (rejected topic) to the dataset's rejected/ table, "
+        description="Also write the rejected candidates (rejected topic) to the dataset's __rejected/ table, "
         "for `tailor ui`; never read as training data.",
     )
     sink_plugins: tuple[str, ...] = Field(

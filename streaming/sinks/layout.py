@@ -1,11 +1,13 @@
 """On-disk layout of the example dataset: hive partitions, part-file names, atomic publication.
 
     <root>/task_family=<family>/date=YYYY-MM-DD/part-<writer>-<seq>.parquet
-    <root>/rejected/task_family=<family>/date=YYYY-MM-DD/part-<writer>-<seq>.parquet   (rejected candidates)
+    <root>/__rejected/task_family=<family>/date=YYYY-MM-DD/part-<writer>-<seq>.parquet   (rejected candidates)
 
-The rejected candidates are a table of their own under `rejected/` (streaming/sinks/rejected.py): `list_parts`
-of the dataset root never descends into it, so the readers of the training data (exports, cards, pushes,
-compaction, the sink's own id scan) never see a rejected row; `datasets` configs glob `task_family=...` only.
+The rejected candidates are a table of their own under `__rejected/` (streaming/sinks/rejected.py): `list_parts`
+of the dataset root never descends into it, so Tailor's readers of the training data (exports, cards, pushes,
+compaction, the sink's own id scan) never see a rejected row; the card's `datasets` configs glob
+`task_family=...` only. The name keeps it out of other readers too: `pyarrow.dataset` and pandas skip
+`_`-prefixed folders, and `datasets` skips `__`-prefixed ones when it lists a folder without a card.
 
 Partition values are escaped so any task family is a safe single path segment. Files being written
 are dot-prefixed temporaries (`.part-<writer>-<seq>.parquet.tmp`) that readers (`datasets`,
@@ -27,7 +29,7 @@ FAMILY_KEY = "task_family"
 DATE_KEY = "date"
 PART_SUFFIX = ".parquet"
 TEMP_SUFFIX = ".tmp"
-REJECTED_DIR = "rejected"  # the rejected candidates' table, beside the hive partitions of the examples
+REJECTED_DIR = "__rejected"  # the rejected candidates' table, beside the hive partitions of the examples
 _SAFE = re.compile(r"[A-Za-z0-9_\-]")
 _PART_RE = re.compile(r"^part-(?P<writer>[A-Za-z0-9_\-]+)-(?P<seq>[0-9]{8,})\.parquet$")
 _TEMP_RE = re.compile(r"^\.part-(?P<writer>[A-Za-z0-9_\-]+)-(?P<seq>[0-9]{8,})\.parquet\.tmp$")

@@ -19,7 +19,7 @@ rows whose id is on disk or already buffered are skipped, so replays and restart
 Blocking I/O: call `add`/`flush` from a worker thread (e.g. `loop.run_in_executor`) in async code.
 
 `PartitionedSink` is that machinery for any record with an `example_id`; `ParquetSink` is its examples
-table and `RejectedSink` (streaming/sinks/rejected.py) its rejected candidates' table under `rejected/`.
+table and `RejectedSink` (streaming/sinks/rejected.py) its rejected candidates' table under `__rejected/`.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The rejected candidates' table: `RejectedExample`s (topic `tailor.examples.rejected`) as Parquet rows under
-`<dataset>/rejected/`, beside the examples, so an audit can see what was refused and why without Kafka.
+`<dataset>/__rejected/`, beside the examples, so an audit can see what was refused and why without Kafka.
 
 Same machinery as the examples table (`PartitionedSink`: partitions by task family and UTC date, closed part
 files published atomically, idempotent by example id, flushed before offsets are committed), its own typed,
