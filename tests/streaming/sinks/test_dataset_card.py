@@ -177,7 +177,7 @@ def test_rejected_candidates_are_a_table_of_their_own_and_never_training_data(
 ) -> None:
     """The __rejected/ table holds every rejected candidate once, with its reasons, rewards, source offsets and
     its window's anchors; a second writer replaying them adds nothing; the readers of the training data (the
-    reader, `tailor export`, pyarrow.dataset over the folder) see the accepted rows only."""
+    reader, `tailor export`, pyarrow.dataset and `datasets` over the folder) see the accepted rows only."""
     stored = [s.rejected for s in iter_rejected(built.root)]
     assert sorted(r.example_id for r in stored) == sorted(r.example_id for r in built.rejected)
     by_id = {r.example_id: r for r in built.rejected}
@@ -203,6 +203,11 @@ def test_rejected_candidates_are_a_table_of_their_own_and_never_training_data(
         str(built.root), format="parquet", partitioning="hive", exclude_invalid_files=True
     ).to_table(columns=["example_id"])
     assert sorted(table.column("example_id").to_pylist()) == accepted
+    # `datasets` listing the folder itself (no card configs): the __-prefixed folder is skipped too
+    hf = datasets.load_dataset(
+        "parquet", data_dir=str(built.root), split="train", cache_dir=str(tmp_path / "hf")
+    )
+    assert sorted(hf["example_id"]) == accepted
 
 
 def test_push_to_a_local_folder_mirrors_the_dataset_and_the_hub_refuses_offline(
