@@ -93,7 +93,7 @@ def test_robot_intent_yields_grounded_examples_in_topic_and_parquet(
             producer.send(settings.topic_rejected, key=b"e2e-refused", value=value).get(30)
     finally:
         producer.close()
-    msgs = consume(settings, settings.topic_rejected, idle_s=2)
+    msgs = consume(settings, settings.topic_rejected, idle_s=1)
     [bad] = [m for m in msgs if m.value == b"{not a record"]
     want = sorted({RejectedExample.from_bytes(m.value).example_id for m in msgs if m is not bad})
     deadline = time.monotonic() + 30
@@ -103,7 +103,7 @@ def test_robot_intent_yields_grounded_examples_in_topic_and_parquet(
     assert len(list(iter_rejected(root))) == len(want) and "e2e-refused" in want
     stored = next(s.rejected for s in iter_rejected(root) if s.rejected.example_id == "e2e-refused")
     assert stored.source == examples[0].source and stored.window_anchors == examples[0].window_anchors
-    letters = [DeadLetter.from_bytes(m.value) for m in consume(settings, settings.topic_dlq, idle_s=2)]
+    letters = [DeadLetter.from_bytes(m.value) for m in consume(settings, settings.topic_dlq, idle_s=1)]
     assert [
         (d.stage, d.source_partition, d.source_offset)
         for d in letters
