@@ -224,16 +224,17 @@ def judge(
 
 
 TIMELINE_CONTENT_CHARS = 200
+TIMELINE_MAX_ANCHORS = 2000  # bounds what every example of a huge window repeats (the record allows 10,000)
 
 
 def window_timeline(anchors: AnchorSet) -> list[Anchor]:
-    """Every anchor of the window with its content cut short: what a row keeps so the audit page draws the
-    window's timeline without the anchors topic (the cited anchors are kept in full beside it)."""
+    """Every anchor of the window (the first 2,000) with its content cut short: what a row keeps so the audit
+    page draws the window's timeline without the anchors topic (the cited anchors are kept in full beside it)."""
     return [
         a
         if len(a.content) <= TIMELINE_CONTENT_CHARS
         else a.model_copy(update={"content": a.content[:TIMELINE_CONTENT_CHARS]})
-        for a in anchors.anchors
+        for a in anchors.anchors[:TIMELINE_MAX_ANCHORS]
     ]
 
 

@@ -23,7 +23,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,14 +39,14 @@ from agents.extractors.gui.pipeline import GuiExpertPipeline
 from agents.extractors.gui.pipeline_config import GuiPipelineConfig
 from agents.extractors.robot.pipeline import RobotExpertPipeline
 from agents.synthesis.base import Generation
-from agents.synthesis_step import judge
+from agents.synthesis_step import judge, window_timeline
 from agents.tasks.base import SynthesisContext, TaskSpec, registry
 from app.audit_config import AuditConfig
 from app.audit_pages import example_link, rejected_link
 from app.audit_server import make_server
 from core.blobstore import BlobStore
 from core.limits_config import LimitsConfig
-from core.records import Example, GuiStep, RejectedExample
+from core.records import AnchorSet, Example, GuiStep, RejectedExample
 from core.window import ClosedWindow
 from streaming.replay.licences import with_licence
 from streaming.replay.licences_config import LicenceConfig
@@ -210,6 +210,24 @@ def test_rejected_candidates_are_a_table_of_their_own_and_never_training_data(
     assert sorted(hf["example_id"]) == accepted
 
 
+def test_a_rows_window_timeline_is_bounded(built: Built) -> None:
+    """Rows repeat their window's anchors for the timeline: content cut to 200 characters, at most 2,000."""
+    ex = showcase(built)
+    long = ex.window_anchors[0].model_copy(update={"content": "x" * 5000})
+    window = AnchorSet(
+        window_id=ex.window_id,
+        domain="gui",
+        key="k",
+        span=ex.source,
+        num_frames=4,
+        anchors=[long.model_copy(update={"anchor_id": f"a{n}"}) for n in range(2500)],
+        created_at=0.0,
+    )
+    timeline = window_timeline(window)
+    assert len(timeline) == 2000 and {len(a.content) for a in timeline} == {200}
+    assert [a.anchor_id for a in timeline] == [f"a{n}" for n in range(2000)]
+
+
 def test_push_to_a_local_folder_mirrors_the_dataset_and_the_hub_refuses_offline(
     built: Built, tmp_path: Path
 ) -> None:
@@ -265,6 +283,13 @@ def audit_url(built: Built) -> Iterator[str]:
     yield server.url
     server.shutdown()
     server.server_close()
+
+
+def until(ready: Callable[[], bool], timeout_s: float = 20) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not ready():
+        assert time.monotonic() < deadline, "the page did not get there in time"
+        time.sleep(0.05)
 
 
 def showcase(built: Built) -> Example:
@@ -373,12 +398,13 @@ def test_an_example_page_in_a_real_browser_shows_its_frames_and_anchors(
         # the list's filter: the rejected candidates, each with its reasons, and one's page
         browser.get(audit_url)
         browser.script("document.querySelector(\"select[name='status']\").value = 'rejected'")
-        browser.click(browser.find_all("form button")[0])
-        assert "status=rejected" in browser.current_url()
+        browser.click(browser.find_all("form button")[0])  # a form submit: the click does not wait for it
+        until(lambda: "status=rejected" in browser.current_url() and bool(browser.find_all("td .reasons")))
         reasons = sorted(browser.text(e) for e in browser.find_all("td .reasons"))
         assert reasons == sorted(", ".join(r.reasons) for r in built.rejected)
         rej = built.rejected[0]
         browser.click(browser.find_all(f"a[href='{rejected_link(rej.example_id)}']")[0])
+        until(lambda: bool(browser.find_all("p.reasons")))
         assert browser.text(browser.find_all("p.reasons")[0]) == ", ".join(rej.reasons)
         assert len(browser.find_all(".timeline .tick.anchor")) == len(rej.window_anchors)
     assert shot.startswith(b"\x89PNG\r\n\x1a\n") and Image.open(io.BytesIO(shot)).width == 1280
