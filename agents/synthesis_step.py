@@ -13,7 +13,7 @@ from typing import Any
 from agents.rewards import group_rewards
 from agents.synthesis.base import Generation, SynthesisBackend, SynthesisJob, WindowImage
 from agents.tasks.base import ParseError, SynthesisContext, TaskFamily, strip_fence
-from core.records import AnchorSet, Example, RejectedExample
+from core.records import Anchor, AnchorSet, Example, RejectedExample
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +115,12 @@ def judge(
     duplicates = 0
     asked = [ctx.spec.intent_id] if ctx.spec.intent_id else []
     provenance: dict[str, Any] | None = None
+    timeline = window_timeline(anchors)
+    where: dict[str, Any] = {
+        "source": anchors.span,
+        "intent_text": ctx.spec.text or None,
+        "window_anchors": timeline,
+    }
     for i, text in enumerate(gen.texts):
         ex_id = example_id(anchors.window_id, family.name, gen.model, gen.weights_version, text)
         if ex_id in seen:
@@ -141,6 +147,7 @@ def judge(
                     image_frames=list(gen.image_frames),
                     rewards=terms,
                     created_at=now,
+                    **where,
                 )
             )
             continue
@@ -162,6 +169,7 @@ def judge(
                     image_frames=list(gen.image_frames),
                     rewards=terms,
                     created_at=now,
+                    **where,
                 )
             )
             continue
@@ -183,6 +191,7 @@ def judge(
                     image_frames=list(gen.image_frames),
                     rewards=terms,
                     created_at=now,
+                    **where,
                 )
             )
             continue
@@ -208,9 +217,25 @@ def judge(
                 created_at=now,
                 **provenance,
                 cited_anchors=[a for a in anchors.anchors if a.anchor_id in set(cited)],
+                window_anchors=timeline,
             )
         )
     return StepResult(accepted, rejected, gen, duplicates)
+
+
+TIMELINE_CONTENT_CHARS = 200
+TIMELINE_MAX_ANCHORS = 2000  # bounds what every example of a huge window repeats (the record allows 10,000)
+
+
+def window_timeline(anchors: AnchorSet) -> list[Anchor]:
+    """Every anchor of the window (the first 2,000) with its content cut short: what a row keeps so the audit
+    page draws the window's timeline without the anchors topic (the cited anchors are kept in full beside it)."""
+    return [
+        a
+        if len(a.content) <= TIMELINE_CONTENT_CHARS
+        else a.model_copy(update={"content": a.content[:TIMELINE_CONTENT_CHARS]})
+        for a in anchors.anchors[:TIMELINE_MAX_ANCHORS]
+    ]
 
 
 def canonical_sha256(obj: object) -> str:

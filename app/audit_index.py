@@ -1,5 +1,6 @@
-"""What the audit page reads: the dataset's examples (without frame bytes) indexed by id, the filters'
-choices, and one key frame's bytes (from the row when embedded, else from the frame store, verified)."""
+"""What the audit page reads: the dataset's examples (without frame bytes) and its rejected candidates (the
+`__rejected/` table, with their reasons) indexed by id, the filters' choices, and one key frame's bytes (from
+the row when embedded, else from the frame store, verified)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from core.blobstore import BlobStore
+from core.records import Example, RejectedExample
 from streaming.sinks.card_stats import domain_of
 from streaming.sinks.frames import EmbeddedFrames
 from streaming.sinks.reader import StoredExample, iter_stored
+from streaming.sinks.rejected import StoredRejection, iter_rejected
 
 FILTERS = ("family", "domain", "intent", "version")
+STATUSES = ("accepted", "rejected")  # the `status` filter: which table is listed (accepted by default)
 
 
 @dataclass(frozen=True)
@@ -23,8 +27,8 @@ class Frame:
     media_type: str
 
 
-def facets(stored: StoredExample) -> dict[str, str]:
-    ex = stored.example
+def facets(stored: StoredExample | StoredRejection) -> dict[str, str]:
+    ex: Example | RejectedExample = stored.example if isinstance(stored, StoredExample) else stored.rejected
     return {
         "family": ex.task_family,
         "domain": domain_of(ex.window_id),
@@ -39,21 +43,28 @@ class AuditIndex:
         self.frames = frames
         self.examples = {s.example.example_id: s for s in iter_stored(root)}
         self.order = sorted(self.examples.values(), key=lambda s: -s.example.created_at)
+        self.rejected = {s.rejected.example_id: s for s in iter_rejected(root)}
+        self.rejected_order = sorted(self.rejected.values(), key=lambda s: -s.rejected.created_at)
 
     @classmethod
     def open(cls, root: Path, store: BlobStore | None, max_bytes: int, max_pixels: int) -> AuditIndex:
         return cls(root, EmbeddedFrames(store, max_bytes, max_pixels) if store is not None else None)
 
-    def choices(self) -> dict[str, list[str]]:
+    def listed(self, status: str) -> list[StoredExample] | list[StoredRejection]:
+        return self.rejected_order if status == "rejected" else self.order
+
+    def choices(self, status: str = "accepted") -> dict[str, list[str]]:
+        """Each filter's values among the examples of one status (accepted or rejected)."""
         out: dict[str, set[str]] = {k: set() for k in FILTERS}
-        for stored in self.order:
+        for stored in self.listed(status):
             for key, value in facets(stored).items():
                 out[key].add(value)
         return {k: sorted(v) for k, v in out.items()}
 
-    def select(self, wanted: Mapping[str, str]) -> Iterator[StoredExample]:
+    def select(self, wanted: Mapping[str, str]) -> Iterator[StoredExample | StoredRejection]:
+        """The examples of `wanted["status"]` (accepted unless it says rejected) matching the other filters."""
         picks = {k: v for k, v in wanted.items() if k in FILTERS and v}
-        for stored in self.order:
+        for stored in self.listed(wanted.get("status", "accepted")):
             got = facets(stored)
             if all(got[k] == v for k, v in picks.items()):
                 yield stored

@@ -1,8 +1,12 @@
 """`tailor ui DATASET_DIR` (alias `tailor audit`): a small read-only web page over a Parquet dataset (stdlib http.server).
 
-    /                  the examples, newest first, filtered by family, domain, intent, weights version
-    /example?id=ID     one example: output, the key frames it cites, its cited anchors on the window's
-                       timeline, source offsets, rewards, model and weights version, provenance, prompt
+    /                  the examples, newest first, filtered by status (accepted, the default, or rejected:
+                       the dataset's __rejected/ table, with the reasons), family, domain, intent, weights version
+    /example?id=ID     one example: output, the key frames it cites, the window's anchors on its timeline
+                       (the cited ones highlighted), source offsets, rewards, model and weights version,
+                       provenance, prompt
+    /rejected?id=ID    one rejected candidate: its reasons and details, raw output, source offsets, rewards,
+                       model and weights version, the window's anchors on its timeline
     /frame?id=ID&n=N   the example's N-th key frame (from the row, else the frame store, hash-checked)
 
 GET only; the dataset is read once at start. Bound to loopback unless told otherwise: it has no login.
@@ -17,8 +21,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from app.audit_config import AuditConfig
-from app.audit_index import FILTERS, AuditIndex
-from app.audit_pages import example_page, list_page, not_found
+from app.audit_index import FILTERS, STATUSES, AuditIndex
+from app.audit_pages import example_page, list_page, not_found, rejected_page
 from core.blobstore import BlobStore
 
 log = logging.getLogger(__name__)
@@ -50,6 +54,8 @@ class AuditHandler(BaseHTTPRequestHandler):
         try:
             if url.path == "/":
                 wanted = {k: query[k] for k in FILTERS if k in query}
+                if query.get("status") in STATUSES:
+                    wanted["status"] = query["status"]
                 self.html(HTTPStatus.OK, list_page(self.server.index, wanted, self.server.config.page_rows))
             elif url.path == "/example":
                 stored = self.server.index.examples.get(query.get("id", ""))
@@ -57,6 +63,12 @@ class AuditHandler(BaseHTTPRequestHandler):
                     self.html(HTTPStatus.NOT_FOUND, not_found(f"example {query.get('id', '')!r}"))
                 else:
                     self.html(HTTPStatus.OK, example_page(stored))
+            elif url.path == "/rejected":
+                rejected = self.server.index.rejected.get(query.get("id", ""))
+                if rejected is None:
+                    self.html(HTTPStatus.NOT_FOUND, not_found(f"rejected candidate {query.get('id', '')!r}"))
+                else:
+                    self.html(HTTPStatus.OK, rejected_page(rejected))
             elif url.path == "/frame":
                 n = query.get("n", "")
                 frame = self.server.index.frame(query.get("id", ""), int(n)) if n.isdigit() else None

@@ -88,7 +88,8 @@ def push(dataset_dir: Path, repo: str, public: bool, revision: str | None) -> No
 @click.option("--port", type=int, default=None, help=field_help(AuditConfig, "port"))
 def ui(dataset_dir: Path, host: str | None, port: int | None) -> None:
     """Serve a read-only audit page over DATASET_DIR: each example beside the key frames and anchors it
-    cites (frames not embedded in the rows come from the frame store)."""
+    cites and its window's anchors on a timeline (frames not embedded in the rows come from the frame
+    store), and the rejected candidates with the reasons they were refused."""
     from app.audit_server import make_server
     from streaming.anchor_stage import frame_store
 
@@ -100,6 +101,7 @@ def ui(dataset_dir: Path, host: str | None, port: int | None) -> None:
         fail(exc)
         return
     click.echo(f"serving {len(server.index.examples)} examples on {server.url}")
+    click.echo(f"and {len(server.index.rejected)} rejected candidates on {server.url}?status=rejected")
     try:
         server.serve_forever()
     except KeyboardInterrupt:

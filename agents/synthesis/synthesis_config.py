@@ -160,6 +160,11 @@ class SynthesisConfig(BaseModel):
     sink_embed_frames: bool = Field(default=True, description="Embed key frames in the Parquet rows.")
     sink_batch_size: int = Field(default=256, gt=0, description="Examples per sink flush (at most).")
     sink_flush_s: float = Field(default=2.0, gt=0, description="Longest time examples wait before a flush.")
+    sink_rejected: bool = Field(
+        default=True,
+        description="Also write the rejected candidates (rejected topic) to the dataset's __rejected/ table, "
+        "for `tailor ui`; never read as training data.",
+    )
     sink_plugins: tuple[str, ...] = Field(
         default=(),
         description="Installed plug-ins of the tailor.sinks entry-point group that also receive every batch of "

@@ -188,6 +188,12 @@ class Example(TailorRecord):
         max_length=200,
         description="The source recording's licence or terms (sink schema 4).",
     )
+    window_anchors: list[Anchor] = Field(
+        default_factory=list,
+        max_length=10_000,
+        description="Every anchor of the window, content cut to 200 characters (cited_anchors hold the cited "
+        "ones in full): the audit page's timeline, offline (sink schema 6).",
+    )
 
 
 class RejectedExample(TailorRecord):
@@ -220,6 +226,18 @@ class RejectedExample(TailorRecord):
         default_factory=dict, description="Reward terms (rejected outputs score too)."
     )
     created_at: float
+    # Where the candidate came from, so the rejected table audits without Kafka (optional: older records lack it)
+    source: SourceSpan | None = Field(
+        default=None, exclude_if=is_none, description="The window's source positions and stream times."
+    )
+    intent_text: str | None = Field(
+        default=None, exclude_if=is_none, max_length=5000, description="The intent's request text."
+    )
+    window_anchors: list[Anchor] = Field(
+        default_factory=list,
+        max_length=10_000,
+        description="Every anchor of the window, content cut to 200 characters (the audit timeline).",
+    )
 
 
 class FamilySkip(TailorRecord):

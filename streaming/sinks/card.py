@@ -116,7 +116,8 @@ def body(stats: CardStats, name: str) -> list[str]:
         "",
         "Chat JSONL for training: `tailor export --format sft|preference|grpo --from DIR --out FILE` "
         "(reads these files alone). Each row carries its prompt (`prompt_json`), its output (`output_json`), "
-        "the anchors it cites (`cited_anchors_json`), key frames (`frames`, `frame_refs`), source topic and "
+        "the anchors it cites (`cited_anchors_json`) and all its window's (`window_anchors_json`), key frames "
+        "(`frames`, `frame_refs`), source topic and "
         "offsets, model and weights version, reward terms and the validators it passed.",
         "",
         "## Examples by task family and domain",

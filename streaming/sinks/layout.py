@@ -1,6 +1,13 @@
 """On-disk layout of the example dataset: hive partitions, part-file names, atomic publication.
 
     <root>/task_family=<family>/date=YYYY-MM-DD/part-<writer>-<seq>.parquet
+    <root>/__rejected/task_family=<family>/date=YYYY-MM-DD/part-<writer>-<seq>.parquet   (rejected candidates)
+
+The rejected candidates are a table of their own under `__rejected/` (streaming/sinks/rejected.py): `list_parts`
+of the dataset root never descends into it, so Tailor's readers of the training data (exports, cards, pushes,
+compaction, the sink's own id scan) never see a rejected row; the card's `datasets` configs glob
+`task_family=...` only. The name keeps it out of other readers too: `pyarrow.dataset` and pandas skip
+`_`-prefixed folders, and `datasets` skips `__`-prefixed ones when it lists a folder without a card.
 
 Partition values are escaped so any task family is a safe single path segment. Files being written
 are dot-prefixed temporaries (`.part-<writer>-<seq>.parquet.tmp`) that readers (`datasets`,
@@ -22,6 +29,7 @@ FAMILY_KEY = "task_family"
 DATE_KEY = "date"
 PART_SUFFIX = ".parquet"
 TEMP_SUFFIX = ".tmp"
+REJECTED_DIR = "__rejected"  # the rejected candidates' table, beside the hive partitions of the examples
 _SAFE = re.compile(r"[A-Za-z0-9_\-]")
 _PART_RE = re.compile(r"^part-(?P<writer>[A-Za-z0-9_\-]+)-(?P<seq>[0-9]{8,})\.parquet$")
 _TEMP_RE = re.compile(r"^\.part-(?P<writer>[A-Za-z0-9_\-]+)-(?P<seq>[0-9]{8,})\.parquet\.tmp$")
@@ -68,12 +76,14 @@ def parse_part(path: Path) -> PartFile | None:
 
 
 def list_parts(root: Path) -> list[PartFile]:
-    """Every published part file under `root`, sorted by path (temporaries and other files excluded)."""
+    """Every published part file under `root`, sorted by path (temporaries and other files excluded), but
+    none of the rejected table's (`root/rejected`; list that folder itself to read them)."""
     if not root.is_dir():
         return []
     found = []
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        top = dirpath == str(root)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and not (top and d == REJECTED_DIR))
         for name in filenames:
             part = parse_part(Path(dirpath) / name)
             if part is not None:
@@ -86,7 +96,9 @@ def list_temps(root: Path, writer: str) -> list[Path]:
     if not root.is_dir():
         return []
     found = []
-    for dirpath, _dirnames, filenames in os.walk(root):
+    for dirpath, dirnames, filenames in os.walk(root):
+        if dirpath == str(root):
+            dirnames[:] = [d for d in dirnames if d != REJECTED_DIR]  # another table, another sink's files
         for name in filenames:
             m = _TEMP_RE.match(name)
             if m and m["writer"] == writer:

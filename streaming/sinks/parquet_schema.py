@@ -25,7 +25,8 @@ from core.records import Anchor, Example, FrameRef, SourceSpan
 # and audits need no broker. Part files of 1 to 4 read and compact beside 5 (`conform`, `row_example`).
 # 4 (7 Dec): recording and licence of the source recording (dataset cards list them).
 # 5 (7 Dec): intent_ids, every intent that asked for the content (one row per distinct content).
-SINK_SCHEMA_VERSION = 5
+# 6 (7 Dec): window_anchors_json, every anchor of the window (content cut short), for the audit timeline.
+SINK_SCHEMA_VERSION = 6
 SCHEMA_VERSION_KEY = b"tailor.sink_schema_version"
 HF_METADATA_KEY = b"huggingface"
 
@@ -86,6 +87,8 @@ _COLUMNS: list[tuple[str, pa.DataType, dict[str, Any]]] = [
     ("licence", pa.string(), _STR),
     # sink schema 5: every intent that asked for this content (older rows: null, read as [intent_id])
     ("intent_ids", pa.list_(pa.string()), {"feature": _STR, "_type": "List"}),
+    # sink schema 6: a JSON list of every Anchor of the window (content cut short; older rows: null)
+    ("window_anchors_json", pa.string(), _STR),
     (
         "frames",
         pa.list_(pa.struct([("bytes", pa.binary()), ("path", pa.string())])),
@@ -175,12 +178,13 @@ def example_row(example: Example, cells: list[FrameCell]) -> dict[str, Any]:
         "intent_text": example.intent_text,
         "family_schema_sha256": example.family_schema_sha256,
         "anchor_set_sha256": example.anchor_set_sha256,
-        "cited_anchors_json": json.dumps([a.model_dump(mode="json") for a in example.cited_anchors]),
+        "cited_anchors_json": anchors_json(example.cited_anchors),
         "validators_passed": list(example.validators),
         "min_reward": example.min_reward,
         "recording": example.recording,
         "licence": example.licence,
         "intent_ids": list(example.intent_ids),
+        "window_anchors_json": anchors_json(example.window_anchors),
         "frames": [{"bytes": c.data, "path": frame_path(c.ref)} for c in cells if c.data is not None],
         "frame_refs": [
             {
@@ -239,14 +243,24 @@ def row_example(row: dict[str, Any]) -> Example:
         intent_text=row.get("intent_text"),
         family_schema_sha256=row.get("family_schema_sha256"),
         anchor_set_sha256=row.get("anchor_set_sha256"),
-        cited_anchors=[Anchor.model_validate(a) for a in json.loads(row.get("cited_anchors_json") or "[]")],
+        cited_anchors=json_anchors(row.get("cited_anchors_json")),
         validators=list(row.get("validators_passed") or []),
         min_reward=row.get("min_reward"),
         recording=row.get("recording"),  # sink schema 4
         licence=row.get("licence"),
         # sink schema 5; an older row names only the one intent it was made for
         intent_ids=_intent_ids(row),
+        window_anchors=json_anchors(row.get("window_anchors_json")),  # sink schema 6
     )
+
+
+def anchors_json(anchors: list[Anchor]) -> str:
+    """Anchors as a JSON list: they carry optional nested fields (bbox, point) a struct column would flatten."""
+    return json.dumps([a.model_dump(mode="json") for a in anchors])
+
+
+def json_anchors(text: str | None) -> list[Anchor]:
+    return [Anchor.model_validate(a) for a in json.loads(text or "[]")]
 
 
 def _intent_ids(row: dict[str, Any]) -> list[str]:
@@ -265,6 +279,7 @@ def estimated_bytes(row: dict[str, Any]) -> int:
     """Uncompressed size of a row (an upper bound of its share of a part file, near enough)."""
     size = 256 + len(row["output_json"]) + len(row["example_id"]) + len(row["window_id"])
     size += len(row["prompt_json"] or "") + len(row["intent_text"] or "") + len(row["cited_anchors_json"])
+    size += len(row["window_anchors_json"])
     size += sum(len(a) + 8 for a in [*row["anchor_ids"], *row["intent_ids"]]) + 24 * len(row["rewards"])
     size += sum(len(f["bytes"]) + len(f["path"]) for f in row["frames"])
     size += sum(len(f["uri"]) + 100 for f in row["frame_refs"])

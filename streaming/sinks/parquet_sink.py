@@ -17,6 +17,9 @@ that were never flushed, which the consumer replays (their offsets were never co
 Idempotence: the example ids of every part file are loaded on open (only that column is read), and
 rows whose id is on disk or already buffered are skipped, so replays and restarts never duplicate.
 Blocking I/O: call `add`/`flush` from a worker thread (e.g. `loop.run_in_executor`) in async code.
+
+`PartitionedSink` is that machinery for any record with an `example_id`; `ParquetSink` is its examples
+table and `RejectedSink` (streaming/sinks/rejected.py) its rejected candidates' table under `__rejected/`.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -108,12 +111,20 @@ def read_ids(path: Path) -> list[str]:
     return [str(v) for v in column.to_pylist()]
 
 
-class ParquetSink(ExampleSink):
-    name = "parquet"
+class Identified(Protocol):
+    @property
+    def example_id(self) -> str: ...
 
-    def __init__(self, config: ParquetSinkConfig, frames: BlobStore | None) -> None:
+
+R = TypeVar("R", bound=Identified)
+
+
+class PartitionedSink(Generic[R]):
+    """Buffers, partitions, rotates and publishes rows of records of one kind, idempotent by example_id;
+    a subclass says what the rows are (`schema`) and how a record becomes one (`_row`)."""
+
+    def __init__(self, config: ParquetSinkConfig) -> None:
         self.config = config
-        self.frames = frames
 
     # --- state -------------------------------------------------------------------------------
 
@@ -123,16 +134,11 @@ class ParquetSink(ExampleSink):
 
     @cached_property
     def schema(self) -> pa.Schema:
-        return example_schema()
+        raise NotImplementedError
 
-    @cached_property
-    def frame_policy(self) -> FramePolicy:
-        cfg = self.config
-        if not cfg.embed_frames:
-            return ReferencedFrames()
-        if self.frames is None:
-            raise SinkError("no_frame_store", "embed_frames is on but the sink was given no frame store")
-        return EmbeddedFrames(self.frames, cfg.max_frame_bytes, cfg.max_frame_pixels)
+    def _row(self, record: R) -> tuple[Partition, dict[str, Any] | None, int]:
+        """The record's partition, its row (None: dropped, counted in stats) and the row's estimated size."""
+        raise NotImplementedError
 
     @cached_property
     def _state(self) -> _State:
@@ -150,7 +156,6 @@ class ParquetSink(ExampleSink):
 
     def open(self) -> Self:
         """Load the ids already in the dataset (also done lazily by the first add/flush)."""
-        _ = self.frame_policy
         _ = self._state
         return self
 
@@ -173,7 +178,7 @@ class ParquetSink(ExampleSink):
 
     # --- public operations ---------------------------------------------------------------------
 
-    def add(self, examples: Sequence[Example], now: float | None = None) -> int:
+    def add(self, examples: Sequence[R], now: float | None = None) -> int:
         """Buffer the examples not yet in the dataset or buffer; return how many were new."""
         state, stats = self._state, self.stats
         now = time.monotonic() if now is None else now
@@ -223,19 +228,6 @@ class ParquetSink(ExampleSink):
         return [path for path in (self._write(p) for p in partitions) if path is not None]
 
     # --- plumbing ------------------------------------------------------------------------------
-
-    def _row(self, example: Example) -> tuple[Partition, dict[str, Any] | None, int]:
-        partition = Partition(example.task_family, utc_datetime(example.created_at).date().isoformat())
-        escape_value(partition.task_family)  # LayoutError now rather than at write time
-        cells = self.frame_policy.cells(example)
-        errors = [c.error for c in cells if c.error is not None]
-        if errors and self.config.frame_error_policy == "drop_example":
-            self.stats.dropped[errors[0]] += 1
-            log.warning("example %s dropped: frame not embedded (%s)", example.example_id, ", ".join(errors))
-            return partition, None, 0
-        self.stats.frame_errors.update(errors)
-        row = example_row(example, cells)
-        return partition, row, estimated_bytes(row)
 
     def _estimate(self, buf: _Buffer, extra: int = 0) -> int:
         """Estimated size of the part file of `buf` (plus one more row of `extra` bytes)."""
@@ -327,3 +319,48 @@ class ParquetSink(ExampleSink):
                 writer.write_table(table, row_group_size=self.config.row_group_rows)
             fh.flush()
             os.fsync(fh.fileno())
+
+
+def partition_of(task_family: str, created_at: float) -> Partition:
+    partition = Partition(task_family, utc_datetime(created_at).date().isoformat())
+    escape_value(partition.task_family)  # LayoutError now rather than at write time
+    return partition
+
+
+class ParquetSink(PartitionedSink[Example], ExampleSink):
+    """The examples table: accepted examples, key frames embedded (or referenced) per `frame_policy`."""
+
+    name = "parquet"
+
+    def __init__(self, config: ParquetSinkConfig, frames: BlobStore | None) -> None:
+        super().__init__(config)
+        self.frames = frames
+
+    @cached_property
+    def schema(self) -> pa.Schema:
+        return example_schema()
+
+    @cached_property
+    def frame_policy(self) -> FramePolicy:
+        cfg = self.config
+        if not cfg.embed_frames:
+            return ReferencedFrames()
+        if self.frames is None:
+            raise SinkError("no_frame_store", "embed_frames is on but the sink was given no frame store")
+        return EmbeddedFrames(self.frames, cfg.max_frame_bytes, cfg.max_frame_pixels)
+
+    def open(self) -> Self:
+        _ = self.frame_policy
+        return super().open()
+
+    def _row(self, record: Example) -> tuple[Partition, dict[str, Any] | None, int]:
+        partition = partition_of(record.task_family, record.created_at)
+        cells = self.frame_policy.cells(record)
+        errors = [c.error for c in cells if c.error is not None]
+        if errors and self.config.frame_error_policy == "drop_example":
+            self.stats.dropped[errors[0]] += 1
+            log.warning("example %s dropped: frame not embedded (%s)", record.example_id, ", ".join(errors))
+            return partition, None, 0
+        self.stats.frame_errors.update(errors)
+        row = example_row(record, cells)
+        return partition, row, estimated_bytes(row)

@@ -28,7 +28,8 @@ def test_faust_app_and_topics_use_raw_bytes_never_pickle(tmp_path: Path) -> None
     )
     conf = tailor.faust_app.conf
     assert conf.key_serializer == "raw" and conf.value_serializer == "raw"
-    assert len(tailor.faust_app.agents) == 5  # three ingest agents, synthesis, the Parquet sink
+    # three ingest agents, synthesis, the Parquet sink and its rejected table
+    assert len(tailor.faust_app.agents) == 6
     for agent in tailor.faust_app.agents.values():
         topic = agent.channel
         assert topic.value_serializer == "raw" and topic.key_serializer == "raw", topic

@@ -1,4 +1,5 @@
-"""From replay and an intent to examples on the topic and in Parquet, through a live worker (rules backend)."""
+"""From replay and an intent to examples on the topic and in Parquet, through a live worker (rules backend); the
+rejected topic reaches the dataset's __rejected/ table through the same worker, once per candidate."""
 
 from __future__ import annotations
 
@@ -9,13 +10,16 @@ import time
 from pathlib import Path
 
 import pyarrow.dataset as ds
+from kafka import KafkaProducer
 
-from core.records import Example
+from core.records import DeadLetter, Example, RejectedExample
 from streaming.intent_publish import IntentRequest, publish_intent
+from streaming.kafka_clients import kafka_python_kwargs
 from streaming.replay.runner import replay
 from streaming.replay.runner_config import ReplayConfig
 from streaming.settings import TailorSettings
 from streaming.sinks.reader import read_examples
+from streaming.sinks.rejected import iter_rejected
 from tests.conftest import REPO, WorkerProcess, settings_env
 from tests.kafka_helpers import consume
 
@@ -70,6 +74,42 @@ def test_robot_intent_yields_grounded_examples_in_topic_and_parquet(
         assert [m["role"] for m in prompt][0] == "system" and prompt[-1]["role"] == "user"
         # sink schema 4: the recording and its licence, stamped by replay, carried through the live worker
         assert stored.recording == bridge.name and (stored.licence or "").startswith("CC-BY-4.0")
+
+    # the rejected topic, through the live worker's second sink stage, into the __rejected/ table: the worker's
+    # own rejections, one candidate sent twice (a producer retry) and one unreadable record (a dead letter)
+    refused = RejectedExample(
+        example_id="e2e-refused",
+        task_family="next_subtask",
+        window_id=examples[0].window_id,
+        reasons=["invalid_json"],
+        raw_output="not json",
+        source=examples[0].source,
+        window_anchors=examples[0].window_anchors,
+        created_at=time.time(),
+    )
+    producer = KafkaProducer(**kafka_python_kwargs(settings, settings.kafka_bootstrap))
+    try:
+        for value in (refused.to_bytes(), refused.to_bytes(), b"{not a record"):
+            producer.send(settings.topic_rejected, key=b"e2e-refused", value=value).get(30)
+    finally:
+        producer.close()
+    msgs = consume(settings, settings.topic_rejected, idle_s=1)
+    [bad] = [m for m in msgs if m.value == b"{not a record"]
+    want = sorted({RejectedExample.from_bytes(m.value).example_id for m in msgs if m is not bad})
+    deadline = time.monotonic() + 30
+    while sorted(got := [s.rejected.example_id for s in iter_rejected(root)]) != want:
+        assert time.monotonic() < deadline, f"rejected table {sorted(got)} != topic {want}"
+        time.sleep(0.5)
+    assert len(list(iter_rejected(root))) == len(want) and "e2e-refused" in want
+    stored = next(s.rejected for s in iter_rejected(root) if s.rejected.example_id == "e2e-refused")
+    assert stored.source == examples[0].source and stored.window_anchors == examples[0].window_anchors
+    letters = [DeadLetter.from_bytes(m.value) for m in consume(settings, settings.topic_dlq, idle_s=1)]
+    assert [
+        (d.stage, d.source_partition, d.source_offset)
+        for d in letters
+        if d.source_topic == settings.topic_rejected
+    ] == [("parquet_rejected_sink", bad.partition, bad.offset)]
+    assert sorted(e.example_id for e in read_examples(root)) == sorted(ids)  # the training rows: unchanged
 
     # export them for SFT with the CLI: prompts from the rows (no topic read for schema-3 rows)
     out = tmp_path / "sft.jsonl"

@@ -24,6 +24,7 @@ from streaming.intent_publish import IntentRequest, derived_id, publish_intent
 from streaming.replay.runner import replay
 from streaming.replay.runner_config import ReplayConfig
 from streaming.settings import TailorSettings
+from streaming.sinks.layout import list_parts
 from tests.conftest import (
     REPO,
     WorkerProcess,
@@ -105,7 +106,8 @@ def parquet_rows(root: Path, n: int, timeout: float = 60) -> list[dict[str, obje
     deadline = time.monotonic() + timeout
     rows: list[dict[str, object]] = []
     while time.monotonic() < deadline:
-        rows = [r for p in sorted(root.rglob("*.parquet")) for r in pq.read_table(p).to_pylist()]
+        # the examples table's part files only (not the __rejected/ table beside them)
+        rows = [r for p in list_parts(root) for r in pq.read_table(p.path, partitioning=None).to_pylist()]
         if len(rows) >= n:
             break
         time.sleep(0.5)

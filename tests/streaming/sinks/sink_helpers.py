@@ -67,6 +67,8 @@ def with_provenance(example: Example) -> Example:
             "family_schema_sha256": hashlib.sha256(example.task_family.encode()).hexdigest(),
             "anchor_set_sha256": hashlib.sha256(example.window_id.encode()).hexdigest(),
             "cited_anchors": anchors,
+            # sink schema 6: the window's anchors, here one more than it cites
+            "window_anchors": [*anchors, Anchor(anchor_id="idle", type="idle", frame_index=0, timestamp=0.0)],
             "validators": ["FramesInWindow", "FramesAnchored"],
             "min_reward": 0.5,
         }

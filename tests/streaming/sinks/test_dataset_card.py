@@ -4,8 +4,9 @@ the card's YAML parses, `datasets.load_dataset(DIR, name=family)` loads every co
 source recordings and their licences (stamped as `tailor replay` stamps them) are listed, hostile intent
 text is escaped; a push to a local folder copies the same files (and mirrors deletions), and a push to
 the hub with no hub reachable fails with one clear line; the audit page (`tailor ui`), read over HTTP and in
-headless Chromium driven over WebDriver, shows an example's key frames and cited anchors and escapes
-hostile text."""
+headless Chromium driven over WebDriver, shows an example's key frames, its window's anchors on a timeline with
+the cited ones highlighted, the rejected candidates (the dataset's `__rejected/` table) with their reasons, and
+escapes hostile text; no reader of the training data (exports, configs, pushes, pyarrow) sees a rejected row."""
 
 from __future__ import annotations
 
@@ -22,11 +23,12 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
+import pyarrow.dataset as pa_ds
 import pyarrow.parquet as pq
 import pytest
 import yaml
@@ -37,22 +39,25 @@ from agents.extractors.gui.pipeline import GuiExpertPipeline
 from agents.extractors.gui.pipeline_config import GuiPipelineConfig
 from agents.extractors.robot.pipeline import RobotExpertPipeline
 from agents.synthesis.base import Generation
-from agents.synthesis_step import judge
+from agents.synthesis_step import judge, window_timeline
 from agents.tasks.base import SynthesisContext, TaskSpec, registry
 from app.audit_config import AuditConfig
-from app.audit_pages import example_link
+from app.audit_pages import example_link, rejected_link
 from app.audit_server import make_server
 from core.blobstore import BlobStore
 from core.limits_config import LimitsConfig
-from core.records import Example, GuiStep
+from core.records import AnchorSet, Example, GuiStep, RejectedExample
 from core.window import ClosedWindow
 from streaming.replay.licences import with_licence
 from streaming.replay.licences_config import LicenceConfig
 from streaming.sinks.card import write_card
+from streaming.sinks.exports import export_dataset
+from streaming.sinks.exports_config import ExportConfig
 from streaming.sinks.layout import list_parts
 from streaming.sinks.parquet_sink import ParquetSink
 from streaming.sinks.parquet_sink_config import ParquetSinkConfig
 from streaming.sinks.reader import read_examples
+from streaming.sinks.rejected import RejectedSink, iter_rejected, rejected_root
 from streaming.sinks.upgrade import old_parts
 from tests.agents.tasks.helpers import AITW, BRIDGE, anchor_set, need, records
 from tests.webdriver import ChromeDriver
@@ -66,6 +71,7 @@ class Built:
     root: Path
     examples: list[Example]
     frames: BlobStore
+    rejected: list[RejectedExample]  # in the dataset's __rejected/ table
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +87,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     ]
     windows += [anchor_set(gui, frames, "gui", k, r) for k, r in records(AITW, "gui").items()]
     examples: list[Example] = []
+    rejected: list[RejectedExample] = []
     for window in windows:
         for name, family in registry().items():
             if window.domain not in family.domains:
@@ -91,11 +98,30 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
             if rule is not None:
                 step = judge(family, ctx, Generation(texts=[rule.model_dump_json()], model="rules"))
                 examples += step.accepted
+                if not rejected:  # the same output by another maker, under an unreachable reward floor
+                    floor = judge(
+                        family, ctx, Generation(texts=[rule.model_dump_json()], model="strict-rules"), 99.0
+                    )
+                    rejected += floor.rejected
+            if window.domain == "gui" and name == "tutorial" and rule is not None:
+                # a tutorial of the first two steps: it cites the anchors of its frames, not all the window's
+                short = json.loads(rule.model_dump_json())
+                short["steps"] = short["steps"][:2]
+                step = judge(family, ctx, Generation(texts=[json.dumps(short)], model="rules"))
+                assert len(step.accepted) == 1 and len(step.accepted[0].cited_anchors) < len(window.anchors)
+                examples += step.accepted
+                # and output that is not the family's JSON
+                rejected += judge(family, ctx, Generation(texts=["no json here"], model="rules")).rejected
     root = tmp / "ds"
     sink = ParquetSink(ParquetSinkConfig(root=root, writer_id="w1"), frames).open()
     assert sink.add(examples) == len(examples) > 4
     sink.flush()
-    return Built(root, examples, frames)
+    refused = RejectedSink(
+        ParquetSinkConfig(root=root, writer_id="w1")
+    ).open()  # the same writer id: no clash
+    assert refused.add(rejected) == len(rejected) >= 2
+    refused.flush()
+    return Built(root, examples, frames, rejected)
 
 
 def tailor(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -146,6 +172,62 @@ def test_card_loads_by_config_and_names_recordings_and_licences(built: Built, tm
     assert "# Robot and GUI &lt;demo&gt;" in body and "| r_total |" in body
 
 
+def test_rejected_candidates_are_a_table_of_their_own_and_never_training_data(
+    built: Built, tmp_path: Path
+) -> None:
+    """The __rejected/ table holds every rejected candidate once, with its reasons, rewards, source offsets and
+    its window's anchors; a second writer replaying them adds nothing; the readers of the training data (the
+    reader, `tailor export`, pyarrow.dataset and `datasets` over the folder) see the accepted rows only."""
+    stored = [s.rejected for s in iter_rejected(built.root)]
+    assert sorted(r.example_id for r in stored) == sorted(r.example_id for r in built.rejected)
+    by_id = {r.example_id: r for r in built.rejected}
+    for got in stored:
+        want = by_id[got.example_id]
+        assert got.model_dump(exclude={"created_at"}) == want.model_dump(exclude={"created_at"})
+        assert abs(got.created_at - want.created_at) < 1e-5 and got.source is not None and got.window_anchors
+    assert {r.reasons[0] for r in stored} >= {"reward_below_minimum", "invalid_json"}
+    assert all(
+        p.path.is_relative_to(rejected_root(built.root)) for p in list_parts(rejected_root(built.root))
+    )
+    again = RejectedSink(ParquetSinkConfig(root=built.root, writer_id="w2")).open()
+    assert again.add(built.rejected) == 0 and again.flush() == []  # exactly once across writers and restarts
+
+    accepted = sorted(e.example_id for e in built.examples)
+    assert sorted(e.example_id for e in read_examples(built.root)) == accepted
+    out = tmp_path / "sft.jsonl"
+    assert export_dataset(ExportConfig(dataset_dir=built.root, out=out, format="sft")).written == len(
+        accepted
+    )
+    assert sorted(json.loads(line)["example_id"] for line in out.read_text().splitlines()) == accepted
+    table = pa_ds.dataset(
+        str(built.root), format="parquet", partitioning="hive", exclude_invalid_files=True
+    ).to_table(columns=["example_id"])
+    assert sorted(table.column("example_id").to_pylist()) == accepted
+    # `datasets` listing the folder itself (no card configs): the __-prefixed folder is skipped too
+    hf = datasets.load_dataset(
+        "parquet", data_dir=str(built.root), split="train", cache_dir=str(tmp_path / "hf")
+    )
+    assert sorted(hf["example_id"]) == accepted
+
+
+def test_a_rows_window_timeline_is_bounded(built: Built) -> None:
+    """Rows repeat their window's anchors for the timeline: content cut to 200 characters, at most 2,000."""
+    ex = showcase(built)
+    long = ex.window_anchors[0].model_copy(update={"content": "x" * 5000})
+    window = AnchorSet(
+        window_id=ex.window_id,
+        domain="gui",
+        key="k",
+        span=ex.source,
+        num_frames=4,
+        anchors=[long.model_copy(update={"anchor_id": f"a{n}"}) for n in range(2500)],
+        created_at=0.0,
+    )
+    timeline = window_timeline(window)
+    assert len(timeline) == 2000 and {len(a.content) for a in timeline} == {200}
+    assert [a.anchor_id for a in timeline] == [f"a{n}" for n in range(2000)]
+
+
 def test_push_to_a_local_folder_mirrors_the_dataset_and_the_hub_refuses_offline(
     built: Built, tmp_path: Path
 ) -> None:
@@ -158,7 +240,8 @@ def test_push_to_a_local_folder_mirrors_the_dataset_and_the_hub_refuses_offline(
     assert "removed 1 stale part files" in proc.stdout and not stale.exists()
     pushed = sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file())
     source = sorted(str(p.relative_to(built.root)) for p in built.root.rglob("*") if p.is_file())
-    assert pushed == source and "README.md" in pushed
+    training = [p for p in source if not p.startswith("__rejected/")]
+    assert pushed == training and "README.md" in pushed and len(training) < len(source)  # rejected stay home
     meta, _ = card_meta(target / "README.md")
     first = meta["configs"][0]["config_name"]
     assert len(load(target, first, tmp_path / "hf")) == sum(e.task_family == first for e in built.examples)
@@ -202,6 +285,25 @@ def audit_url(built: Built) -> Iterator[str]:
     server.server_close()
 
 
+def until(ready: Callable[[], bool], timeout_s: float = 20) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not ready():
+        assert time.monotonic() < deadline, "the page did not get there in time"
+        time.sleep(0.05)
+
+
+def showcase(built: Built) -> Example:
+    """An example with key frames and cited anchors whose window has anchors it does not cite."""
+    return max(
+        built.examples,
+        key=lambda e: (
+            bool(e.frames and e.cited_anchors),
+            len(e.window_anchors) - len(e.cited_anchors),
+            len(e.frames),
+        ),
+    )
+
+
 def test_the_audit_page_shows_an_example_beside_its_frames_and_anchors(built: Built, audit_url: str) -> None:
     status, headers, body = get(audit_url)
     page = body.decode()
@@ -212,7 +314,7 @@ def test_the_audit_page_shows_an_example_beside_its_frames_and_anchors(built: Bu
     tutorial = {e.example_id for e in built.examples if e.task_family == "tutorial"}
     assert sum(e.example_id in body.decode() for e in built.examples) == len(tutorial) > 0
 
-    ex = max(built.examples, key=lambda e: (len(e.frames), len(e.cited_anchors)))
+    ex = showcase(built)
     assert ex.frames and ex.cited_anchors
     status, _, body = get(audit_url + "example?" + urllib.parse.urlencode({"id": ex.example_id}))
     page = body.decode()
@@ -226,11 +328,33 @@ def test_the_audit_page_shows_an_example_beside_its_frames_and_anchors(built: Bu
         Image.open(io.BytesIO(data)).verify()
     for anchor in ex.cited_anchors:
         assert f"<td>{html.escape(anchor.anchor_id)}</td><td>{html.escape(anchor.type)}</td>" in page
-    assert page.count("class='tick'") == len(ex.cited_anchors)  # on the timeline
+    # the window's anchors on the timeline, the cited ones highlighted; the rest listed below it
+    assert len(ex.window_anchors) > len(ex.cited_anchors)
+    assert page.count("class='tick anchor") == len(ex.window_anchors)
+    assert page.count("class='tick anchor cited") == len(ex.cited_anchors)
+    assert f"All {len(ex.window_anchors)} anchors of the window" in page
     src = ex.source
     assert f"{src.topic} partition {src.partition} offsets {src.first_offset}-{src.last_offset}" in page
     assert "r_total" in page and "rules / base" in page and html.escape(ex.licence or "") in page
     assert get(audit_url + "example?id=nope")[0] == 404
+
+    # accepted by default; the rejected filter lists the rejected table, with the reasons
+    assert not any(r.example_id in get(audit_url)[2].decode() for r in built.rejected)
+    listing = get(audit_url + "?status=rejected")[2].decode()
+    assert all(html.escape(", ".join(r.reasons)) in listing for r in built.rejected)
+    assert all(r.example_id in listing for r in built.rejected)
+    assert not any(e.example_id in listing for e in built.examples)
+    rej = next(r for r in built.rejected if r.reasons == ["reward_below_minimum"])
+    status, _, body = get(audit_url + "rejected?" + urllib.parse.urlencode({"id": rej.example_id}))
+    page = body.decode()
+    assert (
+        status == 200
+        and "<p class='reasons'>reward_below_minimum</p>" in page
+        and html.escape(rej.details[0]) in page
+    )
+    assert page.count("class='tick anchor") == len(rej.window_anchors) > 0 and "tick anchor cited" not in page
+    assert rej.source is not None and f"offsets {rej.source.first_offset}-{rej.source.last_offset}" in page
+    assert get(audit_url + "rejected?" + urllib.parse.urlencode({"id": ex.example_id}))[0] == 404
     assert get(audit_url + "frame?" + urllib.parse.urlencode({"id": ex.example_id, "n": 99}))[0] == 404
 
 
@@ -239,7 +363,7 @@ def test_an_example_page_in_a_real_browser_shows_its_frames_and_anchors(
 ) -> None:
     """Headless Chromium over WebDriver: the list links the example; its page shows every key frame decoded
     (naturalWidth > 0) with its frame index, and its cited anchors in the table and on the time line."""
-    ex = max(built.examples, key=lambda e: (len(e.frames), len(e.cited_anchors)))
+    ex = showcase(built)
     with chromium.session() as browser:
         browser.get(audit_url)
         [link] = browser.find_all(f"a[href='{example_link(ex.example_id)}']")
@@ -264,11 +388,25 @@ def test_an_example_page_in_a_real_browser_shows_its_frames_and_anchors(
         listed = [browser.text(e) for e in browser.find_all(".timeline + table tr td:first-child")]
         assert listed == [a.anchor_id for a in ex.cited_anchors]
         ticks = browser.script(
-            "return Array.from(document.querySelectorAll('.timeline .tick:not(.frame)'))"
-            ".map(t => [t.textContent, t.getBoundingClientRect().height > 0])"
+            "return Array.from(document.querySelectorAll('.timeline .tick.anchor'))"
+            ".map(t => [t.classList.contains('cited'), t.textContent, t.getBoundingClientRect().height > 0])"
         )
-        assert ticks == [[a.type, True] for a in ex.cited_anchors]
+        cited = {a.anchor_id for a in ex.cited_anchors}
+        window = sorted(ex.window_anchors, key=lambda a: a.timestamp)  # every anchor of the window, drawn
+        assert ticks == [[a.anchor_id in cited, a.type, True] for a in window]
         shot = browser.screenshot()
+        # the list's filter: the rejected candidates, each with its reasons, and one's page
+        browser.get(audit_url)
+        browser.script("document.querySelector(\"select[name='status']\").value = 'rejected'")
+        browser.click(browser.find_all("form button")[0])  # a form submit: the click does not wait for it
+        until(lambda: "status=rejected" in browser.current_url() and bool(browser.find_all("td .reasons")))
+        reasons = sorted(browser.text(e) for e in browser.find_all("td .reasons"))
+        assert reasons == sorted(", ".join(r.reasons) for r in built.rejected)
+        rej = built.rejected[0]
+        browser.click(browser.find_all(f"a[href='{rejected_link(rej.example_id)}']")[0])
+        until(lambda: bool(browser.find_all("p.reasons")))
+        assert browser.text(browser.find_all("p.reasons")[0]) == ", ".join(rej.reasons)
+        assert len(browser.find_all(".timeline .tick.anchor")) == len(rej.window_anchors)
     assert shot.startswith(b"\x89PNG\r\n\x1a\n") and Image.open(io.BytesIO(shot)).width == 1280
     (tmp_path / "audit_example.png").write_bytes(shot)
     if os.environ.get("TAILOR_TEST_ARTIFACTS"):
@@ -325,6 +463,7 @@ def test_tailor_ui_serves_on_loopback(built: Built, tmp_path: Path) -> None:
         assert proc.stdout is not None
         line = proc.stdout.readline()
         assert line.startswith(f"serving {len(built.examples)} examples on http://127.0.0.1:"), line
+        assert proc.stdout.readline().startswith(f"and {len(built.rejected)} rejected candidates on http")
         status, _, body = get(line.split(" on ", 1)[1].strip())
         assert status == 200 and built.examples[0].example_id in body.decode()
     finally:
