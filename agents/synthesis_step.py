@@ -224,11 +224,11 @@ def judge(
 
 
 TIMELINE_CONTENT_CHARS = 200
-TIMELINE_MAX_ANCHORS = 2000  # bounds what every example of a huge window repeats (the record allows 10,000)
+TIMELINE_MAX_ANCHORS = 500  # every example of a window repeats them: about 150 KB at most per record
 
 
 def window_timeline(anchors: AnchorSet) -> list[Anchor]:
-    """Every anchor of the window (the first 2,000) with its content cut short: what a row keeps so the audit
+    """Every anchor of the window (the first TIMELINE_MAX_ANCHORS) with its content cut short: what a row keeps so the audit
     page draws the window's timeline without the anchors topic (the cited anchors are kept in full beside it)."""
     return [
         a

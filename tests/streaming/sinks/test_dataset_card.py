@@ -39,7 +39,7 @@ from agents.extractors.gui.pipeline import GuiExpertPipeline
 from agents.extractors.gui.pipeline_config import GuiPipelineConfig
 from agents.extractors.robot.pipeline import RobotExpertPipeline
 from agents.synthesis.base import Generation
-from agents.synthesis_step import judge, window_timeline
+from agents.synthesis_step import TIMELINE_MAX_ANCHORS, judge, window_timeline
 from agents.tasks.base import SynthesisContext, TaskSpec, registry
 from app.audit_config import AuditConfig
 from app.audit_pages import example_link, rejected_link
@@ -220,12 +220,12 @@ def test_a_rows_window_timeline_is_bounded(built: Built) -> None:
         key="k",
         span=ex.source,
         num_frames=4,
-        anchors=[long.model_copy(update={"anchor_id": f"a{n}"}) for n in range(2500)],
+        anchors=[long.model_copy(update={"anchor_id": f"a{n}"}) for n in range(TIMELINE_MAX_ANCHORS + 100)],
         created_at=0.0,
     )
     timeline = window_timeline(window)
-    assert len(timeline) == 2000 and {len(a.content) for a in timeline} == {200}
-    assert [a.anchor_id for a in timeline] == [f"a{n}" for n in range(2000)]
+    assert len(timeline) == TIMELINE_MAX_ANCHORS and {len(a.content) for a in timeline} == {200}
+    assert [a.anchor_id for a in timeline] == [f"a{n}" for n in range(TIMELINE_MAX_ANCHORS)]
 
 
 def test_push_to_a_local_folder_mirrors_the_dataset_and_the_hub_refuses_offline(
