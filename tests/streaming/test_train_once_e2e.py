@@ -80,7 +80,7 @@ def test_train_once_builds_pairs_from_the_topics_and_gates(
                 "model_dir": MODEL,
                 "train_max_steps": 2,
                 "pair_sources": "all",
-                "gate_max_new_tokens": 48,
+                "gate_max_new_tokens": 8,
                 "gate_margin": 10.0,
                 "probe_examples": 4,
             }
@@ -95,7 +95,7 @@ def test_train_once_builds_pairs_from_the_topics_and_gates(
         timeout=2400,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    # Every heldout case is scored with both weights. 48 tokens never finish a JSON output, so both score 0 on
+    # Every heldout case is scored with both weights. 8 tokens never finish a JSON output, so both score 0 on
     # every case: a tie, which is never published, whatever the margin.
     cases = read_version(DEFAULT_CASES_DIR).splits["heldout"]
     assert "round (dpo): refused" in proc.stdout and "tie:" in proc.stdout, proc.stdout

@@ -52,11 +52,16 @@ def test_a_real_sft_round_publishes_an_adapter_that_passes_the_validators_more_o
     smol_dir: Path, tmp_path: Path
 ) -> None:
     from agents.tasks.base import registry
+    from agents.tasks.base_config import PromptConfig
+    from agents.tasks.catalog_config import TasksConfig
 
+    # Prompts without the rule draft (the default since 7 Dec): with the rules' answer in the prompt the base
+    # model passes by copying it, and this test is about the warm start teaching the format itself.
+    families = registry(TasksConfig(prompt=PromptConfig(include_rule_draft=False, include_worked_example=True)))
     heldout = HeldoutRecordings.load()
     episodes = [w for w in bridge_episodes(tmp_path, 25) if not heldout.holds(w)]
     train, evaluate_on = episodes[:-3], episodes[-3:]
-    robot = [f for f in registry().values() if "robot" in f.domains]
+    robot = [f for f in families.values() if "robot" in f.domains]
     jobs = {
         (w.window_id, f.name): (f, SynthesisContext(w, TaskSpec(f.name)))
         for w in episodes
