@@ -169,8 +169,8 @@ def misfiled(refused: list[tuple[Where, str]], letters: list[tuple[str, str, str
     letter must be one of them. What is not so, one line each (empty when all is well)."""
     expected = dict(refused)
     got: dict[Where, list[str]] = {}
-    for _stage, reason, *where in letters:
-        got.setdefault((where[0], where[1], where[2]), []).append(reason)
+    for _stage, reason, topic, partition, offset in letters:
+        got.setdefault((topic, partition, offset), []).append(reason)
     out = [f"{w}: expected {r}, got {got.get(w, [])}" for w, r in expected.items() if got.get(w) != [r]]
     out += [f"{w}: unexpected letter {rs}" for w, rs in got.items() if w not in expected]
     return sorted(out)
@@ -203,6 +203,7 @@ async def _steady(
     mix.reverse()
 
     async def send(i: int) -> None:
+        reason: str | None
         if every and i % every == every - 1:
             topic, key, value, reason = hostile_message(side.settings, i // every)
         elif mix and (not every or i % every == every // 2 or i % every == 0):

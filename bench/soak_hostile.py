@@ -113,9 +113,9 @@ def h264_flat(width: int, height: int, frames: int) -> bytes:
         stream = container.add_stream("libx264", rate=25)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.options = {"preset": "ultrafast"}
-        frame = av.VideoFrame(width, height, "yuv420p")
-        for i, plane in enumerate(frame.planes):
-            np.frombuffer(plane, np.uint8)[:] = 16 if i == 0 else 128
+        planes = np.full((height * 3 // 2, width), 128, np.uint8)  # grey chroma
+        planes[:height] = 16  # black luma
+        frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
         for i in range(frames):
             frame.pts = i
             for packet in stream.encode(frame):
