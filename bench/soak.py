@@ -99,6 +99,7 @@ async def _soak(config: SoakConfig, side: LiveSide) -> dict[str, Any]:
         rss_end_point = side.process.rss_mb()
         drained_s = await side.drain()
         rss_hwm = side.process.peak_rss_mb()
+        children_hwm = side.process.children_peak_rss_mb()
     col = side.collector
     series = side.rss_series + [(t0, rss_start_point), (t1, rss_end_point)]
     rss_start = rss_level(series, t0, t0 + config.rss_level_s) or rss_start_point
@@ -152,6 +153,8 @@ async def _soak(config: SoakConfig, side: LiveSide) -> dict[str, Any]:
         "rss_peak_mb": max([mb for _t, mb in series]),
         "rss_hwm_mb": rss_hwm,
         "rss_limit_mb": config.rss_limit_mb,
+        "decoder_rss_hwm_mb": children_hwm,
+        "decoder_rss_limit_mb": config.decoder_rss_limit_mb,
         "rss_growth_pct": round(100.0 * (rss_end - rss_start) / max(rss_start, 1e-9), 2),
         "rss_growth_point_pct": round(
             100.0 * (rss_end_point - rss_start_point) / max(rss_start_point, 1e-9), 2

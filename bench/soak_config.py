@@ -32,7 +32,7 @@ class SoakConfig(LiveRigConfig):
         "a raw H.264 growing to 16000x16000 in band, GUI sessions of flat 4096x8192 PNGs and of ~2 M-char "
         "html + accessibility, a forged model update); 0 sends none.",
     )
-    mix_png_steps: int = Field(default=3, ge=1, description="Steps of each flat-PNG GUI session of the mix.")
+    mix_png_steps: int = Field(default=6, ge=1, description="Steps of each flat-PNG GUI session of the mix.")
     mix_text_steps: int = Field(default=3, ge=1, description="Steps of each big-text GUI session of the mix.")
     mix_text_chars: int = Field(
         default=1_900_000, ge=1, description="Chars of html and of accessibility text in each big-text step."
@@ -41,6 +41,12 @@ class SoakConfig(LiveRigConfig):
         default=2048.0,
         gt=0,
         description="The worker's RSS limit for the run: its peak RSS (VmHWM) must stay under it.",
+    )
+    decoder_rss_limit_mb: float = Field(
+        default=3072.0,
+        gt=0,
+        description="Peak RSS (VmHWM) allowed to each of the worker's decoder processes still alive at the "
+        "end (they hold a window's decoded images; RLIMIT_AS, window_decode_memory_mb, stops them anyway).",
     )
     worker_max_window_decoded_mb: int = Field(
         default=128,

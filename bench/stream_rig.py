@@ -306,6 +306,24 @@ class ChildProcess:
         assert self.proc is not None
         return rss_mb(self.proc.pid, "VmHWM")
 
+    def children_peak_rss_mb(self) -> float:
+        """The highest VmHWM among the live processes below it (its decoder pool), MiB; 0 without any. A
+        decoder replaced during the run took its peak with it: its RLIMIT_AS bounded it."""
+        assert self.proc is not None
+        peaks, todo = [0.0], [self.proc.pid]
+        while todo:
+            pid = todo.pop()
+            with contextlib.suppress(OSError, ValueError, BenchError):  # a child may exit meanwhile
+                # each thread lists the children it started (the pool's forkserver is not the main thread's)
+                kids = [
+                    int(k)
+                    for t in Path(f"/proc/{pid}/task").iterdir()
+                    for k in (t / "children").read_text().split()
+                ]
+                todo += kids
+                peaks += [rss_mb(k, "VmHWM") for k in kids if Path(f"/proc/{k}/status").exists()]
+        return max(peaks)
+
     def stop(self) -> None:
         proc, self.proc = self.proc, None
         if proc is None or proc.poll() is not None:

@@ -101,6 +101,10 @@ def test_soak_dead_letters_every_hostile_message_once(kafka_bootstrap: str, tmp_
         shared_dir=shared,
         data_dir=tmp_path,
         kafka_bootstrap=kafka_bootstrap,
+        # 6 flat 4096x8192 PNGs in one GUI window: ~600 MiB decoded; with the window's 128 MiB cache its
+        # decoder peaked at 463 MiB, with the cache unbounded (4096) at 997 MiB
+        rss_limit_mb=1024,
+        decoder_rss_limit_mb=768,
     )
     result = run_soak(cfg)
     assert json.loads(json.dumps(result)) == result
@@ -115,6 +119,7 @@ def test_soak_dead_letters_every_hostile_message_once(kafka_bootstrap: str, tmp_
     assert result["hostile_misfiled"] == []  # each one letter, with its reason, at its source offset
     assert result["duplicate_anchor_spans"] == 0  # no window extracted twice
     assert 0 < result["rss_hwm_mb"] < result["rss_limit_mb"]  # the worker's peak RSS, not a sample
+    assert 0 < result["decoder_rss_hwm_mb"] < result["decoder_rss_limit_mb"]  # and its decoders'
     assert result["events_in"] == result["events_processed"]  # every event through extraction or the DLQ
     assert result["events_in"] > result["warmup_events"] + result["hostile_sent"]
     assert result["events_out"] == result["examples"] + result["anchors"] + result["dlq"]
