@@ -10,6 +10,7 @@ stops by itself: warm-up and drain are bounded, the steady phase lasts `minutes`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
 import struct
@@ -19,6 +20,7 @@ from collections import Counter
 from typing import Any
 
 from bench.soak_config import SoakConfig
+from bench.soak_hostile import MixRecord, forged_update, issue20_mix
 from bench.stream import broker_for, latency_samples, live_root, percentile, shared_dir_of, side_settings
 from bench.stream_rig import LiveSide, StepFeed, rss_level, rss_slope
 from core.records import GuiAction, GuiStep, MediaRef, RobotStep
@@ -67,7 +69,12 @@ def hostile_message(settings: TailorSettings, n: int) -> tuple[str, bytes, bytes
 def run_soak(config: SoakConfig) -> dict[str, Any]:
     """Warm-up, `minutes` at `rate_eps` with hostile messages mixed in, drain; JSON-ready figures."""
     with live_root(config.data_dir) as root, broker_for(config) as cluster:
-        settings = side_settings(config, cluster.bootstrap, root, "soak")
+        settings = side_settings(config, cluster.bootstrap, root, "soak").model_copy(
+            update={
+                "max_window_decoded_bytes": config.worker_max_window_decoded_mb << 20,
+                "window_max_key_bytes": config.worker_window_max_key_mb << 20,
+            }
+        )
         feed = StepFeed.load(shared_dir_of(config), settings)
         side = LiveSide(config, settings, "pipeline", WORKER_ARGV, feed)
         side.prepare()
@@ -88,9 +95,11 @@ async def _soak(config: SoakConfig, side: LiveSide) -> dict[str, Any]:
             await side.paced(config.rate_eps, config.settle_s)
         warmup_events = side.producer.sent
         rss_start_point = side.process.rss_mb()
-        t0, t1, hostile = await _steady(config, side)
+        t0, t1, hostile, refused = await _steady(config, side)
         rss_end_point = side.process.rss_mb()
         drained_s = await side.drain()
+        rss_hwm = side.process.peak_rss_mb()
+        children_hwm = side.process.children_peak_rss_mb()
     col = side.collector
     series = side.rss_series + [(t0, rss_start_point), (t1, rss_end_point)]
     rss_start = rss_level(series, t0, t0 + config.rss_level_s) or rss_start_point
@@ -110,6 +119,11 @@ async def _soak(config: SoakConfig, side: LiveSide) -> dict[str, Any]:
         "warmup_events": warmup_events,
         "hostile_sent": sum(hostile.values()),
         "hostile_by_reason": dict(sorted(hostile.items())),
+        "mix_rounds": config.mix_rounds,
+        "hostile_misfiled": misfiled(refused, col.letters),
+        "letters_by_stage": dict(sorted(Counter(f"{st}:{r}" for st, r, *_ in col.letters).items())),
+        "duplicate_anchor_spans": len(col.anchors)
+        - len({(a.topic, a.partition, a.first_offset) for a in col.anchors}),
         "events_out": len(col.examples) + len(col.anchors) + dlq,
         "examples": len(col.examples),
         "anchors": len(col.anchors),
@@ -137,6 +151,10 @@ async def _soak(config: SoakConfig, side: LiveSide) -> dict[str, Any]:
         "rss_start_point_mb": rss_start_point,
         "rss_end_point_mb": rss_end_point,
         "rss_peak_mb": max([mb for _t, mb in series]),
+        "rss_hwm_mb": rss_hwm,
+        "rss_limit_mb": config.rss_limit_mb,
+        "decoder_rss_hwm_mb": children_hwm,
+        "decoder_rss_limit_mb": config.decoder_rss_limit_mb,
         "rss_growth_pct": round(100.0 * (rss_end - rss_start) / max(rss_start, 1e-9), 2),
         "rss_growth_point_pct": round(
             100.0 * (rss_end_point - rss_start_point) / max(rss_start_point, 1e-9), 2
@@ -146,18 +164,66 @@ async def _soak(config: SoakConfig, side: LiveSide) -> dict[str, Any]:
     }
 
 
-async def _steady(config: SoakConfig, side: LiveSide) -> tuple[float, float, Counter[str]]:
-    """Paced sends for `minutes`, every k-th message hostile; the phase's times and what was sent."""
+Where = tuple[str, int, int]  # source topic, partition, offset
+
+
+def misfiled(refused: list[tuple[Where, str]], letters: list[tuple[str, str, str, int, int]]) -> list[str]:
+    """Every refused message must have exactly one letter, at its source offset, with its reason; and every
+    letter must be one of them. What is not so, one line each (empty when all is well)."""
+    expected = dict(refused)
+    got: dict[Where, list[str]] = {}
+    for _stage, reason, topic, partition, offset in letters:
+        got.setdefault((topic, partition, offset), []).append(reason)
+    out = [f"{w}: expected {r}, got {got.get(w, [])}" for w, r in expected.items() if got.get(w) != [r]]
+    out += [f"{w}: unexpected letter {rs}" for w, rs in got.items() if w not in expected]
+    return sorted(out)
+
+
+async def _steady(
+    config: SoakConfig, side: LiveSide
+) -> tuple[float, float, Counter[str], list[tuple[Where, str]]]:
+    """Paced sends for `minutes`, every k-th message hostile and issue 20's mix half-way between the first
+    ones; the phase's times, the refused messages sent by reason, and where each refused one went."""
     every = round(1 / config.hostile_fraction) if config.hostile_fraction > 0 else 0
     hostile: Counter[str] = Counter()
+    acked: list[tuple[asyncio.Future[Any], str]] = []
+    refused: list[tuple[Where, str]] = []
+    s = side.settings
+    mix: list[MixRecord] = []
+    for n in range(config.mix_rounds):
+        mix += issue20_mix(
+            s,
+            n,
+            text_chars=config.mix_text_chars,
+            png_steps=config.mix_png_steps,
+            text_steps=config.mix_text_steps,
+        )
+        where = await side.producer.send_side(
+            s.topic_model_updates, f"forged-{n}".encode(), forged_update(n).to_bytes()
+        )
+        refused.append(((s.topic_model_updates, *where), "unsupported_backend"))
+        hostile["unsupported_backend"] += 1
+    mix.reverse()
 
     async def send(i: int) -> None:
+        reason: str | None
         if every and i % every == every - 1:
-            topic, key, value, reason = hostile_message(side.settings, sum(hostile.values()))
-            await side.producer.send(topic, key, value)
-            hostile[reason] += 1
+            topic, key, value, reason = hostile_message(side.settings, i // every)
+        elif mix and (not every or i % every == every // 2 or i % every == 0):
+            m = mix.pop()
+            topic, key, value, reason = m.topic, m.key, m.value, m.reason
         else:
             await side.send_next()
+            return
+        fut = await side.producer.send(topic, key, value)
+        if reason is not None:
+            hostile[reason] += 1
+            acked.append((fut, reason))
 
     t0, t1 = await side.paced(config.rate_eps, config.minutes * 60, send)
-    return t0, t1, hostile
+    await side.producer.flush()
+    for fut, reason in acked:
+        with contextlib.suppress(Exception):  # a failed send shows in send_failures
+            meta = fut.result()
+            refused.append(((meta.topic, meta.partition, meta.offset), reason))
+    return t0, t1, hostile, refused

@@ -78,12 +78,12 @@ def rss_level(samples: list[tuple[float, float]], t_from: float, t_to: float) ->
     return values[mid] if len(values) % 2 else round((values[mid - 1] + values[mid]) / 2, 1)
 
 
-def rss_mb(pid: int) -> float:
-    """VmRSS of a process, MiB."""
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """VmRSS (or another /proc status field in kB, e.g. VmHWM) of a process, MiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return round(int(line.split()[1]) / 1024, 1)
-    raise BenchError("no_rss", f"no VmRSS for pid {pid}")
+    raise BenchError("no_rss", f"no {field} for pid {pid}")
 
 
 class StepFeed:
@@ -139,11 +139,18 @@ class RawProducer:
         )
         await self.producer.start()
 
-    async def send(self, topic: str, key: bytes, value: bytes) -> None:
+    async def send(self, topic: str, key: bytes, value: bytes) -> asyncio.Future[Any]:
+        """Send one raw event; the future gives its record metadata (partition, offset) once acked."""
         ts = int(time.time() * 1000)
         fut = await self.producer.send(topic, value=value, key=key, timestamp_ms=ts)
         self.sent += 1
         fut.add_done_callback(functools.partial(self._done, topic, ts))
+        return fut
+
+    async def send_side(self, topic: str, key: bytes, value: bytes) -> tuple[int, int]:
+        """A message that is no raw event (a model update): not counted in sent/acked; (partition, offset)."""
+        meta = await self.producer.send_and_wait(topic, value=value, key=key)
+        return meta.partition, meta.offset
 
     def _done(self, topic: str, ts: int, fut: asyncio.Future[Any]) -> None:
         if fut.cancelled() or fut.exception() is not None:
@@ -180,14 +187,18 @@ class Collector:
         self.dlq_reasons: Counter[str] = Counter()
         self.frames = 0
         self.raw_dead = 0
+        self.window_dead = 0
+        # every dead letter: (stage, reason, source topic, partition, offset)
+        self.letters: list[tuple[str, str, str, int, int]] = []
         self.last_output = time.monotonic()
         self.consumer: Any = None
         self.task: asyncio.Task[None] | None = None
 
     @property
     def processed(self) -> int:
-        """Raw events through extraction, or dead-lettered."""
-        return self.frames + self.raw_dead
+        """Raw events through extraction, or dead-lettered (a window-level letter counts one event: the soak's
+        hostile windows hold one segment each; other runs have none)."""
+        return self.frames + self.raw_dead + self.window_dead
 
     async def start(self) -> None:
         from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -225,7 +236,12 @@ class Collector:
         data = json.loads(value)
         if topic == s.topic_dlq:
             self.dlq_reasons[data["reason"]] += 1
-            if not str(data["stage"]).startswith(("anchors_", "synthesis")):
+            stage = str(data["stage"])
+            where = (data["source_topic"], int(data["source_partition"]), int(data["source_offset"]))
+            self.letters.append((stage, data["reason"], *where))
+            if stage.startswith("anchors_"):
+                self.window_dead += 1
+            elif not stage.startswith("synthesis") and where[0] != s.topic_model_updates:
                 self.raw_dead += 1  # one raw event; window-level letters stand for windows, not events
             return
         span = data["span"] if topic == s.topic_anchors else data["source"]
@@ -284,6 +300,29 @@ class ChildProcess:
     def rss_mb(self) -> float:
         assert self.proc is not None
         return rss_mb(self.proc.pid)
+
+    def peak_rss_mb(self) -> float:
+        """VmHWM: the most RSS the process ever had (no sample can miss a short peak), MiB."""
+        assert self.proc is not None
+        return rss_mb(self.proc.pid, "VmHWM")
+
+    def children_peak_rss_mb(self) -> float:
+        """The highest VmHWM among the live processes below it (its decoder pool), MiB; 0 without any. A
+        decoder replaced during the run took its peak with it: its RLIMIT_AS bounded it."""
+        assert self.proc is not None
+        peaks, todo = [0.0], [self.proc.pid]
+        while todo:
+            pid = todo.pop()
+            with contextlib.suppress(OSError, ValueError, BenchError):  # a child may exit meanwhile
+                # each thread lists the children it started (the pool's forkserver is not the main thread's)
+                kids = [
+                    int(k)
+                    for t in Path(f"/proc/{pid}/task").iterdir()
+                    for k in (t / "children").read_text().split()
+                ]
+                todo += kids
+                peaks += [rss_mb(k, "VmHWM") for k in kids if Path(f"/proc/{k}/status").exists()]
+        return max(peaks)
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None

@@ -77,6 +77,9 @@ def create_app(
         broker_request_timeout=max(settings.kafka_request_timeout_s, settings.kafka_session_timeout_s + 5),
         consumer_auto_offset_reset="earliest",
         producer_linger=settings.kafka_producer_linger_ms / 1000.0,
+        # a window-state entry or a forwarded record is one raw message (up to max_message_bytes) plus its
+        # key and framing; at Faust's 1 MB default a valid GuiStep of 2 x 1.9 M chars crashed the worker
+        producer_max_request_size=settings.max_message_bytes + (1 << 20),
         datadir=str(settings.data_dir / "faust"),
     )
     app.fetch_max_wait_ms = settings.kafka_fetch_max_wait_ms

@@ -12,6 +12,8 @@ import zlib
 
 import av
 
+from bench.soak_hostile import sps_with_size
+
 
 def _png_chunk(tag: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
@@ -86,67 +88,7 @@ def mkv_with_duration(mkv: bytes, millis: float) -> bytes:
     return bytes(out)
 
 
-# ---- H.264: rewrite the sequence parameter set to declare another frame size ---------------------------
-
-
-class _Reader:
-    def __init__(self, data: bytes) -> None:
-        self.bits = "".join(f"{b:08b}" for b in data)
-        self.pos = 0
-
-    def u(self, n: int) -> int:
-        v = int(self.bits[self.pos : self.pos + n], 2)
-        self.pos += n
-        return v
-
-    def ue(self) -> int:
-        zeros = 0
-        while self.bits[self.pos] == "0":
-            zeros += 1
-            self.pos += 1
-        return self.u(zeros + 1) - 1
-
-
-def _ue(v: int) -> str:
-    b = f"{v + 1:b}"
-    return "0" * (len(b) - 1) + b
-
-
-def _unescape(nal: bytes) -> bytes:
-    return nal.replace(b"\x00\x00\x03", b"\x00\x00")
-
-
-def _escape(rbsp: bytes) -> bytes:
-    return re.sub(rb"\x00\x00(?=[\x00-\x03])", b"\x00\x00\x03", rbsp)
-
-
-_HIGH_PROFILES = (100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135)
-
-
-def _sps_with_size(sps: bytes, mb_width: int, mb_height: int) -> bytes:
-    """An SPS NAL (header byte included) with pic_width/height_in_mbs replaced; other fields kept bit for bit."""
-    r = _Reader(_unescape(sps))
-    r.u(8 + 8 + 8 + 8)  # NAL header, profile, constraint flags, level
-    profile = int(r.bits[8:16], 2)
-    r.ue()  # sps id
-    if profile in _HIGH_PROFILES:
-        if r.ue() == 3:  # chroma_format_idc
-            r.u(1)
-        r.ue(), r.ue(), r.u(1)
-        assert r.u(1) == 0, "scaling matrices are not handled"
-    r.ue()  # log2_max_frame_num_minus4
-    poc_type = r.ue()
-    assert poc_type in (0, 2), "pic_order_cnt_type 1 is not handled"
-    if poc_type == 0:
-        r.ue()
-    r.ue(), r.u(1)  # max_num_ref_frames, gaps allowed
-    head = r.bits[: r.pos]
-    r.ue(), r.ue()  # the old width and height in macroblocks
-    tail = r.bits[r.pos :].rstrip("0")[:-1]  # drop the stop bit and the alignment
-    bits = head + _ue(mb_width - 1) + _ue(mb_height - 1) + tail + "1"
-    bits += "0" * (-len(bits) % 8)
-    raw = bytes(int(bits[i : i + 8], 2) for i in range(0, len(bits), 8))
-    return raw[:1] + _escape(raw[1:])
+# ---- H.264: the SPS rewriter is the soak's (bench/soak_hostile.py) -----------------------------------
 
 
 def h264_declaring(segment: bytes, fmt: str, width: int, height: int) -> bytes:
@@ -158,7 +100,7 @@ def h264_declaring(segment: bytes, fmt: str, width: int, height: int) -> bytes:
         avcc = stream.codec_context.extradata
         assert avcc is not None and avcc[0] == 1 and avcc[5] & 0x1F == 1, "expected an avcC with one SPS"
         (n,) = struct.unpack_from(">H", avcc, 6)
-        sps = _sps_with_size(avcc[8 : 8 + n], -(-width // 16), -(-height // 16))
+        sps = sps_with_size(avcc[8 : 8 + n], -(-width // 16), -(-height // 16))
         target = dst.add_stream_from_template(stream)
         target.codec_context.extradata = avcc[:6] + struct.pack(">H", len(sps)) + sps + avcc[8 + n :]
         for packet in src.demux(stream):
