@@ -118,7 +118,13 @@ def run_demo(settings: TailorSettings, config: DemoConfig) -> int:
     with ExitStack() as stack:
         live = stack.enter_context(owned_cluster(settings))
         assert live.kafka_bootstrap
-        ensure_topics(live, live, live.kafka_bootstrap, extra_compacted=(changelog_topic(live),))
+        ensure_topics(
+            live,
+            live,
+            live.kafka_bootstrap,
+            extra_compacted=(changelog_topic(live),),
+            max_message_bytes=live.max_message_bytes,
+        )
         live = _own_model_store(_start_model(live, stack))
         for text, domain in demo_intents(config):
             print("intent:", publish_intent(live, IntentRequest(text=text, domain=domain)))

@@ -54,7 +54,13 @@ def run_service(settings: TailorSettings) -> int:
     limit_arenas(settings.malloc_arena_max)  # before any thread allocates
     with owned_cluster(settings, announce=True) as live:
         assert live.kafka_bootstrap is not None
-        ensure_topics(live, live, live.kafka_bootstrap, extra_compacted=(changelog_topic(live),))
+        ensure_topics(
+            live,
+            live,
+            live.kafka_bootstrap,
+            extra_compacted=(changelog_topic(live),),
+            max_message_bytes=live.max_message_bytes,
+        )
         registry = CollectorRegistry()
         metrics = TailorMetrics(registry)
         heartbeat = Heartbeat(live.liveness_stale_s)

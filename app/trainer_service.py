@@ -293,7 +293,7 @@ def run_train_once(
     from trainer.store import ModelStore
 
     assert settings.kafka_bootstrap
-    ensure_topics(settings, settings, settings.kafka_bootstrap)
+    ensure_topics(settings, settings, settings.kafka_bootstrap, max_message_bytes=settings.max_message_bytes)
     snap = snapshot(settings)
     rows: list[Any] = []
     groups: list[Any] = []

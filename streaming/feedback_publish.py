@@ -106,7 +106,9 @@ class FeedbackSender:
         if self.producer is None:
             bootstrap = self.settings.kafka_bootstrap
             assert bootstrap is not None
-            ensure_topics(self.settings, self.settings, bootstrap)
+            ensure_topics(
+                self.settings, self.settings, bootstrap, max_message_bytes=self.settings.max_message_bytes
+            )
             self.producer = TailorProducer.connect(bootstrap, self.settings, self.settings)
         for fb in records:
             self.producer.send(fb)

@@ -83,7 +83,7 @@ def publish_intent(settings: TailorSettings, req: IntentRequest) -> str:
     )
     rules = rules_parser(settings).parse_rules(intent)  # refuse an unknown task before publishing
     preview = asyncio.run(parse_as_worker(settings, intent)) if intent.active else None
-    ensure_topics(settings, settings, settings.kafka_bootstrap)
+    ensure_topics(settings, settings, settings.kafka_bootstrap, max_message_bytes=settings.max_message_bytes)
     with TailorProducer.connect(settings.kafka_bootstrap, settings, settings) as producer:
         producer.send(intent)
     if preview is None:  # retired: no worker parses it any more

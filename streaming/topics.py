@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from core.records import (
     AnchorSet,
@@ -70,35 +71,48 @@ def record_key(spec: TopicSpec, record: TailorRecord) -> bytes:
     return str(getattr(record, spec.key_field)).encode("utf-8")
 
 
+def new_topics(
+    topics: TopicsConfig,
+    existing: set[str],
+    extra_compacted: tuple[str, ...] = (),
+    max_message_bytes: int | None = None,
+) -> list[Any]:
+    """The `NewTopic` requests for the missing topics (compaction for intents and state changelogs).
+
+    `max_message_bytes` (the largest raw message accepted) sets every new topic's `max.message.bytes` to it plus
+    1 MiB: a window's changelog entry is one raw message plus its key and framing, and Kafka's 1 MB broker
+    default would refuse the state write of a valid large GUI step after ingest accepted it (issue 20)."""
+    from kafka.admin import NewTopic
+
+    sized = {"max.message.bytes": str(max_message_bytes + (1 << 20))} if max_message_bytes else {}
+    named = [(spec.name, spec.compacted) for spec in topic_specs(topics)]
+    named += [(name, True) for name in extra_compacted]
+    return [
+        NewTopic(
+            name=name,
+            num_partitions=topics.partitions,
+            replication_factor=topics.replication_factor,
+            topic_configs={"cleanup.policy": "compact", **sized} if compacted else dict(sized),
+        )
+        for name, compacted in named
+        if name not in existing
+    ]
+
+
 def ensure_topics(
-    settings: KafkaConfig, topics: TopicsConfig, bootstrap: str, extra_compacted: tuple[str, ...] = ()
+    settings: KafkaConfig,
+    topics: TopicsConfig,
+    bootstrap: str,
+    extra_compacted: tuple[str, ...] = (),
+    max_message_bytes: int | None = None,
 ) -> list[str]:
-    """Create the missing topics (compaction for intents and state changelogs); return the names created."""
-    from kafka.admin import KafkaAdminClient, NewTopic
+    """Create the missing topics (`new_topics`); return the names created."""
+    from kafka.admin import KafkaAdminClient
     from kafka.errors import TopicAlreadyExistsError
 
     admin = KafkaAdminClient(client_id="tailor-admin", **kafka_python_kwargs(settings, bootstrap))
     try:
-        existing = set(admin.list_topics())
-        wanted = [
-            NewTopic(
-                name=spec.name,
-                num_partitions=topics.partitions,
-                replication_factor=topics.replication_factor,
-                topic_configs={"cleanup.policy": "compact"} if spec.compacted else {},
-            )
-            for spec in topic_specs(topics)
-            if spec.name not in existing
-        ] + [
-            NewTopic(
-                name=name,
-                num_partitions=topics.partitions,
-                replication_factor=topics.replication_factor,
-                topic_configs={"cleanup.policy": "compact"},
-            )
-            for name in extra_compacted
-            if name not in existing
-        ]
+        wanted = new_topics(topics, set(admin.list_topics()), extra_compacted, max_message_bytes)
         if not wanted:
             return []
         try:

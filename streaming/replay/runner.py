@@ -107,7 +107,7 @@ def _guarded(
 
 def replay(settings: TailorSettings, config: ReplayConfig) -> ReplayResult:
     assert settings.kafka_bootstrap is not None
-    ensure_topics(settings, settings, settings.kafka_bootstrap)
+    ensure_topics(settings, settings, settings.kafka_bootstrap, max_message_bytes=settings.max_message_bytes)
     source_config = load_replay_mapping(config.mapping) if config.mapping else None
     refused: list[tuple[Path, ReplayError]] = []
     sources = open_sources(
