@@ -161,12 +161,7 @@ def example_row(example: Example, cells: list[FrameCell]) -> dict[str, Any]:
         "output_json": example.output_json,
         "window_id": example.window_id,
         "intent_id": example.intent_id,
-        "source_topic": src.topic,
-        "source_partition": src.partition,
-        "source_first_offset": src.first_offset,
-        "source_last_offset": src.last_offset,
-        "source_start_time": src.start_time,
-        "source_end_time": src.end_time,
+        **source_cells(src),
         "anchor_ids": list(example.anchor_ids),
         "model": example.model,
         "weights_version": example.weights_version,
@@ -219,14 +214,7 @@ def row_example(row: dict[str, Any]) -> Example:
         output_json=row["output_json"],
         window_id=row["window_id"],
         intent_id=row["intent_id"],
-        source=SourceSpan(
-            topic=row["source_topic"],
-            partition=row["source_partition"],
-            first_offset=row["source_first_offset"],
-            last_offset=row["source_last_offset"],
-            start_time=row["source_start_time"],
-            end_time=row["source_end_time"],
-        ),
+        source=row_source(row),
         anchor_ids=list(row["anchor_ids"] or []),
         frames=[
             FrameRef(frame_index=f["frame_index"], timestamp=f["timestamp"], uri=f["uri"], sha256=f["sha256"])
@@ -252,6 +240,18 @@ def row_example(row: dict[str, Any]) -> Example:
         intent_ids=_intent_ids(row),
         window_anchors=json_anchors(row.get("window_anchors_json")),  # sink schema 6
     )
+
+
+SOURCE_FIELDS = ("topic", "partition", "first_offset", "last_offset", "start_time", "end_time")
+
+
+def source_cells(src: SourceSpan | None) -> dict[str, Any]:
+    """A source span as the `source_*` columns (all None without one: older rejected records)."""
+    return {f"source_{name}": getattr(src, name) if src else None for name in SOURCE_FIELDS}
+
+
+def row_source(row: dict[str, Any]) -> SourceSpan:
+    return SourceSpan(**{name: row[f"source_{name}"] for name in SOURCE_FIELDS})
 
 
 def anchors_json(anchors: list[Anchor]) -> str:

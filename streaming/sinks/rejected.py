@@ -19,9 +19,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from core.records import RejectedExample, SourceSpan
+from core.records import RejectedExample
 from streaming.sinks.layout import REJECTED_DIR, Partition, list_parts
-from streaming.sinks.parquet_schema import anchors_json, json_anchors, utc_datetime
+from streaming.sinks.parquet_schema import anchors_json, json_anchors, row_source, source_cells, utc_datetime
 from streaming.sinks.parquet_sink import PartitionedSink, SinkError, partition_of
 from streaming.sinks.parquet_sink_config import ParquetSinkConfig
 
@@ -86,28 +86,14 @@ def rejected_row(rej: RejectedExample) -> dict[str, Any]:
         "image_frames": list(rej.image_frames),
         "rewards": [{"name": k, "value": v} for k, v in sorted(rej.rewards.items())],
         "created_at": utc_datetime(rej.created_at),
-        "source_topic": src.topic if src else None,
-        "source_partition": src.partition if src else None,
-        "source_first_offset": src.first_offset if src else None,
-        "source_last_offset": src.last_offset if src else None,
-        "source_start_time": src.start_time if src else None,
-        "source_end_time": src.end_time if src else None,
+        **source_cells(src),
         "window_anchors_json": anchors_json(rej.window_anchors),
     }
 
 
 def row_rejected(row: dict[str, Any]) -> RejectedExample:
     created = row["created_at"]
-    source = None
-    if row.get("source_topic") is not None:
-        source = SourceSpan(
-            topic=row["source_topic"],
-            partition=row["source_partition"],
-            first_offset=row["source_first_offset"],
-            last_offset=row["source_last_offset"],
-            start_time=row["source_start_time"],
-            end_time=row["source_end_time"],
-        )
+    source = row_source(row) if row.get("source_topic") is not None else None
     return RejectedExample(
         example_id=row["example_id"],
         task_family=row["task_family"],
