@@ -19,7 +19,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from app.demo_config import DemoConfig
-from app.demo_inputs import demo_inputs
+from app.demo_inputs import AITW, demo_inputs
 from app.demo_summary import render_anchor_summary, render_example_summary
 from app.demo_wait import wait_settled
 from app.status import collect_status, render_status
@@ -39,11 +39,15 @@ from streaming.window_store import changelog_topic
 log = logging.getLogger(__name__)
 
 
-def demo_intents(config: DemoConfig) -> tuple[tuple[str, str | None], ...]:
-    """The intents to publish (the quick run keeps the robot one)."""
-    if config.quick:
-        return tuple(i for i in config.intents if i[1] == "robot") or config.intents[:1]
-    return config.intents
+def demo_intents(config: DemoConfig, inputs: list[Path]) -> tuple[tuple[str, str | None], ...]:
+    """The intents to publish (the quick run keeps the robot one, and the GUI one when it replays the AITW
+    episode in Mind2Web's place)."""
+    if not config.quick:
+        return config.intents
+    kept = tuple(i for i in config.intents if i[1] == "robot") or config.intents[:1]
+    if any(p.name == AITW.name for p in inputs):
+        kept += tuple(i for i in config.intents if i[1] in (None, "gui") and i not in kept)[:1]
+    return kept
 
 
 def _worker_env(settings: TailorSettings, port: int, config: DemoConfig) -> dict[str, str]:
@@ -126,7 +130,7 @@ def run_demo(settings: TailorSettings, config: DemoConfig) -> int:
             max_message_bytes=live.max_message_bytes,
         )
         live = _own_model_store(_start_model(live, stack))
-        for text, domain in demo_intents(config):
+        for text, domain in demo_intents(config, inputs):
             print("intent:", publish_intent(live, IntentRequest(text=text, domain=domain)))
         port = free_port()
         worker = subprocess.Popen(

@@ -35,8 +35,11 @@ def find_recording(relative: Path, config: DemoConfig) -> Path | None:
 
 
 def recordings(config: DemoConfig) -> list[Path]:
-    """The robot and GUI recordings of this run (the quick run: Bridge and Mind2Web)."""
+    """The robot and GUI recordings of this run (the quick run: Bridge and Mind2Web, or the AITW episode where
+    Mind2Web is absent: the 3 sample Bridge episodes alone give the quick run's robot intent nothing to make)."""
     wanted = [BRIDGE, MIND2WEB] if config.quick else [BRIDGE, UMI, AITW, MIND2WEB]
+    if config.quick and find_recording(MIND2WEB, config) is None:
+        wanted.append(AITW)
     found, missing = [], []
     for relative in wanted:
         path = find_recording(relative, config)

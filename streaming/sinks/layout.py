@@ -77,7 +77,7 @@ def parse_part(path: Path) -> PartFile | None:
 
 def list_parts(root: Path) -> list[PartFile]:
     """Every published part file under `root`, sorted by path (temporaries and other files excluded), but
-    none of the rejected table's (`root/rejected`; list that folder itself to read them)."""
+    none of the rejected table's (`root/__rejected`; list that folder itself to read them)."""
     if not root.is_dir():
         return []
     found = []

@@ -122,7 +122,7 @@ def _estimated_bytes(row: dict[str, Any]) -> int:
 
 
 class RejectedSink(PartitionedSink[RejectedExample]):
-    """The rejected table's writer; its config's `root` is the dataset folder (rows go to `root/rejected`)
+    """The rejected table's writer; its config's `root` is the dataset folder (rows go to `root/__rejected`)
     and its writer id should differ from the examples sink's (the stage adds `-rejected`)."""
 
     name = "parquet_rejected"

@@ -57,7 +57,9 @@ def test_a_real_sft_round_publishes_an_adapter_that_passes_the_validators_more_o
 
     # Prompts without the rule draft (the default since 7 Dec): with the rules' answer in the prompt the base
     # model passes by copying it, and this test is about the warm start teaching the format itself.
-    families = registry(TasksConfig(prompt=PromptConfig(include_rule_draft=False, include_worked_example=True)))
+    families = registry(
+        TasksConfig(prompt=PromptConfig(include_rule_draft=False, include_worked_example=True))
+    )
     heldout = HeldoutRecordings.load()
     episodes = [w for w in bridge_episodes(tmp_path, 25) if not heldout.holds(w)]
     train, evaluate_on = episodes[:-3], episodes[-3:]
