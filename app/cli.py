@@ -282,7 +282,10 @@ def schemas(out: Path) -> None:
     "--seconds", type=float, default=900.0, show_default=True, help="Longest wait for the pipeline to settle."
 )
 @click.option(
-    "--quick", is_flag=True, help="Bridge + Mind2Web and the robot intent only (a short run for tests)."
+    "--quick",
+    is_flag=True,
+    help="Bridge + Mind2Web and the robot intent only (without ../shared: the AITW sample and the GUI intent "
+    "too); a short run for tests.",
 )
 @click.option(
     "--data",
