@@ -63,7 +63,7 @@ def test_prompts_carry_the_example_and_mark_untrusted_text() -> None:
 def test_the_example_as_a_previous_exchange_fits_the_served_context() -> None:
     """On request (`worked_example_turns`), the example's own window prompt, then its output as the
     assistant's reply; every such prompt of the case set leaves room for the longest completion."""
-    turns = registry(TasksConfig(prompt=PromptConfig(worked_example_turns=True)))
+    turns = registry(TasksConfig(prompt=PromptConfig(include_worked_example=True, worked_example_turns=True)))
     tok = Tokenizer.from_file(str(TOKENIZER)) if TOKENIZER.is_file() else None
     room = (
         VllmServerConfig.model_fields["max_model_len"].default
