@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from app.bench_cli import bench
+from app.blobs_cli import blobs
 from app.cli_common import fail as _fail
 from app.cli_common import settings_or_exit as _settings
 from app.dataset_cli import audit, dataset, ui
@@ -389,6 +390,7 @@ def config_show(as_json: bool) -> None:
 
 
 main.add_command(bench)
+main.add_command(blobs)
 main.add_command(export)
 main.add_command(dataset)
 main.add_command(ui)

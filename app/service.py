@@ -15,6 +15,7 @@ from streaming.app import create_app
 from streaming.lag_monitor import register_lag_monitor
 from streaming.logging_setup import console_streams
 from streaming.malloc_tuning import limit_arenas, trim
+from streaming.retention import register_retention
 from streaming.runtime import owned_cluster
 from streaming.settings import TailorSettings
 from streaming.topics import ensure_topics
@@ -80,6 +81,7 @@ def run_service(settings: TailorSettings) -> int:
                 position_timeout_s=live.lag_position_timeout_s,
             )
             register_trim(tailor.faust_app, live.malloc_trim_interval_s)
+            register_retention(tailor.faust_app, live, metrics)
             register_heartbeat(tailor.faust_app, heartbeat, live.liveness_interval_s)
             worker = faust.Worker(
                 tailor.faust_app,

@@ -45,7 +45,10 @@ def read_regular(path: str, limit: int, dir_fd: int | None = None) -> bytes:
 
 
 def _holds(dir_fd: int, name: str, digest: str) -> bool:
-    """Whether `name` is a regular file whose bytes hash to `digest` (symlinks and FIFOs are not)."""
+    """Whether `name` is a regular file whose bytes hash to `digest` (symlinks and FIFOs are not); if it is,
+    its modification time is set to now: retention (core.blob_retention) ages blobs by it, and content put
+    again is live. A file whose time cannot be set (another owner's, read-only) is not reused: the caller
+    writes a fresh one, which has a fresh time."""
     try:
         fd = os.open(name, _READ_FLAGS, dir_fd=dir_fd)
     except OSError:  # missing, a symlink (ELOOP), unreadable: write it afresh
@@ -57,7 +60,13 @@ def _holds(dir_fd: int, name: str, digest: str) -> bool:
         sha = hashlib.sha256()
         while chunk := os.read(fd, 1 << 20):
             sha.update(chunk)
-        return sha.hexdigest() == digest
+        if sha.hexdigest() != digest:
+            return False
+        try:
+            os.utime(fd)
+        except OSError:
+            return False
+        return True
     finally:
         os.close(fd)
 

@@ -64,9 +64,14 @@ class BlobStore:
     @staticmethod
     def _put_remote(fs: fsspec.AbstractFileSystem, path: str, data: bytes, digest: str) -> None:
         """An object store: reuse an object under the hash only if its bytes hash to it (one planted with
-        other bytes would block that content for good)."""
+        other bytes would block that content for good), and refresh its time (retention ages blobs by it):
+        where the store cannot touch an existing object (object stores mostly), it is written again."""
         if fs.exists(path) and hashlib.sha256(fs.cat_file(path)).hexdigest() == digest:
-            return
+            try:
+                fs.touch(path, truncate=False)
+                return
+            except (NotImplementedError, ValueError, OSError):
+                pass
         fs.makedirs(posixpath.dirname(path), exist_ok=True)
         tmp = f"{path}.{uuid.uuid4().hex}.tmp"  # its own temporary: concurrent writers of the same content
         with fs.open(tmp, "wb") as fh:

@@ -129,6 +129,25 @@ class TailorMetrics:
             "Examples the Parquet sink skipped as already written.",
             registry=registry,
         )
+        self.blob_pruned = Counter(
+            "tailor_blob_pruned_total",
+            "Files deleted by the retention sweep, by store (media: spilled raw media; frames: key frames).",
+            ["store"],
+            registry=registry,
+        )
+        self.blob_pruned_bytes = Counter(
+            "tailor_blob_pruned_bytes_total",
+            "Bytes deleted by the retention sweep, by store.",
+            ["store"],
+            registry=registry,
+        )
+        self.blob_prune_skipped = Counter(
+            "tailor_blob_prune_skipped_total",
+            "Store files the retention sweep could not judge or delete, by store and reason (no_time: the "
+            "filesystem gives no time; failed: the deletion was refused).",
+            ["store", "reason"],
+            registry=registry,
+        )
         self.trainer_rounds = Counter(
             "tailor_trainer_rounds_total",
             "Training rounds run, by method (dpo|grpo).",

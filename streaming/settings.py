@@ -35,6 +35,7 @@ from agents.extractors.pipelines_config import ExtractorsConfig
 from agents.intents_config import IntentsConfig
 from agents.synthesis.synthesis_config import SynthesisConfig
 from agents.tasks.catalog_config import TasksConfig
+from core.blob_retention_config import RetentionConfig
 from core.heartbeat_config import HeartbeatConfig
 from core.limits_config import LimitsConfig
 from core.topics_config import TopicsConfig
@@ -172,6 +173,7 @@ class TailorSettings(
     IntentsConfig,
     LagMonitorConfig,
     HeartbeatConfig,
+    RetentionConfig,
     TrainerConfig,
     SigningConfig,
     TenancyConfig,
