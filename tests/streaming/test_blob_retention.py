@@ -23,6 +23,7 @@ from core.blobstore import BlobStore
 from core.metrics import TailorMetrics
 from streaming.retention import register_retention, retention_targets
 from streaming.settings import TailorSettings
+from tests.conftest import start_worker_process, stop_worker_process
 
 HOUR = 3600.0
 
@@ -229,3 +230,21 @@ def test_a_store_kept_for_ever_gets_no_sweep(tmp_path: Path) -> None:
     register_retention(app, settings, TailorMetrics(CollectorRegistry()))  # type: ignore[arg-type]
     assert app.timers == {}
     assert [t.label for t in retention_targets(settings, older_than_s=5.0)] == ["media", "frames"]
+
+
+def test_a_live_worker_sweeps_on_its_timer(settings: TailorSettings, tmp_path: Path) -> None:
+    """`tailor up` on the session broker deletes an expired spilled blob within a few sweeps, and counts it."""
+    live = settings.model_copy(update={"media_retention_s": HOUR, "retention_sweep_interval_s": 0.5})
+    root = live.data_dir / "blobs"
+    BlobStore.for_dir(root).put(blob(1), "image/jpeg")
+    BlobStore.for_dir(root).put(blob(2), "image/jpeg")
+    age(path_of(root, blob(1)), 2 * HOUR)
+    wp = start_worker_process(live, tmp_path / "worker.log")
+    try:
+        deadline = time.monotonic() + 30
+        while path_of(root, blob(1)).exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not path_of(root, blob(1)).exists() and path_of(root, blob(2)).exists()
+        assert wp.metric("tailor_blob_pruned_total", store="media") == 1
+    finally:
+        stop_worker_process(wp)
