@@ -41,6 +41,31 @@ def kafka_bootstrap() -> Iterator[str]:
         yield bootstrap
 
 
+SMOL_SERVED = "smollm2"  # the workers' default TAILOR_VLLM_MODEL
+
+
+@pytest.fixture(scope="session")
+def smol_vllm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One vLLM CPU server of the real SmolLM2 (LoRA enabled) for the tests that only ask it for completions or
+    load an adapter under a name of their own: each start costs about 30 s on 2 cores. Tests of the server's own
+    start and stop keep their own servers. Yields the base URL."""
+    venv, model = REPO / ".venv-vllm", REPO / ".cache/models/SmolLM2-135M-Instruct"
+    if not (venv / "bin/python").exists() or not (model / "manifest.json").exists():
+        pytest.skip("the vLLM environment or the model cache is missing (run `make setup`)")
+    from agents.vllm_server import VllmServer
+    from agents.vllm_server_config import VllmServerConfig
+
+    config = VllmServerConfig(
+        venv=venv,
+        model_dir=model,
+        served_model_name=SMOL_SERVED,
+        log_file=tmp_path_factory.mktemp("vllm-shared") / "server.log",
+    )
+    with VllmServer(config) as server:
+        assert server.base_url
+        yield server.base_url
+
+
 @pytest.fixture
 def topic_prefix() -> str:
     """Unique topic names per test, so tests sharing the session broker never see each other's data."""

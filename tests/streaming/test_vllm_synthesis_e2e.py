@@ -7,7 +7,6 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,20 +21,10 @@ from tests.conftest import REPO, WorkerProcess, settings_env
 from tests.kafka_helpers import consume
 from tests.streaming.test_synthesis_e2e import parquet_ids
 
-VENV = REPO / ".venv-vllm"
-MODEL = REPO / ".cache/models/SmolLM2-135M-Instruct"
-
 
 @pytest.fixture(scope="module")
-def vllm_url() -> Iterator[str]:
-    if not (VENV / "bin/python").exists() or not (MODEL / "manifest.json").exists():
-        pytest.skip("the vLLM environment or the model cache is missing (run `make setup`)")
-    from agents.vllm_server import VllmServer
-    from agents.vllm_server_config import VllmServerConfig
-
-    with VllmServer(VllmServerConfig(venv=VENV, model_dir=MODEL, served_model_name="smollm2")) as server:
-        assert server.base_url
-        yield server.base_url
+def vllm_url(smol_vllm: str) -> str:
+    return smol_vllm
 
 
 @pytest.fixture

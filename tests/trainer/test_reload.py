@@ -6,9 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +18,8 @@ from agents.synthesis.hf_backend_config import HfBackendConfig
 from agents.synthesis.rules_backend import RulesBackend
 from agents.synthesis.vllm_backend import VllmBackend
 from agents.synthesis.vllm_backend_config import VllmBackendConfig
-from agents.vllm_server import VllmServer
-from agents.vllm_server_config import VllmServerConfig
-from tests.trainer.conftest import REPO, PublishedRound
+from tests.conftest import SMOL_SERVED
+from tests.trainer.conftest import PublishedRound
 from trainer.preferences import CandidateGroup
 from trainer.reload import apply_update
 from trainer.weights import WeightsError
@@ -90,28 +87,6 @@ def test_backends_without_weights_and_full_updates_are_refused(
     assert err.value.reason == "unsupported_kind"
 
 
-def vllm_venv() -> Path:
-    for venv in (REPO / ".venv-vllm", Path("/tmp/vllmtest")):
-        if (venv / "bin" / "python").is_file():
-            return venv
-    pytest.skip("no vLLM environment (.venv-vllm): run `make vllm-env` to test hot reload into vLLM")
-
-
-@pytest.fixture(scope="module")
-def vllm_server(smol_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[VllmServer]:
-    config = VllmServerConfig(
-        venv=vllm_venv(),
-        model_dir=smol_dir,
-        served_model_name="smol",
-        log_file=tmp_path_factory.mktemp("vllm") / "server.log",
-        max_lora_rank=16,
-    )
-    started = time.monotonic()
-    with VllmServer(config) as server:
-        log.warning("vLLM server start took %.1fs", time.monotonic() - started)
-        yield server
-
-
 def chat_logprobs(base_url: str, model: str, prompt: list[dict[str, str]]) -> list[float]:
     body = {"model": model, "messages": prompt, "max_tokens": 8, "temperature": 0.0, "logprobs": True}
     req = urllib.request.Request(
@@ -133,27 +108,27 @@ async def synthesize_once(backend: VllmBackend, job: SynthesisJob) -> Generation
 
 
 def test_vllm_server_loads_the_adapter_at_run_time(
-    dpo_round: PublishedRound, vllm_server: VllmServer, groups: list[CandidateGroup]
+    dpo_round: PublishedRound, smol_vllm: str, groups: list[CandidateGroup]
 ) -> None:
     update = dpo_round.result.update
-    assert update is not None and vllm_server.base_url is not None
+    assert update is not None
     group = groups[5]
     backend = VllmBackend(
         VllmBackendConfig(
-            url=vllm_server.base_url,
-            model="smol",
+            url=smol_vllm,
+            model=SMOL_SERVED,
             max_tokens=32,
             temperature=0.0,
             structured=False,
             retries=0,
         )
     )
-    base = chat_logprobs(vllm_server.base_url, "smol", group.prompt())
+    base = chat_logprobs(smol_vllm, SMOL_SERVED, group.prompt())
     apply_update(update, dpo_round.store, backend)
     assert backend.weights_version == "v1"
     gen = asyncio.run(synthesize_once(backend, SynthesisJob(group.family, group.ctx, n=1)))
     assert gen.model == "v1" and gen.weights_version == "v1" and gen.texts[0]
-    tuned = chat_logprobs(vllm_server.base_url, "v1", group.prompt())
+    tuned = chat_logprobs(smol_vllm, "v1", group.prompt())
     log.warning("vLLM reload: base logprobs %s, adapter %s", base[:4], tuned[:4])
     assert base != tuned  # the server answers with the adapter under its version name
     apply_update(update, dpo_round.store, backend)  # already loaded (a rollback re-announces it): no error
