@@ -48,7 +48,7 @@ def prune(older_than_s: float | None, store: str, dry_run: bool) -> None:
     verb = "would delete" if dry_run else "deleted"
     for label, report in reports.items():
         if report is None:
-            click.echo(f"{label}: kept for ever ({label} retention is 0; --older-than prunes it)")
+            click.echo(f"{label}: kept for ever (its retention is 0; --older-than prunes it)")
             continue
         for path in report.deleted if dry_run else ():
             click.echo(path)

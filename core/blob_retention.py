@@ -69,6 +69,16 @@ def prune_blobs(
     return report
 
 
+def root_key(root_uri: str) -> str:
+    """Where a store's files are, for telling two store settings that name one folder apart from two: the
+    resolved path on the local disk (links and `..` followed), else the protocol and path."""
+    fs, root = fsspec.core.url_to_fs(root_uri.rstrip("/"))
+    if isinstance(fs, LocalFileSystem):
+        return "file://" + os.path.realpath(root)
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    return f"{protocol}://{root.rstrip('/')}"
+
+
 def _full(report: PruneReport, max_deletions: int | None) -> bool:
     if max_deletions is not None and len(report.deleted) >= max_deletions:
         report.truncated = True

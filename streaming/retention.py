@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import faust
 
-from core.blob_retention import PruneReport, prune_blobs
+from core.blob_retention import PruneReport, prune_blobs, root_key
 from core.blobstore import BlobStore
 from core.metrics import TailorMetrics
 from streaming import executors
@@ -31,21 +31,41 @@ class RetentionTarget:
     label: str  # the metrics' `store` label
     store: BlobStore
     older_than_s: float
+    labels: tuple[str, ...] = ()  # every store setting naming this folder (empty: only `label`)
+
+    @property
+    def name(self) -> str:
+        return " and ".join(self.labels or (self.label,))
 
 
 def retention_targets(settings: TailorSettings, older_than_s: float | None = None) -> list[RetentionTarget]:
     """The blob store (spilled media) and the frame store (key frames) with their ages from the settings, or
-    both with `older_than_s`; a store whose age is 0 is left out."""
+    both with `older_than_s`; a store whose age is 0 is left out. When both settings name one folder it is
+    one target, at the longer age (0 wins: kept for ever), so key frames never go at the media's age."""
     from streaming.anchor_stage import frame_store
     from streaming.app import blob_store
 
     ages = {"media": settings.media_retention_s, "frames": settings.frame_retention_s}
+    if older_than_s is not None:
+        ages = dict.fromkeys(ages, older_than_s)
     stores = {"media": blob_store(settings), "frames": frame_store(settings)}
-    targets = []
+    groups: dict[str, list[str]] = {}
     for label in STORES:
-        age = ages[label] if older_than_s is None else older_than_s
-        if age > 0:
-            targets.append(RetentionTarget(label, stores[label], age))
+        groups.setdefault(root_key(stores[label].root_uri), []).append(label)
+    targets = []
+    for labels in groups.values():
+        if len(labels) > 1:
+            log.warning(
+                "retention: the %s stores share %s: swept once, at the longest age (%gs; 0 keeps it)",
+                " and ".join(labels),
+                stores[labels[0]].root_uri,
+                0 if 0 in (ages[x] for x in labels) else max(ages[x] for x in labels),
+            )
+        if any(ages[x] <= 0 for x in labels):
+            continue
+        label = max(labels, key=lambda x: ages[x])
+        shared = tuple(labels) if len(labels) > 1 else ()
+        targets.append(RetentionTarget(label, stores[label], ages[label], shared))
     return targets
 
 
@@ -100,11 +120,14 @@ def prune_now(
     stores: tuple[str, ...] = STORES,
 ) -> dict[str, PruneReport | None]:
     """`tailor blobs prune`: each named store pruned at once, with no cap on deletions, by its age from the
-    settings or `older_than_s`; None for a store kept for ever (age 0)."""
-    targets = {t.label: t for t in retention_targets(settings, older_than_s)}
-    return {
-        label: prune_blobs(targets[label].store, targets[label].older_than_s, None, dry_run)
-        if label in targets
-        else None
-        for label in stores
-    }
+    settings or `older_than_s`; None for a store kept for ever (age 0). Keys are the store names ("media and
+    frames" for one folder named by both settings, pruned once)."""
+    targets = retention_targets(settings, older_than_s)
+    out: dict[str, PruneReport | None] = {}
+    for label in stores:
+        target = next((t for t in targets if label in (t.labels or (t.label,))), None)
+        if target is None:
+            out[label] = None
+        elif target.name not in out:
+            out[target.name] = prune_blobs(target.store, target.older_than_s, None, dry_run)
+    return out

@@ -232,6 +232,44 @@ def test_a_store_kept_for_ever_gets_no_sweep(tmp_path: Path) -> None:
     assert [t.label for t in retention_targets(settings, older_than_s=5.0)] == ["media", "frames"]
 
 
+def test_one_folder_named_by_both_stores_is_swept_once_at_the_longer_age(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TAILOR_BLOB_URI and TAILOR_FRAME_STORE_URI at one folder (spelt differently): key frames there keep
+    their 30 days, not the media's 7, in the worker's sweep and in `tailor blobs prune`."""
+    shared = tmp_path / "store"
+    (tmp_path / "link").symlink_to(shared)
+    settings = TailorSettings(
+        data_dir=tmp_path / "data",
+        blob_uri=shared.as_uri(),
+        frame_store_uri=(tmp_path / "link").as_uri() + "/",
+        media_retention_s=HOUR,
+        frame_retention_s=3 * HOUR,
+    )
+    (target,) = retention_targets(settings)
+    assert (target.label, target.older_than_s, target.name) == ("frames", 3 * HOUR, "media and frames")
+    BlobStore.for_dir(shared).put(blob(1), "image/png")
+    frame = path_of(shared, blob(1), "png")
+    age(frame, 2 * HOUR)  # past the media's hour, inside the frames' three
+    registry = CollectorRegistry()
+    app = TimerRecorder()
+    register_retention(app, settings, TailorMetrics(registry))  # type: ignore[arg-type]
+    asyncio.run(app.timers["tailor.blob_retention"][1]())
+    assert frame.exists()
+    # one folder is one target: --older-than prunes it once, under both names
+    monkeypatch.chdir(tmp_path)
+    for key, value in (("BLOB_URI", settings.blob_uri), ("FRAME_STORE_URI", settings.frame_store_uri)):
+        monkeypatch.setenv(f"TAILOR_{key}", str(value))
+    out = CliRunner().invoke(main, ["blobs", "prune", "--older-than", str(HOUR)])
+    assert out.exit_code == 0 and "media and frames (" in out.output and "deleted 1 files" in out.output, (
+        out.output
+    )
+    assert out.output.count("deleted") == 1 and not frame.exists()
+    # a store kept for ever keeps the shared folder
+    forever = settings.model_copy(update={"frame_retention_s": 0})
+    assert retention_targets(forever) == []
+
+
 def test_a_live_worker_sweeps_on_its_timer(settings: TailorSettings, tmp_path: Path) -> None:
     """`tailor up` on the session broker deletes an expired spilled blob within a few sweeps, and counts it."""
     live = settings.model_copy(update={"media_retention_s": HOUR, "retention_sweep_interval_s": 0.5})
