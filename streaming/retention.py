@@ -31,11 +31,11 @@ class RetentionTarget:
     label: str  # the metrics' `store` label
     store: BlobStore
     older_than_s: float
-    labels: tuple[str, ...] = ()  # every store setting naming this folder (empty: only `label`)
+    labels: tuple[str, ...]  # every store setting naming this folder (`label` among them)
 
     @property
     def name(self) -> str:
-        return " and ".join(self.labels or (self.label,))
+        return " and ".join(self.labels)
 
 
 def retention_targets(settings: TailorSettings, older_than_s: float | None = None) -> list[RetentionTarget]:
@@ -54,18 +54,19 @@ def retention_targets(settings: TailorSettings, older_than_s: float | None = Non
         groups.setdefault(root_key(stores[label].root_uri), []).append(label)
     targets = []
     for labels in groups.values():
+        kept = any(ages[x] <= 0 for x in labels)
+        label = max(labels, key=lambda x: ages[x])
         if len(labels) > 1:
             log.warning(
-                "retention: the %s stores share %s: swept once, at the longest age (%gs; 0 keeps it)",
+                "retention: the %s stores share %s: swept once, %s",
                 " and ".join(labels),
-                stores[labels[0]].root_uri,
-                0 if 0 in (ages[x] for x in labels) else max(ages[x] for x in labels),
+                stores[label].root_uri,
+                "never (one of them keeps files for ever)"
+                if kept
+                else f"at the longer age ({ages[label]:g}s)",
             )
-        if any(ages[x] <= 0 for x in labels):
-            continue
-        label = max(labels, key=lambda x: ages[x])
-        shared = tuple(labels) if len(labels) > 1 else ()
-        targets.append(RetentionTarget(label, stores[label], ages[label], shared))
+        if not kept:
+            targets.append(RetentionTarget(label, stores[label], ages[label], tuple(labels)))
     return targets
 
 
@@ -125,7 +126,7 @@ def prune_now(
     targets = retention_targets(settings, older_than_s)
     out: dict[str, PruneReport | None] = {}
     for label in stores:
-        target = next((t for t in targets if label in (t.labels or (t.label,))), None)
+        target = next((t for t in targets if label in t.labels), None)
         if target is None:
             out[label] = None
         elif target.name not in out:

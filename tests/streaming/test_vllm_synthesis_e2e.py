@@ -22,17 +22,12 @@ from tests.kafka_helpers import consume
 from tests.streaming.test_synthesis_e2e import parquet_ids
 
 
-@pytest.fixture(scope="module")
-def vllm_url(smol_vllm: str) -> str:
-    return smol_vllm
-
-
 @pytest.fixture
-def settings(settings: TailorSettings, vllm_url: str) -> TailorSettings:  # type: ignore[override]
+def settings(settings: TailorSettings, smol_vllm: str) -> TailorSettings:  # type: ignore[override]
     return settings.model_copy(
         update={
             "synth_backend": "vllm",
-            "vllm_url": vllm_url,
+            "vllm_url": smol_vllm,
             "synth_candidates": 2,
             "synth_max_tokens": 256,
             "intent_model_enabled": True,
