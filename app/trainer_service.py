@@ -222,6 +222,9 @@ def quality_evaluator(settings: TailorSettings) -> Any:
             vllm_model=settings.vllm_model,
             # the gate loads candidates into the same server the workers use, under the same key
             vllm_api_key=settings.vllm_api_key,
+            # and decodes as they do: cut outputs are asked for again
+            loop_retry_penalty=settings.synth_loop_retry_penalty,
+            loop_retries=settings.synth_loop_retries,
         )
         figures = run_quality_bench(backend, "heldout", config=cfg)
         return {row["case_id"]: float(row[settings.gate_metric]) for row in figures["per_case"]}

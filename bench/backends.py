@@ -163,6 +163,8 @@ class VllmBench(BenchBackend):
                 temperature=cfg.temperature,
                 request_timeout_s=cfg.request_timeout_s,
                 api_key=cfg.vllm_api_key,
+                loop_retry_penalty=cfg.loop_retry_penalty,
+                loop_retries=cfg.loop_retries,
             )
         )
         if self.weights is not None:

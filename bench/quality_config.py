@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr
 
+from agents.synthesis.vllm_backend_config import VllmBackendConfig
 from bench.scoring_config import ScoringConfig
 from bench.sources import REPO
 
@@ -50,6 +51,18 @@ class QualityBenchConfig(BaseModel):
         ge=0,
         description="Sampling temperature of hf and vllm: 0 (greedy) for the benchmark; the learning bench samples "
         "candidate groups above 0, as the workers do.",
+    )
+    loop_retry_penalty: float = Field(
+        default=VllmBackendConfig.model_fields["loop_retry_penalty"].default,
+        ge=0,
+        le=2,
+        description="vllm: ask again with this frequency penalty for outputs cut at the token budget, as the "
+        "workers do (VllmBackendConfig.loop_retry_penalty; 0: never).",
+    )
+    loop_retries: int = Field(
+        default=VllmBackendConfig.model_fields["loop_retries"].default,
+        ge=0,
+        description="vllm: how many times cut outputs are asked for again (the penalty doubles each time).",
     )
     case_ids: list[str] | None = Field(default=None, description="Only these cases (None: the whole split).")
     limit: int | None = Field(default=None, gt=0, description="At most this many cases, in id order.")

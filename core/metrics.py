@@ -79,6 +79,12 @@ class TailorMetrics:
             ["backend"],
             registry=registry,
         )
+        self.synthesis_loop_retries = Counter(
+            "tailor_synthesis_loop_retries_total",
+            "Candidates cut at the token budget (a loop inside a string) and asked for again, by backend.",
+            ["backend"],
+            registry=registry,
+        )
         self.synthesis_images = Counter(
             "tailor_synthesis_images_total",
             "Key frames shown to the model as images, by backend (0 for a text-only model).",

@@ -156,6 +156,9 @@ class SynthesisStage(Stage):
             self.metrics.synthesis_seconds.labels(backend.name).observe(result.generation.seconds)
             self.metrics.synthesis_tokens.labels(backend.name).inc(result.generation.completion_tokens)
             self.metrics.synthesis_images.labels(backend.name).inc(len(result.generation.image_frames))
+            self.metrics.synthesis_loop_retries.labels(backend.name).inc(
+                result.generation.extra.get("loop_retried", 0.0)
+            )
             return result
 
     async def handle_batch(self, events: list[Any]) -> None:

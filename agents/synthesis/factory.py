@@ -100,6 +100,8 @@ def vllm_backend(cfg: SynthesisConfig, url: str, own_server: bool = False) -> Vl
             model_dir=cfg.model_dir if own_server else None,
             seeded_sampling=cfg.synth_seeded_sampling,
             frequency_penalty=cfg.synth_frequency_penalty,
+            loop_retry_penalty=cfg.synth_loop_retry_penalty,
+            loop_retries=cfg.synth_loop_retries,
         )
     )
 

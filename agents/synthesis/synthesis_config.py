@@ -131,6 +131,18 @@ class SynthesisConfig(BaseModel):
         description="vLLM backend: frequency penalty per earlier use of a token in the output (see "
         "VllmBackendConfig.frequency_penalty for how it was chosen; 0: none).",
     )
+    synth_loop_retry_penalty: float = Field(
+        default=VllmBackendConfig.model_fields["loop_retry_penalty"].default,
+        ge=0,
+        le=2,
+        description="vLLM backend: candidates cut at the token budget (a loop inside a string) are asked for again "
+        "with this frequency penalty, doubled per further try (see VllmBackendConfig.loop_retry_penalty; 0: never).",
+    )
+    synth_loop_retries: int = Field(
+        default=VllmBackendConfig.model_fields["loop_retries"].default,
+        ge=0,
+        description="vLLM backend: how many times cut candidates are asked for again.",
+    )
     synth_seeded_sampling: bool = Field(
         default=False,
         description="Seed each sampling request by window, intent, family and weights (a re-synthesised window "

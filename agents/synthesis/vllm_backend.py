@@ -52,6 +52,11 @@ def escape_raw_controls(texts: list[str]) -> tuple[list[str], int]:
     return out, repaired
 
 
+def reply_texts(data: dict[str, Any]) -> list[str]:
+    """The candidates' texts of a chat completion (KeyError, TypeError on a malformed reply)."""
+    return [c["message"]["content"] or "" for c in data["choices"]]
+
+
 def request_seed(job: SynthesisJob, weights_version: str | None) -> int:
     """A sampling seed fixed by the window, intent, family and weights: a window synthesised again after a
     crash or redelivery samples the same candidates, so their content-derived ids repeat and the idempotent
@@ -156,6 +161,49 @@ class VllmBackend(SynthesisBackend):
             )
             body["messages"] = messages
             shown = tuple(sorted(i.frame_index for i in kept))
+        data = await self._complete(body)
+        retried = await self._retry_cut(body, data)
+        generation = self._generation(data, messages, shown)
+        generation.extra["loop_retried"] = float(retried)
+        return generation
+
+    async def _retry_cut(self, body: dict[str, Any], data: dict[str, Any]) -> int:
+        """Ask again for the candidates cut at the token budget, at `loop_retry_penalty` and then twice the
+        last penalty each time (up to `loop_retries` times), putting the new ones in their places in `data`; how
+        many candidates were asked for. A failed request keeps what there is."""
+        cfg = self.config
+        if not cfg.structured or cfg.loop_retry_penalty <= 0:
+            return 0
+        choices, asked, penalty = data.get("choices", []), 0, cfg.loop_retry_penalty
+        for attempt in range(cfg.loop_retries):
+            cut = [i for i, c in enumerate(choices) if c.get("finish_reason") == "length"]
+            if not cut:
+                break
+            again = {**body, "n": len(cut), "frequency_penalty": max(penalty, cfg.frequency_penalty)}
+            if "seed" in again:
+                again["seed"] = (again["seed"] + attempt + 1) & 0x7FFFFFFF
+            try:
+                more = await self._complete(again)
+            except BackendUnavailable as exc:
+                log.warning("second request for %d cut candidates failed: %s", len(cut), exc)
+                break
+            for i, choice in zip(cut, more.get("choices", []), strict=False):
+                choices[i] = choice
+            usage, extra = data.setdefault("usage", {}), more.get("usage") or {}
+            usage["completion_tokens"] = int(usage.get("completion_tokens", 0)) + int(
+                extra.get("completion_tokens", 0)
+            )
+            asked += len(cut)
+            log.info(
+                "asked again for %d cut candidates at frequency penalty %.2f",
+                len(cut),
+                again["frequency_penalty"],
+            )
+            penalty *= 2
+        return asked
+
+    async def _complete(self, body: dict[str, Any]) -> dict[str, Any]:
+        """One chat completion, retried on other replicas and with backoff; the response's JSON."""
         delay = self.config.backoff_s
         last = ""
         pool, tried = self.pool(), set[str]()
@@ -167,9 +215,10 @@ class VllmBackend(SynthesisBackend):
                         resp = await replica.client.post("/v1/chat/completions", json=body)
                     if resp.status_code < 500:
                         resp.raise_for_status()
-                        generation = self._generation(resp.json(), messages, shown)
+                        data: dict[str, Any] = resp.json()
+                        reply_texts(data)  # a reply without its texts is this replica's fault: tried again
                         pool.succeeded(replica)
-                        return generation
+                        return data
                     last = f"{replica.url}: HTTP {resp.status_code}: {resp.text[:200]}"
                     # 502-504: the server (or a proxy before it) is away; a 500 may be this request's own
                     # (a grammar error), so it is retried elsewhere without taking the replica out
@@ -182,7 +231,7 @@ class VllmBackend(SynthesisBackend):
                     ) from None
                 except httpx.TransportError as exc:  # refused, reset, timed out
                     last, away = f"{replica.url}: {type(exc).__name__}: {exc}", True
-                except (ValueError, KeyError) as exc:
+                except (ValueError, KeyError, IndexError, TypeError) as exc:
                     last, away = f"{replica.url}: {type(exc).__name__}: {exc}", False
                 if away:
                     pool.failed(replica, last)
@@ -199,7 +248,7 @@ class VllmBackend(SynthesisBackend):
         self, data: dict[str, Any], messages: list[dict[str, Any]], shown: tuple[int, ...]
     ) -> Generation:
         choices = data.get("choices", [])
-        texts = [c["message"]["content"] or "" for c in choices]
+        texts = reply_texts(data)
         repaired = 0
         if self.config.structured:
             texts, repaired = escape_raw_controls(texts)
