@@ -26,6 +26,20 @@ def installed_path(path: str | Path) -> Path:
     return path if path.is_absolute() or root is None else root / path
 
 
+# vLLM's --max-lora-rank takes one of these (vllm/config/lora.py, MaxLoRARanks)
+LORA_RANK_SLOTS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
+
+
+def lora_rank_slot(rank: int) -> int:
+    """The smallest --max-lora-rank that serves adapters of rank `rank`. A server whose own adapters are known
+    is started at this rather than a larger default: on the CPU backend LoRA decoding pads every adapter to the
+    server's max rank (measured in docs/learning.md, "Gate")."""
+    for slot in LORA_RANK_SLOTS:
+        if slot >= rank:
+            return slot
+    raise ValueError(f"LoRA rank {rank} is above vLLM's largest ({LORA_RANK_SLOTS[-1]})")
+
+
 class VllmServerConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -69,7 +69,8 @@ def _start_model(settings: TailorSettings, stack: ExitStack) -> TailorSettings:
     if settings.synth_backend != "vllm" or settings.vllm_url:
         return settings
     from agents.vllm_server import VllmServer
-    from agents.vllm_server_config import VllmServerConfig
+    from agents.vllm_server_config import VllmServerConfig, lora_rank_slot
+    from trainer.train_config import LoraSettings
 
     server = stack.enter_context(
         VllmServer(
@@ -80,6 +81,8 @@ def _start_model(settings: TailorSettings, stack: ExitStack) -> TailorSettings:
                 dtype=settings.model_dtype,
                 start_timeout_s=settings.vllm_start_timeout_s,
                 start_quiet_s=settings.vllm_start_quiet_s,
+                # it serves only the adapters the demo trains: their rank (decoding time, docs/learning.md "Gate")
+                max_lora_rank=lora_rank_slot(LoraSettings().rank),
             )
         )
     )

@@ -58,9 +58,11 @@ class WeightsVersion:
         return f"{self.path.name}@{self.sha256[:12]}"
 
     def rank(self) -> int:
+        """The adapter's largest rank (its `r` or a larger per-module one); 16 when the config cannot be read."""
         try:
-            return int(json.loads((self.path / "adapter_config.json").read_text())["r"])
-        except (OSError, ValueError, KeyError, TypeError):
+            config = json.loads((self.path / "adapter_config.json").read_text())
+            return max([int(config["r"]), *(int(r) for r in (config.get("rank_pattern") or {}).values())])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return 16
 
 
@@ -138,10 +140,13 @@ class VllmBench(BenchBackend):
         from agents.synthesis.vllm_backend import VllmBackend
         from agents.synthesis.vllm_backend_config import VllmBackendConfig
         from agents.vllm_server import VllmServer
-        from agents.vllm_server_config import VllmServerConfig
+        from agents.vllm_server_config import VllmServerConfig, lora_rank_slot
+        from trainer.train_config import LoraSettings
 
         cfg = self.config
-        rank = max(16, self.weights.rank()) if self.weights else 16
+        # the server serves this one adapter (or none): its rank, not a larger default, as LoRA decoding on the
+        # CPU backend costs by the server's max rank (docs/learning.md, "Gate")
+        rank = lora_rank_slot(self.weights.rank() if self.weights else LoraSettings().rank)
         server = VllmServer(
             VllmServerConfig(
                 url=cfg.vllm_url,

@@ -316,7 +316,8 @@ def scoring_server(config: LearnBenchConfig) -> Iterator[str | None]:
         yield config.vllm_url
         return
     from agents.vllm_server import VllmServer
-    from agents.vllm_server_config import VllmServerConfig
+    from agents.vllm_server_config import VllmServerConfig, lora_rank_slot
+    from trainer.train_config import LoraSettings
 
     with VllmServer(
         VllmServerConfig(
@@ -324,6 +325,7 @@ def scoring_server(config: LearnBenchConfig) -> Iterator[str | None]:
             model_dir=config.model_dir,
             served_model_name=config.served_name,
             start_timeout_s=300,
+            max_lora_rank=lora_rank_slot(LoraSettings().rank),  # it serves only the adapters this run trains
         )
     ) as server:
         assert server.base_url is not None

@@ -170,11 +170,17 @@ class VllmBackend(SynthesisBackend):
     async def _retry_cut(self, body: dict[str, Any], data: dict[str, Any]) -> int:
         """Ask again for the candidates cut at the token budget, at `loop_retry_penalty` and then twice the
         last penalty each time (up to `loop_retries` times), putting the new ones in their places in `data`; how
-        many candidates were asked for. A failed request keeps what there is."""
+        many candidates were asked for. A failed request keeps what there is.
+
+        The cut texts are kept after the group's n candidates: the validators reject them like any other
+        candidate, and a rejected loop beside an accepted answer to the same prompt is the preference pair that
+        teaches the model not to loop (replaced outright, the demo's first pass once had no pair left for DPO);
+        a single-candidate reader (the quality bench) still reads the replacement first."""
         cfg = self.config
         if not cfg.structured or cfg.loop_retry_penalty <= 0:
             return 0
         choices, asked, penalty = data.get("choices", []), 0, cfg.loop_retry_penalty
+        superseded: list[dict[str, Any]] = []
         for attempt in range(cfg.loop_retries):
             cut = [i for i, c in enumerate(choices) if c.get("finish_reason") == "length"]
             if not cut:
@@ -188,6 +194,7 @@ class VllmBackend(SynthesisBackend):
                 log.warning("second request for %d cut candidates failed: %s", len(cut), exc)
                 break
             for i, choice in zip(cut, more.get("choices", []), strict=False):
+                superseded.append(choices[i])
                 choices[i] = choice
             usage, extra = data.setdefault("usage", {}), more.get("usage") or {}
             usage["completion_tokens"] = int(usage.get("completion_tokens", 0)) + int(
@@ -200,6 +207,7 @@ class VllmBackend(SynthesisBackend):
                 again["frequency_penalty"],
             )
             penalty *= 2
+        choices.extend(superseded)
         return asked
 
     async def _complete(self, body: dict[str, Any]) -> dict[str, Any]:

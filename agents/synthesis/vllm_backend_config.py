@@ -65,9 +65,10 @@ class VllmBackendConfig(BaseModel):
         ge=0,
         le=2,
         description="With structured output a candidate cut at its token budget cannot be valid JSON (the model "
-        "looped inside a string): it is asked for again with this frequency penalty (0: never). Only cut candidates "
-        "are replaced, so the penalty's cost in grounding (see frequency_penalty) falls on candidates that were lost "
-        "anyway. Chosen on the dev split (54 trainable cases, base SmolLM2, greedy, 7 Dec): S_accepted 0.546 with no "
+        "looped inside a string): it is asked for again with this frequency penalty (0: never), and the new one takes "
+        "its place (the cut one stays in the group after the others, as a rejected candidate for preference pairs). "
+        "Only cut candidates are asked for again, so the penalty's cost in grounding (see frequency_penalty) falls on "
+        "candidates that were lost anyway. Chosen on the dev split (54 trainable cases, base SmolLM2, greedy, 7 Dec): S_accepted 0.546 with no "
         "second request, 0.611 at 0.3 (paired CI +0.016..+0.126), 0.611 at 0.6, 0.606 at 1.0; pass rate 0.87 -> "
         "0.96.",
     )

@@ -178,8 +178,11 @@ def sampled(server: VllmServer) -> list[tuple[TaskFamily, SynthesisContext, Any,
     """Real windows, one per family, each sampled at temperature 1.0 with and without its window schema."""
     jobs = real_jobs(per_family=1)
     url = server.base_url or ""
+    # the raw constrained samples, cut ones included: no second request for them (test_vllm_loop_retry.py)
     constrained = VllmBackend(
-        VllmBackendConfig(url=url, model=SERVED, temperature=1.0, request_timeout_s=600)
+        VllmBackendConfig(
+            url=url, model=SERVED, temperature=1.0, request_timeout_s=600, loop_retry_penalty=0.0
+        )
     )
     free = VllmBackend(
         VllmBackendConfig(

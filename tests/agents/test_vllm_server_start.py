@@ -4,6 +4,7 @@ when the process exits or stalls, and `tailor up` ends such a failure with one l
 
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import sys
@@ -129,3 +130,18 @@ def test_tailor_up_ends_a_failed_start_with_one_line(settings: TailorSettings, t
     assert last.startswith("tailor: the vLLM server did not start: server exited: exit code 1"), last
     assert "RuntimeError: no engine for this model" in last and "TAILOR_SYNTH_BACKEND=rules" in last, last
     assert ".log" in last
+
+
+def test_servers_for_tailors_own_adapters_take_the_trainers_rank(tmp_path: Path) -> None:
+    """vLLM takes only some --max-lora-rank values; a server for known adapters gets the smallest that fits
+    them (the quality bench's own server: its adapter's largest rank, per-module ranks included)."""
+    from agents.vllm_server_config import lora_rank_slot
+    from bench.backends import WeightsVersion
+
+    assert [lora_rank_slot(r) for r in (1, 2, 8, 9, 16, 17, 512)] == [1, 8, 8, 16, 16, 32, 512]
+    with pytest.raises(ValueError):
+        lora_rank_slot(513)
+    (tmp_path / "adapter_config.json").write_text(json.dumps({"r": 8, "rank_pattern": {"q_proj": 12}}))
+    assert lora_rank_slot(WeightsVersion(tmp_path, "0" * 64).rank()) == 16
+    cmd = VllmServer(VllmServerConfig(model_dir=tmp_path, max_lora_rank=lora_rank_slot(8))).command(1)
+    assert cmd[cmd.index("--max-lora-rank") + 1] == "8"

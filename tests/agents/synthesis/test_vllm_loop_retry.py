@@ -1,6 +1,7 @@
 """Candidates cut at the token budget (a loop inside a string: never valid JSON under the window's constraint)
 are asked for again with a frequency penalty that doubles per try; whole candidates are left alone, the
-second requests ask only for the cut ones, and the worker's settings reach the backend and the gate."""
+second requests ask only for the cut ones, the cut texts stay in the group after the others (rejected
+candidates for preference pairs), and the worker's settings reach the backend and the gate."""
 
 from __future__ import annotations
 
@@ -97,20 +98,24 @@ def test_cut_candidates_are_asked_for_again_with_a_rising_penalty(looper: str) -
     assert third["n"] == 3 and third["frequency_penalty"] == 0.6
     assert again["structured_outputs"] == first["structured_outputs"]
     assert again["max_tokens"] == first["max_tokens"]
-    assert gen.texts == [Looper.whole] * 4 and gen.extra["loop_retried"] == 6
-    assert gen.extra["cut_at_max_tokens"] == 0 and gen.completion_tokens == 40 + 30 + 30
+    # the answers take the cut candidates' places; the six cut texts follow, kept for preference pairs
+    assert gen.texts == [Looper.whole] * 4 + [LOOP] * 6 and gen.extra["loop_retried"] == 6
+    assert gen.extra["cut_at_max_tokens"] == 6 and gen.completion_tokens == 40 + 30 + 30
     family, ctx = job()
-    assert all(family.parse(t) == family.rule_output(ctx) for t in gen.texts)
+    assert all(family.parse(t) == family.rule_output(ctx) for t in gen.texts[:4])
 
 
 def test_the_stage_counts_the_candidates_asked_for_again(looper: str, tmp_path: Any) -> None:
-    """The worker's synthesis stage (default settings: on) accepts the whole answers and counts the retries."""
+    """The worker's synthesis stage (default settings: on) accepts the answer, rejects the loop it replaced and
+    counts the retries."""
     family, ctx = job()
     Looper.cut_replies, Looper.keep_first = 1, False
     st = stage(TailorSettings(data_dir=tmp_path), int(looper.rsplit(":", 1)[1]), fallback=False)
     result = asyncio.run(asyncio.wait_for(st.run_job(family, ctx), timeout=30))
     assert [b["n"] for b in Looper.bodies] == [1, 1] and Looper.bodies[1]["frequency_penalty"] == 0.3
     assert [e.model for e in result.accepted] == ["m"]
+    # the loop is judged too: a rejected candidate of the same prompt, the other side of a preference pair
+    assert [r.reasons for r in result.rejected] == [["invalid_json"]]
     assert st.metrics.synthesis_loop_retries.labels("vllm")._value.get() == 1
 
 
@@ -118,7 +123,7 @@ def test_retries_stop_at_their_bound_and_keep_what_is_there(looper: str) -> None
     Looper.cut_replies = 99
     gen = generate(looper, 2, loop_retry_penalty=0.3, loop_retries=2)
     assert [b["n"] for b in Looper.bodies] == [2, 1, 1]
-    assert gen.texts == [Looper.whole, LOOP] and gen.extra["cut_at_max_tokens"] == 1
+    assert gen.texts == [Looper.whole, LOOP, LOOP, LOOP] and gen.extra["cut_at_max_tokens"] == 3
 
 
 @pytest.mark.parametrize(
