@@ -47,7 +47,9 @@ async def _run(
         gens = await asyncio.gather(*(backend.synthesize(j) for j in jobs))
     else:
         gens = [await backend.synthesize(j) for j in jobs]
-    texts = [text for g in gens for text in g.texts]
+    # each job's n candidates; a cut one asked for again is in its place, its cut text (kept after the n for
+    # preference pairs, agents.synthesis.vllm_backend) is not a candidate of its own here
+    texts = [text for g, j in zip(gens, jobs, strict=True) for text in g.texts[: j.n]]
     return time.perf_counter() - started, texts, jobs
 
 

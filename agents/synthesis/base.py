@@ -73,7 +73,8 @@ class SynthesisBackend(ABC):
 
     @abstractmethod
     async def generate(self, job: SynthesisJob) -> Generation:
-        """`job.n` candidate texts for the job's family and context."""
+        """`job.n` candidate texts for the job's family and context, first; a backend may add texts after them
+        that it replaced (the vLLM backend's cut candidates, kept as rejected candidates of the group)."""
 
     async def takes_images(self) -> bool:
         """Whether the model behind this backend is shown key frames (a text-only model never is)."""
